@@ -1,0 +1,16 @@
+//! synsweep: a stateless raw-packet TCP SYN scanner for Linux that turns what
+//! it finds into a risk picture.
+//!
+//! The crate is a library with a thin binary (`src/main.rs`). One module per
+//! concern; see `../shared/DESIGN.md` for the shape:
+//!
+//! ```text
+//! targets + ports --> permutation --> sender --> sys (raw socket)
+//! findings <-- risk <-- correlator <-- receiver
+//!  output
+//! ```
+
+pub mod error;
+pub mod finding;
+pub mod output;
+pub mod risk;
