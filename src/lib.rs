@@ -10,7 +10,12 @@
 //!  output
 //! ```
 
+pub mod cookie;
 pub mod error;
 pub mod finding;
 pub mod output;
+pub mod permutation;
+pub mod ports;
 pub mod risk;
+pub mod targets;
+pub mod wire;
