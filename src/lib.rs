@@ -10,12 +10,21 @@
 //!  output
 //! ```
 
+pub mod cli;
+pub mod config;
 pub mod cookie;
+pub mod correlator;
 pub mod error;
 pub mod finding;
 pub mod output;
 pub mod permutation;
 pub mod ports;
+pub mod ratelimit;
+pub mod receiver;
 pub mod risk;
+pub mod route;
+pub mod scan;
+pub mod sender;
+pub mod sys;
 pub mod targets;
 pub mod wire;

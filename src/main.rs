@@ -1,1 +1,65 @@
-fn main() {}
+//! The synsweep binary: parse the command line, run the command, turn errors
+//! into one line on stderr and an exit status (2 bad input, 1 cannot run).
+
+use clap::Parser;
+use synsweep::cli::{Cli, Command};
+use synsweep::error::{Error, Result};
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Scan(a) => {
+            let line = std::env::args().collect::<Vec<_>>().join(" ");
+            let cfg = synsweep::config::scan_config(&a, line)?;
+            let summary = synsweep::scan::run(&cfg)?;
+            if !cfg.quiet && !cfg.dry_run {
+                eprintln!("{}", summary.line(cfg.seed));
+            }
+            Ok(())
+        }
+        Command::Report(_) | Command::Merge(_) | Command::Catalog(_) => {
+            Err(Error::runtime("not built yet"))
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut synsweep::cli::command(),
+                "synsweep",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Man => clap_mangen::Man::new(synsweep::cli::command())
+            .render(&mut std::io::stdout())
+            .map_err(|e| Error::runtime(format!("writing the man page: {e}"))),
+    }
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            // One line: clap's first line, without its usage block.
+            let text = e.render().to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("error: bad arguments")
+                .trim_start_matches("error: ");
+            eprintln!("synsweep: {first} (see 'synsweep --help')");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(cli) {
+        eprintln!("synsweep: {e}");
+        std::process::exit(e.exit_code());
+    }
+}

@@ -1,0 +1,204 @@
+//! The command line, defined once with clap: the binary parses it, and the
+//! man page and shell completions are generated from the same definitions.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const ABOUT: &str = "Stateless raw-packet TCP SYN scanner with a risk picture";
+
+const LONG_ABOUT: &str = "\
+synsweep sends TCP SYN probes from a raw socket in a seeded random order over every \
+(address, port) pair, validates replies statelessly (a keyed hash in the sequence \
+number), and turns every open port into a finding with a category, a severity, why it \
+matters and what to do about it, rolled up into a 0-100 score and an A-F grade.
+
+Needs root or CAP_NET_RAW to send and capture raw packets.";
+
+const SCAN_EXAMPLES: &str = "\
+Examples:
+  synsweep scan 198.19.0.0/16 -p 22,80,443 --rate 100k -o findings.ndjson
+  synsweep scan --targets-file nets.txt --exclude 198.19.7.0/24 -o report.html -o out.csv
+  synsweep scan 198.19.0.0/16 -p 1-1024 --retries 2 --seed 42 --shard 1/3 -o part1.ndjson
+  synsweep scan 127.0.0.1 -p 1-65535 --rate max -o - | jq .port
+  synsweep scan --resume paused.json
+
+Targets are IPv4 addresses, CIDR blocks (198.19.0.0/16) or ranges
+(198.19.0.1-198.19.0.99). Reserved ranges (private, loopback, multicast, ...) are
+skipped inside a wider target; a target wholly inside one is scanned as named.
+
+Output format follows the file extension: .ndjson/.jsonl, .json, .csv, .xml (nmap),
+.txt (masscan list), .html (report); '-' is NDJSON on stdout.
+
+Ctrl-C stops sending, waits for late replies, flushes findings and writes paused.json;
+a second Ctrl-C exits at once. Exit status: 0 done, 1 could not run, 2 bad input.";
+
+#[derive(Debug, Parser)]
+#[command(name = "synsweep", version, about = ABOUT, long_about = LONG_ABOUT, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan targets for open TCP ports and write findings
+    #[command(after_long_help = SCAN_EXAMPLES)]
+    Scan(ScanArgs),
+    /// Turn findings files into any output format, applying a policy again
+    #[command(
+        after_long_help = "Examples:\n  synsweep report findings.ndjson -o report.html\n  synsweep report a.ndjson b.ndjson -o all.xml -o all.csv --policy policy.toml"
+    )]
+    Report(ReportArgs),
+    /// Merge findings files into one, removing duplicates
+    #[command(
+        after_long_help = "Example:\n  synsweep merge shard1.ndjson shard2.ndjson shard3.ndjson -o all.ndjson"
+    )]
+    Merge(MergeArgs),
+    /// Print the risk catalog: every known port with its category and advice
+    Catalog(CatalogArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout
+    Man,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ScanArgs {
+    /// Targets: addresses, CIDR blocks or ranges a.b.c.d-e.f.g.h
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Ports: 22,80,443 or 1-1024 or a mix [default: the risk catalog's ports]
+    #[arg(short = 'p', long = "ports", value_name = "PORTS")]
+    pub ports: Option<String>,
+
+    /// Packets per second (100k and 1.5M work), or 'max' for the fastest complete scan
+    #[arg(long, value_name = "PPS", default_value = "10000")]
+    pub rate: String,
+
+    /// Retry rounds for pairs that stayed silent (only where a reply is plausibly missing)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+
+    /// Seconds to wait for late replies after the last probe
+    #[arg(long, value_name = "SECS", default_value = "3")]
+    pub wait: f64,
+
+    /// Seed of the probe order (random if not given; printed in the summary)
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Scan only shard K of N (1-based); all shards need the same --seed
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+
+    /// Take the shard index from environment variable VAR (0-based, as Kubernetes
+    /// JOB_COMPLETION_INDEX or Slurm SLURM_ARRAY_TASK_ID) out of N shards
+    #[arg(long, value_name = "VAR/N", conflicts_with = "shard")]
+    pub shard_from_env: Option<String>,
+
+    /// Interface to send on [default: from the routing table]
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interface: Option<String>,
+
+    /// Source address of probes [default: the kernel's choice for the route]
+    #[arg(long, value_name = "IP")]
+    pub source_ip: Option<String>,
+
+    /// MAC address of the next hop [default: neighbour table or ARP]
+    #[arg(long, value_name = "MAC")]
+    pub router_mac: Option<String>,
+
+    /// Addresses, blocks or ranges never to probe (repeatable)
+    #[arg(long, value_name = "SPEC")]
+    pub exclude: Vec<String>,
+
+    /// File of excludes, one per line, '#' comments
+    #[arg(long, value_name = "FILE")]
+    pub exclude_file: Vec<PathBuf>,
+
+    /// File of targets, one per line, '#' comments
+    #[arg(long, value_name = "FILE")]
+    pub targets_file: Vec<PathBuf>,
+
+    /// Also probe reserved ranges inside wider targets
+    #[arg(long)]
+    pub no_default_excludes: bool,
+
+    /// Report closed ports (RST) too
+    #[arg(long)]
+    pub show_closed: bool,
+
+    /// Findings file; format from the extension; '-' is stdout (repeatable) [default: -]
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Vec<String>,
+
+    /// Output format for every -o: ndjson, json, csv, xml, list, html
+    #[arg(long, value_name = "FMT")]
+    pub format: Option<String>,
+
+    /// Policy file (TOML): expected ports and per-port overrides
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Continue a scan from its paused.json
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
+
+    /// Print what would be scanned and how, send nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// No status line and no summary
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// NDJSON findings files
+    #[arg(value_name = "FINDINGS", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Output file; format from the extension (repeatable)
+    #[arg(short = 'o', long = "output", value_name = "FILE", required = true)]
+    pub output: Vec<String>,
+    /// Output format for every -o: ndjson, json, csv, xml, list, html
+    #[arg(long, value_name = "FMT")]
+    pub format: Option<String>,
+    /// Policy file (TOML)
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// NDJSON findings files
+    #[arg(value_name = "FINDINGS", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// The merged file; format from the extension
+    #[arg(short = 'o', long = "output", value_name = "FILE", required = true)]
+    pub output: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogArgs {
+    /// table or json
+    #[arg(long, value_name = "FMT", default_value = "table")]
+    pub format: String,
+}
+
+/// The clap command, for man pages and completions.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clap_definitions_are_consistent() {
+        super::command().debug_assert();
+    }
+}

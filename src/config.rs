@@ -1,0 +1,303 @@
+//! From command-line arguments to a validated `ScanConfig`. Every check on
+//! user input happens here, before any socket opens, so bad input ends with
+//! exit status 2 and one line, and never sends a packet.
+
+use crate::cli::ScanArgs;
+use crate::error::{Error, Result};
+use crate::output::Format;
+use crate::route::Overrides;
+use crate::scan::{Rate, ScanConfig};
+use crate::targets::{self, TargetSpec};
+use std::time::Duration;
+
+/// Parse `K/N` (1-based K) into a 0-based (k, n).
+pub fn parse_shard(s: &str) -> Result<(u64, u64)> {
+    let bad = || {
+        Error::input(format!(
+            "invalid shard '{s}': want K/N with 1 <= K <= N, e.g. 2/8"
+        ))
+    };
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n): (u64, u64) = (
+        k.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || k == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k - 1, n))
+}
+
+/// Read the shard from `VAR/N`: the variable holds a 0-based index, as
+/// Kubernetes Indexed Jobs and Slurm arrays set it.
+pub fn shard_from_env(spec: &str, get: impl Fn(&str) -> Option<String>) -> Result<(u64, u64)> {
+    let bad = || {
+        Error::input(format!(
+            "invalid --shard-from-env '{spec}': want VAR/N, e.g. JOB_COMPLETION_INDEX/8"
+        ))
+    };
+    let (var, n) = spec.split_once('/').ok_or_else(bad)?;
+    let n: u64 = n.trim().parse().map_err(|_| bad())?;
+    if n == 0 || var.is_empty() {
+        return Err(bad());
+    }
+    let v = get(var).ok_or_else(|| {
+        Error::input(format!(
+            "--shard-from-env: environment variable {var} is not set"
+        ))
+    })?;
+    let k: u64 = v.trim().parse().map_err(|_| {
+        Error::input(format!(
+            "--shard-from-env: {var}='{v}' is not a shard index"
+        ))
+    })?;
+    if k >= n {
+        return Err(Error::input(format!(
+            "--shard-from-env: {var}={k} is out of range for {n} shards (0-based)"
+        )));
+    }
+    Ok((k, n))
+}
+
+/// Build the scan configuration; `command_line` is recorded in reports.
+pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
+    let mut include = Vec::new();
+    for t in &a.targets {
+        for tok in t.split(',').filter(|s| !s.trim().is_empty()) {
+            include.push(targets::parse_target(tok)?);
+        }
+    }
+    for f in &a.targets_file {
+        include.extend(targets::read_target_file(f)?);
+    }
+    if include.is_empty() {
+        return Err(Error::input(
+            "no targets given (name addresses, blocks or ranges, or --targets-file FILE)",
+        ));
+    }
+    let mut exclude = Vec::new();
+    for e in &a.exclude {
+        for tok in e.split(',').filter(|s| !s.trim().is_empty()) {
+            exclude.push(
+                targets::parse_target(tok).map_err(|e| Error::input(format!("--exclude: {e}")))?,
+            );
+        }
+    }
+    for f in &a.exclude_file {
+        exclude.extend(targets::read_target_file(f)?);
+    }
+    let spec = TargetSpec {
+        include,
+        exclude,
+        default_excludes: !a.no_default_excludes,
+    };
+    let set = spec.resolve();
+    if set.is_empty() {
+        return Err(Error::input(
+            "no targets left to scan: every address is excluded or reserved",
+        ));
+    }
+    let ports = match &a.ports {
+        Some(p) => crate::ports::parse_ports(p)?,
+        None => crate::risk::default_ports(),
+    };
+    let rate = Rate::parse(&a.rate)?;
+    if !(a.wait.is_finite() && (0.0..=3600.0).contains(&a.wait)) {
+        return Err(Error::input(format!(
+            "invalid --wait {}: want seconds from 0 to 3600",
+            a.wait
+        )));
+    }
+    if a.retries > 100 {
+        return Err(Error::input(format!(
+            "invalid --retries {}: at most 100",
+            a.retries
+        )));
+    }
+    let shard = match (&a.shard, &a.shard_from_env) {
+        (Some(s), _) => Some(parse_shard(s)?),
+        (None, Some(e)) => Some(shard_from_env(e, |v| std::env::var(v).ok())?),
+        (None, None) => None,
+    };
+    if shard.is_some_and(|(_, n)| n > 1) && a.seed.is_none() {
+        return Err(Error::input(
+            "--shard needs --seed: every shard must walk the same order",
+        ));
+    }
+    let src_ip = a
+        .source_ip
+        .as_deref()
+        .map(|s| {
+            s.parse().map_err(|_| {
+                Error::input(format!("invalid --source-ip '{s}': not an IPv4 address"))
+            })
+        })
+        .transpose()?;
+    let router_mac = a
+        .router_mac
+        .as_deref()
+        .map(|s| {
+            s.parse()
+                .map_err(|e: String| Error::input(format!("invalid --router-mac: {e}")))
+        })
+        .transpose()?;
+    if let Some(i) = &a.interface {
+        if crate::sys::if_index(i).is_err() {
+            return Err(Error::input(format!("unknown interface '{i}'")));
+        }
+    }
+    let forced = a.format.as_deref().map(Format::parse).transpose()?;
+    let outs = if a.output.is_empty() {
+        vec!["-".to_string()]
+    } else {
+        a.output.clone()
+    };
+    let outputs = outs
+        .iter()
+        .map(|o| (o.clone(), forced.unwrap_or_else(|| Format::from_path(o))))
+        .collect();
+    if let Some(p) = &a.policy {
+        if !p.is_file() {
+            return Err(Error::input(format!(
+                "policy file {} does not exist",
+                p.display()
+            )));
+        }
+    }
+    Ok(ScanConfig {
+        targets: set,
+        target_text: a
+            .targets
+            .iter()
+            .cloned()
+            .chain(a.targets_file.iter().map(|f| format!("@{}", f.display())))
+            .collect::<Vec<_>>()
+            .join(" "),
+        ports,
+        rate,
+        retries: a.retries,
+        wait: Duration::from_secs_f64(a.wait),
+        seed: a.seed.unwrap_or_else(rand::random),
+        shard: shard.unwrap_or((0, 1)),
+        overrides: Overrides {
+            iface: a.interface.clone(),
+            src_ip,
+            router_mac,
+        },
+        show_closed: a.show_closed,
+        outputs,
+        policy: a.policy.clone(),
+        dry_run: a.dry_run,
+        quiet: a.quiet,
+        command_line,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(targets: &[&str]) -> ScanArgs {
+        ScanArgs {
+            targets: targets.iter().map(|s| s.to_string()).collect(),
+            rate: "1000".into(),
+            wait: 1.0,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn shards() {
+        assert_eq!(parse_shard("1/3").unwrap(), (0, 3));
+        assert_eq!(parse_shard("3/3").unwrap(), (2, 3));
+        for bad in ["0/3", "4/3", "1/0", "x/2", "2"] {
+            assert_eq!(parse_shard(bad).unwrap_err().exit_code(), 2, "{bad}");
+        }
+        let env = |v: &str| (v == "JOB_COMPLETION_INDEX").then(|| "2".to_string());
+        assert_eq!(
+            shard_from_env("JOB_COMPLETION_INDEX/3", env).unwrap(),
+            (2, 3)
+        );
+        assert!(shard_from_env("JOB_COMPLETION_INDEX/2", env).is_err());
+        assert!(
+            shard_from_env("SLURM_ARRAY_TASK_ID/4", env)
+                .unwrap_err()
+                .to_string()
+                .contains("not set")
+        );
+    }
+
+    #[test]
+    fn bad_inputs_are_exit_2() {
+        let cases: Vec<ScanArgs> = vec![
+            args(&["198.19.0.0/33"]),
+            args(&[]),
+            ScanArgs {
+                ports: Some("70000".into()),
+                ..args(&["198.19.0.1"])
+            },
+            ScanArgs {
+                ports: Some("90-80".into()),
+                ..args(&["198.19.0.1"])
+            },
+            ScanArgs {
+                rate: "fast".into(),
+                ..args(&["198.19.0.1"])
+            },
+            ScanArgs {
+                interface: Some("nosuchif9".into()),
+                ..args(&["198.19.0.1"])
+            },
+            ScanArgs {
+                targets_file: vec!["/nonexistent/targets.txt".into()],
+                ..args(&[])
+            },
+            ScanArgs {
+                shard: Some("2/3".into()),
+                ..args(&["198.19.0.1"])
+            },
+            ScanArgs {
+                exclude: vec!["198.19.0.1".into()],
+                ..args(&["198.19.0.1"])
+            },
+            ScanArgs {
+                format: Some("pdf".into()),
+                ..args(&["198.19.0.1"])
+            },
+            ScanArgs {
+                router_mac: Some("zz".into()),
+                ..args(&["198.19.0.1"])
+            },
+            ScanArgs {
+                source_ip: Some("1.2.3".into()),
+                ..args(&["198.19.0.1"])
+            },
+            ScanArgs {
+                wait: -1.0,
+                ..args(&["198.19.0.1"])
+            },
+        ];
+        for a in cases {
+            let e = scan_config(&a, String::new()).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{a:?}: {e}");
+            assert!(!e.to_string().contains('\n'), "one line: {e}");
+        }
+    }
+
+    #[test]
+    fn good_config() {
+        let c = scan_config(
+            &ScanArgs {
+                ports: Some("22,80".into()),
+                seed: Some(5),
+                ..args(&["198.19.0.0/24"])
+            },
+            "x".into(),
+        )
+        .unwrap();
+        assert_eq!(c.targets.count(), 256);
+        assert_eq!(c.ports, vec![22, 80]);
+        assert_eq!(c.seed, 5);
+        assert_eq!(c.outputs, vec![("-".to_string(), Format::Ndjson)]);
+    }
+}
