@@ -428,3 +428,44 @@ fn checksum(bytes: &[u8], initial: u32) -> u16 {
     }
     !(sum as u16)
 }
+
+/// scripts/lab.sh builds the same lab from the shell, and `down` is idempotent.
+#[test]
+fn lab_sh_up_exec_down() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lab.sh");
+    let name = format!("st{}", std::process::id());
+    let sh = |args: &[&str]| Command::new(script).args(args).output().unwrap();
+    let up = sh(&["up", &name, "--ports", "80", "--alive-mask", "0.0.0.3"]);
+    let stdout = String::from_utf8_lossy(&up.stdout).into_owned();
+    let down = || {
+        let out = sh(&["down", &name]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    if !up.status.success() {
+        down();
+        panic!("lab.sh up: {}", String::from_utf8_lossy(&up.stderr));
+    }
+    let scanner_ns = format!("sswlab-{name}-s");
+    assert!(
+        stdout.contains(&format!("scanner_ns={scanner_ns}\n")),
+        "{stdout}"
+    );
+    let result = std::panic::catch_unwind(|| {
+        let probes = common::in_netns(&scanner_ns, || {
+            [(4, 80), (4, 81), (5, 80)].map(|(h, p)| probe(Ipv4Addr::new(198, 19, 7, h), p))
+        });
+        assert_eq!(probes, [Probe::Open, Probe::Refused, Probe::TimedOut]);
+        let out = sh(&["exec", &name, "--", "ip", "route", "show", "default"]);
+        assert!(out.status.success() && out.stdout.is_empty());
+    });
+    down();
+    down();
+    assert!(!ns_exists(&scanner_ns) && !ns_exists(&format!("sswlab-{name}-t")));
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
