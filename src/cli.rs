@@ -40,6 +40,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run
 pub enum Command {
     /// Scan targets for open TCP ports and write findings
     #[command(after_long_help = SCAN_EXAMPLES)]

@@ -141,10 +141,10 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
                 .map_err(|e: String| Error::input(format!("invalid --router-mac: {e}")))
         })
         .transpose()?;
-    if let Some(i) = &a.interface {
-        if crate::sys::if_index(i).is_err() {
-            return Err(Error::input(format!("unknown interface '{i}'")));
-        }
+    if let Some(i) = &a.interface
+        && crate::sys::if_index(i).is_err()
+    {
+        return Err(Error::input(format!("unknown interface '{i}'")));
     }
     let forced = a.format.as_deref().map(Format::parse).transpose()?;
     let outs = if a.output.is_empty() {
@@ -156,13 +156,13 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
         .iter()
         .map(|o| (o.clone(), forced.unwrap_or_else(|| Format::from_path(o))))
         .collect();
-    if let Some(p) = &a.policy {
-        if !p.is_file() {
-            return Err(Error::input(format!(
-                "policy file {} does not exist",
-                p.display()
-            )));
-        }
+    if let Some(p) = &a.policy
+        && !p.is_file()
+    {
+        return Err(Error::input(format!(
+            "policy file {} does not exist",
+            p.display()
+        )));
     }
     Ok(ScanConfig {
         targets: set,

@@ -83,12 +83,12 @@ pub fn run(
             }
         }
         polls += 1;
-        if n == 0 || polls % 1024 == 0 {
-            if let Ok((_, drops)) = sock.stats() {
-                stats
-                    .kernel_drops
-                    .fetch_add(drops as u64, Ordering::Relaxed);
-            }
+        if (n == 0 || polls.is_multiple_of(1024))
+            && let Ok((_, drops)) = sock.stats()
+        {
+            stats
+                .kernel_drops
+                .fetch_add(drops as u64, Ordering::Relaxed);
         }
     }
     if let Ok((_, drops)) = sock.stats() {

@@ -109,10 +109,10 @@ fn sysfs(iface: &str, what: &str) -> Option<String> {
 /// With `may_send` false (a dry run) no ARP request is sent and an unknown
 /// next hop is left as 00:00:00:00:00:00.
 pub fn resolve(dst: Ipv4Addr, o: &Overrides, may_send: bool) -> Result<Path> {
-    if let Some(i) = &o.iface {
-        if sysfs(i, "ifindex").is_none() {
-            return Err(Error::input(format!("unknown interface '{i}'")));
-        }
+    if let Some(i) = &o.iface
+        && sysfs(i, "ifindex").is_none()
+    {
+        return Err(Error::input(format!("unknown interface '{i}'")));
     }
     let table = std::fs::read_to_string("/proc/net/route")
         .map_err(|e| Error::runtime(format!("cannot read /proc/net/route: {e}")))?;
@@ -212,10 +212,10 @@ fn neighbour(
             .map_err(|e| Error::runtime(format!("ARP request on {iface}: {e}")))?;
         let until = Instant::now() + Duration::from_millis(500);
         while Instant::now() < until {
-            if let Ok(Some(n)) = s.recv(&mut buf) {
-                if let Ok(Some(m)) = arp::parse_reply_for(&buf[..n], ip) {
-                    return Ok(m);
-                }
+            if let Ok(Some(n)) = s.recv(&mut buf)
+                && let Ok(Some(m)) = arp::parse_reply_for(&buf[..n], ip)
+            {
+                return Ok(m);
             }
         }
     }

@@ -75,10 +75,10 @@ pub fn run(
         while batch.len() < want && j < total {
             let (ip, port, pi) = plan.pair(plan.perm.at(slice.position(j)));
             j += 1;
-            if let Some(r) = retry {
-                if !r.should_probe(ip, port, pi) {
-                    continue;
-                }
+            if let Some(r) = retry
+                && !r.should_probe(ip, port, pi)
+            {
+                continue;
             }
             let seq = plan.expect.key.cookie(src, ip, sport, port);
             let len = plan.template.write(

@@ -87,7 +87,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Segment<T> {
         window: u16,
         options: &[u8],
     ) {
-        assert!(options.len() % 4 == 0 && options.len() <= 40);
+        assert!(options.len().is_multiple_of(4) && options.len() <= 40);
         let b = self.buf.as_mut();
         b[field::SRC_PORT..field::SRC_PORT + 2].copy_from_slice(&sport.to_be_bytes());
         b[field::DST_PORT..field::DST_PORT + 2].copy_from_slice(&dport.to_be_bytes());

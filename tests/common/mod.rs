@@ -29,6 +29,8 @@
 
 #![allow(dead_code)]
 
+pub mod findings;
+
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::fs::File;

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Set up and run synsweep.
+#
+#   scripts/run.sh                 build, then scan a built-in lab network and write
+#                                  a findings file and an HTML risk report to ./synsweep-demo/
+#   scripts/run.sh SCAN-ARGS...    build, then `synsweep scan SCAN-ARGS...` for real
+#
+# The lab (scripts/lab.sh) is a pair of network namespaces on this machine: the
+# scanner's only link leads to a simulated internet at 198.19.0.0/16 in the other
+# namespace (a quarter of hosts alive, a few services listening), with no route out.
+# Needs root (raw sockets, namespaces). Installs nftables and iproute2 with apt-get
+# if they are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ $EUID -ne 0 ]]; then
+    echo "run.sh: needs root (raw sockets and network namespaces); try: sudo $0 $*" >&2
+    exit 1
+fi
+need=()
+command -v nft >/dev/null || need+=(nftables)
+command -v ip >/dev/null || need+=(iproute2)
+command -v python3 >/dev/null || need+=(python3)
+if ((${#need[@]})); then
+    echo "run.sh: installing ${need[*]}" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+cargo build --release --quiet
+bin=$PWD/target/release/synsweep
+
+if (($#)); then
+    exec "$bin" scan "$@"
+fi
+
+name=demo$$
+name=${name:0:13}
+out=$PWD/synsweep-demo
+mkdir -p "$out"
+trap 'scripts/lab.sh down "$name" >/dev/null 2>&1 || true' EXIT
+# Services on every alive host: ssh, telnet, http, https, smb, mysql, rdp, redis and an unlisted port.
+eval "$(scripts/lab.sh up "$name" --ports 22,23,80,443,445,3306,3389,6379,31337 --alive-mask 0.0.255.3 --alive-value 0.0.0.0)"
+echo "lab: scanner namespace $scanner_ns, simulated internet 198.19.0.0/16 (hosts 198.19.0.0/24 with last two bits 0 alive)" >&2
+scripts/lab.sh exec "$name" -- "$bin" scan 198.19.0.0/16 -p 1-1024,3306,3389,6379,31337 \
+    --rate 200k --retries 1 --wait 2 \
+    -o "$out/findings.ndjson" -o "$out/report.html" -o "$out/findings.csv"
+echo "findings: $out/findings.ndjson  report: $out/report.html  csv: $out/findings.csv" >&2
