@@ -186,8 +186,8 @@ fn html_report_renders_grade_chart_and_every_finding_in_chromium() {
         bytes.len()
     );
     if let Ok(keep) = std::env::var("SYNSWEEP_KEEP_SCREENSHOT") {
-        std::fs::copy(&png, keep).unwrap();
-        std::fs::copy(&path, format!("{}.html", png.display())).ok();
+        std::fs::copy(&png, &keep).unwrap();
+        std::fs::copy(&path, format!("{keep}.html")).unwrap();
     }
 }
 

@@ -401,7 +401,11 @@ pub fn document(findings: &[Finding], meta: &ScanMeta) -> String {
     header(&mut out, &scan, open.len(), expected, meta);
     out.push_str("<h2>Open findings by category and severity</h2><div class=\"card\">");
     out.push_str(&chart(&open));
-    out.push_str("</div>");
+    let _ = write!(
+        out,
+        "<p class=\"hosts-list\">{} open ports; the bars count ports the policy expects too ({expected}), which cost no score.</p></div>",
+        open.len()
+    );
     hosts_table(&mut out, &worst_first);
     out.push_str("<h2>Findings per host</h2>");
     if worst_first.is_empty() {

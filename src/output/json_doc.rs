@@ -16,8 +16,8 @@
 
 use super::{FindingWriter, Out, ScanMeta, epoch, rfc3339};
 use crate::finding::Finding;
-use crate::risk::score::{host_scores, scan_score};
-use serde_json::json;
+use crate::risk::score::{HostScore, ScanScore, host_scores, scan_score};
+use serde::Serialize;
 use std::io::Write;
 
 pub struct JsonDoc {
@@ -34,29 +34,65 @@ impl JsonDoc {
     }
 }
 
-/// The document as a JSON value.
-pub fn document(findings: &[Finding], meta: &ScanMeta) -> serde_json::Value {
+/// Who wrote the document.
+#[derive(Debug, Serialize)]
+pub struct Producer {
+    pub version: &'static str,
+    /// Version of this document layout.
+    pub document: u32,
+}
+
+/// The scan's metadata, from [`ScanMeta`].
+#[derive(Debug, Serialize)]
+pub struct Scan {
+    pub command: String,
+    /// RFC 3339 UTC.
+    pub started: String,
+    pub finished: String,
+    pub elapsed_seconds: u64,
+    pub targets: String,
+    pub ports: String,
+    pub seed: u64,
+    pub rate: String,
+    pub probes_sent: u64,
+}
+
+/// The whole document; fields are written in this order.
+#[derive(Debug, Serialize)]
+pub struct Document {
+    pub synsweep: Producer,
+    pub scan: Scan,
+    pub score: ScanScore,
+    pub hosts: Vec<HostScore>,
+    pub findings: Vec<Finding>,
+}
+
+/// The document for a set of findings.
+pub fn document(findings: &[Finding], meta: &ScanMeta) -> Document {
     let mut findings = findings.to_vec();
     findings.sort_by(|a, b| (a.ip, a.port, &a.proto).cmp(&(b.ip, b.port, &b.proto)));
     let hosts = host_scores(&findings);
-    let scan = scan_score(&hosts);
-    json!({
-        "synsweep": { "version": env!("CARGO_PKG_VERSION"), "document": 1 },
-        "scan": {
-            "command": meta.command,
-            "started": rfc3339(meta.started),
-            "finished": rfc3339(meta.finished),
-            "elapsed_seconds": epoch(meta.finished).saturating_sub(epoch(meta.started)),
-            "targets": meta.targets,
-            "ports": meta.ports,
-            "seed": meta.seed,
-            "rate": meta.rate,
-            "probes_sent": meta.probes_sent,
+    let score = scan_score(&hosts);
+    Document {
+        synsweep: Producer {
+            version: env!("CARGO_PKG_VERSION"),
+            document: 1,
         },
-        "score": scan,
-        "hosts": hosts,
-        "findings": findings,
-    })
+        scan: Scan {
+            command: meta.command.clone(),
+            started: rfc3339(meta.started),
+            finished: rfc3339(meta.finished),
+            elapsed_seconds: epoch(meta.finished).saturating_sub(epoch(meta.started)),
+            targets: meta.targets.clone(),
+            ports: meta.ports.clone(),
+            seed: meta.seed,
+            rate: meta.rate.clone(),
+            probes_sent: meta.probes_sent,
+        },
+        score,
+        hosts,
+        findings,
+    }
 }
 
 impl FindingWriter for JsonDoc {
