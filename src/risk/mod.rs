@@ -1,42 +1,166 @@
-//! Risk categorizer: a pure function of (port, protocol, policy) to a finding's
-//! service, category, severity, admin flag, rationale and mitigation; then
-//! per-host and per-scan scores and grades.
+//! Risk categorizer: a pure function of (port, protocol, policy) to a
+//! finding's service, category, severity, admin flag, expected flag,
+//! rationale and mitigation; then per-host and per-scan scores and grades.
 //!
-//! STUB: to be filled in by the risk work (issue 3). The engine relies only on
-//! `Risk::new`, `Risk::annotate` and `default_ports`.
+//! - [`catalog`]: synsweep's own table of well-known ports and the rules it keeps.
+//! - [`policy`]: the user's TOML policy (expected ports, per-port overrides).
+//! - [`score`]: the score formula, grades and the weakest-link roll-up.
+//!
+//! Ports the catalog does not know are `other` (severity low); their service
+//! name is read at run time from the host's `/etc/services` when it exists,
+//! else `unknown`.
 
+pub mod catalog;
 pub mod policy;
+pub mod score;
 
 use crate::finding::{Category, Finding, Severity};
 pub use policy::Policy;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
-/// Catalog plus the user's policy.
+/// Catalog plus the user's policy. Cheap to clone; shareable across threads.
 #[derive(Debug, Default, Clone)]
 pub struct Risk {
-    policy: Policy,
+    policy: Arc<Policy>,
 }
 
 impl Risk {
     pub fn new(policy: Option<Policy>) -> Self {
         Risk {
-            policy: policy.unwrap_or_default(),
+            policy: Arc::new(policy.unwrap_or_default()),
         }
     }
 
+    /// The policy in force (empty when none was given).
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     /// Fill in service, category, severity, admin, expected, rationale and
-    /// mitigation of a finding from its ip, port and proto.
+    /// mitigation of a finding from its ip, port and proto. Whatever those
+    /// fields held before is replaced.
     pub fn annotate(&self, f: &mut Finding) {
-        let _ = &self.policy;
-        f.service = String::new();
-        f.category = Category::Other;
-        f.severity = Severity::Info;
+        match catalog::lookup(f.port, &f.proto) {
+            Some(e) => {
+                f.service = e.service.to_string();
+                f.category = e.category;
+                f.severity = e.severity;
+                f.admin = e.admin;
+                f.rationale = e.rationale.to_string();
+                f.mitigation = e.mitigation.to_string();
+            }
+            None => {
+                f.service = system_service(f.port, &f.proto)
+                    .unwrap_or("unknown")
+                    .to_string();
+                f.category = catalog::OTHER_CATEGORY;
+                f.severity = catalog::OTHER_SEVERITY;
+                f.admin = false;
+                f.rationale = catalog::OTHER_RATIONALE.to_string();
+                f.mitigation = catalog::OTHER_MITIGATION.to_string();
+            }
+        }
+        if let Some(o) = self.policy.ports.get(&f.port) {
+            if let Some(c) = o.category {
+                f.category = c;
+            }
+            if let Some(s) = o.severity {
+                f.severity = s;
+            }
+            if let Some(a) = o.admin {
+                f.admin = a;
+            }
+            if let Some(s) = &o.service {
+                f.service = s.clone();
+            }
+            if let Some(s) = &o.rationale {
+                f.rationale = s.clone();
+            }
+            if let Some(s) = &o.mitigation {
+                f.mitigation = s.clone();
+            }
+        }
+        f.expected = self.policy.is_expected(f.ip, f.port, &f.proto);
     }
 }
 
 /// The TCP ports scanned when the user gives no `-p`: the catalog's ports.
 pub fn default_ports() -> Vec<u16> {
-    vec![
-        21, 22, 23, 25, 53, 80, 110, 111, 135, 139, 143, 443, 445, 993, 995, 1433, 1521, 2375,
-        3306, 3389, 5432, 5900, 6379, 8080, 8443, 9200, 11211, 27017,
-    ]
+    catalog::tcp_ports()
+}
+
+/// Lower-case name of a category, as in the findings record.
+pub fn category_str(c: Category) -> &'static str {
+    match c {
+        Category::Risky => "risky",
+        Category::Administrative => "administrative",
+        Category::Normal => "normal",
+        Category::Other => "other",
+    }
+}
+
+/// Lower-case name of a severity, as in the findings record.
+pub fn severity_str(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "critical",
+        Severity::High => "high",
+        Severity::Medium => "medium",
+        Severity::Low => "low",
+        Severity::Info => "info",
+    }
+}
+
+/// Parse `/etc/services`-style text into (proto, port) -> first name.
+pub fn parse_services(text: &str) -> HashMap<(String, u16), String> {
+    let mut map = HashMap::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let mut it = line.split_whitespace();
+        let (Some(name), Some(pp)) = (it.next(), it.next()) else {
+            continue;
+        };
+        let Some((port, proto)) = pp.split_once('/') else {
+            continue;
+        };
+        let Ok(port) = port.parse::<u16>() else {
+            continue;
+        };
+        map.entry((proto.to_ascii_lowercase(), port))
+            .or_insert_with(|| name.to_string());
+    }
+    map
+}
+
+/// The host's `/etc/services` name for a port, read once per process.
+fn system_service(port: u16, proto: &str) -> Option<&'static str> {
+    static SERVICES: OnceLock<HashMap<(String, u16), String>> = OnceLock::new();
+    SERVICES
+        .get_or_init(|| {
+            std::fs::read_to_string("/etc/services")
+                .map(|t| parse_services(&t))
+                .unwrap_or_default()
+        })
+        .get(&(proto.to_ascii_lowercase(), port))
+        .map(|s| s.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_services_lines() {
+        let m =
+            parse_services("# c\nfoo\t\t4242/tcp  bar # x\nbaz 4242/tcp\nqux 7/udp\nbad x/tcp\n");
+        assert_eq!(m[&("tcp".to_string(), 4242)], "foo");
+        assert_eq!(m[&("udp".to_string(), 7)], "qux");
+        assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn risk_is_send_sync_clone() {
+        fn ok<T: Send + Sync + Clone>() {}
+        ok::<Risk>();
+    }
 }

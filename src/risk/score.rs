@@ -1,0 +1,218 @@
+//! Scores and grades: per host, and a weakest-link roll-up per scan.
+//!
+//! # The formula
+//!
+//! Each host starts at 100. Every distinct open port on it that the policy
+//! does not mark expected multiplies the score by (1 − penalty), the penalty
+//! set by the finding's severity: critical 0.45, high 0.20, medium 0.08,
+//! low 0.03, info 0. The result is rounded down to a whole number, then
+//! capped: at most 59 if any counted finding is critical, at most 79 if any
+//! is high. So
+//!
+//! `score = min(cap, ⌊100 × Π (1 − penaltyᵢ)⌋)`
+//!
+//! Grades: A 90–100, B 80–89, C 70–79, D 60–69, F below 60. Closed ports and
+//! expected ports cost nothing; a host with nothing counted scores 100 (A).
+//!
+//! Worked examples: {80 http low, 443 https info, 22 ssh low} gives
+//! 100 × 0.97 × 1 × 0.97 = 94.09, score 94, A. {80, 443, 3389 RDP high}
+//! gives 100 × 0.97 × 0.80 = 77.6, score 77, C. {2375 Docker without TLS,
+//! critical} gives 55, capped at 59, score 55, F.
+//!
+//! The scan's score is its weakest host's score (the minimum), so one bad
+//! host shows in the scan's grade and a scan is never rated above its worst
+//! host. The mean host score is reported beside it for context.
+
+use crate::finding::{Finding, PortState, Severity};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::Ipv4Addr;
+
+/// A letter grade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Grade {
+    A,
+    B,
+    C,
+    D,
+    F,
+}
+
+impl Grade {
+    /// The grade band a score (0–100) falls in.
+    pub fn from_score(score: u8) -> Grade {
+        match score {
+            90.. => Grade::A,
+            80..=89 => Grade::B,
+            70..=79 => Grade::C,
+            60..=69 => Grade::D,
+            _ => Grade::F,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grade::A => "A",
+            Grade::B => "B",
+            Grade::C => "C",
+            Grade::D => "D",
+            Grade::F => "F",
+        }
+    }
+}
+
+impl fmt::Display for Grade {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The penalty one counted finding of this severity applies.
+pub fn penalty(s: Severity) -> f64 {
+    match s {
+        Severity::Critical => 0.45,
+        Severity::High => 0.20,
+        Severity::Medium => 0.08,
+        Severity::Low => 0.03,
+        Severity::Info => 0.0,
+    }
+}
+
+/// Score of a set of counted severities (one per distinct open,
+/// non-expected port), per the module's formula.
+pub fn score_of(severities: &[Severity]) -> u8 {
+    let product: f64 = severities.iter().map(|&s| 1.0 - penalty(s)).product();
+    // The epsilon keeps float noise (79.99999…) from costing a point.
+    let mut score = (100.0 * product + 1e-9).floor().clamp(0.0, 100.0) as u8;
+    if severities.contains(&Severity::Critical) {
+        score = score.min(59);
+    } else if severities.contains(&Severity::High) {
+        score = score.min(79);
+    }
+    score
+}
+
+/// One host's score.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostScore {
+    pub ip: Ipv4Addr,
+    /// 0–100, see the module docs.
+    pub score: u8,
+    pub grade: Grade,
+    /// Distinct open ports (expected ones included).
+    pub open: usize,
+    /// Open ports the policy expects (they cost nothing).
+    pub expected: usize,
+    /// Counted (open, not expected) ports by severity: critical, high,
+    /// medium, low, info.
+    pub critical: usize,
+    pub high: usize,
+    pub medium: usize,
+    pub low: usize,
+    pub info: usize,
+}
+
+/// The scan's roll-up.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScanScore {
+    /// The weakest host's score (100 when there are no hosts).
+    pub score: u8,
+    pub grade: Grade,
+    /// The weakest host, if any.
+    pub weakest: Option<Ipv4Addr>,
+    /// Mean host score, for context only; the grade follows `score`.
+    pub mean: f64,
+    pub hosts: usize,
+    /// How many hosts got each grade, A to F.
+    pub grades: BTreeMap<Grade, usize>,
+}
+
+/// (port, proto) -> (most severe severity, expected).
+type PortMap = BTreeMap<(u16, String), (Severity, bool)>;
+
+/// Per-host scores of a set of findings, sorted by address. Every address
+/// that appears (open or closed) gets a row. Duplicate (port, proto) pairs
+/// on a host count once; the most severe of them counts.
+pub fn host_scores(findings: &[Finding]) -> Vec<HostScore> {
+    let mut hosts: BTreeMap<Ipv4Addr, PortMap> = BTreeMap::new();
+    let mut seen: BTreeSet<Ipv4Addr> = BTreeSet::new();
+    for f in findings {
+        seen.insert(f.ip);
+        if f.state != PortState::Open {
+            continue;
+        }
+        let e = hosts
+            .entry(f.ip)
+            .or_default()
+            .entry((f.port, f.proto.to_ascii_lowercase()))
+            .or_insert((f.severity, f.expected));
+        // Most severe wins (Severity orders critical first); expected only
+        // if every record of the port says so.
+        e.0 = e.0.min(f.severity);
+        e.1 = e.1 && f.expected;
+    }
+    seen.into_iter()
+        .map(|ip| {
+            let ports = hosts.remove(&ip).unwrap_or_default();
+            let counted: Vec<Severity> = ports.values().filter(|v| !v.1).map(|v| v.0).collect();
+            let count = |s: Severity| counted.iter().filter(|&&c| c == s).count();
+            let score = score_of(&counted);
+            HostScore {
+                ip,
+                score,
+                grade: Grade::from_score(score),
+                open: ports.len(),
+                expected: ports.values().filter(|v| v.1).count(),
+                critical: count(Severity::Critical),
+                high: count(Severity::High),
+                medium: count(Severity::Medium),
+                low: count(Severity::Low),
+                info: count(Severity::Info),
+            }
+        })
+        .collect()
+}
+
+/// Weakest-link roll-up of host scores: the scan scores as its worst host.
+pub fn scan_score(hosts: &[HostScore]) -> ScanScore {
+    let weakest = hosts.iter().min_by_key(|h| (h.score, h.ip));
+    let score = weakest.map(|h| h.score).unwrap_or(100);
+    let mean = if hosts.is_empty() {
+        100.0
+    } else {
+        hosts.iter().map(|h| h.score as f64).sum::<f64>() / hosts.len() as f64
+    };
+    let mut grades = BTreeMap::new();
+    for g in [Grade::A, Grade::B, Grade::C, Grade::D, Grade::F] {
+        grades.insert(g, hosts.iter().filter(|h| h.grade == g).count());
+    }
+    ScanScore {
+        score,
+        grade: Grade::from_score(score),
+        weakest: weakest.map(|h| h.ip),
+        mean: (mean * 10.0).round() / 10.0,
+        hosts: hosts.len(),
+        grades,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Severity::*;
+
+    #[test]
+    fn caps_and_bands() {
+        assert_eq!(score_of(&[]), 100);
+        assert_eq!(score_of(&[High]), 79);
+        assert_eq!(score_of(&[Critical]), 55);
+        assert_eq!(score_of(&[Medium]), 92);
+        assert_eq!(score_of(&[Low, Low]), 94);
+        assert_eq!(score_of(&[Info; 50]), 100);
+        assert_eq!(score_of(&[Critical; 200]), 0);
+        assert_eq!(Grade::from_score(90), Grade::A);
+        assert_eq!(Grade::from_score(89), Grade::B);
+        assert_eq!(Grade::from_score(60), Grade::D);
+        assert_eq!(Grade::from_score(59), Grade::F);
+    }
+}

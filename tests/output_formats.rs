@@ -1,0 +1,386 @@
+//! Every streaming and document format, read back by a standard reader:
+//! NDJSON, CSV (csv crate), JSON document (serde_json), masscan list, and
+//! nmap XML validated against nmap's DTD with xmllint.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, UNIX_EPOCH};
+use synsweep::finding::{Finding, PortState};
+use synsweep::output::{self, Format, ScanMeta};
+use synsweep::risk::score::{Grade, host_scores, penalty, scan_score};
+use synsweep::risk::{Policy, Risk};
+
+/// A lab-like result: three hosts, the ports, one closed port, and
+/// a policy override whose text needs escaping everywhere.
+fn findings() -> Vec<Finding> {
+    let policy = Policy::parse(
+        "[ports.8443]\nseverity = \"medium\"\nrationale = \"<b>Vendor</b> console & \\\"admin\\\" UI, with commas, 'quotes'\"\n",
+        "inline",
+    )
+    .unwrap();
+    let risk = Risk::new(Some(policy));
+    let mut out = Vec::new();
+    let plan: &[(&str, &[u16])] = &[
+        ("198.19.0.1", &[22, 80, 443]),
+        (
+            "198.19.0.2",
+            &[22, 23, 80, 443, 445, 3306, 3389, 6379, 47123],
+        ),
+        ("198.19.0.3", &[443, 3389, 8443]),
+    ];
+    let mut t = 1_790_000_000_000u64;
+    for (ip, ports) in plan {
+        for &p in *ports {
+            t += 7;
+            let ts = UNIX_EPOCH + Duration::from_millis(t);
+            let mut f = Finding::observed(ip.parse().unwrap(), p, PortState::Open, 64, ts);
+            risk.annotate(&mut f);
+            out.push(f);
+        }
+    }
+    let mut closed = Finding::observed(
+        "198.19.0.3".parse().unwrap(),
+        25,
+        PortState::Closed,
+        63,
+        UNIX_EPOCH + Duration::from_millis(t + 5),
+    );
+    risk.annotate(&mut closed);
+    out.push(closed);
+    out
+}
+
+fn meta() -> ScanMeta {
+    ScanMeta {
+        command: "synsweep scan 198.19.0.0/30 -p 22,23,25,80,443,445,3306,3389,6379,8443,47123"
+            .into(),
+        started: UNIX_EPOCH + Duration::from_secs(1_790_000_000),
+        finished: UNIX_EPOCH + Duration::from_secs(1_790_000_012),
+        targets: "198.19.0.0/30".into(),
+        ports: "22,23,25,80,443,445,3306,3389,6379,8443,47123".into(),
+        seed: 42,
+        rate: "10000 pps".into(),
+        probes_sent: 44,
+    }
+}
+
+fn write(dir: &Path, name: &str, fs: &[Finding]) -> PathBuf {
+    let path = dir.join(name);
+    let p = path.to_str().unwrap();
+    let mut w = output::open(p, Format::from_path(p), false).unwrap();
+    for f in fs {
+        w.write(f).unwrap();
+    }
+    w.finish(&meta()).unwrap();
+    path
+}
+
+#[test]
+fn ndjson_round_trips_one_record_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = findings();
+    let path = write(dir.path(), "f.ndjson", &fs);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), fs.len());
+    assert!(text.ends_with('\n'));
+    let (back, warnings) = output::read_findings(&path).unwrap();
+    assert!(warnings.is_empty());
+    assert_eq!(back, fs);
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["ip"], "198.19.0.1");
+    assert_eq!(first["category"], "administrative");
+}
+
+#[test]
+fn read_findings_skips_a_cut_short_last_line_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = findings();
+    let path = write(dir.path(), "f.ndjson", &fs);
+    let mut bytes = std::fs::read(&path).unwrap();
+    // A crash mid-write: the last record is cut in half, no newline.
+    let last_start = bytes[..bytes.len() - 1]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .unwrap()
+        + 1;
+    bytes.truncate(last_start + (bytes.len() - last_start) / 2);
+    // And some garbage in the middle, plus a blank line.
+    let mut text = bytes.clone();
+    text.splice(0..0, b"{not json}\n\n".iter().copied());
+    std::fs::write(&path, &text).unwrap();
+    let (back, warnings) = output::read_findings(&path).unwrap();
+    assert_eq!(back, fs[..fs.len() - 1].to_vec());
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    let name = path.display().to_string();
+    assert!(
+        warnings[0].starts_with(&format!("{name}:1:")),
+        "{}",
+        warnings[0]
+    );
+    let last_line = fs.len() + 2;
+    assert!(
+        warnings[1].starts_with(&format!("{name}:{last_line}:")),
+        "{}",
+        warnings[1]
+    );
+}
+
+#[test]
+fn read_findings_accepts_minimal_records_and_rejects_missing_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("min.ndjson");
+    std::fs::write(&path, "{\"ip\":\"198.19.0.9\",\"port\":22}\r\n").unwrap();
+    let (back, warnings) = output::read_findings(&path).unwrap();
+    assert!(warnings.is_empty());
+    assert_eq!(
+        (back[0].port, back[0].proto.as_str(), back[0].state),
+        (22, "tcp", PortState::Open)
+    );
+    assert!(matches!(
+        output::read_findings(&dir.path().join("nope.ndjson")),
+        Err(synsweep::error::Error::Input(_))
+    ));
+}
+
+#[test]
+fn csv_parses_back_to_the_ndjson_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = findings();
+    let nd = write(dir.path(), "f.ndjson", &fs);
+    let csv_path = write(dir.path(), "f.csv", &fs);
+    let mut rdr = csv::Reader::from_path(&csv_path).unwrap();
+    let headers: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
+    let first: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&nd)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let keys: Vec<String> = first.as_object().unwrap().keys().cloned().collect();
+    let mut sorted_headers = headers.clone();
+    sorted_headers.sort();
+    let mut sorted_keys = keys.clone();
+    sorted_keys.sort();
+    assert_eq!(
+        sorted_headers, sorted_keys,
+        "CSV columns are the record's fields"
+    );
+    let rows: Vec<Finding> = rdr.deserialize().collect::<Result<_, _>>().unwrap();
+    let (nd_rows, _) = output::read_findings(&nd).unwrap();
+    assert_eq!(rows, nd_rows);
+    assert!(rows.iter().any(|f| {
+        f.rationale
+            .contains("<b>Vendor</b> console & \"admin\" UI, with commas")
+    }));
+}
+
+#[test]
+fn csv_and_list_append_without_a_second_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = findings();
+    for name in ["a.csv", "a.txt"] {
+        let path = dir.path().join(name);
+        let p = path.to_str().unwrap();
+        let (first, second) = fs.split_at(4);
+        for (part, append) in [(first, false), (second, true)] {
+            let mut w = output::open(p, Format::from_path(p), append).unwrap();
+            assert!(w.streams());
+            for f in part {
+                w.write(f).unwrap();
+            }
+            w.finish(&meta()).unwrap();
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        if name.ends_with(".csv") {
+            assert_eq!(text.matches("ip,port,proto").count(), 1);
+            let n = csv::Reader::from_path(&path).unwrap().records().count();
+            assert_eq!(n, fs.len());
+        } else {
+            assert_eq!(text.matches("#masscan").count(), 1);
+            assert_eq!(text.matches("# end").count(), 1);
+            assert!(text.ends_with("# end\n"));
+        }
+    }
+}
+
+#[test]
+fn masscan_list_has_header_records_and_trailer() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = findings();
+    let text = std::fs::read_to_string(write(dir.path(), "f.txt", &fs)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "#masscan");
+    assert_eq!(*lines.last().unwrap(), "# end");
+    assert_eq!(lines.len(), fs.len() + 2);
+    assert_eq!(
+        lines[1],
+        format!("open tcp 22 198.19.0.1 {}", fs[0].unix_seconds())
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("closed tcp 25 198.19.0.3 "))
+    );
+    for l in &lines[1..lines.len() - 1] {
+        let parts: Vec<&str> = l.split(' ').collect();
+        assert_eq!(parts.len(), 5, "{l}");
+        assert!(parts[4].parse::<u64>().unwrap() > 1_700_000_000);
+    }
+}
+
+/// The score formula, computed independently of the library.
+fn expected_score(fs: &[Finding], ip: &str) -> u8 {
+    let mut seen = std::collections::BTreeMap::new();
+    for f in fs
+        .iter()
+        .filter(|f| f.ip.to_string() == ip && f.state == PortState::Open && !f.expected)
+    {
+        seen.insert(f.port, f.severity);
+    }
+    let raw =
+        (100.0 * seen.values().map(|&s| 1.0 - penalty(s)).product::<f64>() + 1e-9).floor() as u8;
+    let sevs: Vec<_> = seen.values().collect();
+    if sevs
+        .iter()
+        .any(|s| matches!(s, synsweep::finding::Severity::Critical))
+    {
+        raw.min(59)
+    } else if sevs
+        .iter()
+        .any(|s| matches!(s, synsweep::finding::Severity::High))
+    {
+        raw.min(79)
+    } else {
+        raw
+    }
+}
+
+fn grade(score: u8) -> &'static str {
+    match score {
+        90..=100 => "A",
+        80..=89 => "B",
+        70..=79 => "C",
+        60..=69 => "D",
+        _ => "F",
+    }
+}
+
+#[test]
+fn json_document_parses_and_its_grades_match_the_formula() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = findings();
+    let path = write(dir.path(), "f.json", &fs);
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(doc["scan"]["seed"], 42);
+    assert_eq!(doc["scan"]["targets"], "198.19.0.0/30");
+    assert_eq!(doc["scan"]["started"], "2026-09-21T14:13:20Z");
+    assert_eq!(doc["scan"]["elapsed_seconds"], 12);
+    assert_eq!(doc["findings"].as_array().unwrap().len(), fs.len());
+    let hosts = doc["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 3);
+    let mut worst = 100;
+    for h in hosts {
+        let ip = h["ip"].as_str().unwrap();
+        let want = expected_score(&fs, ip);
+        assert_eq!(h["score"], want as u64, "{ip}");
+        assert_eq!(h["grade"], grade(want), "{ip}");
+        worst = worst.min(want);
+    }
+    assert_eq!(hosts[0]["grade"], "A");
+    assert_eq!(hosts[1]["grade"], "F");
+    assert_eq!(doc["score"]["score"], worst as u64);
+    assert_eq!(doc["score"]["grade"], grade(worst));
+    assert_eq!(doc["score"]["weakest"], "198.19.0.2");
+    assert_eq!(doc["score"]["grades"]["A"], 1);
+    // The library agrees with itself, too.
+    let lib = scan_score(&host_scores(&fs));
+    assert_eq!(lib.grade, Grade::F);
+}
+
+fn xmllint(args: &[&str]) -> std::process::Output {
+    Command::new("xmllint")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("xmllint is required for this test (apt-get install libxml2-utils): {e}")
+        })
+}
+
+#[test]
+fn nmap_xml_validates_against_nmaps_dtd() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = findings();
+    let path = write(dir.path(), "f.xml", &fs);
+    let dtd = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nmap.dtd");
+    let out = xmllint(&[
+        "--noout",
+        "--dtdvalid",
+        dtd.to_str().unwrap(),
+        path.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "xmllint rejected the XML:\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(&path).unwrap()
+    );
+    // An empty scan is valid too.
+    let empty = write(dir.path(), "empty.xml", &[]);
+    let out = xmllint(&[
+        "--noout",
+        "--dtdvalid",
+        dtd.to_str().unwrap(),
+        empty.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // What importers read: every open port with its state and service.
+    let q = xmllint(&[
+        "--xpath",
+        "count(//port[state/@state='open'])",
+        path.to_str().unwrap(),
+    ]);
+    let open = fs.iter().filter(|f| f.state == PortState::Open).count();
+    assert_eq!(String::from_utf8_lossy(&q.stdout).trim(), open.to_string());
+    let q = xmllint(&[
+        "--xpath",
+        "string(//host[address/@addr='198.19.0.2']/ports/port[@portid='3389']/service/@name)",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&q.stdout).trim(), "ms-wbt-server");
+    let q = xmllint(&[
+        "--xpath",
+        "string(//host[address/@addr='198.19.0.3']/ports/port[@portid='8443']/script/@output)",
+        path.to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&q.stdout).contains("<b>Vendor</b> console & \"admin\""));
+}
+
+#[test]
+fn formats_parse_and_come_from_extensions() {
+    assert_eq!(Format::from_path("x.jsonl"), Format::Ndjson);
+    assert_eq!(Format::from_path("x.JSON"), Format::Json);
+    assert_eq!(Format::from_path("-"), Format::Ndjson);
+    assert_eq!(Format::from_path("r.htm"), Format::Html);
+    assert_eq!(Format::parse("masscan").unwrap(), Format::List);
+    assert!(matches!(
+        Format::parse("pdf"),
+        Err(synsweep::error::Error::Input(_))
+    ));
+    for (f, streams) in [
+        (Format::Ndjson, true),
+        (Format::Csv, true),
+        (Format::List, true),
+        (Format::Json, false),
+        (Format::Xml, false),
+        (Format::Html, false),
+    ] {
+        assert_eq!(f.streams(), streams);
+    }
+}

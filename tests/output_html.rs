@@ -1,0 +1,201 @@
+//! The HTML report, opened in headless Chromium (Debian's `chromium`
+//! package): the rendered page shows the grade, the chart and every
+//! finding, and a screenshot is taken. Fails (does not skip) without
+//! chromium.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, UNIX_EPOCH};
+use synsweep::finding::{Finding, PortState};
+use synsweep::output::{self, Format, ScanMeta};
+use synsweep::risk::score::{host_scores, scan_score};
+use synsweep::risk::{Policy, Risk};
+
+fn findings() -> Vec<Finding> {
+    let policy = Policy::parse(
+        "[[expect]]\nhosts = [\"198.19.0.3\"]\nports = [3389]\n\n[ports.8443]\nrationale = \"<script>alert('x')</script> & friends\"\n",
+        "inline",
+    )
+    .unwrap();
+    let risk = Risk::new(Some(policy));
+    let plan: &[(&str, &[u16])] = &[
+        ("198.19.0.1", &[22, 80, 443]),
+        (
+            "198.19.0.2",
+            &[22, 23, 80, 443, 445, 3306, 3389, 6379, 47123],
+        ),
+        ("198.19.0.3", &[443, 3389, 8443]),
+        ("198.19.0.4", &[80, 443, 2375, 5900]),
+    ];
+    let mut out = Vec::new();
+    for (i, (ip, ports)) in plan.iter().enumerate() {
+        for &p in *ports {
+            let ts =
+                UNIX_EPOCH + Duration::from_millis(1_790_000_000_000 + i as u64 * 100 + p as u64);
+            let mut f = Finding::observed(ip.parse().unwrap(), p, PortState::Open, 64, ts);
+            risk.annotate(&mut f);
+            out.push(f);
+        }
+    }
+    out
+}
+
+fn meta() -> ScanMeta {
+    ScanMeta {
+        command: "synsweep scan 198.19.0.0/29 -o report.html".into(),
+        started: UNIX_EPOCH + Duration::from_secs(1_790_000_000),
+        finished: UNIX_EPOCH + Duration::from_secs(1_790_000_030),
+        targets: "198.19.0.0/29".into(),
+        ports: "22,23,80,443,445,2375,3306,3389,5900,6379,8443,47123".into(),
+        seed: 7,
+        rate: "10000 pps".into(),
+        probes_sent: 96,
+    }
+}
+
+fn chromium(args: &[&str]) -> Output {
+    let profile = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("chromium");
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+    ])
+    .arg(format!("--user-data-dir={}", profile.path().display()))
+    .args(args);
+    cmd.output().unwrap_or_else(|e| {
+        panic!("chromium is required for this test (apt-get install chromium): {e}")
+    })
+}
+
+fn write_report(dir: &Path, fs: &[Finding]) -> PathBuf {
+    let path = dir.join("report.html");
+    let p = path.to_str().unwrap();
+    let mut w = output::open(p, Format::Html, false).unwrap();
+    assert!(!w.streams());
+    for f in fs {
+        w.write(f).unwrap();
+    }
+    w.finish(&meta()).unwrap();
+    path
+}
+
+/// Text of the DOM with tags removed and the common entities decoded.
+fn dom_text(dom: &str) -> String {
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in dom.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                text.push(' ');
+            }
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+#[test]
+fn html_report_renders_grade_chart_and_every_finding_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = findings();
+    let path = write_report(dir.path(), &fs);
+    let html = std::fs::read_to_string(&path).unwrap();
+
+    // Self-contained: nothing to fetch, nothing to run.
+    for bad in ["http://", "https://", "<script", "<link", "@import", "url("] {
+        let hits: Vec<_> = html
+            .match_indices(bad)
+            .map(|(i, _)| &html[i.saturating_sub(30)..(i + 40).min(html.len())])
+            .collect();
+        let allowed = |s: &&str| s.contains("http://www.w3.org/2000/svg");
+        assert!(hits.iter().all(allowed), "{bad} found: {hits:?}");
+    }
+    assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; friends"));
+
+    let url = format!("file://{}", path.display());
+    let dom = chromium(&["--dump-dom", &url]);
+    assert!(
+        dom.status.success(),
+        "chromium --dump-dom failed: {}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout).to_string();
+    let text = dom_text(&dom);
+
+    let scan = scan_score(&host_scores(&fs));
+    assert!(
+        text.contains(&format!("Overall grade {}", scan.grade)),
+        "grade missing"
+    );
+    assert!(
+        text.contains(&format!("{} {}/100", scan.grade, scan.score)),
+        "badge missing"
+    );
+    assert!(dom.contains("<svg") && text.contains("Open findings by category and severity"));
+    for cat in ["risky", "administrative", "normal", "other"] {
+        assert!(text.contains(cat), "chart label {cat}");
+    }
+    for f in &fs {
+        let endpoint = format!("{}:{}", f.ip, f.port);
+        assert!(text.contains(&endpoint), "{endpoint} missing");
+        assert!(
+            text.contains(&f.mitigation),
+            "mitigation for {endpoint} missing"
+        );
+    }
+    for h in host_scores(&fs) {
+        assert!(text.contains(&format!("Host {}", h.ip)));
+    }
+    assert!(
+        text.contains("<script>alert('x')</script> & friends"),
+        "escaped text renders as text"
+    );
+    assert!(!dom.contains("<script>alert"), "no injected element");
+
+    let png = dir.path().join("report.png");
+    let shot = chromium(&[
+        &format!("--screenshot={}", png.display()),
+        "--window-size=1280,2000",
+        &url,
+    ]);
+    assert!(
+        shot.status.success(),
+        "chromium --screenshot failed: {}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
+    let bytes = std::fs::read(&png).expect("screenshot written");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(
+        bytes.len() > 40_000,
+        "screenshot is suspiciously small: {} bytes",
+        bytes.len()
+    );
+    if let Ok(keep) = std::env::var("SYNSWEEP_KEEP_SCREENSHOT") {
+        std::fs::copy(&png, &keep).unwrap();
+        std::fs::copy(&path, format!("{keep}.html")).unwrap();
+    }
+}
+
+#[test]
+fn empty_html_report_still_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_report(dir.path(), &[]);
+    let html = std::fs::read_to_string(path).unwrap();
+    assert!(html.contains("Overall grade <strong>A</strong>"));
+    assert!(html.contains("No findings."));
+}
