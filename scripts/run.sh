@@ -37,10 +37,12 @@ name=${name:0:13}
 out=$PWD/synsweep-demo
 mkdir -p "$out"
 trap 'scripts/lab.sh down "$name" >/dev/null 2>&1 || true' EXIT
-# Services on every alive host: ssh, telnet, http, https, smb, mysql, rdp, redis and an unlisted port.
-eval "$(scripts/lab.sh up "$name" --ports 22,23,80,443,445,3306,3389,6379,31337 --alive-mask 0.0.255.3 --alive-value 0.0.0.0)"
-echo "lab: scanner namespace $scanner_ns, simulated internet 198.19.0.0/16 (hosts 198.19.0.0/24 with last two bits 0 alive)" >&2
-scripts/lab.sh exec "$name" -- "$bin" scan 198.19.0.0/16 -p 1-1024,3306,3389,6379,31337 \
-    --rate 200k --retries 1 --wait 2 \
+# Services on every alive host: ssh, telnet, http, https, smb, mysql, rdp, redis.
+# Alive: one host in 64 (address & 0.0.0.63 == 0), like a sparse internet block.
+eval "$(scripts/lab.sh up "$name" --ports 22,23,80,443,445,3306,3389,6379 --alive-mask 0.0.0.63 --alive-value 0.0.0.0)"
+echo "lab: scanner namespace $scanner_ns; simulated internet 198.19.0.0/18 behind it, one host in 64 alive" >&2
+# No -p: the risk catalog's ports.
+scripts/lab.sh exec "$name" -- "$bin" scan 198.19.0.0/18 \
+    --rate 250k --retries 1 --wait 2 \
     -o "$out/findings.ndjson" -o "$out/report.html" -o "$out/findings.csv"
 echo "findings: $out/findings.ndjson  report: $out/report.html  csv: $out/findings.csv" >&2

@@ -4,6 +4,7 @@
 use clap::Parser;
 use synsweep::cli::{Cli, Command};
 use synsweep::error::{Error, Result};
+use synsweep::output::Format;
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
@@ -16,8 +17,15 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Report(_) | Command::Merge(_) | Command::Catalog(_) => {
-            Err(Error::runtime("not built yet"))
+        Command::Report(a) => {
+            let forced = a.format.as_deref().map(Format::parse).transpose()?;
+            let outs: Vec<(String, Option<Format>)> = a.output.iter().map(|o| (o.clone(), forced)).collect();
+            synsweep::output::report(&a.inputs, &outs, a.policy.as_deref())
+        }
+        Command::Merge(a) => synsweep::output::merge(&a.inputs, &a.output),
+        Command::Catalog(a) => {
+            print!("{}", synsweep::risk::catalog::render(&a.format)?);
+            Ok(())
         }
         Command::Completions { shell } => {
             clap_complete::generate(
