@@ -114,9 +114,10 @@ pub fn document(findings: &[Finding], meta: &ScanMeta) -> String {
             hs.score, hs.grade
         );
         let any_open = fs.iter().any(|f| f.state == PortState::Open);
+        let ttl = fs.iter().map(|f| f.ttl).next().unwrap_or(0);
         let _ = writeln!(
             x,
-            "<status state=\"up\" reason=\"{}\"/>",
+            "<status state=\"up\" reason=\"{}\" reason_ttl=\"{ttl}\"/>",
             if any_open { "syn-ack" } else { "reset" }
         );
         let _ = writeln!(x, "<address addr=\"{ip}\" addrtype=\"ipv4\"/>");
