@@ -66,7 +66,8 @@ pub enum Command {
     Man,
 }
 
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ScanArgs {
     /// Targets: addresses, CIDR blocks or ranges a.b.c.d-e.f.g.h
     #[arg(value_name = "TARGET")]
@@ -76,17 +77,17 @@ pub struct ScanArgs {
     #[arg(short = 'p', long = "ports", value_name = "PORTS")]
     pub ports: Option<String>,
 
-    /// Packets per second (100k and 1.5M work), or 'max' for the fastest complete scan
-    #[arg(long, value_name = "PPS", default_value = "10000")]
-    pub rate: String,
+    /// Packets per second (100k and 1.5M work), or 'max' for the fastest complete scan [default: 10000]
+    #[arg(long, value_name = "PPS")]
+    pub rate: Option<String>,
 
-    /// Retry rounds for pairs that stayed silent (only where a reply is plausibly missing)
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub retries: u32,
+    /// Retry rounds for pairs that stayed silent (only where a reply is plausibly missing) [default: 0]
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
 
-    /// Seconds to wait for late replies after the last probe
-    #[arg(long, value_name = "SECS", default_value = "3")]
-    pub wait: f64,
+    /// Seconds to wait for late replies after the last probe [default: 3]
+    #[arg(long, value_name = "SECS")]
+    pub wait: Option<f64>,
 
     /// Seed of the probe order (random if not given; printed in the summary)
     #[arg(long, value_name = "N")]
@@ -148,6 +149,14 @@ pub struct ScanArgs {
     /// Continue a scan from its paused.json
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
+
+    /// Sender threads (each with its own socket) [default: 1]
+    #[arg(long, value_name = "N")]
+    pub senders: Option<usize>,
+
+    /// Stay root after the sockets are open (by default synsweep drops privileges)
+    #[arg(long)]
+    pub keep_root: bool,
 
     /// Print what would be scanned and how, send nothing
     #[arg(long)]

@@ -7,8 +7,15 @@ use crate::error::{Error, Result};
 use crate::output::Format;
 use crate::route::Overrides;
 use crate::scan::{Rate, ScanConfig};
-use crate::targets::{self, TargetSpec};
+use crate::targets::{self, RangeSet, TargetSpec};
 use std::time::Duration;
+
+/// Probes per second when `--rate` is not given.
+pub const DEFAULT_RATE: &str = "10000";
+/// Seconds to wait for late replies when `--wait` is not given.
+pub const DEFAULT_WAIT: f64 = 3.0;
+/// Sender threads when `--senders` is not given.
+pub const DEFAULT_SENDERS: usize = 1;
 
 /// Parse `K/N` (1-based K) into a 0-based (k, n).
 pub fn parse_shard(s: &str) -> Result<(u64, u64)> {
@@ -59,8 +66,9 @@ pub fn shard_from_env(spec: &str, get: impl Fn(&str) -> Option<String>) -> Resul
     Ok((k, n))
 }
 
-/// Build the scan configuration; `command_line` is recorded in reports.
-pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
+/// The address set the arguments name: targets and target files, minus
+/// excludes and (unless turned off) reserved space.
+pub fn resolve_targets(a: &ScanArgs) -> Result<RangeSet> {
     let mut include = Vec::new();
     for t in &a.targets {
         for tok in t.split(',').filter(|s| !s.trim().is_empty()) {
@@ -97,21 +105,33 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
             "no targets left to scan: every address is excluded or reserved",
         ));
     }
+    Ok(set)
+}
+
+/// Build the scan configuration; `command_line` is recorded in reports.
+pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
+    let set = resolve_targets(a)?;
     let ports = match &a.ports {
         Some(p) => crate::ports::parse_ports(p)?,
         None => crate::risk::default_ports(),
     };
-    let rate = Rate::parse(&a.rate)?;
-    if !(a.wait.is_finite() && (0.0..=3600.0).contains(&a.wait)) {
+    let rate = Rate::parse(a.rate.as_deref().unwrap_or(DEFAULT_RATE))?;
+    let wait = a.wait.unwrap_or(DEFAULT_WAIT);
+    if !(wait.is_finite() && (0.0..=3600.0).contains(&wait)) {
         return Err(Error::input(format!(
-            "invalid --wait {}: want seconds from 0 to 3600",
-            a.wait
+            "invalid --wait {wait}: want seconds from 0 to 3600"
         )));
     }
-    if a.retries > 100 {
+    let retries = a.retries.unwrap_or(0);
+    if retries > 100 {
         return Err(Error::input(format!(
-            "invalid --retries {}: at most 100",
-            a.retries
+            "invalid --retries {retries}: at most 100"
+        )));
+    }
+    let senders = a.senders.unwrap_or(DEFAULT_SENDERS);
+    if !(1..=64).contains(&senders) {
+        return Err(Error::input(format!(
+            "invalid --senders {senders}: want 1 to 64"
         )));
     }
     let shard = match (&a.shard, &a.shard_from_env) {
@@ -175,8 +195,10 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
             .join(" "),
         ports,
         rate,
-        retries: a.retries,
-        wait: Duration::from_secs_f64(a.wait),
+        retries,
+        wait: Duration::from_secs_f64(wait),
+        senders,
+        keep_root: a.keep_root,
         seed: a.seed.unwrap_or_else(rand::random),
         shard: shard.unwrap_or((0, 1)),
         overrides: Overrides {
@@ -190,6 +212,7 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
         dry_run: a.dry_run,
         quiet: a.quiet,
         command_line,
+        args: a.clone(),
     })
 }
 
@@ -200,8 +223,8 @@ mod tests {
     fn args(targets: &[&str]) -> ScanArgs {
         ScanArgs {
             targets: targets.iter().map(|s| s.to_string()).collect(),
-            rate: "1000".into(),
-            wait: 1.0,
+            rate: Some("1000".into()),
+            wait: Some(1.0),
             ..Default::default()
         }
     }
@@ -241,7 +264,7 @@ mod tests {
                 ..args(&["198.19.0.1"])
             },
             ScanArgs {
-                rate: "fast".into(),
+                rate: Some("fast".into()),
                 ..args(&["198.19.0.1"])
             },
             ScanArgs {
@@ -273,7 +296,7 @@ mod tests {
                 ..args(&["198.19.0.1"])
             },
             ScanArgs {
-                wait: -1.0,
+                wait: Some(-1.0),
                 ..args(&["198.19.0.1"])
             },
         ];

@@ -5,21 +5,38 @@ use clap::Parser;
 use synsweep::cli::{Cli, Command};
 use synsweep::error::{Error, Result};
 use synsweep::output::Format;
+use synsweep::resume::PausedScan;
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Scan(a) => {
             let line = std::env::args().collect::<Vec<_>>().join(" ");
-            let cfg = synsweep::config::scan_config(&a, line)?;
-            let summary = synsweep::scan::run(&cfg)?;
+            let (args, paused) = match &a.resume {
+                Some(p) => {
+                    let st = PausedScan::load(p)?;
+                    st.check_given(&a)?;
+                    (st.merge_args(&a), Some(st))
+                }
+                None => (a, None),
+            };
+            let cfg = synsweep::config::scan_config(&args, line)?;
+            if let Some(st) = &paused {
+                st.check_config(&cfg)?;
+            }
+            let summary = synsweep::scan::run(&cfg, paused)?;
             if !cfg.quiet && !cfg.dry_run {
                 eprintln!("{}", summary.line(cfg.seed));
+            }
+            if summary.paused.is_some() {
+                // Interrupted: the scan is not complete.
+                std::process::exit(130);
             }
             Ok(())
         }
         Command::Report(a) => {
             let forced = a.format.as_deref().map(Format::parse).transpose()?;
-            let outs: Vec<(String, Option<Format>)> = a.output.iter().map(|o| (o.clone(), forced)).collect();
+            let outs: Vec<(String, Option<Format>)> =
+                a.output.iter().map(|o| (o.clone(), forced)).collect();
             synsweep::output::report(&a.inputs, &outs, a.policy.as_deref())
         }
         Command::Merge(a) => synsweep::output::merge(&a.inputs, &a.output),

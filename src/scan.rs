@@ -2,6 +2,7 @@
 //! and writers together for one run, with the status line, retry rounds,
 //! the final wait for late replies, and a clean stop on SIGINT/SIGTERM.
 
+use crate::cli::ScanArgs;
 use crate::cookie::CookieKey;
 use crate::correlator::{Answered, Correlator, Expect, PortSet, RetryPlan};
 use crate::error::{Error, Result};
@@ -10,6 +11,7 @@ use crate::output::{self, FindingWriter, Format, ScanMeta};
 use crate::permutation::{Permutation, Slice};
 use crate::ratelimit::RateLimiter;
 use crate::receiver::{self, RxStats};
+use crate::resume::PausedScan;
 use crate::risk::{Policy, Risk};
 use crate::route::{self, Link, Overrides};
 use crate::sender::{self, Plan, Progress};
@@ -89,6 +91,10 @@ pub struct ScanConfig {
     pub rate: Rate,
     pub retries: u32,
     pub wait: Duration,
+    /// Sender threads, each with its own socket and share of the rate.
+    pub senders: usize,
+    /// Stay root after opening the sockets.
+    pub keep_root: bool,
     pub seed: u64,
     /// Shard index (0-based) and count.
     pub shard: (u64, u64),
@@ -99,19 +105,25 @@ pub struct ScanConfig {
     pub dry_run: bool,
     pub quiet: bool,
     pub command_line: String,
+    /// The arguments this configuration came from (saved in paused.json).
+    pub args: ScanArgs,
 }
 
 /// What a scan did.
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
     pub space: u64,
+    /// Probes handed to the kernel by this run.
     pub sent: u64,
+    /// Time spent sending (first probe to last).
+    pub send_time: Duration,
     pub replies: u64,
     pub open: u64,
     pub closed: u64,
     pub kernel_drops: u64,
     pub elapsed: Duration,
-    pub interrupted: bool,
+    /// Where the paused state went, when the scan was interrupted.
+    pub paused: Option<PathBuf>,
 }
 
 /// Turn a socket error into the user's error: permission problems say how
@@ -132,6 +144,8 @@ struct Counters {
     valid: AtomicU64,
 }
 
+/// The collector: correlate replies, annotate, write. Returns every finding
+/// it wrote (kept for paused.json; memory follows replies).
 fn collect(
     rx: crossbeam_channel::Receiver<Vec<Reply>>,
     corr: &Mutex<Correlator>,
@@ -139,8 +153,9 @@ fn collect(
     writers: &mut [Box<dyn FindingWriter>],
     show_closed: bool,
     counters: &Counters,
-) -> std::io::Result<()> {
+) -> std::io::Result<Vec<Finding>> {
     let mut err = None;
+    let mut written = Vec::new();
     for batch in rx {
         let mut c = corr.lock().unwrap();
         for r in &batch {
@@ -166,9 +181,10 @@ fn collect(
                     err.get_or_insert(e);
                 }
             }
+            written.push(f);
         }
     }
-    err.map_or(Ok(()), Err)
+    err.map_or(Ok(written), Err)
 }
 
 fn fmt_rate(pps: f64) -> String {
@@ -186,8 +202,52 @@ fn fmt_dur(d: Duration) -> String {
     format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
-/// Run a scan to the end (or until interrupted).
-pub fn run(cfg: &ScanConfig) -> Result<Summary> {
+/// SIGINT/SIGTERM handling: the first signal asks for a clean stop (finish
+/// the batch, wait for late replies, write paused.json); the second skips
+/// the wait; the third exits at once.
+struct Signals {
+    stop: Arc<AtomicBool>,
+    hurry: Arc<AtomicBool>,
+    handle: signal_hook::iterator::Handle,
+}
+
+impl Signals {
+    fn install() -> Result<Signals> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let mut sigs = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+            .map_err(|e| Error::runtime(format!("cannot install signal handlers: {e}")))?;
+        let (stop, hurry) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let handle = sigs.handle();
+        let (s, h) = (stop.clone(), hurry.clone());
+        std::thread::spawn(move || {
+            for (n, _) in sigs.forever().enumerate() {
+                match n {
+                    0 => s.store(true, Ordering::SeqCst),
+                    1 => h.store(true, Ordering::SeqCst),
+                    _ => std::process::exit(130),
+                }
+            }
+        });
+        Ok(Signals {
+            stop,
+            hurry,
+            handle,
+        })
+    }
+}
+
+impl Drop for Signals {
+    fn drop(&mut self) {
+        self.handle.close();
+    }
+}
+
+/// Run a scan to the end, or until interrupted (then paused.json is written
+/// in the working directory). `resume` continues a paused scan.
+pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     if cfg.targets.is_empty() {
         return Err(Error::input(
             "no targets left to scan (all excluded or reserved)",
@@ -199,15 +259,30 @@ pub fn run(cfg: &ScanConfig) -> Result<Summary> {
     let targets = Arc::new(cfg.targets.clone());
     let space = targets.count() * cfg.ports.len() as u64;
     let perm = Permutation::new(space, cfg.seed);
-    let slice = Slice::shard(cfg.shard.0, cfg.shard.1);
+    let shard = Slice::shard(cfg.shard.0, cfg.shard.1);
+    let slices: Vec<Slice> = (0..cfg.senders as u64)
+        .map(|t| shard.split(t, cfg.senders as u64))
+        .collect();
     let first = Ipv4Addr::from(targets.nth(0));
     let path = route::resolve(first, &cfg.overrides, !cfg.dry_run)?;
-    let sport_base = 61000 + rand::random_range(0..(65536 - 61000 - SPORT_COUNT as u32)) as u16;
+    let (key, sport_base) = match &resume {
+        Some(r) => (
+            CookieKey {
+                k0: r.key.0,
+                k1: r.key.1,
+            },
+            r.sport_base,
+        ),
+        None => (
+            CookieKey::random(),
+            61000 + rand::random_range(0..(65536 - 61000 - SPORT_COUNT as u32)) as u16,
+        ),
+    };
     let expect = Expect {
         src_ip: u32::from(path.src_ip),
         sport_base,
         sport_count: SPORT_COUNT,
-        key: CookieKey::random(),
+        key,
         targets: targets.clone(),
         ports: Arc::new(PortSet::new(&cfg.ports)),
     };
@@ -233,7 +308,11 @@ pub fn run(cfg: &ScanConfig) -> Result<Summary> {
         expect: expect.clone(),
         template: ProbeTemplate::new(framing, path.src_ip),
     };
-    let mine = slice.len(space);
+    let mine = shard.len(space);
+    let (start_round, mut next): (u32, Vec<u64>) = match &resume {
+        Some(r) => (r.round, r.next.clone()),
+        None => (0, vec![0; cfg.senders]),
+    };
     if cfg.dry_run {
         let hop = match &path.link {
             Link::Ethernet { next_hop_mac, .. } => format!("{} ({next_hop_mac})", path.next_hop),
@@ -256,16 +335,23 @@ pub fn run(cfg: &ScanConfig) -> Result<Summary> {
         );
         println!("interface: {iface}, source {}, next hop {hop}", path.src_ip);
         println!(
-            "rate:      {}, retries {}, wait {}s, seed {}",
+            "rate:      {}, retries {}, wait {}s, senders {}, seed {}",
             cfg.rate,
             cfg.retries,
             cfg.wait.as_secs_f64(),
+            cfg.senders,
             cfg.seed
         );
         if let Rate::Pps(r) = cfg.rate {
             println!(
                 "time:      about {} for the first pass",
                 fmt_dur(Duration::from_secs_f64(mine as f64 / r))
+            );
+        }
+        if resume.is_some() {
+            println!(
+                "resume:    round {start_round}, {} of {mine} positions done",
+                next.iter().sum::<u64>()
             );
         }
         return Ok(Summary {
@@ -275,11 +361,21 @@ pub fn run(cfg: &ScanConfig) -> Result<Summary> {
     }
     let policy = cfg.policy.as_deref().map(Policy::load).transpose()?;
     let risk = Risk::new(policy);
+    let appending = resume.is_some();
     let mut writers: Vec<Box<dyn FindingWriter>> = cfg
         .outputs
         .iter()
-        .map(|(p, f)| output::open(p, *f, false))
+        .map(|(p, f)| output::open(p, *f, appending))
         .collect::<Result<_>>()?;
+    // Documents are rewritten whole: give them what the paused run found.
+    if let Some(r) = &resume {
+        for w in writers.iter_mut().filter(|w| !w.streams()) {
+            for f in &r.findings {
+                w.write(f)
+                    .map_err(|e| Error::runtime(format!("writing findings: {e}")))?;
+            }
+        }
+    }
 
     // Sockets: the receiver first, so no early reply is missed.
     let ifindex = match &path.link {
@@ -298,23 +394,28 @@ pub fn run(cfg: &ScanConfig) -> Result<Summary> {
     rx_sock
         .set_recv_timeout(Duration::from_millis(50))
         .map_err(|e| socket_error(e, &iface))?;
-    let tx_sock = match &path.link {
-        Link::Ethernet { ifindex, .. } => {
-            let s = PacketSocket::open(*ifindex, 0).map_err(|e| socket_error(e, &iface))?;
-            let _ = s.set_qdisc_bypass();
-            TxSocket::Packet(s)
-        }
-        Link::Loopback { .. } => {
-            TxSocket::RawIp(RawIpSocket::open().map_err(|e| socket_error(e, &iface))?)
-        }
-    };
-
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second signal exits at once; the first asks for a clean stop.
-        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone());
-        let _ = signal_hook::flag::register(sig, stop.clone());
+    let tx_socks: Vec<TxSocket> = (0..cfg.senders)
+        .map(|_| match &path.link {
+            Link::Ethernet { ifindex, .. } => {
+                let s = PacketSocket::open(*ifindex, 0).map_err(|e| socket_error(e, &iface))?;
+                let _ = s.set_qdisc_bypass();
+                Ok(TxSocket::Packet(s))
+            }
+            Link::Loopback { .. } => Ok(TxSocket::RawIp(
+                RawIpSocket::open().map_err(|e| socket_error(e, &iface))?,
+            )),
+        })
+        .collect::<Result<_>>()?;
+    if !cfg.keep_root {
+        crate::privilege::drop_privileges().map_err(|e| {
+            Error::runtime(format!(
+                "cannot drop privileges: {e} (use --keep-root to stay root)"
+            ))
+        })?;
     }
+
+    let signals = Signals::install()?;
+    let stop = &*signals.stop;
     let stop_rx = AtomicBool::new(false);
     let rxstats = RxStats::default();
     let counters = Counters {
@@ -322,12 +423,33 @@ pub fn run(cfg: &ScanConfig) -> Result<Summary> {
         closed: AtomicU64::new(0),
         valid: AtomicU64::new(0),
     };
-    let progress = Progress::default();
-    let corr = Mutex::new(Correlator::with_answered(expect, Answered::default()));
-    let limiter = Mutex::new(RateLimiter::new(cfg.rate.pps()));
+    let progress: Vec<Progress> = (0..cfg.senders).map(|_| Progress::default()).collect();
+    let mut answered = Answered::default();
+    if let Some(r) = &resume {
+        for &k in &r.answered {
+            answered.insert((k >> 16) as u32, k as u16);
+        }
+    }
+    let corr = Mutex::new(Correlator::with_answered(expect, answered));
+    let per_sender = cfg.rate.pps().map(|r| r / cfg.senders as f64);
+    let limiters: Vec<Mutex<RateLimiter>> = (0..cfg.senders)
+        .map(|_| Mutex::new(RateLimiter::new(per_sender)))
+        .collect();
     let started = Instant::now();
     let started_wall = SystemTime::now();
     let live = !cfg.quiet && std::io::stderr().is_terminal();
+    let sent_now = || {
+        progress
+            .iter()
+            .map(|p| p.sent.load(Ordering::Relaxed))
+            .sum::<u64>()
+    };
+    let walked_now = || {
+        progress
+            .iter()
+            .map(|p| p.walked.load(Ordering::Relaxed))
+            .sum::<u64>()
+    };
     let status = |phase: &str, pct: f64, eta: Option<Duration>, rate: f64| {
         if !live {
             return;
@@ -336,7 +458,7 @@ pub fn run(cfg: &ScanConfig) -> Result<Summary> {
             "{phase} {:5.1}% | {} | sent {} | replies {} | open {} | drops {} | left {}",
             pct,
             fmt_rate(rate),
-            progress.sent.load(Ordering::Relaxed),
+            sent_now(),
             counters.valid.load(Ordering::Relaxed),
             counters.open.load(Ordering::Relaxed),
             rxstats.kernel_drops.load(Ordering::Relaxed),
@@ -347,86 +469,120 @@ pub fn run(cfg: &ScanConfig) -> Result<Summary> {
         let _ = e.flush();
     };
 
-    let mut interrupted = false;
+    let mut interrupted_round = None;
     let mut io_err: Option<Error> = None;
+    let mut send_time = Duration::ZERO;
     let collect_res = std::thread::scope(|s| {
         let (tx, rx) = crossbeam_channel::bounded::<Vec<Reply>>(1 << 14);
         let rxh = s.spawn(|| receiver::run(rx_sock, tx, &stop_rx, &rxstats));
         let w = &mut writers;
         let (corr_ref, risk_ref, counters_ref) = (&corr, &risk, &counters);
         let ch = s.spawn(move || collect(rx, corr_ref, risk_ref, w, cfg.show_closed, counters_ref));
-        let tick = Duration::from_millis(if live { 250 } else { 100 });
-        'rounds: for round in 0..=cfg.retries {
+        let tick = Duration::from_millis(if live { 250 } else { 50 });
+        for round in start_round..=cfg.retries {
             let retry = (round > 0).then(|| RetryPlan {
                 answered: Arc::new(corr.lock().unwrap().answered().clone()),
                 round,
                 nports: cfg.ports.len() as u64,
             });
-            limiter.lock().unwrap().restart();
-            progress.walked.store(0, Ordering::Relaxed);
-            let (lim, plan_ref, tx_ref, stop_ref, prog_ref) =
-                (&limiter, &plan, &tx_sock, &*stop, &progress);
-            let sh = s.spawn(move || {
-                let mut lim = lim.lock().unwrap();
-                sender::run(
-                    plan_ref,
-                    tx_ref,
-                    slice,
-                    0,
-                    round,
-                    retry.as_ref(),
-                    &mut lim,
-                    stop_ref,
-                    prog_ref,
-                )
-            });
+            let round_start = Instant::now();
+            let handles: Vec<_> = (0..cfg.senders)
+                .map(|t| {
+                    let (plan, sock, lim, prog, retry, slice, from) = (
+                        &plan,
+                        &tx_socks[t],
+                        &limiters[t],
+                        &progress[t],
+                        retry.clone(),
+                        slices[t],
+                        next[t],
+                    );
+                    prog.walked.store(from, Ordering::Relaxed);
+                    s.spawn(move || {
+                        let mut lim = lim.lock().unwrap();
+                        lim.restart();
+                        sender::run(
+                            plan,
+                            sock,
+                            slice,
+                            from,
+                            round,
+                            retry.as_ref(),
+                            &mut lim,
+                            stop,
+                            prog,
+                        )
+                    })
+                })
+                .collect();
             let phase = if round == 0 {
                 "scan".to_string()
             } else {
                 format!("retry {round}/{}", cfg.retries)
             };
-            let (mut last_t, mut last_sent) =
-                (Instant::now(), progress.sent.load(Ordering::Relaxed));
+            let (mut last_t, mut last_sent) = (Instant::now(), sent_now());
             let mut rate = 0.0;
-            while !sh.is_finished() {
+            while handles.iter().any(|h| !h.is_finished()) {
                 std::thread::sleep(tick);
                 let now = Instant::now();
-                let sent = progress.sent.load(Ordering::Relaxed);
+                let sent = sent_now();
                 if now - last_t >= Duration::from_millis(900) {
                     rate = (sent - last_sent) as f64 / (now - last_t).as_secs_f64();
                     (last_t, last_sent) = (now, sent);
                 }
-                let walked = progress.walked.load(Ordering::Relaxed);
+                let walked = walked_now();
                 let pct = 100.0 * walked as f64 / mine.max(1) as f64;
                 let eta = (round == 0 && rate > 0.0)
-                    .then(|| Duration::from_secs_f64((mine - walked.min(mine)) as f64 / rate));
+                    .then(|| Duration::from_secs_f64(mine.saturating_sub(walked) as f64 / rate));
                 status(&phase, pct, eta, rate);
             }
-            match sh.join().expect("sender thread panicked") {
-                Ok(_) => {}
-                Err(e) => {
-                    io_err = Some(Error::runtime(format!("sending on {iface} failed: {e}")));
-                    break 'rounds;
+            for (t, h) in handles.into_iter().enumerate() {
+                match h.join().expect("sender thread panicked") {
+                    Ok(j) => next[t] = j,
+                    Err(e) => {
+                        io_err.get_or_insert(Error::runtime(format!(
+                            "sending on {iface} failed: {e}"
+                        )));
+                    }
                 }
             }
-            if stop.load(Ordering::Relaxed) {
-                interrupted = true;
+            send_time += round_start.elapsed();
+            if io_err.is_some() {
                 break;
             }
+            if stop.load(Ordering::SeqCst) {
+                interrupted_round = Some(round);
+                break;
+            }
+            next.iter_mut().for_each(|j| *j = 0);
             if round < cfg.retries {
                 let until = Instant::now() + cfg.wait.min(Duration::from_secs(1));
-                while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                while Instant::now() < until && !stop.load(Ordering::SeqCst) {
                     std::thread::sleep(tick);
                     status(&phase, 100.0, None, 0.0);
                 }
+                if stop.load(Ordering::SeqCst) {
+                    // Interrupted between rounds: the next round starts from scratch.
+                    interrupted_round = Some(round + 1);
+                    break;
+                }
             }
         }
-        // Late replies.
+        // Late replies (a second signal cuts the wait short).
         let until = Instant::now() + cfg.wait;
-        while Instant::now() < until {
+        while Instant::now() < until && !signals.hurry.load(Ordering::SeqCst) {
             std::thread::sleep(tick);
             let left = until.saturating_duration_since(Instant::now());
-            status("waiting", 100.0, Some(left), 0.0);
+            status(
+                if interrupted_round.is_some() {
+                    "pausing"
+                } else {
+                    "waiting"
+                },
+                100.0,
+                Some(left),
+                0.0,
+            );
         }
         stop_rx.store(true, Ordering::Relaxed);
         if let Err(e) = rxh.join().expect("receiver thread panicked") {
@@ -437,6 +593,7 @@ pub fn run(cfg: &ScanConfig) -> Result<Summary> {
     if live {
         eprint!("\r\x1b[2K");
     }
+    let sent = sent_now();
     let meta = ScanMeta {
         command: cfg.command_line.clone(),
         started: started_wall,
@@ -445,26 +602,89 @@ pub fn run(cfg: &ScanConfig) -> Result<Summary> {
         ports: crate::ports::format_ports(&cfg.ports),
         seed: cfg.seed,
         rate: cfg.rate.to_string(),
-        probes_sent: progress.sent.load(Ordering::Relaxed),
+        probes_sent: sent + resume.as_ref().map_or(0, |r| r.sent),
     };
     for w in writers.iter_mut() {
         w.finish(&meta)
             .map_err(|e| Error::runtime(format!("writing findings: {e}")))?;
     }
-    collect_res.map_err(|e| Error::runtime(format!("writing findings: {e}")))?;
+    let written = collect_res.map_err(|e| Error::runtime(format!("writing findings: {e}")))?;
     if let Some(e) = io_err {
         return Err(e);
     }
+    let mut paused = None;
+    if let Some(round) = interrupted_round {
+        let mut findings = resume
+            .as_ref()
+            .map(|r| r.findings.clone())
+            .unwrap_or_default();
+        findings.extend(written);
+        let state = PausedScan {
+            version: crate::resume::VERSION,
+            args: absolute_paths(&cfg.args),
+            space,
+            seed: cfg.seed,
+            shard: cfg.shard,
+            key: (key.k0, key.k1),
+            sport_base,
+            round,
+            next: next.clone(),
+            sent: meta.probes_sent,
+            answered: corr
+                .lock()
+                .unwrap()
+                .answered()
+                .pairs()
+                .map(|(ip, p)| ((ip as u64) << 16) | p as u64)
+                .collect(),
+            findings,
+        };
+        let file = std::env::current_dir()
+            .map(|d| d.join("paused.json"))
+            .unwrap_or_else(|_| PathBuf::from("paused.json"));
+        state
+            .save(&file)
+            .map_err(|e| Error::runtime(format!("cannot write {}: {e}", file.display())))?;
+        paused = Some(file);
+    } else if let Some(p) = cfg.args.resume.as_ref() {
+        // The resumed scan is complete: its paused state is spent.
+        let _ = std::fs::remove_file(p);
+    }
+    let c = corr.lock().unwrap().stats();
     Ok(Summary {
         space,
-        sent: progress.sent.load(Ordering::Relaxed),
-        replies: counters.valid.load(Ordering::Relaxed),
-        open: counters.open.load(Ordering::Relaxed),
-        closed: counters.closed.load(Ordering::Relaxed),
+        sent,
+        send_time,
+        replies: c.open + c.closed,
+        open: c.open,
+        closed: c.closed,
         kernel_drops: rxstats.kernel_drops.load(Ordering::Relaxed),
         elapsed: started.elapsed(),
-        interrupted,
+        paused,
     })
+}
+
+/// The arguments with every file path made absolute, so a resume works from
+/// any directory.
+fn absolute_paths(a: &ScanArgs) -> ScanArgs {
+    let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut a = a.clone();
+    a.targets_file = a.targets_file.iter().map(|p| abs(p)).collect();
+    a.exclude_file = a.exclude_file.iter().map(|p| abs(p)).collect();
+    a.policy = a.policy.as_deref().map(abs);
+    a.output = a
+        .output
+        .iter()
+        .map(|o| {
+            if o == "-" {
+                o.clone()
+            } else {
+                abs(std::path::Path::new(o)).display().to_string()
+            }
+        })
+        .collect();
+    a.resume = None;
+    a
 }
 
 impl Summary {
@@ -472,19 +692,21 @@ impl Summary {
     pub fn line(&self, seed: u64) -> String {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         format!(
-            "synsweep: {} probes for {} pairs in {:.1}s ({}), {} replies, {} open, {} closed, {} kernel drops, seed {seed}{}",
+            "synsweep: {} probes for {} pairs in {:.1}s ({} while sending), {} replies, {} open, {} closed, {} kernel drops, seed {seed}{}",
             self.sent,
             self.space,
             secs,
-            fmt_rate(self.sent as f64 / secs),
+            fmt_rate(self.sent as f64 / self.send_time.as_secs_f64().max(1e-9)),
             self.replies,
             self.open,
             self.closed,
             self.kernel_drops,
-            if self.interrupted {
-                " (interrupted)"
-            } else {
-                ""
+            match &self.paused {
+                Some(p) => format!(
+                    " (paused: resume with synsweep scan --resume {})",
+                    p.display()
+                ),
+                None => String::new(),
             }
         )
     }

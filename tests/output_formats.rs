@@ -316,7 +316,11 @@ fn nmap_xml_validates_against_nmaps_dtd() {
     let path = write(dir.path(), "f.xml", &fs);
     // nmap's own DTD, as Debian's nmap-common package ships it (.ci/run installs it).
     let dtd = Path::new("/usr/share/nmap/nmap.dtd");
-    assert!(dtd.is_file(), "{} is missing: apt-get install nmap-common", dtd.display());
+    assert!(
+        dtd.is_file(),
+        "{} is missing: apt-get install nmap-common",
+        dtd.display()
+    );
     let out = xmllint(&[
         "--noout",
         "--dtdvalid",

@@ -1,0 +1,141 @@
+//! Pause and resume. On SIGINT or SIGTERM a scan stops sending, waits for late
+//! replies, flushes its findings and writes `paused.json`: every option that
+//! shapes the scan, the secret and source ports, and for each sender thread
+//! exactly how far it got (every position before it was handed to the
+//! kernel). `synsweep scan --resume paused.json` continues from there with no
+//! pair skipped and none probed twice, appending to the same findings files.
+
+use crate::cli::ScanArgs;
+use crate::config;
+use crate::error::{Error, Result};
+use crate::finding::Finding;
+use crate::scan::ScanConfig;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Format version of the file.
+pub const VERSION: u32 = 1;
+
+/// Everything needed to continue a scan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PausedScan {
+    pub version: u32,
+    /// The scan's options as given (targets, ports, seed, shard, outputs, ...).
+    pub args: ScanArgs,
+    /// Size of the whole (address x port) space, as a consistency check.
+    pub space: u64,
+    pub seed: u64,
+    /// Shard (0-based) and shard count.
+    pub shard: (u64, u64),
+    /// Cookie secret and first source port, so that late replies to the
+    /// first run still validate.
+    pub key: (u64, u64),
+    pub sport_base: u16,
+    /// Retry round in progress (0 = first pass).
+    pub round: u32,
+    /// Per sender thread: the next position of its slice to send.
+    pub next: Vec<u64>,
+    /// Probes handed to the kernel so far, over all runs.
+    pub sent: u64,
+    /// (address << 16 | port) of every pair that answered (open or closed).
+    pub answered: Vec<u64>,
+    /// Findings reported so far (document formats are rewritten whole).
+    pub findings: Vec<Finding>,
+}
+
+impl PausedScan {
+    pub fn load(path: &Path) -> Result<PausedScan> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::input(format!("cannot read resume file {}: {e}", path.display()))
+        })?;
+        let p: PausedScan = serde_json::from_str(&text).map_err(|e| {
+            Error::input(format!(
+                "resume file {} is not a synsweep paused.json: {e}",
+                path.display()
+            ))
+        })?;
+        if p.version != VERSION {
+            return Err(Error::input(format!(
+                "resume file {} has version {}, this synsweep reads {VERSION}",
+                path.display(),
+                p.version
+            )));
+        }
+        Ok(p)
+    }
+
+    /// Write atomically (temporary file, then rename).
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
+        )?;
+        std::fs::rename(tmp, path)
+    }
+
+    /// The arguments of the resumed run: the file's, with `--rate`, `--wait`
+    /// and `-q` taken from the command line when given there.
+    pub fn merge_args(&self, given: &ScanArgs) -> ScanArgs {
+        let mut a = self.args.clone();
+        a.seed = Some(self.seed);
+        a.shard = Some(format!("{}/{}", self.shard.0 + 1, self.shard.1));
+        a.shard_from_env = None;
+        a.rate = given.rate.clone().or(a.rate);
+        a.wait = given.wait.or(a.wait);
+        a.quiet |= given.quiet;
+        a.keep_root |= given.keep_root;
+        a.dry_run |= given.dry_run;
+        a.resume = given.resume.clone();
+        a
+    }
+
+    /// Refuse a resume file that does not describe the scan the command line
+    /// names: targets, ports, seed and shard given there must match the file.
+    pub fn check_given(&self, given: &ScanArgs) -> Result<()> {
+        let mismatch = |what: &str| {
+            Error::input(format!(
+                "the resume file is for a different scan: {what} differ from the command line"
+            ))
+        };
+        if (!given.targets.is_empty() || !given.targets_file.is_empty())
+            && config::resolve_targets(given)? != config::resolve_targets(&self.args)?
+        {
+            return Err(mismatch("targets"));
+        }
+        if let Some(p) = &given.ports {
+            let saved = match &self.args.ports {
+                Some(s) => crate::ports::parse_ports(s)?,
+                None => crate::risk::default_ports(),
+            };
+            if crate::ports::parse_ports(p)? != saved {
+                return Err(mismatch("ports"));
+            }
+        }
+        if given.seed.is_some_and(|s| s != self.seed) {
+            return Err(mismatch("seeds"));
+        }
+        if let Some(s) = &given.shard
+            && config::parse_shard(s)? != self.shard
+        {
+            return Err(mismatch("shards"));
+        }
+        Ok(())
+    }
+
+    /// Check the file against the configuration built from it.
+    pub fn check_config(&self, cfg: &ScanConfig) -> Result<()> {
+        let space = cfg.targets.count() * cfg.ports.len() as u64;
+        if space != self.space {
+            return Err(Error::input(
+                "the resume file does not match its own targets and ports (was it edited?)",
+            ));
+        }
+        if self.next.is_empty() || self.next.len() != cfg.senders {
+            return Err(Error::input(
+                "the resume file's sender positions do not match its sender count",
+            ));
+        }
+        Ok(())
+    }
+}
