@@ -29,7 +29,7 @@ fn rec(ip: &str, port: u16, state: &str, ts: &str) -> String {
 /// Three shard files: 30 distinct open pairs and 3 closed ones, with
 /// duplicates across files and inside one file.
 fn shards(dir: &Path) -> Vec<PathBuf> {
-    let mut files = vec![String::new(), String::new(), String::new()];
+    let mut files = [String::new(), String::new(), String::new()];
     for h in 0..10u32 {
         for (i, port) in [22u16, 80, 3389].into_iter().enumerate() {
             let ip = format!("198.19.0.{h}");
