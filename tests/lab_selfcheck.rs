@@ -201,6 +201,130 @@ fn no_way_out_of_the_lab() {
     assert_eq!(err.raw_os_error(), Some(libc::ENETUNREACH), "{err}");
 }
 
+/// Several scanner namespaces share one target: each reaches the simulated
+/// internet through its own veth and /30, the target counts SYNs from all of
+/// them, and none reaches anything else (not another scanner, not the
+/// target's other veth ends, nothing outside the lab).
+#[test]
+fn multi_scanner_lab_each_reaches_the_target_and_nothing_else() {
+    let lab = Lab::builder()
+        .scanners(3)
+        .listen(&[80])
+        .alive_mask("0.0.0.1", "0.0.0.0")
+        .build();
+    assert_eq!(lab.scanner_count(), 3);
+    let alive = Ipv4Addr::new(198, 19, 5, 2);
+    let silent = Ipv4Addr::new(198, 19, 5, 3);
+    for k in 0..3 {
+        let ns = lab.scanner_ns_n(k);
+        assert_ne!(ns, lab.target_ns());
+        // Its own address, its own gateway, a permanent neighbour for it.
+        let addr = lab.scanner_addr_n(k);
+        assert_eq!(addr, Ipv4Addr::new(198, 18, 0, 4 * k as u8 + 1));
+        let out = lab.run_in_scanner_n(k, Command::new("ip").args(["-o", "-4", "addr", "show"]));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(&format!("{addr}/30")) && text.contains(lab.scanner_iface_n(k)),
+            "scanner {k}: {text}"
+        );
+        let gw = lab.gateway_addr_n(k).to_string();
+        let out = lab.run_in_scanner_n(k, Command::new("ip").args(["neigh", "show", &gw]));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(&lab.router_mac_n(k)) && text.contains("PERMANENT"),
+            "scanner {k}: {text}"
+        );
+        // Only lo and its veth; no default route; exactly its /30 and the
+        // simulated internet via its own gateway.
+        let out = common::run_ok(Command::new("ip").args(["-n", ns, "-o", "link", "show"]));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).lines().count(),
+            2,
+            "{ns}"
+        );
+        let out = common::run_ok(Command::new("ip").args(["-n", ns, "route", "show", "default"]));
+        assert!(out.stdout.is_empty(), "{ns}");
+        let routes = common::run_ok(Command::new("ip").args(["-n", ns, "-4", "route", "show"]));
+        let routes = String::from_utf8_lossy(&routes.stdout);
+        assert_eq!(routes.lines().count(), 2, "{routes}");
+        assert!(
+            routes.contains(&format!("{TARGET_RANGE} via {gw}")),
+            "{routes}"
+        );
+
+        // It reaches the target as configured.
+        let got = lab.in_scanner_n(k, || {
+            [probe(alive, 80), probe(alive, 81), probe(silent, 80)]
+        });
+        assert_eq!(
+            got,
+            [Probe::Open, Probe::Refused, Probe::TimedOut],
+            "scanner {k}"
+        );
+        // Nothing else: the other scanners, the target's other veth ends,
+        // a documentation address outside the lab.
+        for j in (0..3).filter(|&j| j != k) {
+            for other in [lab.scanner_addr_n(j), lab.gateway_addr_n(j)] {
+                let err = lab
+                    .in_scanner_n(k, || {
+                        TcpStream::connect_timeout(&SocketAddr::from((other, 9)), SHORT)
+                    })
+                    .expect_err("another scanner's /30 must be unreachable");
+                assert_eq!(
+                    err.raw_os_error(),
+                    Some(libc::ENETUNREACH),
+                    "scanner {k} -> {other}: {err}"
+                );
+            }
+        }
+        let err = lab
+            .in_scanner_n(k, || {
+                TcpStream::connect_timeout(&"198.51.100.1:9".parse().unwrap(), SHORT)
+            })
+            .expect_err("198.51.100.1 must be unreachable");
+        assert_eq!(err.raw_os_error(), Some(libc::ENETUNREACH), "{err}");
+    }
+    // The target: lo plus one veth per scanner, no default route, and it
+    // does not forward between scanners.
+    let t = lab.target_ns();
+    let out = common::run_ok(Command::new("ip").args(["-n", t, "-o", "link", "show"]));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 4);
+    let out = common::run_ok(Command::new("ip").args(["-n", t, "route", "show", "default"]));
+    assert!(out.stdout.is_empty());
+    let fwd = lab.in_target(|| std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap());
+    assert_eq!(fwd.trim(), "0");
+    // One counter for all: 3 probes per scanner, each a SYN (plus any
+    // retransmitted SYNs of the timed-out connect).
+    let c = lab.counters();
+    assert!(c.syn_in >= 9, "{c:?}");
+    assert!(c.synack_out >= 3 && c.rst_out >= 3, "{c:?}");
+    assert!(c.silent_dropped >= 3, "{c:?}");
+
+    let names: Vec<String> = (0..3)
+        .map(|k| lab.scanner_ns_n(k).to_string())
+        .chain([lab.target_ns().to_string()])
+        .collect();
+    drop(lab);
+    assert!(names.iter().all(|n| !ns_exists(n)), "{names:?}");
+}
+
+/// A sink with several scanners drops what every scanner sends.
+#[test]
+fn multi_scanner_sink_drops_every_frame() {
+    let lab = Lab::builder().scanners(2).listen(&[80]).sink(true).build();
+    let target = Ipv4Addr::new(198, 19, 0, 8);
+    for k in 0..2 {
+        assert_eq!(
+            lab.in_scanner_n(k, || probe(target, 80)),
+            Probe::TimedOut,
+            "scanner {k}"
+        );
+    }
+    let c = lab.counters();
+    assert!(c.sink_frames >= 2, "{c:?}");
+    assert_eq!(c.syn_in, 0, "{c:?}");
+}
+
 #[test]
 fn namespaces_are_removed_on_drop_and_on_panic() {
     let lab = Lab::builder().listen(&[80]).build();

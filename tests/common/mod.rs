@@ -21,6 +21,21 @@
 //! default route. Both namespaces are removed when the `Lab` is dropped, also
 //! when the test panics.
 //!
+//! With [`LabBuilder::scanners`]`(n)` the lab has `n` scanner namespaces, all
+//! linked to the same target namespace, each by a veth pair of its own on a
+//! /30 of its own inside 198.18.0.0/24 (for separate shard processes):
+//!
+//! ```text
+//!   scanner k ns                                target ns (one for all)
+//!   198.18.0.(4k+1)/30  <---- veth k ---->      198.18.0.(4k+2)/30
+//!   198.19.0.0/16 via 198.18.0.(4k+2)           local 198.19.0.0/16 dev lo
+//! ```
+//!
+//! Scanner 0 is the one `scanner_ns()`, `run_in_scanner()` and friends name;
+//! the `*_n(k, ..)` variants name scanner `k`. The target does not forward
+//! (ip_forward stays 0), so no scanner reaches another; the target's counters
+//! count what arrives from all of them.
+//!
 //! [`Lab::loopback_only`] is the other variant: one fresh namespace with only
 //! `lo` up, for scanning 127.0.0.1 in a namespace of its own.
 //!
@@ -67,7 +82,11 @@ pub struct LabBuilder {
     loss_percent: u8,
     sink: bool,
     backlog: u16,
+    scanners: usize,
 }
+
+/// Most scanner namespaces one lab may have (each takes a /30 of 198.18.0.0/24).
+pub const MAX_SCANNERS: usize = 16;
 
 impl Default for LabBuilder {
     fn default() -> Self {
@@ -78,6 +97,7 @@ impl Default for LabBuilder {
             loss_percent: 0,
             sink: false,
             backlog: 65535,
+            scanners: 1,
         }
     }
 }
@@ -138,7 +158,19 @@ impl LabBuilder {
         self
     }
 
-    /// Build the two-namespace veth lab. Panics if any step fails.
+    /// Number of scanner namespaces (1 to [`MAX_SCANNERS`], default 1), each
+    /// linked to the one target namespace by its own veth pair: scanner `k`
+    /// at 198.18.0.(4k+1)/30, its gateway at 198.18.0.(4k+2). Veth lab only.
+    pub fn scanners(mut self, n: usize) -> Self {
+        assert!(
+            (1..=MAX_SCANNERS).contains(&n),
+            "lab: {n} scanners, want 1 to {MAX_SCANNERS}"
+        );
+        self.scanners = n;
+        self
+    }
+
+    /// Build the two-namespace veth lab (more with [`LabBuilder::scanners`]). Panics if any step fails.
     pub fn build(self) -> Lab {
         Lab::build_veth(self)
     }
@@ -174,19 +206,55 @@ enum Kind {
     Loopback,
 }
 
+/// One scanner namespace of a veth lab and its link to the target.
+#[derive(Clone, Debug)]
+struct ScannerSide {
+    ns: String,
+    /// Its veth end, in `ns`.
+    iface: String,
+    /// The peer veth end, in the target namespace.
+    target_iface: String,
+}
+
 /// A lab: fresh namespaces, listeners and nftables rules, removed on drop.
 #[derive(Debug)]
 pub struct Lab {
     kind: Kind,
     config: LabBuilder,
-    scanner_ns: String,
+    /// Scanner namespaces; [0] is "the" scanner of the single-scanner API.
+    scanners: Vec<ScannerSide>,
     target_ns: String,
-    scanner_iface: String,
-    target_iface: String,
     /// Namespaces created so far (deleted in Drop, in reverse order).
     created: Vec<String>,
     /// Listener sockets; they live in the target namespace.
     listeners: Vec<TcpListener>,
+}
+
+/// Scanner `k`'s address in a veth lab: 198.18.0.(4k+1).
+pub fn scanner_addr_of(k: usize) -> Ipv4Addr {
+    assert!(k < MAX_SCANNERS, "lab: no scanner {k}");
+    Ipv4Addr::new(198, 18, 0, (4 * k + 1) as u8)
+}
+
+/// Scanner `k`'s gateway (the target's end of its veth): 198.18.0.(4k+2).
+pub fn gateway_addr_of(k: usize) -> Ipv4Addr {
+    assert!(k < MAX_SCANNERS, "lab: no scanner {k}");
+    Ipv4Addr::new(198, 18, 0, (4 * k + 2) as u8)
+}
+
+/// MAC of scanner `k`'s veth end (scanner 0: [`SCANNER_MAC`]).
+pub fn scanner_mac_of(k: usize) -> [u8; 6] {
+    let mut m = SCANNER_MAC;
+    m[4] = k as u8;
+    m
+}
+
+/// MAC of the target's end of scanner `k`'s veth, i.e. scanner `k`'s router
+/// MAC (scanner 0: [`TARGET_MAC`]).
+pub fn target_mac_of(k: usize) -> [u8; 6] {
+    let mut m = TARGET_MAC;
+    m[4] = k as u8;
+    m
 }
 
 impl Lab {
@@ -208,98 +276,121 @@ impl Lab {
 
     fn build_veth(config: LabBuilder) -> Lab {
         let (n, pid) = Lab::unique_names();
+        // Scanner 0 keeps the single-scanner names; scanner k > 0 adds "k{k}".
+        // Namespace names stay `ssw-s-PID-X` (what the stale sweep parses).
+        let scanners = (0..config.scanners)
+            .map(|k| {
+                let sfx = if k == 0 {
+                    String::new()
+                } else {
+                    format!("k{k}")
+                };
+                ScannerSide {
+                    ns: format!("ssw-s-{pid}-{n}{sfx}"),
+                    // <= 15 chars: "ssw" + up to 6 hex digits (pid_max 4194304) + "s" + n (+ "k" + k)
+                    iface: format!("ssw{pid:x}s{n}{sfx}"),
+                    target_iface: format!("ssw{pid:x}t{n}{sfx}"),
+                }
+            })
+            .collect::<Vec<_>>();
         let mut lab = Lab {
             kind: Kind::Veth,
-            scanner_ns: format!("ssw-s-{pid}-{n}"),
             target_ns: format!("ssw-t-{pid}-{n}"),
-            // <= 15 chars: "ssw" + up to 6 hex digits (pid_max 4194304) + "s" + n
-            scanner_iface: format!("ssw{pid:x}s{n}"),
-            target_iface: format!("ssw{pid:x}t{n}"),
+            scanners,
             config,
             created: Vec::new(),
             listeners: Vec::new(),
         };
-        assert!(lab.scanner_iface.len() <= 15 && lab.target_iface.len() <= 15);
+        assert!(
+            lab.scanners
+                .iter()
+                .all(|s| s.iface.len() <= 15 && s.target_iface.len() <= 15),
+            "lab: interface name too long: {:?}",
+            lab.scanners
+        );
         // From here on, a panic drops `lab`, which deletes what was created.
-        let (s, t) = (lab.scanner_ns.clone(), lab.target_ns.clone());
-        let (si, ti) = (lab.scanner_iface.clone(), lab.target_iface.clone());
-        lab.add_netns(&s);
+        let t = lab.target_ns.clone();
         lab.add_netns(&t);
+        lab.sysctls(
+            &t,
+            &[
+                ("net/ipv6/conf/all/disable_ipv6", "1"),
+                ("net/ipv6/conf/default/disable_ipv6", "1"),
+            ],
+        );
+        ip_n(&t, &["link", "set", "lo", "up"]);
+        ip_n(&t, &["route", "add", "local", TARGET_RANGE, "dev", "lo"]);
 
-        // The veth pair is created directly inside the two namespaces: it
-        // never exists in the machine's own namespace.
-        let smac = mac_str(&SCANNER_MAC);
-        let tmac = mac_str(&TARGET_MAC);
-        run_ok(Command::new("ip").args([
-            "link", "add", &si, "address", &smac, "netns", &s, "type", "veth", "peer", "name", &ti,
-            "address", &tmac, "netns", &t,
-        ]));
-
-        for ns in [&s, &t] {
+        for (k, side) in lab.scanners.clone().iter().enumerate() {
+            let (s, si, ti) = (&side.ns, &side.iface, &side.target_iface);
+            lab.add_netns(s);
+            // The veth pair is created directly inside the two namespaces: it
+            // never exists in the machine's own namespace.
+            let smac = mac_str(&scanner_mac_of(k));
+            let tmac = mac_str(&target_mac_of(k));
+            run_ok(Command::new("ip").args([
+                "link", "add", si, "address", &smac, "netns", s, "type", "veth", "peer", "name",
+                ti, "address", &tmac, "netns", &t,
+            ]));
             lab.sysctls(
-                ns,
+                s,
                 &[
                     ("net/ipv6/conf/all/disable_ipv6", "1"),
                     ("net/ipv6/conf/default/disable_ipv6", "1"),
                 ],
             );
+            let (saddr, gw) = (
+                scanner_addr_of(k).to_string(),
+                gateway_addr_of(k).to_string(),
+            );
+            // Scanner side: address, one route into the simulated internet, a
+            // permanent neighbour for the gateway (no ARP needed, also in sink mode).
+            ip_n(s, &["link", "set", "lo", "up"]);
+            ip_n(s, &["addr", "add", &format!("{saddr}/30"), "dev", si]);
+            ip_n(s, &["link", "set", si, "up"]);
+            ip_n(s, &["route", "add", TARGET_RANGE, "via", &gw, "dev", si]);
+            ip_n(
+                s,
+                &[
+                    "neigh",
+                    "replace",
+                    &gw,
+                    "lladdr",
+                    &tmac,
+                    "dev",
+                    si,
+                    "nud",
+                    "permanent",
+                ],
+            );
+            // Target side: address (connected route back to the scanner's
+            // /30), a permanent neighbour for the scanner so the first
+            // replies of a flood never wait for ARP.
+            ip_n(&t, &["addr", "add", &format!("{gw}/30"), "dev", ti]);
+            ip_n(&t, &["link", "set", ti, "up"]);
+            ip_n(
+                &t,
+                &[
+                    "neigh",
+                    "replace",
+                    &saddr,
+                    "lladdr",
+                    &smac,
+                    "dev",
+                    ti,
+                    "nud",
+                    "permanent",
+                ],
+            );
         }
-        // Scanner side: address, one route into the simulated internet, a
-        // permanent neighbour for the gateway (no ARP needed, also in sink mode).
-        ip_n(&s, &["link", "set", "lo", "up"]);
-        ip_n(&s, &["addr", "add", "198.18.0.1/30", "dev", &si]);
-        ip_n(&s, &["link", "set", &si, "up"]);
-        ip_n(
-            &s,
-            &[
-                "route",
-                "add",
-                TARGET_RANGE,
-                "via",
-                "198.18.0.2",
-                "dev",
-                &si,
-            ],
-        );
-        ip_n(
-            &s,
-            &[
-                "neigh",
-                "replace",
-                "198.18.0.2",
-                "lladdr",
-                &tmac,
-                "dev",
-                &si,
-                "nud",
-                "permanent",
-            ],
-        );
-
-        // Target side: address (connected route back to 198.18.0.0/30), the
-        // whole simulated internet local on lo, a permanent neighbour for the
-        // scanner so the first replies of a flood never wait for ARP.
-        ip_n(&t, &["link", "set", "lo", "up"]);
-        ip_n(&t, &["addr", "add", "198.18.0.2/30", "dev", &ti]);
-        ip_n(&t, &["link", "set", &ti, "up"]);
-        ip_n(&t, &["route", "add", "local", TARGET_RANGE, "dev", "lo"]);
-        ip_n(
-            &t,
-            &[
-                "neigh",
-                "replace",
-                "198.18.0.1",
-                "lladdr",
-                &smac,
-                "dev",
-                &ti,
-                "nud",
-                "permanent",
-            ],
-        );
         lab.sysctls(&t, BACKLOG_SYSCTLS);
 
-        let rules = lab.nft_rules(&ti);
+        let ifaces: Vec<String> = lab
+            .scanners
+            .iter()
+            .map(|s| s.target_iface.clone())
+            .collect();
+        let rules = lab.nft_rules(&ifaces);
         nft_load(&t, &rules);
         lab.listeners = listen_in(&t, &lab.config.ports, lab.config.backlog);
         lab.check_no_default_route();
@@ -311,14 +402,20 @@ impl Lab {
             !config.sink,
             "lab: sink mode needs the veth lab, not loopback_only"
         );
+        assert!(
+            config.scanners == 1,
+            "lab: several scanners need the veth lab, not loopback_only"
+        );
         let (n, pid) = Lab::unique_names();
         let ns = format!("ssw-l-{pid}-{n}");
         let mut lab = Lab {
             kind: Kind::Loopback,
-            scanner_ns: ns.clone(),
+            scanners: vec![ScannerSide {
+                ns: ns.clone(),
+                iface: "lo".into(),
+                target_iface: "lo".into(),
+            }],
             target_ns: ns.clone(),
-            scanner_iface: "lo".into(),
-            target_iface: "lo".into(),
             config,
             created: Vec::new(),
             listeners: Vec::new(),
@@ -326,7 +423,7 @@ impl Lab {
         lab.add_netns(&ns);
         ip_n(&ns, &["link", "set", "lo", "up"]);
         lab.sysctls(&ns, BACKLOG_SYSCTLS);
-        let rules = lab.nft_rules("lo");
+        let rules = lab.nft_rules(&["lo".to_string()]);
         nft_load(&ns, &rules);
         lab.listeners = listen_in(&ns, &lab.config.ports, lab.config.backlog);
         lab.check_no_default_route();
@@ -349,8 +446,15 @@ impl Lab {
         });
     }
 
-    fn nft_rules(&self, iface: &str) -> String {
+    fn nft_rules(&self, ifaces: &[String]) -> String {
         let c = &self.config;
+        // One interface: `"a"`; several: an anonymous set `{ "a", "b" }`.
+        let quoted: Vec<String> = ifaces.iter().map(|i| format!("\"{i}\"")).collect();
+        let iface_match = if quoted.len() == 1 {
+            quoted[0].clone()
+        } else {
+            format!("{{ {} }}", quoted.join(", "))
+        };
         let mut r = String::new();
         r += &format!("table inet {NFT_TABLE} {{\n");
         for name in [
@@ -364,10 +468,10 @@ impl Lab {
         }
         r += "  chain input {\n    type filter hook input priority filter; policy accept;\n";
         let syn = "tcp flags & (fin | syn | rst | ack) == syn";
-        r += &format!("    iifname \"{iface}\" {syn} counter name \"syn_in\"\n");
+        r += &format!("    iifname {iface_match} {syn} counter name \"syn_in\"\n");
         if matches!(self.kind, Kind::Veth) && u32::from(c.alive_mask) != 0 {
             r += &format!(
-                "    iifname \"{iface}\" ip daddr {TARGET_RANGE} ip daddr & {} != {} counter name \"silent_dropped\" drop\n",
+                "    iifname {iface_match} ip daddr {TARGET_RANGE} ip daddr & {} != {} counter name \"silent_dropped\" drop\n",
                 c.alive_mask, c.alive_value
             );
         }
@@ -378,18 +482,26 @@ impl Lab {
             } else {
                 String::new()
             };
-            r += &format!("    iifname \"{iface}\" {syn} {random}counter name \"syn_lost\" drop\n");
+            r += &format!(
+                "    iifname {iface_match} {syn} {random}counter name \"syn_lost\" drop\n"
+            );
         }
         r += "  }\n  chain output {\n    type filter hook output priority filter; policy accept;\n";
         r += &format!(
-            "    oifname \"{iface}\" tcp flags & (syn | ack) == syn | ack counter name \"synack_out\"\n"
+            "    oifname {iface_match} tcp flags & (syn | ack) == syn | ack counter name \"synack_out\"\n"
         );
-        r += &format!("    oifname \"{iface}\" tcp flags & rst == rst counter name \"rst_out\"\n");
+        r +=
+            &format!("    oifname {iface_match} tcp flags & rst == rst counter name \"rst_out\"\n");
         r += "  }\n}\n";
         if c.sink {
-            r += &format!(
-                "table netdev {NFT_SINK_TABLE} {{\n  counter frames {{}}\n  chain ingress {{\n    type filter hook ingress device \"{iface}\" priority -500; policy drop;\n    counter name \"frames\"\n  }}\n}}\n"
-            );
+            // One ingress chain per target veth, all counting into `frames`.
+            r += &format!("table netdev {NFT_SINK_TABLE} {{\n  counter frames {{}}\n");
+            for (i, iface) in ifaces.iter().enumerate() {
+                r += &format!(
+                    "  chain ingress{i} {{\n    type filter hook ingress device \"{iface}\" priority -500; policy drop;\n    counter name \"frames\"\n  }}\n"
+                );
+            }
+            r += "}\n";
         }
         r
     }
@@ -406,15 +518,63 @@ impl Lab {
     }
 
     fn namespaces(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.scanners.iter().map(|s| s.ns.as_str()).collect();
+        if matches!(self.kind, Kind::Veth) {
+            v.push(&self.target_ns);
+        }
+        v
+    }
+
+    fn side(&self, k: usize) -> &ScannerSide {
+        self.scanners
+            .get(k)
+            .unwrap_or_else(|| panic!("lab: no scanner {k} (this lab has {})", self.scanners.len()))
+    }
+
+    /// Name of the namespace the scanner runs in (scanner 0).
+    pub fn scanner_ns(&self) -> &str {
+        &self.scanners[0].ns
+    }
+
+    /// How many scanner namespaces the lab has (see [`LabBuilder::scanners`]).
+    pub fn scanner_count(&self) -> usize {
+        self.scanners.len()
+    }
+
+    /// Name of scanner `k`'s namespace (0-based).
+    pub fn scanner_ns_n(&self, k: usize) -> &str {
+        &self.side(k).ns
+    }
+
+    /// Scanner `k`'s veth end (in its namespace).
+    pub fn scanner_iface_n(&self, k: usize) -> &str {
+        &self.side(k).iface
+    }
+
+    /// The target's end of scanner `k`'s veth (in the target namespace).
+    pub fn target_iface_n(&self, k: usize) -> &str {
+        &self.side(k).target_iface
+    }
+
+    /// Scanner `k`'s source address, 198.18.0.(4k+1) (veth lab).
+    pub fn scanner_addr_n(&self, k: usize) -> Ipv4Addr {
+        self.side(k);
         match self.kind {
-            Kind::Veth => vec![&self.scanner_ns, &self.target_ns],
-            Kind::Loopback => vec![&self.scanner_ns],
+            Kind::Veth => scanner_addr_of(k),
+            Kind::Loopback => Ipv4Addr::LOCALHOST,
         }
     }
 
-    /// Name of the namespace the scanner runs in.
-    pub fn scanner_ns(&self) -> &str {
-        &self.scanner_ns
+    /// Scanner `k`'s gateway, 198.18.0.(4k+2) (veth lab).
+    pub fn gateway_addr_n(&self, k: usize) -> Ipv4Addr {
+        self.side(k);
+        gateway_addr_of(k)
+    }
+
+    /// Scanner `k`'s router MAC (`--router-mac`; veth lab only).
+    pub fn router_mac_n(&self, k: usize) -> String {
+        self.side(k);
+        mac_str(&target_mac_of(k))
     }
 
     /// Name of the namespace that answers for the targets (the same as the
@@ -425,12 +585,12 @@ impl Lab {
 
     /// The scanner's interface (its veth; `lo` in the loopback variant).
     pub fn scanner_iface(&self) -> &str {
-        &self.scanner_iface
+        &self.scanners[0].iface
     }
 
     /// The target's interface (its veth; `lo` in the loopback variant).
     pub fn target_iface(&self) -> &str {
-        &self.target_iface
+        &self.scanners[0].target_iface
     }
 
     /// The scanner's source address (198.18.0.1; 127.0.0.1 on loopback).
@@ -526,12 +686,34 @@ impl Lab {
     /// and current dir, for callers that want to `spawn()` (e.g. to signal it:
     /// `ip netns exec` execs the program, so the child's pid is the program's).
     pub fn wrap_in_scanner(&self, cmd: &Command) -> Command {
-        wrap_in_ns(&self.scanner_ns, cmd)
+        self.wrap_in_scanner_n(0, cmd)
     }
 
     /// A `Command` for `program` that runs in the scanner namespace.
     pub fn scanner_command(&self, program: impl AsRef<OsStr>) -> Command {
-        wrap_in_ns(&self.scanner_ns, &Command::new(program))
+        self.wrap_in_scanner_n(0, &Command::new(program))
+    }
+
+    /// [`Lab::run_in_scanner`] in scanner `k`'s namespace.
+    pub fn run_in_scanner_n(&self, k: usize, cmd: &mut Command) -> Output {
+        let mut wrapped = self.wrap_in_scanner_n(k, cmd);
+        wrapped
+            .output()
+            .unwrap_or_else(|e| panic!("lab: cannot run {wrapped:?}: {e}"))
+    }
+
+    /// [`Lab::wrap_in_scanner`] for scanner `k`'s namespace.
+    pub fn wrap_in_scanner_n(&self, k: usize, cmd: &Command) -> Command {
+        wrap_in_ns(&self.side(k).ns, cmd)
+    }
+
+    /// [`Lab::in_scanner`] on a thread that joined scanner `k`'s namespace.
+    pub fn in_scanner_n<F, R>(&self, k: usize, f: F) -> R
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
+        in_netns(&self.side(k).ns, f)
     }
 
     /// Run `f` on a thread that has joined the scanner namespace.
@@ -540,7 +722,7 @@ impl Lab {
         F: FnOnce() -> R + Send,
         R: Send,
     {
-        in_netns(&self.scanner_ns, f)
+        in_netns(&self.scanners[0].ns, f)
     }
 
     /// Run `f` on a thread that has joined the target namespace.

@@ -1,0 +1,295 @@
+//! The deployment files in deploy/: the Kubernetes Indexed Job is a valid
+//! batch/v1 Job whose pods each run one shard, and the Slurm array script runs
+//! one shard per array task. Their synsweep command lines are parsed by
+//! synsweep's own parser. Nothing here sends a packet: the Slurm script runs
+//! against a stand-in `synsweep` that only records its arguments.
+
+use serde_yaml::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use synsweep::cli::{Cli, Command as Sub, ScanArgs};
+use synsweep::config::{scan_config, shard_from_env};
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// Every YAML document of a file.
+fn documents(path: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(repo(path)).unwrap();
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|d| {
+            serde::Deserialize::deserialize(d).unwrap_or_else(|e| panic!("{path}: bad YAML: {e}"))
+        })
+        .collect()
+}
+
+fn of_kind<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
+    let found: Vec<&Value> = docs.iter().filter(|d| d["kind"] == kind).collect();
+    assert_eq!(found.len(), 1, "one {kind}");
+    found[0]
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_sequence()
+        .unwrap_or_else(|| panic!("not a list: {v:?}"))
+        .iter()
+        .map(|s| {
+            s.as_str()
+                .unwrap_or_else(|| panic!("not a string: {s:?}"))
+                .to_string()
+        })
+        .collect()
+}
+
+/// Parse `synsweep <args>` with synsweep's own command line; the scan's
+/// arguments.
+fn parse_scan(args: &[String]) -> ScanArgs {
+    let cli = <Cli as clap::Parser>::try_parse_from(
+        std::iter::once("synsweep".to_string()).chain(args.iter().cloned()),
+    )
+    .unwrap_or_else(|e| panic!("synsweep {args:?}: {e}"));
+    match cli.command {
+        Sub::Scan(a) => a,
+        other => panic!("not a scan: {other:?}"),
+    }
+}
+
+/// The shard a scan's arguments select when the scheduler variable `var`
+/// holds `index`, checked through the whole configuration (targets, ports,
+/// rate, seed) as synsweep builds it.
+fn shard_of(a: &ScanArgs, var: &str, index: u64) -> (u64, u64) {
+    let spec = a.shard_from_env.as_deref().expect("--shard-from-env");
+    let (k, n) = shard_from_env(spec, |v| (v == var).then(|| index.to_string())).unwrap();
+    let fixed = ScanArgs {
+        shard: Some(format!("{}/{n}", k + 1)),
+        shard_from_env: None,
+        ..a.clone()
+    };
+    let cfg = scan_config(&fixed, String::new())
+        .unwrap_or_else(|e| panic!("the manifest's scan is refused: {e}"));
+    assert_eq!(cfg.shard, (k, n));
+    (k, n)
+}
+
+#[test]
+fn kubernetes_manifest_is_an_indexed_batch_v1_job_of_one_shard_per_index() {
+    let docs = documents("deploy/kubernetes/synsweep-job.yaml");
+    let job = of_kind(&docs, "Job");
+    assert_eq!(job["apiVersion"], "batch/v1");
+    let spec = &job["spec"];
+    assert_eq!(spec["completionMode"], "Indexed");
+    let completions = spec["completions"].as_u64().expect("completions");
+    assert!(completions > 1);
+    assert_eq!(spec["parallelism"].as_u64(), Some(completions));
+
+    let pod = &spec["template"]["spec"];
+    assert_eq!(pod["hostNetwork"], true);
+    assert!(
+        ["OnFailure", "Never"].contains(&pod["restartPolicy"].as_str().unwrap()),
+        "a Job's pods restart OnFailure or Never"
+    );
+    let containers = pod["containers"].as_sequence().unwrap();
+    assert_eq!(containers.len(), 1);
+    let c = &containers[0];
+    let caps = &c["securityContext"]["capabilities"];
+    assert_eq!(strings(&caps["add"]), ["NET_RAW"]);
+    assert_eq!(strings(&caps["drop"]), ["ALL"]);
+    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+
+    // synsweep scan ... --seed S --shard-from-env JOB_COMPLETION_INDEX/<completions>
+    assert_eq!(strings(&c["command"]), ["synsweep"]);
+    let args = strings(&c["args"]);
+    let want = format!("JOB_COMPLETION_INDEX/{completions}");
+    assert!(
+        args.windows(2)
+            .any(|w| w[0] == "--shard-from-env" && w[1] == want),
+        "{args:?}"
+    );
+    assert!(args.iter().any(|a| a == "--seed"), "{args:?}");
+    // `$(JOB_COMPLETION_INDEX)` expands only for variables the container
+    // declares: it does, from the Job's completion-index annotation.
+    let env = c["env"].as_sequence().unwrap();
+    let var = env
+        .iter()
+        .find(|e| e["name"] == "JOB_COMPLETION_INDEX")
+        .expect("JOB_COMPLETION_INDEX in env");
+    assert_eq!(
+        var["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+    );
+
+    // One findings file per shard on the results volume, a PVC.
+    let o = args.iter().position(|a| a == "-o").expect("-o");
+    assert_eq!(args[o + 1], "/results/shard-$(JOB_COMPLETION_INDEX).ndjson");
+    let mounts = c["volumeMounts"].as_sequence().unwrap();
+    let results = mounts
+        .iter()
+        .find(|m| m["mountPath"] == "/results")
+        .expect("/results mounted");
+    let volume = pod["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == results["name"])
+        .expect("the results volume");
+    let claim = volume["persistentVolumeClaim"]["claimName"]
+        .as_str()
+        .expect("a PVC");
+    let pvc = of_kind(&docs, "PersistentVolumeClaim");
+    assert_eq!(pvc["apiVersion"], "v1");
+    assert_eq!(pvc["metadata"]["name"], claim);
+    assert!(strings(&pvc["spec"]["accessModes"]).contains(&"ReadWriteMany".to_string()));
+    // paused.json goes to the working directory: one per shard, kept.
+    let wd = c["workingDir"].as_str().expect("workingDir");
+    let state = mounts
+        .iter()
+        .find(|m| m["mountPath"] == wd)
+        .expect("the working directory is on the volume");
+    assert_eq!(state["name"], results["name"]);
+    assert!(
+        state["subPathExpr"]
+            .as_str()
+            .unwrap()
+            .contains("$(JOB_COMPLETION_INDEX)")
+    );
+
+    // synsweep itself takes the command line, and index i is shard i+1.
+    let scan = parse_scan(&args);
+    assert!(scan.seed.is_some());
+    for i in 0..completions {
+        assert_eq!(shard_of(&scan, "JOB_COMPLETION_INDEX", i), (i, completions));
+    }
+    // The placeholder target is a documentation range, never a real network.
+    assert_eq!(scan.targets, ["198.51.100.0/24"]);
+
+    // The collect pod mounts the same claim.
+    let collect = documents("deploy/kubernetes/synsweep-collect.yaml");
+    let p = of_kind(&collect, "Pod");
+    assert_eq!(
+        p["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"],
+        claim
+    );
+}
+
+/// `SHARDS=N` and `#SBATCH --array=0-M` of the Slurm script.
+fn slurm_shards(text: &str) -> (u64, u64, u64) {
+    let array = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#SBATCH --array="))
+        .expect("#SBATCH --array=");
+    let (lo, hi) = array.trim().split_once('-').expect("--array=0-M");
+    let shards = text
+        .lines()
+        .find_map(|l| l.strip_prefix("SHARDS="))
+        .expect("SHARDS=");
+    (
+        lo.parse().unwrap(),
+        hi.parse().unwrap(),
+        shards.trim().parse().unwrap(),
+    )
+}
+
+#[test]
+fn slurm_array_runs_one_shard_per_task_and_resumes_a_paused_one() {
+    let path = repo("deploy/slurm/synsweep-array.sbatch");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (lo, hi, shards) = slurm_shards(&text);
+    assert_eq!(lo, 0, "array tasks count from 0, as shard indices do");
+    assert_eq!(hi + 1, shards, "--array=0-{hi} for SHARDS={shards}");
+    assert!(text.contains("SLURM_ARRAY_TASK_ID"));
+    // Every #SBATCH line comes before the first command (sbatch stops
+    // reading them there).
+    let first_cmd = text
+        .lines()
+        .position(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .unwrap();
+    assert!(
+        text.lines()
+            .skip(first_cmd)
+            .all(|l| !l.starts_with("#SBATCH"))
+    );
+    assert!(
+        Command::new("bash")
+            .arg("-n")
+            .arg(&path)
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    // Run it as array task 2 against a stand-in synsweep that records its
+    // arguments and working directory (nothing is sent).
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let log = dir.path().join("calls");
+    let stub = bin.join("synsweep");
+    std::fs::write(
+        &stub,
+        format!(
+            "#!/bin/sh\n{{ pwd; for a in \"$@\"; do printf '%s\\n' \"$a\"; done; echo --; }} >> '{}'\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let results = dir.path().join("results");
+    let run = || {
+        let out = Command::new("bash")
+            .arg(&path)
+            .env(
+                "PATH",
+                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+            )
+            .env("SLURM_ARRAY_TASK_ID", "2")
+            .env("RESULTS", &results)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let calls = std::fs::read_to_string(&log).unwrap();
+        let last: Vec<String> = calls
+            .trim_end()
+            .trim_end_matches("--")
+            .rsplit("\n--\n")
+            .next()
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        (last[0].clone(), last[1..].to_vec())
+    };
+    let state = results.join("state/shard-2");
+    let (cwd, args) = run();
+    assert_eq!(Path::new(&cwd), state, "paused.json lands per shard");
+    let want = format!("SLURM_ARRAY_TASK_ID/{shards}");
+    assert!(
+        args.windows(2)
+            .any(|w| w[0] == "--shard-from-env" && w[1] == want),
+        "{args:?}"
+    );
+    let o = args.iter().position(|a| a == "-o").expect("-o");
+    assert_eq!(
+        Path::new(&args[o + 1]),
+        results.join("shard-2.ndjson"),
+        "{args:?}"
+    );
+    let scan = parse_scan(&args);
+    assert!(scan.seed.is_some());
+    assert_eq!(scan.targets, ["198.51.100.0/24"]);
+    for i in 0..shards {
+        assert_eq!(shard_of(&scan, "SLURM_ARRAY_TASK_ID", i), (i, shards));
+    }
+
+    // A paused shard: the same script resumes it from its paused.json.
+    std::fs::write(state.join("paused.json"), "{}").unwrap();
+    let (cwd, args) = run();
+    assert_eq!(Path::new(&cwd), state);
+    let resume = parse_scan(&args);
+    assert_eq!(resume.resume.as_deref(), Some(Path::new("paused.json")));
+    assert!(resume.targets.is_empty() && resume.shard_from_env.is_none());
+}
