@@ -30,6 +30,7 @@
 #![allow(dead_code)]
 
 pub mod findings;
+pub mod forge;
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
