@@ -108,6 +108,40 @@ pub fn resolve_targets(a: &ScanArgs) -> Result<RangeSet> {
     Ok(set)
 }
 
+/// Refuse output lists that cannot work: the same file (or stdout) named
+/// twice would interleave two writers in one file, and a file in a directory
+/// that does not exist would fail only after the scan has started.
+fn check_outputs(outs: &[String]) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for o in outs {
+        let key = if o == "-" {
+            std::path::PathBuf::from("-")
+        } else {
+            let p = std::path::Path::new(o);
+            let parent = match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => std::path::Path::new("."),
+            };
+            if !parent.is_dir() {
+                return Err(Error::input(format!(
+                    "output file {o}: directory {} does not exist",
+                    parent.display()
+                )));
+            }
+            if p.is_dir() {
+                return Err(Error::input(format!("output file {o} is a directory")));
+            }
+            std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+        };
+        if !seen.insert(key) {
+            return Err(Error::input(format!(
+                "output {o} is named twice (each -o needs a file of its own)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Build the scan configuration; `command_line` is recorded in reports.
 pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
     let set = resolve_targets(a)?;
@@ -172,17 +206,21 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
     } else {
         a.output.clone()
     };
+    check_outputs(&outs)?;
     let outputs = outs
         .iter()
         .map(|o| (o.clone(), forced.unwrap_or_else(|| Format::from_path(o))))
         .collect();
-    if let Some(p) = &a.policy
-        && !p.is_file()
-    {
-        return Err(Error::input(format!(
-            "policy file {} does not exist",
-            p.display()
-        )));
+    if let Some(p) = &a.policy {
+        if !p.is_file() {
+            return Err(Error::input(format!(
+                "policy file {} does not exist",
+                p.display()
+            )));
+        }
+        // Parse it now: a broken policy is bad input, found before any
+        // socket opens (the scan loads it again).
+        crate::risk::Policy::load(p)?;
     }
     Ok(ScanConfig {
         targets: set,
@@ -297,6 +335,22 @@ mod tests {
             },
             ScanArgs {
                 wait: Some(-1.0),
+                ..args(&["198.19.0.1"])
+            },
+            ScanArgs {
+                output: vec!["a.ndjson".into(), "./a.ndjson".into()],
+                ..args(&["198.19.0.1"])
+            },
+            ScanArgs {
+                output: vec!["-".into(), "-".into()],
+                ..args(&["198.19.0.1"])
+            },
+            ScanArgs {
+                output: vec!["/nonexistent-dir/a.ndjson".into()],
+                ..args(&["198.19.0.1"])
+            },
+            ScanArgs {
+                output: vec!["/".into()],
                 ..args(&["198.19.0.1"])
             },
         ];

@@ -74,22 +74,30 @@ pub fn run(
         batch.clear();
         while batch.len() < want && j < total {
             let (ip, port, pi) = plan.pair(plan.perm.at(slice.position(j)));
-            j += 1;
-            if let Some(r) = retry
-                && !r.should_probe(ip, port, pi)
-            {
-                continue;
+            // A retry may send a pair more than one probe (see RetryPlan);
+            // all of a position's probes go in the same batch.
+            let copies = retry.map_or(1, |r| r.probes(ip, port, pi)) as usize;
+            if copies > 1 && batch.len() + copies > batch.capacity() {
+                break;
             }
-            let seq = plan.expect.key.cookie(src, ip, sport, port);
-            let len = plan.template.write(
-                batch.slot(),
-                ip,
-                sport,
-                port,
-                seq,
-                (seq >> 16) as u16 ^ port,
-            );
-            batch.commit(len, ip);
+            j += 1;
+            for c in 0..copies {
+                let sport = if c == 0 {
+                    sport
+                } else {
+                    plan.expect.sport_copy(round, c as u32)
+                };
+                let seq = plan.expect.key.cookie(src, ip, sport, port);
+                let len = plan.template.write(
+                    batch.slot(),
+                    ip,
+                    sport,
+                    port,
+                    seq,
+                    (seq >> 16) as u16 ^ port,
+                );
+                batch.commit(len, ip);
+            }
         }
         if !batch.is_empty() {
             let n = sock.send_batch(&mut batch)?;

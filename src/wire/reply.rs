@@ -116,4 +116,221 @@ mod tests {
         arp[12..14].copy_from_slice(&[0x08, 0x06]);
         assert!(parse_ethernet(&arp).is_err());
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// The fields of a reply frame, with the parts the parser must skip
+        /// over (IP options, TCP options, payload, Ethernet padding).
+        #[derive(Debug, Clone)]
+        struct Fields {
+            src: u32,
+            dst: u32,
+            sport: u16,
+            dport: u16,
+            seq: u32,
+            ack: u32,
+            flags: u8,
+            ttl: u8,
+            ident: u16,
+            df: bool,
+            ip_options: Vec<u8>,
+            tcp_options: Vec<u8>,
+            payload: Vec<u8>,
+            padding: Vec<u8>,
+        }
+
+        fn fields() -> impl Strategy<Value = Fields> {
+            (
+                (
+                    any::<u32>(),
+                    any::<u32>(),
+                    any::<u16>(),
+                    any::<u16>(),
+                    any::<u32>(),
+                    any::<u32>(),
+                    any::<u8>(),
+                    any::<u8>(),
+                ),
+                (
+                    any::<u16>(),
+                    any::<bool>(),
+                    (0usize..=10).prop_flat_map(|w| prop::collection::vec(any::<u8>(), w * 4)),
+                    (0usize..=10).prop_flat_map(|w| prop::collection::vec(any::<u8>(), w * 4)),
+                    prop::collection::vec(any::<u8>(), 0..64),
+                    prop::collection::vec(any::<u8>(), 0..16),
+                ),
+            )
+                .prop_map(
+                    |(
+                        (src, dst, sport, dport, seq, ack, flags, ttl),
+                        (ident, df, ip_options, tcp_options, payload, padding),
+                    )| Fields {
+                        src,
+                        dst,
+                        sport,
+                        dport,
+                        seq,
+                        ack,
+                        flags,
+                        ttl,
+                        ident,
+                        df,
+                        ip_options,
+                        tcp_options,
+                        payload,
+                        padding,
+                    },
+                )
+        }
+
+        /// Build the IPv4 packet (no Ethernet header) for `f`.
+        fn ipv4_packet(f: &Fields) -> Vec<u8> {
+            let ihl = 20 + f.ip_options.len();
+            let tcp_len = 20 + f.tcp_options.len() + f.payload.len();
+            let total = ihl + tcp_len;
+            let mut p = vec![0u8; total];
+            p[0] = 0x40 | (ihl / 4) as u8;
+            p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+            p[4..6].copy_from_slice(&f.ident.to_be_bytes());
+            p[6] = if f.df { 0x40 } else { 0 };
+            p[8] = f.ttl;
+            p[9] = ipv4::PROTO_TCP;
+            p[12..16].copy_from_slice(&f.src.to_be_bytes());
+            p[16..20].copy_from_slice(&f.dst.to_be_bytes());
+            p[20..ihl].copy_from_slice(&f.ip_options);
+            let c = checksum(&p[..ihl]);
+            p[10..12].copy_from_slice(&c.to_be_bytes());
+            tcp::Segment::new_unchecked(&mut p[ihl..]).emit(
+                f.sport,
+                f.dport,
+                f.seq,
+                f.ack,
+                f.flags,
+                0xffff,
+                &f.tcp_options,
+            );
+            let o = ihl + 20 + f.tcp_options.len();
+            p[o..].copy_from_slice(&f.payload);
+            p
+        }
+
+        fn frame(f: &Fields) -> Vec<u8> {
+            let mut e = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
+            e.extend(ipv4_packet(f));
+            e.extend(&f.padding);
+            e
+        }
+
+        fn want(f: &Fields) -> Reply {
+            Reply {
+                src: f.src,
+                dst: f.dst,
+                sport: f.sport,
+                dport: f.dport,
+                seq: f.seq,
+                ack: f.ack,
+                flags: f.flags,
+                ttl: f.ttl,
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(b in prop::collection::vec(any::<u8>(), 0..200)) {
+                let _ = parse_ethernet(&b);
+                let _ = parse_ipv4(&b);
+            }
+
+            /// Bytes that look like IPv4 (version 4, a plausible IHL and
+            /// total length) reach deeper into the parser than random ones.
+            #[test]
+            fn ipv4_shaped_bytes_never_panic(
+                mut b in prop::collection::vec(any::<u8>(), 20..120),
+                ihl in 0u8..16,
+                total in 0u16..140,
+                off in 0u8..16,
+            ) {
+                b[0] = 0x40 | ihl;
+                b[2..4].copy_from_slice(&total.to_be_bytes());
+                b[9] = ipv4::PROTO_TCP;
+                b[6] &= 0x40;
+                b[7] = 0;
+                let hl = (ihl as usize * 4).min(b.len());
+                b[10] = 0;
+                b[11] = 0;
+                let c = checksum(&b[..hl.max(20)]);
+                b[10..12].copy_from_slice(&c.to_be_bytes());
+                if let Some(x) = b.get_mut(hl + 12) {
+                    *x = off << 4;
+                }
+                let _ = parse_ipv4(&b);
+                let mut e = vec![0u8; 12];
+                e.extend([0x08, 0x00]);
+                e.extend(&b);
+                let _ = parse_ethernet(&e);
+            }
+
+            #[test]
+            fn valid_frames_round_trip(f in fields()) {
+                prop_assert_eq!(parse_ethernet(&frame(&f)), Ok(want(&f)));
+                prop_assert_eq!(parse_ipv4(&ipv4_packet(&f)), Ok(want(&f)));
+            }
+
+            /// Any single-byte change or truncation of a valid frame parses
+            /// to an error or to a reply, never a panic; a change to the IP
+            /// header is always caught.
+            #[test]
+            fn mutated_frames_never_panic(
+                f in fields(),
+                at in any::<prop::sample::Index>(),
+                x in any::<u8>(),
+                cut in any::<prop::sample::Index>(),
+            ) {
+                let good = frame(&f);
+                let mut b = good.clone();
+                let i = at.index(b.len());
+                b[i] ^= x;
+                let r = parse_ethernet(&b);
+                let ihl = 20 + f.ip_options.len();
+                // Past the version/IHL byte, the header checksum covers the
+                // whole IP header: one changed byte there is always caught
+                // (a one's-complement sum misses only 0x0000 <-> 0xffff words).
+                if x != 0 && (15..14 + ihl).contains(&i) {
+                    prop_assert!(r.is_err(), "byte {} ^ {:#x} accepted: {:?}", i, x, r);
+                }
+                let _ = parse_ethernet(&good[..cut.index(good.len())]);
+            }
+
+            /// Fragments and non-TCP packets never parse, whatever else.
+            #[test]
+            fn fragments_and_other_protocols_rejected(
+                f in fields(),
+                frag in 1u16..0x4000,
+                proto in any::<u8>(),
+            ) {
+                let mut p = ipv4_packet(&f);
+                let ihl = 20 + f.ip_options.len();
+                let fix = |p: &mut Vec<u8>| {
+                    p[10] = 0;
+                    p[11] = 0;
+                    let c = checksum(&p[..ihl]);
+                    p[10..12].copy_from_slice(&c.to_be_bytes());
+                };
+                let mut q = p.clone();
+                let ff = (u16::from_be_bytes([q[6], q[7]]) & 0x4000) | (frag & 0x3fff);
+                q[6..8].copy_from_slice(&ff.to_be_bytes());
+                fix(&mut q);
+                prop_assert!(parse_ipv4(&q).is_err());
+                if proto != ipv4::PROTO_TCP {
+                    p[9] = proto;
+                    fix(&mut p);
+                    prop_assert!(parse_ipv4(&p).is_err());
+                }
+            }
+        }
+    }
 }

@@ -45,6 +45,7 @@
 #![allow(dead_code)]
 
 pub mod findings;
+pub mod forge;
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
