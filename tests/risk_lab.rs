@@ -1,7 +1,8 @@
 //! A real lab scan feeds the risk categorizer: every finding's category,
-//! severity and admin flag follow the rules (risky > administrative > normal
-//! > other; cleartext management is risky with admin set), with rationale and
-//! mitigation filled in, and a policy changes only the host it names.
+//! severity and admin flag follow the rules (risky, then administrative, then
+//! normal, then other; cleartext management is risky with admin set), with
+//! rationale and mitigation filled in, and a policy changes only the host it
+//! names.
 
 mod common;
 
