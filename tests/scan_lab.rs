@@ -188,16 +188,54 @@ fn next_hop_mac_found_by_arp_when_the_neighbour_table_is_empty() {
     // The lab installs a permanent neighbour for the gateway; remove it so
     // synsweep has to ask with ARP itself.
     let del = Command::new("ip")
-        .args(["-n", lab.scanner_ns(), "neigh", "del", "198.18.0.2", "dev", lab.scanner_iface()])
+        .args([
+            "-n",
+            lab.scanner_ns(),
+            "neigh",
+            "del",
+            "198.18.0.2",
+            "dev",
+            lab.scanner_iface(),
+        ])
         .output()
         .unwrap();
-    assert!(del.status.success(), "{}", String::from_utf8_lossy(&del.stderr));
-    let show = Command::new("ip").args(["-n", lab.scanner_ns(), "neigh", "show", "198.18.0.2"]).output().unwrap();
-    assert!(!String::from_utf8_lossy(&show.stdout).contains("lladdr"), "neighbour still known");
+    assert!(
+        del.status.success(),
+        "{}",
+        String::from_utf8_lossy(&del.stderr)
+    );
+    let show = Command::new("ip")
+        .args(["-n", lab.scanner_ns(), "neigh", "show", "198.18.0.2"])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&show.stdout).contains("lladdr"),
+        "neighbour still known"
+    );
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("f.ndjson");
-    check(&lab.run_in_scanner(synsweep().args(["scan", "198.19.3.0/24", "-p", "22,23", "--rate", "5000", "--wait", "1", "-q", "-o"]).arg(&f)));
-    assert_eq!(pairs(&records(&f), "open"), lab.ground_truth_open(&[22, 23], "198.19.3.0/24"));
+    check(
+        &lab.run_in_scanner(
+            synsweep()
+                .args([
+                    "scan",
+                    "198.19.3.0/24",
+                    "-p",
+                    "22,23",
+                    "--rate",
+                    "5000",
+                    "--wait",
+                    "1",
+                    "-q",
+                    "-o",
+                ])
+                .arg(&f),
+        ),
+    );
+    assert_eq!(
+        pairs(&records(&f), "open"),
+        lab.ground_truth_open(&[22, 23], "198.19.3.0/24")
+    );
 }
 
 #[test]
@@ -205,7 +243,15 @@ fn dry_run_sends_nothing_and_describes_the_scan() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::builder().listen(&[22]).build();
     lab.reset_counters();
-    let out = lab.run_in_scanner(synsweep().args(["scan", "198.19.0.0/16", "-p", "22,80", "--dry-run", "--seed", "3"]));
+    let out = lab.run_in_scanner(synsweep().args([
+        "scan",
+        "198.19.0.0/16",
+        "-p",
+        "22,80",
+        "--dry-run",
+        "--seed",
+        "3",
+    ]));
     check(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("131072 probes"), "{text}");
