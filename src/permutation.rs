@@ -9,6 +9,19 @@
 //! shard) by striding.
 
 /// A keyed bijection on `0..n`.
+///
+/// ```
+/// use synsweep::permutation::{Permutation, Slice};
+/// let p = Permutation::new(10, 42);
+/// let mut order: Vec<u64> = (0..10).map(|i| p.at(i)).collect();
+/// assert_ne!(order, (0..10).collect::<Vec<_>>()); // shuffled...
+/// order.sort();
+/// assert_eq!(order, (0..10).collect::<Vec<_>>()); // ...yet every index once
+///
+/// // Shard 2 of 3 takes positions 1, 4, 7.
+/// let s = Slice::shard(1, 3);
+/// assert_eq!((0..s.len(10)).map(|j| s.position(j)).collect::<Vec<_>>(), vec![1, 4, 7]);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Permutation {
     n: u64,

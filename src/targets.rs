@@ -117,7 +117,14 @@ impl RangeSet {
     }
 }
 
-/// Parse one target: `1.2.3.4`, `1.2.3.0/24` or `1.2.3.4-1.2.3.9`.
+/// Parse one target: `1.2.3.4`, `1.2.3.0/24` or `1.2.3.4-1.2.3.9`, as an
+/// inclusive range of addresses.
+///
+/// ```
+/// use synsweep::targets::parse_target;
+/// assert_eq!(parse_target("198.19.0.0/30").unwrap(), (0xc613_0000, 0xc613_0003));
+/// assert_eq!(parse_target("198.19.0.9-198.19.0.1").unwrap_err().exit_code(), 2);
+/// ```
 pub fn parse_target(s: &str) -> Result<(u32, u32)> {
     let s = s.trim();
     let bad = |why: &str| Error::input(format!("invalid target '{s}': {why}"));
