@@ -649,6 +649,20 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     if let Some(e) = io_err {
         return Err(e);
     }
+    // The correlator's answered set is the largest thing a wide scan holds
+    // (it follows replies): keep only what the end needs, so its tables are
+    // freed before paused.json is serialized.
+    let corr = corr.into_inner().unwrap();
+    let c = corr.stats();
+    let answered: Vec<u64> = if interrupted_round.is_some() {
+        corr.answered()
+            .pairs()
+            .map(|(ip, p)| ((ip as u64) << 16) | p as u64)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    drop(corr);
     let mut paused = None;
     if let Some(round) = interrupted_round {
         let mut findings = resume
@@ -667,27 +681,19 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             round,
             next: next.clone(),
             sent: meta.probes_sent,
-            answered: corr
-                .lock()
-                .unwrap()
-                .answered()
-                .pairs()
-                .map(|(ip, p)| ((ip as u64) << 16) | p as u64)
-                .collect(),
+            answered,
             findings,
         };
         let file = std::env::current_dir()
             .map(|d| d.join("paused.json"))
             .unwrap_or_else(|_| PathBuf::from("paused.json"));
-        state
-            .save(&file)
+        save_streamed(&state, &file)
             .map_err(|e| Error::runtime(format!("cannot write {}: {e}", file.display())))?;
         paused = Some(file);
     } else if let Some(p) = cfg.args.resume.as_ref() {
         // The resumed scan is complete: its paused state is spent.
         let _ = std::fs::remove_file(p);
     }
-    let c = corr.lock().unwrap().stats();
     Ok(Summary {
         space,
         sent,
@@ -701,6 +707,19 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         elapsed: started.elapsed(),
         paused,
     })
+}
+
+/// Write paused.json like `PausedScan::save` (same pretty JSON, through a
+/// temporary file renamed into place) but streamed through a buffer, so a
+/// wide scan's answered list is never held twice in memory as one big string.
+/// (Belongs in `resume.rs`; kept here until that file's owners take it.)
+fn save_streamed(state: &PausedScan, path: &std::path::Path) -> std::io::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    serde_json::to_writer_pretty(&mut w, state).map_err(std::io::Error::other)?;
+    w.flush()?;
+    drop(w);
+    std::fs::rename(tmp, path)
 }
 
 /// The arguments with every file path made absolute, so a resume works from
