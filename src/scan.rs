@@ -672,7 +672,12 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         findings.extend(written);
         let state = PausedScan {
             version: crate::resume::VERSION,
-            args: absolute_paths(&cfg.args),
+            // The sender count is pinned: its default depends on the rate,
+            // which a resume may change, and positions are per sender.
+            args: ScanArgs {
+                senders: Some(cfg.senders),
+                ..absolute_paths(&cfg.args)
+            },
             space,
             seed: cfg.seed,
             shard: cfg.shard,
