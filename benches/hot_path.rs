@@ -1,1 +1,164 @@
-fn main() {}
+//! Micro-benchmarks of the per-probe and per-reply work: the permutation
+//! lookup, the (address, port) decomposition, the cookie, probe crafting
+//! (template write + cookie), and reply parsing. Run with
+//! `cargo bench --bench hot_path`. These are measurements, not tests.
+
+use criterion::{BatchSize, Criterion, Throughput, black_box, criterion_group, criterion_main};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use synsweep::cookie::CookieKey;
+use synsweep::correlator::{Expect, PortSet};
+use synsweep::permutation::{Permutation, Slice};
+use synsweep::sender::Plan;
+use synsweep::targets::RangeSet;
+use synsweep::wire::ethernet::Mac;
+use synsweep::wire::probe::{Framing, MAX_LEN, ProbeTemplate};
+use synsweep::wire::reply;
+
+const SRC: u32 = 0xc612_0001; // 198.18.0.1
+const LAB: (u32, u32) = (0xc613_0000, 0xc613_ffff); // 198.19.0.0/16
+
+fn plan(ports: Vec<u16>) -> Plan {
+    let targets = Arc::new(RangeSet::from_ranges(vec![LAB]));
+    let space = targets.count() * ports.len() as u64;
+    let template = ProbeTemplate::new(
+        Framing::Ethernet {
+            src: Mac([2, 0x53, 0x53, 0x57, 0, 1]),
+            dst: Mac([2, 0x53, 0x53, 0x57, 0, 2]),
+        },
+        Ipv4Addr::from(SRC),
+    );
+    Plan {
+        perm: Permutation::new(space, 7),
+        targets: targets.clone(),
+        ports: Arc::new(ports.clone()),
+        expect: Expect {
+            src_ip: SRC,
+            sport_base: 61000,
+            sport_count: 16,
+            key: CookieKey { k0: 1, k1: 2 },
+            targets,
+            ports: Arc::new(PortSet::new(&ports)),
+        },
+        template,
+    }
+}
+
+fn permutation(c: &mut Criterion) {
+    let mut g = c.benchmark_group("permutation");
+    g.throughput(Throughput::Elements(1024));
+    for (name, ports) in [
+        ("lab16x3", vec![22, 80, 443]),
+        ("lab16x65535", (1..=65535).collect::<Vec<u16>>()),
+    ] {
+        let p = plan(ports);
+        let slice = Slice::WHOLE.split(1, 2);
+        let total = slice.len(p.perm.len());
+        let mut j = 0u64;
+        g.bench_function(format!("at/{name}"), |b| {
+            b.iter(|| {
+                let mut acc = 0u64;
+                for _ in 0..1024 {
+                    acc ^= p.perm.at(slice.position(j));
+                    j = (j + 1) % total;
+                }
+                black_box(acc)
+            })
+        });
+        let mut j = 0u64;
+        g.bench_function(format!("at+pair/{name}"), |b| {
+            b.iter(|| {
+                let mut acc = 0u32;
+                for _ in 0..1024 {
+                    let (ip, port, _) = p.pair(p.perm.at(slice.position(j)));
+                    acc ^= ip ^ port as u32;
+                    j = (j + 1) % total;
+                }
+                black_box(acc)
+            })
+        });
+    }
+    g.finish();
+}
+
+fn craft(c: &mut Criterion) {
+    let p = plan(vec![22, 80, 443]);
+    let mut g = c.benchmark_group("craft");
+    g.throughput(Throughput::Elements(1024));
+    g.bench_function("cookie", |b| {
+        let mut dst = LAB.0;
+        b.iter(|| {
+            let mut acc = 0u32;
+            for _ in 0..1024 {
+                acc ^= p.expect.key.cookie(SRC, dst, 61000, 80);
+                dst = dst.wrapping_add(1);
+            }
+            black_box(acc)
+        })
+    });
+    g.bench_function("template_write", |b| {
+        let mut out = [0u8; MAX_LEN];
+        let mut dst = LAB.0;
+        b.iter(|| {
+            for _ in 0..1024 {
+                p.template
+                    .write(&mut out, dst, 61000, 80, dst.rotate_left(7), dst as u16);
+                dst = dst.wrapping_add(1);
+            }
+            black_box(&out);
+        })
+    });
+    // What the sender does per probe: position -> pair -> cookie -> frame.
+    g.bench_function("probe_end_to_end", |b| {
+        let mut frames = vec![[0u8; 64]; 1024];
+        let total = p.perm.len();
+        let mut j = 0u64;
+        b.iter(|| {
+            for f in frames.iter_mut() {
+                let (ip, port, _) = p.pair(p.perm.at(j));
+                j = (j + 1) % total;
+                let seq = p.expect.key.cookie(SRC, ip, 61000, port);
+                p.template
+                    .write(f, ip, 61000, port, seq, (seq >> 16) as u16 ^ port);
+            }
+            black_box(&frames);
+        })
+    });
+    g.finish();
+}
+
+/// A SYN-ACK from 198.19.1.2:80 to 198.18.0.1:61000, as the lab sends it.
+fn syn_ack() -> Vec<u8> {
+    let t = ProbeTemplate::new(
+        Framing::Ethernet {
+            src: Mac([2, 0x53, 0x53, 0x57, 0, 2]),
+            dst: Mac([2, 0x53, 0x53, 0x57, 0, 1]),
+        },
+        Ipv4Addr::new(198, 19, 1, 2),
+    );
+    let mut f = vec![0u8; MAX_LEN];
+    t.write(&mut f, SRC, 80, 61000, 12345, 1);
+    // Turn the SYN into a SYN-ACK (checksums are not re-done: the parser
+    // checks only the IP header checksum, which this does not touch).
+    f[14 + 20 + 13] = 0x12;
+    f[14 + 20 + 8..14 + 20 + 12].copy_from_slice(&0x0102_0304u32.to_be_bytes());
+    f
+}
+
+fn parse(c: &mut Criterion) {
+    let f = syn_ack();
+    assert!(reply::parse_ethernet(&f).is_ok());
+    let mut g = c.benchmark_group("reply");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("parse_ethernet", |b| {
+        b.iter_batched_ref(
+            || f.clone(),
+            |f| black_box(reply::parse_ethernet(black_box(f))),
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, permutation, craft, parse);
+criterion_main!(benches);

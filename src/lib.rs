@@ -10,6 +10,7 @@
 //!  output
 //! ```
 
+pub mod adaptive;
 pub mod cli;
 pub mod config;
 pub mod cookie;

@@ -59,8 +59,8 @@ pub fn run(
     stop: &AtomicBool,
     stats: &RxStats,
 ) -> std::io::Result<()> {
-    let mut batch = RxBatch::new(64);
-    let mut polls = 0u32;
+    let mut batch = RxBatch::new(256);
+    let mut polled = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
         let n = sock.recv_batch(&mut batch)?;
         if n > 0 {
@@ -82,10 +82,12 @@ pub fn run(
                 break;
             }
         }
-        polls += 1;
-        if (n == 0 || polls.is_multiple_of(1024))
+        // Kernel drops feed the status line and `--rate max`: read them
+        // every 20 ms (the call also resets them).
+        if (n == 0 || polled.elapsed() >= std::time::Duration::from_millis(20))
             && let Ok((_, drops)) = sock.stats()
         {
+            polled = std::time::Instant::now();
             stats
                 .kernel_drops
                 .fetch_add(drops as u64, Ordering::Relaxed);

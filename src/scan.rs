@@ -2,6 +2,7 @@
 //! and writers together for one run, with the status line, retry rounds,
 //! the final wait for late replies, and a clean stop on SIGINT/SIGTERM.
 
+use crate::adaptive::{self, Adaptive};
 use crate::cli::ScanArgs;
 use crate::cookie::CookieKey;
 use crate::correlator::{Answered, Correlator, Expect, PortSet, RetryPlan};
@@ -121,6 +122,10 @@ pub struct Summary {
     pub open: u64,
     pub closed: u64,
     pub kernel_drops: u64,
+    /// Frames the host's input backlog dropped while we scanned (host-wide).
+    pub backlog_drops: u64,
+    /// Times `--rate max` backed off because replies were being lost.
+    pub rate_cuts: u64,
     pub elapsed: Duration,
     /// Where the paused state went, when the scan was interrupted.
     pub paused: Option<PathBuf>,
@@ -435,6 +440,10 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     let limiters: Vec<Mutex<RateLimiter>> = (0..cfg.senders)
         .map(|_| Mutex::new(RateLimiter::new(per_sender)))
         .collect();
+    // `--rate max`: the adaptive controller, fed every tick.
+    let mut adaptive = (cfg.rate == Rate::Max).then(Adaptive::new);
+    let backlog0 = adaptive::backlog_drops().unwrap_or(0);
+    let backlog_now = || adaptive::backlog_drops().map_or(0, |d| d.saturating_sub(backlog0));
     let started = Instant::now();
     let started_wall = SystemTime::now();
     let live = !cfg.quiet && std::io::stderr().is_terminal();
@@ -455,13 +464,14 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             return;
         }
         let line = format!(
-            "{phase} {:5.1}% | {} | sent {} | replies {} | open {} | drops {} | left {}",
+            "{phase} {:5.1}% | {} | sent {} | replies {} | open {} | drops {}+{} | left {}",
             pct,
             fmt_rate(rate),
             sent_now(),
             counters.valid.load(Ordering::Relaxed),
             counters.open.load(Ordering::Relaxed),
             rxstats.kernel_drops.load(Ordering::Relaxed),
+            backlog_now(),
             eta.map(fmt_dur).unwrap_or_else(|| "-".into()),
         );
         let mut e = std::io::stderr().lock();
@@ -478,7 +488,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         let w = &mut writers;
         let (corr_ref, risk_ref, counters_ref) = (&corr, &risk, &counters);
         let ch = s.spawn(move || collect(rx, corr_ref, risk_ref, w, cfg.show_closed, counters_ref));
-        let tick = Duration::from_millis(if live { 250 } else { 50 });
+        let tick = Duration::from_millis(if live { 100 } else { 50 });
         for round in start_round..=cfg.retries {
             let retry = (round > 0).then(|| RetryPlan {
                 answered: Arc::new(corr.lock().unwrap().answered().clone()),
@@ -522,10 +532,37 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             };
             let (mut last_t, mut last_sent) = (Instant::now(), sent_now());
             let mut rate = 0.0;
+            let mut seen = (
+                Instant::now(),
+                sent_now(),
+                rxstats.frames.load(Ordering::Relaxed),
+                rxstats.kernel_drops.load(Ordering::Relaxed) + backlog_now(),
+            );
             while handles.iter().any(|h| !h.is_finished()) {
                 std::thread::sleep(tick);
                 let now = Instant::now();
                 let sent = sent_now();
+                if let Some(a) = adaptive.as_mut() {
+                    let obs = (
+                        now,
+                        sent,
+                        rxstats.frames.load(Ordering::Relaxed),
+                        rxstats.kernel_drops.load(Ordering::Relaxed) + backlog_now(),
+                    );
+                    let cap = a.update(adaptive::Tick {
+                        dt: obs.0 - seen.0,
+                        sent: obs.1 - seen.1,
+                        replies: obs.2 - seen.2,
+                        drops: obs.3 - seen.3,
+                    });
+                    seen = obs;
+                    let per = cap.map_or(sender::CAP_UNLIMITED, |c| {
+                        ((c / cfg.senders as f64) as u64).max(1)
+                    });
+                    progress
+                        .iter()
+                        .for_each(|p| p.cap.store(per, Ordering::Relaxed));
+                }
                 if now - last_t >= Duration::from_millis(900) {
                     rate = (sent - last_sent) as f64 / (now - last_t).as_secs_f64();
                     (last_t, last_sent) = (now, sent);
@@ -612,6 +649,20 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     if let Some(e) = io_err {
         return Err(e);
     }
+    // The correlator's answered set is the largest thing a wide scan holds
+    // (it follows replies): keep only what the end needs, so its tables are
+    // freed before paused.json is serialized.
+    let corr = corr.into_inner().unwrap();
+    let c = corr.stats();
+    let answered: Vec<u64> = if interrupted_round.is_some() {
+        corr.answered()
+            .pairs()
+            .map(|(ip, p)| ((ip as u64) << 16) | p as u64)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    drop(corr);
     let mut paused = None;
     if let Some(round) = interrupted_round {
         let mut findings = resume
@@ -621,7 +672,12 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         findings.extend(written);
         let state = PausedScan {
             version: crate::resume::VERSION,
-            args: absolute_paths(&cfg.args),
+            // The sender count is pinned: its default depends on the rate,
+            // which a resume may change, and positions are per sender.
+            args: ScanArgs {
+                senders: Some(cfg.senders),
+                ..absolute_paths(&cfg.args)
+            },
             space,
             seed: cfg.seed,
             shard: cfg.shard,
@@ -630,27 +686,19 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             round,
             next: next.clone(),
             sent: meta.probes_sent,
-            answered: corr
-                .lock()
-                .unwrap()
-                .answered()
-                .pairs()
-                .map(|(ip, p)| ((ip as u64) << 16) | p as u64)
-                .collect(),
+            answered,
             findings,
         };
         let file = std::env::current_dir()
             .map(|d| d.join("paused.json"))
             .unwrap_or_else(|_| PathBuf::from("paused.json"));
-        state
-            .save(&file)
+        save_streamed(&state, &file)
             .map_err(|e| Error::runtime(format!("cannot write {}: {e}", file.display())))?;
         paused = Some(file);
     } else if let Some(p) = cfg.args.resume.as_ref() {
         // The resumed scan is complete: its paused state is spent.
         let _ = std::fs::remove_file(p);
     }
-    let c = corr.lock().unwrap().stats();
     Ok(Summary {
         space,
         sent,
@@ -659,9 +707,24 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         open: c.open,
         closed: c.closed,
         kernel_drops: rxstats.kernel_drops.load(Ordering::Relaxed),
+        backlog_drops: backlog_now(),
+        rate_cuts: adaptive.as_ref().map_or(0, Adaptive::cuts),
         elapsed: started.elapsed(),
         paused,
     })
+}
+
+/// Write paused.json like `PausedScan::save` (same pretty JSON, through a
+/// temporary file renamed into place) but streamed through a buffer, so a
+/// wide scan's answered list is never held twice in memory as one big string.
+/// (Belongs in `resume.rs`; kept here until that file's owners take it.)
+fn save_streamed(state: &PausedScan, path: &std::path::Path) -> std::io::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    serde_json::to_writer_pretty(&mut w, state).map_err(std::io::Error::other)?;
+    w.flush()?;
+    drop(w);
+    std::fs::rename(tmp, path)
 }
 
 /// The arguments with every file path made absolute, so a resume works from
@@ -692,7 +755,7 @@ impl Summary {
     pub fn line(&self, seed: u64) -> String {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         format!(
-            "synsweep: {} probes for {} pairs in {:.1}s ({} while sending), {} replies, {} open, {} closed, {} kernel drops, seed {seed}{}",
+            "synsweep: {} probes for {} pairs in {:.1}s ({} while sending), {} replies, {} open, {} closed, {} kernel drops, {} backlog drops, {} rate cuts, seed {seed}{}",
             self.sent,
             self.space,
             secs,
@@ -701,6 +764,8 @@ impl Summary {
             self.open,
             self.closed,
             self.kernel_drops,
+            self.backlog_drops,
+            self.rate_cuts,
             match &self.paused {
                 Some(p) => format!(
                     " (paused: resume with synsweep scan --resume {})",

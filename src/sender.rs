@@ -14,6 +14,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 /// Probes handed to the kernel per `sendmmsg`.
 pub const BATCH: usize = 64;
 
+/// `Progress::cap` value that leaves the sender's own rate alone.
+pub const CAP_NONE: u64 = 0;
+/// `Progress::cap` value for "as fast as the kernel takes them".
+pub const CAP_UNLIMITED: u64 = u64::MAX;
+
 /// Everything a sender needs to turn a position into a probe.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -47,6 +52,10 @@ pub struct Progress {
     pub sent: AtomicU64,
     /// Positions of the current round walked (sent or skipped).
     pub walked: AtomicU64,
+    /// A rate set from outside while the sender runs (the adaptive
+    /// controller of `--rate max`): probes per second for this sender,
+    /// [`CAP_UNLIMITED`], or [`CAP_NONE`] to keep the limiter's own rate.
+    pub cap: AtomicU64,
 }
 
 /// Walk positions `start..` of `slice` in round `round`; stop early when
@@ -69,7 +78,15 @@ pub fn run(
     let src = plan.expect.src_ip;
     let mut batch = TxBatch::new(BATCH);
     let mut j = start;
+    let mut cap = CAP_NONE;
     while j < total && !stop.load(Ordering::Relaxed) {
+        let c = progress.cap.load(Ordering::Relaxed);
+        if c != cap {
+            cap = c;
+            if c != CAP_NONE {
+                limiter.set_rate((c != CAP_UNLIMITED).then_some(c as f64));
+            }
+        }
         let want = limiter.acquire(BATCH as u64) as usize;
         batch.clear();
         while batch.len() < want && j < total {
