@@ -65,12 +65,14 @@ impl PausedScan {
     }
 
     /// Write atomically (temporary file, then rename).
+    /// Streamed through a buffer, so a large file never sits in memory whole.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        use std::io::Write;
         let tmp = path.with_extension("json.tmp");
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
-        )?;
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        serde_json::to_writer_pretty(&mut w, self).map_err(std::io::Error::other)?;
+        w.flush()?;
+        drop(w);
         std::fs::rename(tmp, path)
     }
 

@@ -692,7 +692,8 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         let file = std::env::current_dir()
             .map(|d| d.join("paused.json"))
             .unwrap_or_else(|_| PathBuf::from("paused.json"));
-        save_streamed(&state, &file)
+        state
+            .save(&file)
             .map_err(|e| Error::runtime(format!("cannot write {}: {e}", file.display())))?;
         paused = Some(file);
     } else if let Some(p) = cfg.args.resume.as_ref() {
@@ -712,19 +713,6 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         elapsed: started.elapsed(),
         paused,
     })
-}
-
-/// Write paused.json like `PausedScan::save` (same pretty JSON, through a
-/// temporary file renamed into place) but streamed through a buffer, so a
-/// wide scan's answered list is never held twice in memory as one big string.
-/// (Belongs in `resume.rs`; kept here until that file's owners take it.)
-fn save_streamed(state: &PausedScan, path: &std::path::Path) -> std::io::Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-    serde_json::to_writer_pretty(&mut w, state).map_err(std::io::Error::other)?;
-    w.flush()?;
-    drop(w);
-    std::fs::rename(tmp, path)
 }
 
 /// The arguments with every file path made absolute, so a resume works from
