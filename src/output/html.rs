@@ -5,42 +5,17 @@
 //! computed. Readable on a laptop screen and printable (print styles keep
 //! colours and repeat table headers). Every piece of text is escaped.
 
-use super::{FindingWriter, Out, ScanMeta, escape, rfc3339};
+use super::{ScanMeta, escape, rfc3339};
 use crate::finding::{Category, Finding, PortState, Severity};
 use crate::risk::score::{Grade, HostScore, ScanScore, host_scores, scan_score};
 use crate::risk::{category_str, severity_str};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write;
 use std::net::Ipv4Addr;
 
-pub struct Html {
-    out: Out,
-    findings: Vec<Finding>,
-}
-
-impl Html {
-    pub fn new(out: Out) -> Self {
-        Html {
-            out,
-            findings: Vec::new(),
-        }
-    }
-}
-
-impl FindingWriter for Html {
-    fn write(&mut self, f: &Finding) -> std::io::Result<()> {
-        self.findings.push(f.clone());
-        Ok(())
-    }
-    fn finish(&mut self, meta: &ScanMeta) -> std::io::Result<()> {
-        self.out
-            .write_all(document(&self.findings, meta).as_bytes())?;
-        self.out.flush()
-    }
-    fn streams(&self) -> bool {
-        false
-    }
+/// The whole report as bytes (the document writer's renderer).
+pub fn render(findings: &[Finding], meta: &ScanMeta) -> std::io::Result<Vec<u8>> {
+    Ok(document(findings, meta).into_bytes())
 }
 
 const SEVERITIES: [Severity; 5] = [

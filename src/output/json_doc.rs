@@ -14,25 +14,10 @@
 //! Field meanings are those of [`crate::risk::score::HostScore`] and
 //! [`crate::risk::score::ScanScore`].
 
-use super::{FindingWriter, Out, ScanMeta, epoch, rfc3339};
+use super::{ScanMeta, epoch, rfc3339};
 use crate::finding::Finding;
 use crate::risk::score::{HostScore, ScanScore, host_scores, scan_score};
 use serde::Serialize;
-use std::io::Write;
-
-pub struct JsonDoc {
-    out: Out,
-    findings: Vec<Finding>,
-}
-
-impl JsonDoc {
-    pub fn new(out: Out) -> Self {
-        JsonDoc {
-            out,
-            findings: Vec::new(),
-        }
-    }
-}
 
 /// Who wrote the document.
 #[derive(Debug, Serialize)]
@@ -95,19 +80,10 @@ pub fn document(findings: &[Finding], meta: &ScanMeta) -> Document {
     }
 }
 
-impl FindingWriter for JsonDoc {
-    fn write(&mut self, f: &Finding) -> std::io::Result<()> {
-        self.findings.push(f.clone());
-        Ok(())
-    }
-    fn finish(&mut self, meta: &ScanMeta) -> std::io::Result<()> {
-        let doc = document(&self.findings, meta);
-        let mut bytes = serde_json::to_vec_pretty(&doc).map_err(std::io::Error::other)?;
-        bytes.push(b'\n');
-        self.out.write_all(&bytes)?;
-        self.out.flush()
-    }
-    fn streams(&self) -> bool {
-        false
-    }
+/// The whole JSON document as bytes (the document writer's renderer).
+pub fn render(findings: &[Finding], meta: &ScanMeta) -> std::io::Result<Vec<u8>> {
+    let mut bytes =
+        serde_json::to_vec_pretty(&document(findings, meta)).map_err(std::io::Error::other)?;
+    bytes.push(b'\n');
+    Ok(bytes)
 }

@@ -218,10 +218,45 @@ pub fn open(path: &str, format: Format, append: bool) -> Result<Box<dyn FindingW
         Format::Ndjson => Box::new(ndjson::Ndjson::new(out)),
         Format::Csv => Box::new(csv_out::Csv::new(out, fresh).map_err(io)?),
         Format::List => Box::new(list::List::new(out, fresh).map_err(io)?),
-        Format::Json => Box::new(json_doc::JsonDoc::new(out)),
-        Format::Xml => Box::new(nmap_xml::NmapXml::new(out)),
-        Format::Html => Box::new(html::Html::new(out)),
+        Format::Json => Box::new(Document::new(out, json_doc::render)),
+        Format::Xml => Box::new(Document::new(out, nmap_xml::render)),
+        Format::Html => Box::new(Document::new(out, html::render)),
     })
+}
+
+/// Renders a whole document from every finding and the scan's metadata.
+type Render = fn(&[Finding], &ScanMeta) -> std::io::Result<Vec<u8>>;
+
+/// A document format (JSON, nmap XML, HTML): keeps every finding and writes
+/// the whole file at `finish`.
+struct Document {
+    out: Out,
+    findings: Vec<Finding>,
+    render: Render,
+}
+
+impl Document {
+    fn new(out: Out, render: Render) -> Self {
+        Document {
+            out,
+            findings: Vec::new(),
+            render,
+        }
+    }
+}
+
+impl FindingWriter for Document {
+    fn write(&mut self, f: &Finding) -> std::io::Result<()> {
+        self.findings.push(f.clone());
+        Ok(())
+    }
+    fn finish(&mut self, meta: &ScanMeta) -> std::io::Result<()> {
+        self.out.write_all(&(self.render)(&self.findings, meta)?)?;
+        self.out.flush()
+    }
+    fn streams(&self) -> bool {
+        false
+    }
 }
 
 /// A findings record as read back from a file: only `ip` and `port` are

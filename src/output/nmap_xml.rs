@@ -6,28 +6,13 @@
 //! extra data: a `synsweep-risk` `<script>` per port and a `synsweep-score`
 //! `<hostscript>` per host, plus the host's `comment` attribute.
 
-use super::{FindingWriter, Out, ScanMeta, count_ports, epoch, escape, rfc3339};
+use super::{ScanMeta, count_ports, epoch, escape, rfc3339};
 use crate::finding::{Finding, PortState};
 use crate::risk::score::{HostScore, host_scores, scan_score};
 use crate::risk::{category_str, severity_str};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write;
 use std::net::Ipv4Addr;
-
-pub struct NmapXml {
-    out: Out,
-    findings: Vec<Finding>,
-}
-
-impl NmapXml {
-    pub fn new(out: Out) -> Self {
-        NmapXml {
-            out,
-            findings: Vec::new(),
-        }
-    }
-}
 
 /// nmap's word for the reply that decided a port's state.
 fn reason(f: &Finding) -> &str {
@@ -198,17 +183,7 @@ pub fn document(findings: &[Finding], meta: &ScanMeta) -> String {
     x
 }
 
-impl FindingWriter for NmapXml {
-    fn write(&mut self, f: &Finding) -> std::io::Result<()> {
-        self.findings.push(f.clone());
-        Ok(())
-    }
-    fn finish(&mut self, meta: &ScanMeta) -> std::io::Result<()> {
-        self.out
-            .write_all(document(&self.findings, meta).as_bytes())?;
-        self.out.flush()
-    }
-    fn streams(&self) -> bool {
-        false
-    }
+/// The whole XML file as bytes (the document writer's renderer).
+pub fn render(findings: &[Finding], meta: &ScanMeta) -> std::io::Result<Vec<u8>> {
+    Ok(document(findings, meta).into_bytes())
 }
