@@ -6,26 +6,14 @@
 
 mod common;
 
+use common::run::probes_in_summary;
+
 use common::Lab;
 use common::findings::{pairs, records, score};
 use std::process::Command;
 
 const RANGE: &str = "198.19.0.0/16";
 const PORTS: [u16; 3] = [22, 80, 443];
-
-/// `N` of "synsweep: N probes for M pairs ..." in the summary line.
-fn probes_in_summary(stderr: &str) -> u64 {
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("synsweep: ") && l.contains(" probes for "))
-        .unwrap_or_else(|| panic!("no summary line in {stderr:?}"));
-    line["synsweep: ".len()..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
 
 #[test]
 fn retries_recover_lost_syns_without_reprobing_the_silent_space() {

@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::run::probes_in_summary;
+
 use common::Lab;
 use common::findings::{pairs, records};
 use std::collections::BTreeSet;
@@ -22,19 +24,6 @@ fn synsweep(cwd: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_synsweep"));
     c.current_dir(cwd);
     c
-}
-
-fn probes_in_summary(stderr: &str) -> u64 {
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("synsweep: ") && l.contains(" probes for "))
-        .unwrap_or_else(|| panic!("no summary line in {stderr:?}"));
-    line["synsweep: ".len()..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 /// Run `cmd` in the scanner namespace; send SIGINT once the target has seen

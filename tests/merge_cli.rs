@@ -2,22 +2,11 @@
 //! files that overlap (as shards of a rerun or a resumed scan can): one file,
 //! every duplicate gone, and every report format from it. No packets.
 
+mod common;
+
+use common::run::{check, synsweep};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn synsweep() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_synsweep"))
-}
-
-fn check(out: &Output) {
-    assert!(
-        out.status.success(),
-        "synsweep failed: {:?}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn rec(ip: &str, port: u16, state: &str, ts: &str) -> String {
     format!(

@@ -6,14 +6,11 @@
 
 mod common;
 
+use common::run::synsweep;
+
 use common::Lab;
 use common::findings::records;
 use std::collections::BTreeMap;
-use std::process::Command;
-
-fn synsweep() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_synsweep"))
-}
 
 #[test]
 fn lab_findings_carry_the_risk_picture() {

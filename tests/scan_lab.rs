@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::run::{check, synsweep};
+
 use common::Lab;
 use common::findings::{pairs, records, score};
 use std::process::Command;
@@ -11,20 +13,6 @@ use std::sync::Mutex;
 
 /// One raw-packet scan at a time: the machine has two cores.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn synsweep() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_synsweep"))
-}
-
-fn check(out: &std::process::Output) {
-    assert!(
-        out.status.success(),
-        "synsweep failed: {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 #[test]
 fn lab_scan_at_100kpps_finds_every_open_port_and_nothing_else() {

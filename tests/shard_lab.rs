@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::run::{check, synsweep};
+
 use common::Lab;
 use common::findings::{pairs, records};
 use std::collections::BTreeSet;
@@ -24,20 +26,6 @@ const PORT_LIST: [u16; 3] = [22, 80, 443];
 const SEED: &str = "4242";
 /// 2048 addresses x 3 ports.
 const SPACE: u64 = 2048 * 3;
-
-fn synsweep() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_synsweep"))
-}
-
-fn check(out: &Output) {
-    assert!(
-        out.status.success(),
-        "synsweep failed: {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// `scan RANGE -p PORTS --seed SEED` at a rate three concurrent processes on
 /// two cores take without loss, closed ports reported too, findings to `out`.

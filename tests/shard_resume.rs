@@ -5,12 +5,14 @@
 
 mod common;
 
+use common::run::{check, synsweep};
+
 use common::Lab;
 use common::findings::{pairs, records};
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use synsweep::permutation::Slice;
 
@@ -20,20 +22,6 @@ const PORTS: [u16; 3] = [22, 80, 443];
 const SPACE: u64 = 16384 * 3;
 const SEED: &str = "777";
 const SHARD: &str = "2/3";
-
-fn synsweep() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_synsweep"))
-}
-
-fn check(out: &Output) {
-    assert!(
-        out.status.success(),
-        "synsweep failed: {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The shard's scan, findings to a relative path in the working directory
 /// `cwd` (paused.json goes there too). 16384 probes at 5000 pps: over 3 s.

@@ -46,6 +46,7 @@
 
 pub mod findings;
 pub mod forge;
+pub mod run;
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
