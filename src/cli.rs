@@ -77,7 +77,8 @@ pub struct ScanArgs {
     #[arg(short = 'p', long = "ports", value_name = "PORTS")]
     pub ports: Option<String>,
 
-    /// Packets per second (100k and 1.5M work), or 'max' for the fastest complete scan [default: 10000]
+    /// Packets per second (100k and 1.5M work), or 'max': as fast as the machine sends, backing off
+    /// when replies are being lost [default: 10000]
     #[arg(long, value_name = "PPS")]
     pub rate: Option<String>,
 
@@ -150,7 +151,7 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
 
-    /// Sender threads (each with its own socket) [default: 1]
+    /// Sender threads, each with its own socket [default: 2 with --rate max or 300k and up, else 1]
     #[arg(long, value_name = "N")]
     pub senders: Option<usize>,
 

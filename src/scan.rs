@@ -563,8 +563,13 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                         .iter()
                         .for_each(|p| p.cap.store(per, Ordering::Relaxed));
                 }
-                if now - last_t >= Duration::from_millis(900) {
-                    rate = (sent - last_sent) as f64 / (now - last_t).as_secs_f64();
+                // The shown rate is over the last second; before the first
+                // second is over, over what there is.
+                let span = (now - last_t).as_secs_f64();
+                if span >= 0.9 || rate == 0.0 {
+                    rate = (sent - last_sent) as f64 / span.max(1e-3);
+                }
+                if span >= 0.9 {
                     (last_t, last_sent) = (now, sent);
                 }
                 let walked = walked_now();
