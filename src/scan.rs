@@ -270,6 +270,19 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         .collect();
     let first = Ipv4Addr::from(targets.nth(0));
     let path = route::resolve(first, &cfg.overrides, !cfg.dry_run)?;
+    if matches!(path.link, Link::Ethernet { .. })
+        && path.next_hop == first
+        && targets.count() > 1
+        && cfg.overrides.router_mac.is_none()
+        && !cfg.quiet
+    {
+        // Every probe goes to one next-hop MAC; on a directly connected
+        // network that is the first target's, so other hosts may not see
+        // their probes.
+        eprintln!(
+            "synsweep: warning: the targets are on a directly connected network; every probe goes to {first}'s MAC (give --router-mac to send through a router)"
+        );
+    }
     let (key, sport_base) = match &resume {
         Some(r) => (
             CookieKey {
