@@ -10,7 +10,8 @@
 #
 # Usage:
 #   scripts/lab.sh up NAME [--ports 22,80,443] [--alive-mask 0.0.0.3 [--alive-value 0.0.0.0]]
-#                          [--loss PCT] [--sink] [--backlog N]
+#                          [--loss PCT] [--sink] [--backlog N] [--only PORT:MASK:VALUE]...
+#   (--only: PORT listens only on hosts whose address & MASK == VALUE; elsewhere it is closed)
 #   scripts/lab.sh down NAME                 (idempotent)
 #   scripts/lab.sh exec NAME -- cmd...       (runs cmd in the scanner namespace)
 #   scripts/lab.sh counters NAME             (nftables counters of the target)
@@ -29,7 +30,7 @@ TARGET_MAC=02:53:53:57:00:02
 LISTENER_TAG=synsweep-lab-listener
 
 die() { echo "lab.sh: $*" >&2; exit 1; }
-usage() { sed -n '11,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '11,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 check_name() {
     [[ "${1:-}" =~ ^[A-Za-z0-9_]{1,13}$ ]] ||
@@ -55,8 +56,10 @@ run() {  # run a command; on failure say which one and what it printed
     fi
 }
 
-nft_rules() {  # iface mask value loss sink
+nft_rules() {  # iface mask value loss sink only...
     local i=$1 mask=$2 value=$3 loss=$4 sink=$5
+    shift 5
+    local only=("$@")
     local syn='tcp flags & (fin | syn | rst | ack) == syn'
     echo "table inet synsweep_lab {"
     for c in syn_in silent_dropped syn_lost synack_out rst_out; do echo "  counter $c {}"; done
@@ -71,6 +74,11 @@ nft_rules() {  # iface mask value loss sink
     elif ((loss > 0)); then
         echo "    iifname \"$i\" $syn numgen random mod 100 < $loss counter name \"syn_lost\" drop"
     fi
+    local o p m v
+    for o in "${only[@]}"; do  # PORT:MASK:VALUE: the port answers RST where addr & MASK != VALUE
+        IFS=: read -r p m v <<<"$o"
+        echo "    iifname \"$i\" tcp dport $p ip daddr & $m != $v reject with tcp reset"
+    done
     echo "  }"
     echo "  chain output {"
     echo "    type filter hook output priority filter; policy accept;"
@@ -143,6 +151,7 @@ do_down() {
 do_up() {
     local name=$1; shift
     local ports="" mask=0.0.0.0 value=0.0.0.0 loss=0 sink=0 backlog=65535
+    local only=()
     while (($#)); do
         case "$1" in
             --ports) ports=${2:?--ports needs a value}; shift 2 ;;
@@ -151,6 +160,7 @@ do_up() {
             --loss) loss=${2:?--loss needs a value}; shift 2 ;;
             --backlog) backlog=${2:?--backlog needs a value}; shift 2 ;;
             --sink) sink=1; shift ;;
+            --only) only+=("${2:?--only needs PORT:MASK:VALUE}"); shift 2 ;;
             *) die "up: unknown option '$1'" ;;
         esac
     done
@@ -197,7 +207,11 @@ do_up() {
     run ip netns exec "$T" sysctl -q -w net.core.somaxconn=65535 \
         net.ipv4.tcp_max_syn_backlog=65535 net.ipv4.tcp_syncookies=1
     local rules
-    rules=$(nft_rules "$TI" "$mask" "$value" "$loss" "$sink")
+    local o
+    for o in "${only[@]}"; do
+        [[ "$o" =~ ^[0-9]{1,5}:[0-9.]+:[0-9.]+$ ]] || die "--only: '$o' is not PORT:MASK:VALUE (e.g. 23:0.0.7.0:0.0.0.0)"
+    done
+    rules=$(nft_rules "$TI" "$mask" "$value" "$loss" "$sink" "${only[@]}")
     local out
     out=$(ip netns exec "$T" nft -f - <<<"$rules" 2>&1) || die "nft rules failed: $out"
     for ns in "$S" "$T"; do

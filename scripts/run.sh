@@ -37,9 +37,12 @@ name=${name:0:13}
 out=$PWD/synsweep-demo
 mkdir -p "$out"
 trap 'scripts/lab.sh down "$name" >/dev/null 2>&1 || true' EXIT
-# Services on every alive host: ssh, telnet, http, https, smb, mysql, rdp, redis.
 # Alive: one host in 64 (address & 0.0.0.63 == 0), like a sparse internet block.
-eval "$(scripts/lab.sh up "$name" --ports 22,23,80,443,445,3306,3389,6379 --alive-mask 0.0.0.63 --alive-value 0.0.0.0)"
+# ssh, http and https on every alive host; the rest on some: telnet on 1 in 8,
+# RDP on 1 in 4, redis on 1 in 16, SMB on 1 in 4, MySQL on 1 in 2.
+eval "$(scripts/lab.sh up "$name" --ports 22,23,80,443,445,3306,3389,6379 --alive-mask 0.0.0.63 --alive-value 0.0.0.0 \
+    --only 23:0.0.7.0:0.0.0.0 --only 3389:0.0.3.0:0.0.1.0 --only 6379:0.0.15.0:0.0.2.0 \
+    --only 445:0.0.0.255:0.0.0.128 --only 3306:0.0.0.64:0.0.0.64)"
 echo "lab: scanner namespace $scanner_ns; simulated internet 198.19.0.0/18 behind it, one host in 64 alive" >&2
 # No -p: the risk catalog's ports.
 scripts/lab.sh exec "$name" -- "$bin" scan 198.19.0.0/18 \
