@@ -5,42 +5,31 @@
 
 use criterion::{BatchSize, Criterion, Throughput, black_box, criterion_group, criterion_main};
 use std::net::Ipv4Addr;
-use std::sync::Arc;
-use synsweep::cookie::CookieKey;
-use synsweep::correlator::{Expect, PortSet};
-use synsweep::permutation::{Permutation, Slice};
-use synsweep::sender::Plan;
+use synsweep::engine::cookie::CookieKey;
+use synsweep::engine::permutation::{Permutation, Slice};
+use synsweep::engine::space::Space;
+use synsweep::probe::tcp_syn::{PROBE_LEN, ProbeTemplate, TcpSyn};
+use synsweep::probe::{Identity, Probe, Template};
 use synsweep::targets::RangeSet;
-use synsweep::wire::ethernet::Mac;
-use synsweep::wire::probe::{Framing, MAX_LEN, ProbeTemplate};
 use synsweep::wire::reply;
 
 const SRC: u32 = 0xc612_0001; // 198.18.0.1
 const LAB: (u32, u32) = (0xc613_0000, 0xc613_ffff); // 198.19.0.0/16
 
-fn plan(ports: Vec<u16>) -> Plan {
-    let targets = Arc::new(RangeSet::from_ranges(vec![LAB]));
-    let space = targets.count() * ports.len() as u64;
-    let template = ProbeTemplate::new(
-        Framing::Ethernet {
-            src: Mac([2, 0x53, 0x53, 0x57, 0, 1]),
-            dst: Mac([2, 0x53, 0x53, 0x57, 0, 2]),
-        },
-        Ipv4Addr::from(SRC),
-    );
-    Plan {
-        perm: Permutation::new(space, 7),
-        targets: targets.clone(),
-        ports: Arc::new(ports.clone()),
-        expect: Expect {
-            src_ip: SRC,
-            sport_base: 61000,
-            sport_count: 16,
-            key: CookieKey { k0: 1, k1: 2 },
-            targets,
-            ports: Arc::new(PortSet::new(&ports)),
-        },
-        template,
+struct P {
+    perm: Permutation,
+    space: Space,
+    key: CookieKey,
+    template: ProbeTemplate,
+}
+
+fn plan(ports: Vec<u16>) -> P {
+    let space = Space::new(RangeSet::from_ranges(vec![LAB]), ports);
+    P {
+        perm: Permutation::new(space.len(), 7),
+        space,
+        key: CookieKey { k0: 1, k1: 2 },
+        template: ProbeTemplate::new(Ipv4Addr::from(SRC)),
     }
 }
 
@@ -70,7 +59,7 @@ fn permutation(c: &mut Criterion) {
             b.iter(|| {
                 let mut acc = 0u32;
                 for _ in 0..1024 {
-                    let (ip, port, _) = p.pair(p.perm.at(slice.position(j)));
+                    let (ip, port, _) = p.space.pair(p.perm.at(slice.position(j)));
                     acc ^= ip ^ port as u32;
                     j = (j + 1) % total;
                 }
@@ -90,36 +79,37 @@ fn craft(c: &mut Criterion) {
         b.iter(|| {
             let mut acc = 0u32;
             for _ in 0..1024 {
-                acc ^= p.expect.key.cookie(SRC, dst, 61000, 80);
+                acc ^= p.key.cookie(SRC, dst, 61000, 80);
                 dst = dst.wrapping_add(1);
             }
             black_box(acc)
         })
     });
     g.bench_function("template_write", |b| {
-        let mut out = [0u8; MAX_LEN];
+        let mut out = [0u8; PROBE_LEN];
         let mut dst = LAB.0;
         b.iter(|| {
             for _ in 0..1024 {
                 p.template
-                    .write(&mut out, dst, 61000, 80, dst.rotate_left(7), dst as u16);
+                    .write(&mut out, dst, 61000, 80, dst.rotate_left(7));
                 dst = dst.wrapping_add(1);
             }
             black_box(&out);
         })
     });
-    // What the sender does per probe: position -> pair -> cookie -> frame.
+    // What the sender does per probe: position -> pair -> cookie -> packet,
+    // through the module's boxed template as the sender calls it.
+    let boxed: Box<dyn Template> = TcpSyn.template(Ipv4Addr::from(SRC));
     g.bench_function("probe_end_to_end", |b| {
         let mut frames = vec![[0u8; 64]; 1024];
         let total = p.perm.len();
         let mut j = 0u64;
         b.iter(|| {
             for f in frames.iter_mut() {
-                let (ip, port, _) = p.pair(p.perm.at(j));
+                let (ip, port, _) = p.space.pair(p.perm.at(j));
                 j = (j + 1) % total;
-                let seq = p.expect.key.cookie(SRC, ip, 61000, port);
-                p.template
-                    .write(f, ip, 61000, port, seq, (seq >> 16) as u16 ^ port);
+                let seq = p.key.cookie(SRC, ip, 61000, port);
+                boxed.write(&mut f[14..], ip, 61000, port, seq);
             }
             black_box(&frames);
         })
@@ -127,33 +117,43 @@ fn craft(c: &mut Criterion) {
     g.finish();
 }
 
-/// A SYN-ACK from 198.19.1.2:80 to 198.18.0.1:61000, as the lab sends it.
-fn syn_ack() -> Vec<u8> {
-    let t = ProbeTemplate::new(
-        Framing::Ethernet {
-            src: Mac([2, 0x53, 0x53, 0x57, 0, 2]),
-            dst: Mac([2, 0x53, 0x53, 0x57, 0, 1]),
-        },
-        Ipv4Addr::new(198, 19, 1, 2),
-    );
-    let mut f = vec![0u8; MAX_LEN];
-    t.write(&mut f, SRC, 80, 61000, 12345, 1);
+/// A SYN-ACK from 198.19.1.2:80 to 198.18.0.1:61000, as the lab sends it
+/// (the IP packet, without a link header).
+fn syn_ack(key: CookieKey) -> Vec<u8> {
+    let t = ProbeTemplate::new(Ipv4Addr::new(198, 19, 1, 2));
+    let mut f = vec![0u8; PROBE_LEN];
+    let ack = key.cookie(SRC, 0xc613_0102, 61000, 80).wrapping_add(1);
+    t.write(&mut f, SRC, 80, 61000, 12345);
     // Turn the SYN into a SYN-ACK (checksums are not re-done: the parser
     // checks only the IP header checksum, which this does not touch).
-    f[14 + 20 + 13] = 0x12;
-    f[14 + 20 + 8..14 + 20 + 12].copy_from_slice(&0x0102_0304u32.to_be_bytes());
+    f[20 + 13] = 0x12;
+    f[20 + 8..20 + 12].copy_from_slice(&ack.to_be_bytes());
     f
 }
 
 fn parse(c: &mut Criterion) {
-    let f = syn_ack();
-    assert!(reply::parse_ethernet(&f).is_ok());
+    let key = CookieKey { k0: 1, k1: 2 };
+    let f = syn_ack(key);
+    let id = Identity {
+        key,
+        sources: vec![SRC],
+        sport_base: 61000,
+        sport_count: 16,
+    };
+    assert!(TcpSyn.classify(&f, &id).is_ok());
     let mut g = c.benchmark_group("reply");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("parse_ethernet", |b| {
+    g.bench_function("parse_ipv4", |b| {
         b.iter_batched_ref(
             || f.clone(),
-            |f| black_box(reply::parse_ethernet(black_box(f))),
+            |f| black_box(reply::parse_ipv4(black_box(f))),
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("classify_tcp_syn", |b| {
+        b.iter_batched_ref(
+            || f.clone(),
+            |f| black_box(TcpSyn.classify(black_box(f), &id)),
             BatchSize::SmallInput,
         )
     });

@@ -107,8 +107,11 @@ pub struct ScanArgs {
     #[arg(short = 'i', long = "interface", value_name = "IFACE")]
     pub interface: Option<String>,
 
-    /// Source address of probes [default: the kernel's choice for the route]
-    #[arg(long, value_name = "IP")]
+    /// Source addresses of probes: one address, a list, a range or a block
+    /// (198.18.0.1,198.18.0.5 or 198.18.0.1-198.18.0.8; at most 256); probes
+    /// spread over them, each target always from the same one
+    /// [default: the kernel's choice for each route]
+    #[arg(long, value_name = "IPS")]
     pub source_ip: Option<String>,
 
     /// MAC address of the next hop [default: neighbour table or ARP]

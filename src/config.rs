@@ -4,11 +4,16 @@
 
 use crate::cli::ScanArgs;
 use crate::error::{Error, Result};
+use crate::net::route::Overrides;
 use crate::output::Format;
-use crate::route::Overrides;
-use crate::scan::{Rate, ScanConfig};
+use crate::probe::Probe;
 use crate::targets::{self, RangeSet, TargetSpec};
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// Most source addresses `--source-ip` may name.
+pub const MAX_SOURCES: u64 = 256;
 
 /// Probes per second when `--rate` is not given.
 pub const DEFAULT_RATE: &str = "10000";
@@ -20,6 +25,114 @@ pub const DEFAULT_SENDERS: usize = 1;
 /// two cores they hand the kernel about 1.5 times what one does (README,
 /// Performance).
 pub const FAST_RATE: f64 = 300_000.0;
+
+/// How fast to send.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    Pps(f64),
+    /// As fast as the kernel takes them.
+    Max,
+}
+
+impl Rate {
+    pub fn parse(s: &str) -> Result<Rate> {
+        if s.eq_ignore_ascii_case("max") {
+            return Ok(Rate::Max);
+        }
+        let v: f64 = s
+            .trim_end_matches(['k', 'K', 'm', 'M'])
+            .parse()
+            .map_err(|_| {
+                Error::input(format!(
+                    "invalid rate '{s}': want packets per second (e.g. 50000, 100k, 1.5M) or 'max'"
+                ))
+            })?;
+        let mult = match s.chars().last() {
+            Some('k' | 'K') => 1e3,
+            Some('m' | 'M') => 1e6,
+            _ => 1.0,
+        };
+        let v = v * mult;
+        if !(v.is_finite() && v >= 1.0) {
+            return Err(Error::input(format!(
+                "invalid rate '{s}': must be at least 1 packet per second"
+            )));
+        }
+        Ok(Rate::Pps(v))
+    }
+
+    pub fn pps(self) -> Option<f64> {
+        match self {
+            Rate::Pps(v) => Some(v),
+            Rate::Max => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rate::Pps(v) => write!(f, "{v}"),
+            Rate::Max => f.write_str("max"),
+        }
+    }
+}
+
+/// Everything that shapes one scan, resolved from the command line.
+#[derive(Debug, Clone)]
+pub struct ScanConfig {
+    pub targets: RangeSet,
+    /// The targets as the user wrote them (for reports).
+    pub target_text: String,
+    pub ports: Vec<u16>,
+    pub rate: Rate,
+    pub retries: u32,
+    pub wait: Duration,
+    /// Sender threads, each with its own socket and share of the rate.
+    pub senders: usize,
+    /// Stay root after opening the sockets.
+    pub keep_root: bool,
+    pub seed: u64,
+    /// Shard index (0-based) and count.
+    pub shard: (u64, u64),
+    pub overrides: Overrides,
+    pub show_closed: bool,
+    pub outputs: Vec<(String, Format)>,
+    pub policy: Option<PathBuf>,
+    pub dry_run: bool,
+    /// The probe module (TCP SYN today).
+    pub probe: &'static dyn Probe,
+    pub quiet: bool,
+    pub command_line: String,
+    /// The arguments this configuration came from (saved in paused.json).
+    pub args: ScanArgs,
+}
+
+/// Parse `--source-ip`: addresses, ranges and blocks, comma-separated (at
+/// most [`MAX_SOURCES`] addresses).
+pub fn parse_sources(spec: &str) -> Result<Vec<Ipv4Addr>> {
+    let bad = |why: &str| Error::input(format!("invalid --source-ip '{spec}': {why}"));
+    let mut set = Vec::new();
+    for tok in spec.split(',').filter(|t| !t.trim().is_empty()) {
+        let (a, b) = targets::parse_target(tok).map_err(|_| {
+            bad("want IPv4 addresses, ranges a.b.c.d-e.f.g.h or blocks, comma-separated")
+        })?;
+        set.push((a, b));
+    }
+    let set = RangeSet::from_ranges(set);
+    if set.is_empty() {
+        return Err(bad("no address"));
+    }
+    if set.count() > MAX_SOURCES {
+        return Err(bad(&format!(
+            "{} addresses, at most {MAX_SOURCES}",
+            set.count()
+        )));
+    }
+    Ok((0..set.count())
+        .map(|i| Ipv4Addr::from(set.nth(i)))
+        .collect())
+}
 
 /// Parse `K/N` (1-based K) into a 0-based (k, n).
 pub fn parse_shard(s: &str) -> Result<(u64, u64)> {
@@ -186,15 +299,10 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
             "--shard needs --seed: every shard must walk the same order",
         ));
     }
-    let src_ip = a
-        .source_ip
-        .as_deref()
-        .map(|s| {
-            s.parse().map_err(|_| {
-                Error::input(format!("invalid --source-ip '{s}': not an IPv4 address"))
-            })
-        })
-        .transpose()?;
+    let sources = match a.source_ip.as_deref() {
+        Some(s) => parse_sources(s)?,
+        None => Vec::new(),
+    };
     let router_mac = a
         .router_mac
         .as_deref()
@@ -204,7 +312,7 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
         })
         .transpose()?;
     if let Some(i) = &a.interface
-        && crate::sys::if_index(i).is_err()
+        && crate::net::sys::if_index(i).is_err()
     {
         return Err(Error::input(format!("unknown interface '{i}'")));
     }
@@ -249,13 +357,14 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
         shard: shard.unwrap_or((0, 1)),
         overrides: Overrides {
             iface: a.interface.clone(),
-            src_ip,
+            sources,
             router_mac,
         },
         show_closed: a.show_closed,
         outputs,
         policy: a.policy.clone(),
         dry_run: a.dry_run,
+        probe: &crate::probe::tcp_syn::TcpSyn,
         quiet: a.quiet,
         command_line,
         args: a.clone(),
@@ -342,6 +451,14 @@ mod tests {
                 ..args(&["198.19.0.1"])
             },
             ScanArgs {
+                source_ip: Some("198.18.0.0/23".into()),
+                ..args(&["198.19.0.1"])
+            },
+            ScanArgs {
+                source_ip: Some("198.18.0.9-198.18.0.1".into()),
+                ..args(&["198.19.0.1"])
+            },
+            ScanArgs {
                 wait: Some(-1.0),
                 ..args(&["198.19.0.1"])
             },
@@ -366,6 +483,28 @@ mod tests {
             let e = scan_config(&a, String::new()).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{a:?}: {e}");
             assert!(!e.to_string().contains('\n'), "one line: {e}");
+        }
+    }
+
+    #[test]
+    fn source_lists() {
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        assert_eq!(parse_sources("198.18.0.1").unwrap(), vec![ip("198.18.0.1")]);
+        assert_eq!(
+            parse_sources("198.18.0.1-198.18.0.2,198.18.0.9").unwrap(),
+            vec![ip("198.18.0.1"), ip("198.18.0.2"), ip("198.18.0.9")]
+        );
+        assert_eq!(parse_sources("198.18.0.0/30").unwrap().len(), 4);
+    }
+
+    #[test]
+    fn rate_parsing() {
+        assert_eq!(Rate::parse("50000").unwrap(), Rate::Pps(50000.0));
+        assert_eq!(Rate::parse("100k").unwrap(), Rate::Pps(100_000.0));
+        assert_eq!(Rate::parse("1.5M").unwrap(), Rate::Pps(1_500_000.0));
+        assert_eq!(Rate::parse("max").unwrap(), Rate::Max);
+        for bad in ["fast", "0", "-5", "1e400", ""] {
+            assert_eq!(Rate::parse(bad).unwrap_err().exit_code(), 2, "{bad}");
         }
     }
 

@@ -26,10 +26,40 @@ impl Error {
     }
 }
 
+impl Error {
+    /// Turn a socket error into the user's error: permission problems say
+    /// how to fix them.
+    pub fn socket(e: std::io::Error, iface: &str) -> Self {
+        if e.kind() == std::io::ErrorKind::PermissionDenied {
+            Error::runtime(format!(
+                "permission denied opening a raw socket on {iface}: run as root or give the binary CAP_NET_RAW (setcap cap_net_raw+ep)"
+            ))
+        } else {
+            Error::runtime(format!("cannot open a raw socket on {iface}: {e}"))
+        }
+    }
+}
+
+/// `s` made safe for one line on a terminal: control characters (newlines,
+/// escape sequences, DEL, C1 controls) become visible escapes such as `\n`
+/// and `\u{1b}`. Messages echo arguments and file lines, which may hold
+/// anything.
+pub fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Input(m) | Error::Runtime(m) => f.write_str(m),
+            Error::Input(m) | Error::Runtime(m) => f.write_str(&printable(m)),
         }
     }
 }
@@ -37,3 +67,16 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_stay_on_one_line_without_escapes() {
+        let e = Error::input("invalid target 'a\nb\x1b[2Jc\u{9b}d'");
+        let shown = e.to_string();
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert_eq!(shown, "invalid target 'a\\nb\\u{1b}[2Jc\\u{9b}d'");
+    }
+}

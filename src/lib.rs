@@ -1,33 +1,37 @@
-//! synsweep: a stateless raw-packet TCP SYN scanner for Linux that turns what
+//! synsweep: a stateless raw-packet port scanner for Linux that turns what
 //! it finds into a risk picture.
 //!
 //! The crate is a library with a thin binary (`src/main.rs`). One module per
 //! concern; see `../shared/DESIGN.md` for the shape:
 //!
 //! ```text
-//! targets + ports --> permutation --> sender --> sys (raw socket)
-//! findings <-- risk <-- correlator <-- receiver
-//!  output
+//! config (targets, ports) --> net::route (paths, ARP sweep)
+//!        |                          |
+//!        v                          v
+//! engine (space, permutation) --> run::send --> probe module template --> net::sys
+//! run::recv --> probe module classify --> engine (correlator, core: rounds, wait, pause)
+//!          --> risk --> output (writers)
 //! ```
+//!
+//! - [`engine`]: sans-IO logic (no sockets, no clock);
+//! - [`probe`]: probe modules (what a probe is and what answers it);
+//! - [`wire`]: packet views and builders;
+//! - [`net`]: every syscall and all unsafe code;
+//! - [`run`]: the thin drivers (threads, status line);
+//! - [`risk`], [`output`], [`finding`]: the findings and where they go.
 
-pub mod adaptive;
 pub mod cli;
 pub mod config;
-pub mod cookie;
-pub mod correlator;
+pub mod engine;
 pub mod error;
 pub mod finding;
+pub mod net;
 pub mod output;
-pub mod permutation;
 pub mod ports;
 pub mod privilege;
-pub mod ratelimit;
-pub mod receiver;
+pub mod probe;
 pub mod resume;
 pub mod risk;
-pub mod route;
-pub mod scan;
-pub mod sender;
-pub mod sys;
+pub mod run;
 pub mod targets;
 pub mod wire;

@@ -23,7 +23,7 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(st) = &paused {
                 st.check_config(&cfg)?;
             }
-            let summary = synsweep::scan::run(&cfg, paused)?;
+            let summary = synsweep::run::run(&cfg, paused)?;
             if !cfg.quiet && !cfg.dry_run {
                 eprintln!("{}", summary.line(cfg.seed));
             }
@@ -79,7 +79,10 @@ fn main() {
                 .next()
                 .unwrap_or("error: bad arguments")
                 .trim_start_matches("error: ");
-            eprintln!("synsweep: {first} (see 'synsweep --help')");
+            eprintln!(
+                "synsweep: {} (see 'synsweep --help')",
+                synsweep::error::printable(first)
+            );
             std::process::exit(2);
         }
     };

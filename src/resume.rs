@@ -7,14 +7,16 @@
 
 use crate::cli::ScanArgs;
 use crate::config;
+use crate::config::ScanConfig;
+use crate::engine::answered::Answered;
 use crate::error::{Error, Result};
 use crate::finding::Finding;
-use crate::scan::ScanConfig;
+use base64::Engine;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Format version of the file.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Everything needed to continue a scan.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -37,8 +39,9 @@ pub struct PausedScan {
     pub next: Vec<u64>,
     /// Probes handed to the kernel so far, over all runs.
     pub sent: u64,
-    /// (address << 16 | port) of every pair that answered (open or closed).
-    pub answered: Vec<u64>,
+    /// Every pair and host that answered (open or closed): the answered set
+    /// ([`Answered::to_bytes`]) in base64.
+    pub answered: String,
     /// Findings reported so far (document formats are rewritten whole).
     pub findings: Vec<Finding>,
 }
@@ -90,6 +93,20 @@ impl PausedScan {
         a.dry_run |= given.dry_run;
         a.resume = given.resume.clone();
         a
+    }
+
+    /// Encode the answered set for the file.
+    pub fn encode_answered(a: &Answered) -> String {
+        base64::engine::general_purpose::STANDARD.encode(a.to_bytes())
+    }
+
+    /// The answered set saved in the file.
+    pub fn answered(&self) -> Result<Answered> {
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.answered)
+            .ok()
+            .and_then(|b| Answered::from_bytes(&b).ok())
+            .ok_or_else(|| Error::input("the resume file's answered set is damaged"))
     }
 
     /// Refuse a resume file that does not describe the scan the command line

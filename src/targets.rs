@@ -77,6 +77,15 @@ impl RangeSet {
         self.ranges[k].0 + (i - self.prefix[k]) as u32
     }
 
+    /// The position of `ip` in ascending order (the inverse of [`nth`](Self::nth)),
+    /// or `None` when the set does not hold it.
+    #[inline]
+    pub fn rank(&self, ip: u32) -> Option<u64> {
+        let k = self.ranges.partition_point(|&(a, _)| a <= ip);
+        (k > 0 && ip <= self.ranges[k - 1].1)
+            .then(|| self.prefix[k - 1] + (ip - self.ranges[k - 1].0) as u64)
+    }
+
     /// Whether the set holds `ip`.
     #[inline]
     pub fn contains(&self, ip: u32) -> bool {
@@ -210,6 +219,17 @@ pub fn reserved_set() -> RangeSet {
     )
 }
 
+/// Whether `[a, b]` lies wholly inside one reserved range. Each range is
+/// tested on its own: adjacent ranges (224.0.0.0/4 multicast and
+/// 240.0.0.0/4 reserved) merge in [`reserved_set`], and a target spanning
+/// both (224.0.0.0/3) was not named inside either.
+fn inside_one_reserved(a: u32, b: u32) -> bool {
+    RESERVED.iter().any(|(c, _)| {
+        let (x, y) = parse_target(c).expect("built-in CIDR");
+        x <= a && b <= y
+    })
+}
+
 /// Everything that decides which addresses a scan probes.
 #[derive(Debug, Clone, Default)]
 pub struct TargetSpec {
@@ -227,7 +247,7 @@ impl TargetSpec {
         let reserved = reserved_set();
         let mut kept = Vec::new();
         for &(a, b) in &self.include {
-            if !self.default_excludes || reserved.covers(a, b) {
+            if !self.default_excludes || inside_one_reserved(a, b) {
                 kept.push((a, b));
             } else {
                 kept.extend_from_slice(
@@ -247,6 +267,36 @@ mod tests {
 
     fn ip(s: &str) -> u32 {
         u32::from(s.parse::<Ipv4Addr>().unwrap())
+    }
+
+    #[test]
+    fn a_target_spanning_two_reserved_ranges_is_not_named_inside_one() {
+        let spec = |t: &str| TargetSpec {
+            include: vec![parse_target(t).unwrap()],
+            exclude: vec![],
+            default_excludes: true,
+        };
+        assert!(
+            spec("224.0.0.0/3").resolve().is_empty(),
+            "multicast + reserved"
+        );
+        assert_eq!(
+            spec("240.0.0.0/4").resolve().count(),
+            1 << 28,
+            "inside one: named on purpose"
+        );
+        assert_eq!(spec("224.0.0.1").resolve().count(), 1);
+    }
+
+    #[test]
+    fn rank_inverts_nth() {
+        let s = RangeSet::from_ranges(vec![(10, 12), (20, 20), (30, 39)]);
+        for i in 0..s.count() {
+            assert_eq!(s.rank(s.nth(i)), Some(i));
+        }
+        assert_eq!(s.rank(13), None);
+        assert_eq!(s.rank(9), None);
+        assert_eq!(s.rank(40), None);
     }
 
     #[test]

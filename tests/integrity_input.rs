@@ -90,7 +90,7 @@ fn paused_file(dir: &Path) -> std::path::PathBuf {
         round: 0,
         next: vec![100],
         sent: 100,
-        answered: vec![],
+        answered: String::new(),
         findings: vec![],
     };
     let p = dir.join("paused.json");

@@ -5,7 +5,7 @@
 
 use synsweep::cli::ScanArgs;
 use synsweep::config::{scan_config, shard_from_env};
-use synsweep::permutation::{Permutation, Slice};
+use synsweep::engine::permutation::{Permutation, Slice};
 use synsweep::resume::PausedScan;
 
 /// Shard `k` of `n`, sender `t` of `threads`: the indices it probes, in order.
@@ -151,7 +151,7 @@ fn a_resume_file_brings_its_shard_back() {
         round: 0,
         next: vec![100],
         sent: 100,
-        answered: vec![],
+        answered: String::new(),
         findings: vec![],
     };
     // Resumed anywhere (no scheduler variable needed), it is shard 3/3 again.

@@ -14,7 +14,7 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use synsweep::permutation::Slice;
+use synsweep::engine::permutation::Slice;
 
 const RANGE: &str = "198.19.0.0/18";
 const PORTS: [u16; 3] = [22, 80, 443];

@@ -1,20 +1,23 @@
-//! Fuzz the reply path: captured frame -> `wire::reply` parsers ->
-//! correlator, as the receiver and collector run it. Nothing may panic, and
-//! an event may come only from a reply the correlator's rule admits.
+//! Fuzz the reply path: captured frame -> the TCP SYN module's classifier
+//! -> correlator, as the receiver and collector run it. Nothing may panic,
+//! and an event may come only from a reply that answers one of our probes.
 //!
-//! The first input byte picks the mode: raw frames as captured, bare IPv4
-//! packets, or frames whose acknowledgement number is patched to the right
-//! cookie (so the fuzzer also reaches the correlator's accepting path, which
+//! The first input byte picks the mode: frames behind an Ethernet header,
+//! bare IPv4 packets, or packets whose acknowledgement number is patched to
+//! the right cookie (so the fuzzer also reaches the accepting path, which
 //! random bytes almost never do).
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use std::sync::Arc;
-use synsweep::cookie::CookieKey;
-use synsweep::correlator::{Correlator, Expect, PortSet};
+use synsweep::engine::answered::Answered;
+use synsweep::engine::cookie::CookieKey;
+use synsweep::engine::correlator::Correlator;
+use synsweep::engine::space::Space;
+use synsweep::probe::tcp_syn::TcpSyn;
+use synsweep::probe::{Identity, Probe};
 use synsweep::targets::RangeSet;
-use synsweep::wire::reply::{self, Reply};
+use synsweep::wire::reply;
 use synsweep::wire::tcp;
 
 const US: u32 = 0xc612_0001; // 198.18.0.1
@@ -22,30 +25,43 @@ const KEY: CookieKey = CookieKey {
     k0: 0x5eed,
     k1: 0xc0ffee,
 };
+const PORTS: [u16; 4] = [22, 80, 443, 8080];
 
-fn expect() -> Expect {
-    Expect {
-        src_ip: US,
+fn identity() -> Identity {
+    Identity {
+        key: KEY,
+        sources: vec![US],
         sport_base: 61000,
         sport_count: 16,
-        key: KEY,
-        targets: Arc::new(RangeSet::from_ranges(vec![(0xc613_0000, 0xc613_ffff)])),
-        ports: Arc::new(PortSet::new(&[22, 80, 443, 8080])),
     }
 }
 
-fn check(c: &mut Correlator, r: &Reply) {
-    let e = c.expect().clone();
-    if let Ok(ev) = c.handle(r) {
-        let f = r.flags & (tcp::SYN | tcp::ACK | tcp::RST);
-        assert!(f == tcp::SYN | tcp::ACK || f == tcp::RST | tcp::ACK);
-        assert_eq!(r.dst, US);
-        assert!((61000..61016).contains(&r.dport));
-        assert!(e.ports.contains(r.sport) && e.targets.contains(r.src));
-        assert!(KEY.validates(US, r.src, r.dport, r.sport, r.ack));
+fn correlator() -> Correlator {
+    Correlator::new(
+        Space::new(
+            RangeSet::from_ranges(vec![(0xc613_0000, 0xc613_ffff)]),
+            PORTS.to_vec(),
+        ),
+        Answered::default(),
+    )
+}
+
+fn check(c: &mut Correlator, id: &Identity, packet: &[u8]) {
+    let Ok(cl) = TcpSyn.classify(packet, id) else {
+        return;
+    };
+    let r = reply::parse_ipv4(packet).expect("classified packets parse");
+    let f = r.flags & (tcp::SYN | tcp::ACK | tcp::RST);
+    assert!(f == tcp::SYN | tcp::ACK || f == tcp::RST | tcp::ACK);
+    assert_eq!(r.dst, US);
+    assert!((61000..61016).contains(&r.dport));
+    assert!(KEY.validates(US, r.src, r.dport, r.sport, r.ack));
+    assert_eq!((cl.target, cl.port), (r.src, r.sport));
+    if let Ok(ev) = c.handle(&cl) {
+        assert!(PORTS.contains(&r.sport) && (0xc613_0000..=0xc613_ffff).contains(&r.src));
         assert_eq!((ev.ip, ev.port), (r.src, r.sport));
         // Never twice.
-        assert!(c.handle(r).is_err());
+        assert!(c.handle(&cl).is_err());
     }
 }
 
@@ -53,25 +69,25 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    let mut c = Correlator::new(expect());
+    let id = identity();
+    let mut c = correlator();
     match mode % 3 {
         0 => {
-            if let Ok(r) = reply::parse_ethernet(rest) {
-                check(&mut c, &r);
+            if rest.len() >= 14 {
+                check(&mut c, &id, &rest[14..]);
             }
         }
-        1 => {
-            if let Ok(r) = reply::parse_ipv4(rest) {
-                check(&mut c, &r);
-            }
-        }
+        1 => check(&mut c, &id, rest),
         _ => {
-            // Several frames in a row through one correlator, each with its
-            // acknowledgement made right for its own 4-tuple.
+            // Several packets in a row through one correlator, each with
+            // its acknowledgement made right for its own 4-tuple.
             for chunk in rest.split(|&b| b == 0xa5) {
-                if let Ok(mut r) = reply::parse_ethernet(chunk) {
-                    r.ack = KEY.cookie(US, r.src, r.dport, r.sport).wrapping_add(1);
-                    check(&mut c, &r);
+                if let Ok(r) = reply::parse_ipv4(chunk) {
+                    let mut p = chunk.to_vec();
+                    let at = (p[0] & 0xf) as usize * 4 + 8;
+                    let ack = KEY.cookie(US, r.src, r.dport, r.sport).wrapping_add(1);
+                    p[at..at + 4].copy_from_slice(&ack.to_be_bytes());
+                    check(&mut c, &id, &p);
                 }
             }
         }

@@ -42,8 +42,21 @@ pub fn request(src_mac: Mac, src_ip: Ipv4Addr, target: Ipv4Addr) -> [u8; FRAME_L
     f
 }
 
-/// If `frame` is an ARP reply saying where `ip` is, its MAC.
-pub fn parse_reply_for(frame: &[u8], ip: Ipv4Addr) -> Result<Option<Mac>> {
+/// The addresses of an ARP reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArpReply {
+    pub sender_ip: Ipv4Addr,
+    pub sender_mac: Mac,
+    pub target_ip: Ipv4Addr,
+    pub target_mac: Mac,
+}
+
+fn ip_at(a: &[u8], at: usize) -> Ipv4Addr {
+    Ipv4Addr::new(a[at], a[at + 1], a[at + 2], a[at + 3])
+}
+
+/// If `frame` is an ARP reply (Ethernet/IPv4), its addresses.
+pub fn parse_reply(frame: &[u8]) -> Result<Option<ArpReply>> {
     let e = ethernet::Frame::new_checked(frame)?;
     if e.ethertype() != ETHERTYPE_ARP {
         return Ok(None);
@@ -59,16 +72,22 @@ pub fn parse_reply_for(frame: &[u8], ip: Ipv4Addr) -> Result<Option<Mac>> {
     {
         return Err(Malformed);
     }
-    let spa = Ipv4Addr::new(
-        a[field::SPA],
-        a[field::SPA + 1],
-        a[field::SPA + 2],
-        a[field::SPA + 3],
-    );
-    if be16(a, field::OPER) != REPLY || spa != ip {
+    if be16(a, field::OPER) != REPLY {
         return Ok(None);
     }
-    Ok(Some(Mac(a[field::SHA..field::SHA + 6].try_into().unwrap())))
+    Ok(Some(ArpReply {
+        sender_ip: ip_at(a, field::SPA),
+        sender_mac: Mac(a[field::SHA..field::SHA + 6].try_into().unwrap()),
+        target_ip: ip_at(a, field::TPA),
+        target_mac: Mac(a[field::THA..field::THA + 6].try_into().unwrap()),
+    }))
+}
+
+/// If `frame` is an ARP reply saying where `ip` is, its MAC.
+pub fn parse_reply_for(frame: &[u8], ip: Ipv4Addr) -> Result<Option<Mac>> {
+    Ok(parse_reply(frame)?
+        .filter(|r| r.sender_ip == ip)
+        .map(|r| r.sender_mac))
 }
 
 #[cfg(test)]

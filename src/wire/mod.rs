@@ -4,10 +4,10 @@
 //! offsets live in a private `field` module of each format.
 
 pub mod arp;
+pub mod bpf;
 pub mod checksum;
 pub mod ethernet;
 pub mod ipv4;
-pub mod probe;
 pub mod reply;
 pub mod tcp;
 

@@ -31,13 +31,7 @@ fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, val: &T) -> i
     .map(|_| ())
 }
 
-/// One instruction of a classic BPF program.
-pub type BpfInsn = libc::sock_filter;
-
-/// Build one classic BPF instruction.
-pub const fn bpf(code: u16, jt: u8, jf: u8, k: u32) -> BpfInsn {
-    libc::sock_filter { code, jt, jf, k }
-}
+use crate::wire::bpf::Insn;
 
 /// Ethernet protocol numbers for AF_PACKET.
 pub const ETH_P_ALL: u16 = 0x0003;
@@ -113,10 +107,20 @@ impl PacketSocket {
     }
 
     /// Attach a classic BPF filter; frames it rejects never reach us.
-    pub fn attach_filter(&self, prog: &[BpfInsn]) -> io::Result<()> {
+    pub fn attach_filter(&self, prog: &[Insn]) -> io::Result<()> {
+        let mut code: Vec<libc::sock_filter> = prog
+            .iter()
+            .map(|i| libc::sock_filter {
+                code: i.code,
+                jt: i.jt,
+                jf: i.jf,
+                k: i.k,
+            })
+            .collect();
         let fprog = libc::sock_fprog {
-            len: prog.len() as u16,
-            filter: prog.as_ptr() as *mut BpfInsn,
+            len: u16::try_from(code.len())
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
+            filter: code.as_mut_ptr(),
         };
         setsockopt(
             self.fd.as_raw_fd(),
@@ -126,7 +130,17 @@ impl PacketSocket {
         )
     }
 
-    /// Ask for a receive buffer of `bytes` (forced past rmem_max when root).
+    /// A socket for sending only, bound to `protocol` (which sets the
+    /// protocol of every frame sent: layer-3 devices such as WireGuard
+    /// check it), with a filter that takes nothing in.
+    pub fn open_sender(ifindex: u32, protocol: u16) -> io::Result<Self> {
+        let s = PacketSocket::open(ifindex, protocol)?;
+        if protocol != 0 {
+            s.attach_filter(&[crate::wire::bpf::insn(crate::wire::bpf::RET_K, 0, 0, 0)])?;
+        }
+        Ok(s)
+    }
+
     pub fn set_recv_buffer(&self, bytes: i32) -> io::Result<()> {
         setsockopt(
             self.fd.as_raw_fd(),
@@ -315,7 +329,7 @@ impl RxBatch {
 }
 
 /// Largest probe a transmit slot holds.
-pub const TX_SLOT: usize = 64;
+pub const TX_SLOT: usize = 512;
 
 /// Frames for one `sendmmsg` call, each with an optional IPv4 destination
 /// (for raw IP sockets).

@@ -1,0 +1,22 @@
+//! The sans-IO engine: everything that decides what to probe and what a
+//! reply means, with no sockets, no clock and no threads of its own (the
+//! shape of quinn-proto). Time and packets are passed in; decisions come out.
+//!
+//! - [`space`]: the (address x port) index space and its lookups;
+//! - [`permutation`]: the seeded order over it, shards and sender slices;
+//! - [`cookie`]: the keyed hash that validates replies statelessly;
+//! - [`correlator`]: classified replies in, deduplicated port states out;
+//! - [`answered`]: the compact set of pairs and hosts that answered;
+//! - [`retry`]: which silent pairs a retry round probes again;
+//! - [`core`]: the scan's state machine (rounds, late wait, pause, checkpoints);
+//! - [`ratelimit`], [`adaptive`]: the send schedule and the `--rate max` controller.
+
+pub mod adaptive;
+pub mod answered;
+pub mod cookie;
+pub mod core;
+pub mod correlator;
+pub mod permutation;
+pub mod ratelimit;
+pub mod retry;
+pub mod space;

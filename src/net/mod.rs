@@ -1,0 +1,8 @@
+//! Everything that talks to the kernel, and all unsafe code: raw sockets and
+//! batched sends ([`sys`]), routes and interfaces over netlink ([`route`]),
+//! the ARP sweep of on-link hosts ([`neigh`]) and signals ([`signals`]).
+
+pub mod neigh;
+pub mod route;
+pub mod signals;
+pub mod sys;

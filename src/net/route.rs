@@ -1,0 +1,729 @@
+//! Where probes go: for every target, the interface, source address and
+//! next hop the kernel would use, grouped into paths. One scan drives every
+//! path it needs.
+//!
+//! The kernel is asked through netlink (`RTM_GETROUTE`, as `ip route get`
+//! does, so policy routing is honoured): the target ranges are first cut at
+//! every route prefix of every table (so each piece has one route), then one
+//! address per piece is looked up. Pieces with the same (interface, gateway,
+//! sources) form a [`Path`]. Targets with no route are kept aside and named,
+//! never silently dropped.
+//!
+//! Link types: Ethernet (frames to the gateway's MAC, or, on a directly
+//! connected network, to each host's own MAC from our ARP sweep, see
+//! `net::neigh`), loopback (a raw IP socket), and layer-3 devices with no
+//! link header (tun, WireGuard, ppp), probed and captured at the IP layer.
+//!
+//! [`plan`] is pure and tests on made-up routing tables; [`resolve`] asks
+//! the live kernel.
+
+use crate::error::{Error, Result};
+use crate::net::sys::{self, PacketSocket};
+use crate::targets::RangeSet;
+use crate::wire::arp;
+use crate::wire::ethernet::Mac;
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+/// How frames are framed on an interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// Ethernet II, from our MAC.
+    Ethernet { src_mac: Mac },
+    /// No link header (tun, WireGuard, ppp): bare IP packets.
+    Layer3,
+    /// Loopback: probes through a raw IP socket (frames injected on `lo`
+    /// are dropped as martians), replies captured behind a zero Ethernet header.
+    Loopback,
+}
+
+impl Link {
+    /// Bytes before the IP header of a captured frame.
+    pub fn capture_offset(self) -> usize {
+        match self {
+            Link::Ethernet { .. } | Link::Loopback => 14,
+            Link::Layer3 => 0,
+        }
+    }
+}
+
+/// An interface probes leave by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Iface {
+    pub name: String,
+    pub index: u32,
+    pub link: Link,
+}
+
+/// Where an Ethernet frame goes next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hop {
+    /// Every probe to one MAC: the gateway's (or `--router-mac`).
+    Gateway { ip: Option<Ipv4Addr>, mac: Mac },
+    /// The targets are on the link: each host at its own MAC (ARP sweep).
+    OnLink,
+    /// No link-layer next hop (layer 3, loopback).
+    Direct,
+}
+
+/// A group of targets that share an interface, next hop and sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Path {
+    pub iface: Iface,
+    pub hop: Hop,
+    /// Our source addresses on this path (probes spread over them).
+    pub sources: Vec<Ipv4Addr>,
+    /// The target ranges this path carries (sorted).
+    pub ranges: Vec<(u32, u32)>,
+}
+
+/// What the kernel said about one destination.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KernelRoute {
+    pub oif: u32,
+    pub gateway: Option<Ipv4Addr>,
+    pub prefsrc: Option<Ipv4Addr>,
+    /// A local address of this machine (delivered through loopback).
+    pub local: bool,
+    /// A broadcast address: no host to probe.
+    pub broadcast: bool,
+}
+
+/// Every path of a scan, and the lookup from a target to its path.
+#[derive(Debug, Clone, Default)]
+pub struct Routes {
+    pub paths: Vec<Path>,
+    /// (first, last, path index), sorted, disjoint.
+    table: Vec<(u32, u32, u32)>,
+    /// Targets with no route.
+    pub unrouted: RangeSet,
+    /// Broadcast addresses among the targets (no host there: not probed).
+    pub broadcast: RangeSet,
+    /// MACs of on-link hosts that answered our ARP sweep.
+    pub neighbours: HashMap<u32, Mac>,
+    /// On-link addresses that did not answer ARP (counted as down).
+    pub down: u64,
+}
+
+impl Routes {
+    /// Build from paths (their ranges must be disjoint).
+    pub fn new(paths: Vec<Path>, unrouted: RangeSet) -> Routes {
+        let mut table: Vec<(u32, u32, u32)> = paths
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| p.ranges.iter().map(move |&(a, b)| (a, b, i as u32)))
+            .collect();
+        table.sort_unstable();
+        Routes {
+            paths,
+            table,
+            unrouted,
+            broadcast: RangeSet::new(),
+            neighbours: HashMap::new(),
+            down: 0,
+        }
+    }
+
+    /// The index of the path that carries `ip`.
+    #[inline]
+    pub fn path_of(&self, ip: u32) -> Option<usize> {
+        if let [(a, b, p)] = self.table[..] {
+            return (a <= ip && ip <= b).then_some(p as usize);
+        }
+        let k = self.table.partition_point(|&(a, _, _)| a <= ip);
+        (k > 0 && ip <= self.table[k - 1].1).then(|| self.table[k - 1].2 as usize)
+    }
+
+    /// Where a frame to `ip` on path `p` goes: `Some(Some(mac))` for
+    /// Ethernet, `Some(None)` with no link header, `None` when the host is
+    /// on the link and did not answer ARP (it is down: no probe).
+    #[inline]
+    pub fn next_mac(&self, p: usize, ip: u32) -> Option<Option<Mac>> {
+        match self.paths[p].hop {
+            Hop::Gateway { mac, .. } => Some(Some(mac)),
+            Hop::Direct => Some(None),
+            Hop::OnLink => self.neighbours.get(&ip).map(|m| Some(*m)),
+        }
+    }
+
+    /// Every source address of every path (sorted, deduplicated).
+    pub fn sources(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = self
+            .paths
+            .iter()
+            .flat_map(|p| p.sources.iter().map(|&s| u32::from(s)))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
+/// Cut `targets` at every prefix boundary in `prefixes` ((network, length)
+/// of every route the kernel has): inside one piece, every address has the
+/// same longest match.
+pub fn pieces(targets: &RangeSet, prefixes: &[(u32, u8)]) -> Vec<(u32, u32)> {
+    let mut cuts: Vec<u64> = Vec::new();
+    for &(net, len) in prefixes {
+        if len == 0 {
+            continue;
+        }
+        let size = 1u64 << (32 - len as u32);
+        let start = (net as u64) & !(size - 1);
+        cuts.push(start);
+        cuts.push(start + size);
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut out = Vec::new();
+    for &(a, b) in targets.ranges() {
+        let mut lo = a as u64;
+        let hi = b as u64;
+        let k = cuts.partition_point(|&c| c <= lo);
+        for &c in &cuts[k..] {
+            if c > hi {
+                break;
+            }
+            out.push((lo as u32, (c - 1) as u32));
+            lo = c;
+        }
+        out.push((lo as u32, hi as u32));
+    }
+    out
+}
+
+/// Target ranges grouped by the route that carries them.
+pub type RouteGroups = Vec<(KernelRoute, Vec<(u32, u32)>)>;
+
+/// Group target pieces by their route: `route_of` answers for one address
+/// of a piece (None: no route). Returns, per distinct route, its ranges (in
+/// first-seen order), and the ranges with no route.
+pub fn plan(
+    pieces: &[(u32, u32)],
+    mut route_of: impl FnMut(u32) -> Option<KernelRoute>,
+) -> (RouteGroups, RangeSet) {
+    let mut groups: Vec<(KernelRoute, Vec<(u32, u32)>)> = Vec::new();
+    let mut unrouted = Vec::new();
+    for &(a, b) in pieces {
+        match route_of(a) {
+            Some(r) => match groups.iter_mut().find(|(k, _)| *k == r) {
+                Some((_, v)) => match v.last_mut() {
+                    Some(last) if last.1 as u64 + 1 == a as u64 => last.1 = b,
+                    _ => v.push((a, b)),
+                },
+                None => groups.push((r, vec![(a, b)])),
+            },
+            None => unrouted.push((a, b)),
+        }
+    }
+    (groups, RangeSet::from_ranges(unrouted))
+}
+
+/// What the user forced on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub iface: Option<String>,
+    /// `--source-ip`: one or more addresses (probes spread over them).
+    pub sources: Vec<Ipv4Addr>,
+    pub router_mac: Option<Mac>,
+}
+
+fn sysfs(iface: &str, what: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/sys/class/net/{iface}/{what}"))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+fn if_name(index: u32) -> Option<String> {
+    let mut buf = [0u8; libc::IF_NAMESIZE];
+    // SAFETY: buf has IF_NAMESIZE bytes, as if_indextoname requires.
+    let p = unsafe { libc::if_indextoname(index, buf.as_mut_ptr() as *mut libc::c_char) };
+    if p.is_null() {
+        return None;
+    }
+    let n = buf.iter().position(|&c| c == 0).unwrap_or(buf.len());
+    String::from_utf8(buf[..n].to_vec()).ok()
+}
+
+/// The interface with index `index`, and how it frames packets.
+pub fn iface(index: u32) -> Result<Iface> {
+    let name =
+        if_name(index).ok_or_else(|| Error::runtime(format!("no interface with index {index}")))?;
+    let link = match sysfs(&name, "type").as_deref() {
+        Some("772") => Link::Loopback,
+        Some("1") => Link::Ethernet {
+            src_mac: sysfs(&name, "address")
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| {
+                    Error::runtime(format!("interface {name} has no Ethernet address"))
+                })?,
+        },
+        // tun/WireGuard (65534), ppp (512), IP tunnels (768, 776, 778...):
+        // no link-layer header.
+        _ => Link::Layer3,
+    };
+    Ok(Iface { name, index, link })
+}
+
+/// Ask the kernel for every route prefix (all tables) and for single routes.
+mod netlink {
+    use super::KernelRoute;
+    use netlink_packet_core::{
+        NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+    };
+    use netlink_packet_route::route::{
+        RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType,
+    };
+    use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+    use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
+    use std::io;
+    use std::net::Ipv4Addr;
+
+    fn socket() -> io::Result<Socket> {
+        let mut s = Socket::new(NETLINK_ROUTE)?;
+        s.bind_auto()?;
+        s.connect(&SocketAddr::new(0, 0))?;
+        Ok(s)
+    }
+
+    fn send(s: &Socket, msg: RouteMessage, flags: u16) -> io::Result<()> {
+        let mut hdr = NetlinkHeader::default();
+        hdr.flags = flags;
+        let mut packet = NetlinkMessage::new(
+            hdr,
+            NetlinkPayload::from(RouteNetlinkMessage::GetRoute(msg)),
+        );
+        packet.finalize();
+        let mut buf = vec![0; packet.buffer_len()];
+        packet.serialize(&mut buf[..]);
+        s.send(&buf, 0)?;
+        Ok(())
+    }
+
+    /// Read replies until Done or an error; call `f` on each route message.
+    fn read(s: &Socket, mut f: impl FnMut(RouteMessage)) -> io::Result<()> {
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = s.recv(&mut &mut buf[..], 0)?;
+            let mut off = 0;
+            while off < n {
+                let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf[off..n])
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                let len = msg.header.length as usize;
+                match msg.payload {
+                    NetlinkPayload::Done(_) => return Ok(()),
+                    NetlinkPayload::Error(e) => {
+                        return match e.code {
+                            None => Ok(()),
+                            Some(c) => Err(io::Error::from_raw_os_error(-c.get())),
+                        };
+                    }
+                    NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(r)) => f(r),
+                    _ => {}
+                }
+                if len == 0 {
+                    break;
+                }
+                off += len;
+            }
+            if !multipart_pending(&buf[..n]) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Whether a reply batch ends without Done (more parts follow).
+    fn multipart_pending(b: &[u8]) -> bool {
+        // nlmsg_flags of the first message: NLM_F_MULTI (2).
+        b.len() >= 8 && u16::from_ne_bytes([b[6], b[7]]) & 2 != 0
+    }
+
+    /// (network, prefix length) of every IPv4 route of every table.
+    pub fn prefixes() -> io::Result<Vec<(u32, u8)>> {
+        let s = socket()?;
+        let mut m = RouteMessage::default();
+        m.header.address_family = AddressFamily::Inet;
+        m.header.table = RouteHeader::RT_TABLE_UNSPEC;
+        send(&s, m, NLM_F_REQUEST | NLM_F_DUMP)?;
+        let mut out = Vec::new();
+        read(&s, |r| {
+            let len = r.header.destination_prefix_length;
+            let net = r.attributes.iter().find_map(|a| match a {
+                RouteAttribute::Destination(RouteAddress::Inet(ip)) => Some(u32::from(*ip)),
+                _ => None,
+            });
+            out.push((net.unwrap_or(0), len));
+        })?;
+        Ok(out)
+    }
+
+    /// The route the kernel would use for `dst` (None: unreachable).
+    pub fn get(dst: Ipv4Addr) -> io::Result<Option<KernelRoute>> {
+        let s = socket()?;
+        let mut m = RouteMessage::default();
+        m.header.address_family = AddressFamily::Inet;
+        m.header.destination_prefix_length = 32;
+        m.attributes
+            .push(RouteAttribute::Destination(RouteAddress::Inet(dst)));
+        send(&s, m, NLM_F_REQUEST)?;
+        let mut found = None;
+        let res = read(&s, |r| {
+            let ok = matches!(
+                r.header.kind,
+                RouteType::Unicast | RouteType::Local | RouteType::Broadcast
+            );
+            let mut k = KernelRoute {
+                oif: 0,
+                gateway: None,
+                prefsrc: None,
+                local: r.header.kind == RouteType::Local,
+                broadcast: r.header.kind == RouteType::Broadcast,
+            };
+            for a in &r.attributes {
+                match a {
+                    RouteAttribute::Oif(i) => k.oif = *i,
+                    RouteAttribute::Gateway(RouteAddress::Inet(g)) => k.gateway = Some(*g),
+                    RouteAttribute::PrefSource(RouteAddress::Inet(p)) => k.prefsrc = Some(*p),
+                    _ => {}
+                }
+            }
+            if ok && k.oif != 0 {
+                found = Some(k);
+            }
+        });
+        match res {
+            Ok(()) => Ok(found),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EACCES | libc::EINVAL)
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Resolve every target to a path, from the live kernel. With `may_send`
+/// false (a dry run) no ARP request is sent and an unknown gateway MAC is
+/// left as 00:00:00:00:00:00.
+pub fn resolve(targets: &RangeSet, o: &Overrides, may_send: bool) -> Result<Routes> {
+    let forced = match &o.iface {
+        Some(name) => Some(
+            sys::if_index(name).map_err(|_| Error::input(format!("unknown interface '{name}'")))?,
+        ),
+        None => None,
+    };
+    let prefixes = netlink::prefixes()
+        .map_err(|e| Error::runtime(format!("cannot read the routing table (netlink): {e}")))?;
+    let pieces = pieces(targets, &prefixes);
+    let mut err = None;
+    let (groups, unrouted) = plan(&pieces, |ip| {
+        let r = match netlink::get(Ipv4Addr::from(ip)) {
+            Ok(r) => r,
+            Err(e) => {
+                err.get_or_insert(e);
+                None
+            }
+        };
+        match (forced, r) {
+            // -i: the kernel's gateway only when it routes out of that interface.
+            (Some(f), Some(r)) if r.oif == f => Some(r),
+            (Some(f), r) => Some(KernelRoute {
+                oif: f,
+                gateway: None,
+                prefsrc: r.as_ref().and_then(|r| r.prefsrc),
+                local: false,
+                broadcast: r.is_some_and(|r| r.broadcast),
+            }),
+            (None, r) => r,
+        }
+    });
+    if let Some(e) = err {
+        return Err(Error::runtime(format!("route lookup (netlink): {e}")));
+    }
+    let mut paths: Vec<Path> = Vec::new();
+    let mut broadcast = Vec::new();
+    for (k, ranges) in groups {
+        if k.broadcast {
+            broadcast.extend(ranges);
+            continue;
+        }
+        let mut ifc = iface(k.oif)?;
+        if k.local && forced.is_none() {
+            // Our own addresses: the kernel delivers them through loopback.
+            ifc = Iface {
+                link: Link::Loopback,
+                ..ifc
+            };
+        }
+        let sources = if !o.sources.is_empty() {
+            o.sources.clone()
+        } else if let Some(s) = k.prefsrc {
+            vec![s]
+        } else {
+            let first = Ipv4Addr::from(ranges[0].0);
+            vec![source_for(first).ok_or_else(|| {
+                Error::runtime(format!(
+                    "no source address to reach {first} (give --source-ip)"
+                ))
+            })?]
+        };
+        let hop = match ifc.link {
+            Link::Layer3 | Link::Loopback => Hop::Direct,
+            Link::Ethernet { src_mac } => match (o.router_mac, k.gateway) {
+                (Some(mac), g) => Hop::Gateway { ip: g, mac },
+                (None, Some(g)) => Hop::Gateway {
+                    ip: Some(g),
+                    mac: neighbour(&ifc, src_mac, sources[0], g, may_send)?,
+                },
+                (None, None) => Hop::OnLink,
+            },
+        };
+        // Pieces of one kernel route may differ only in gateway MAC lookup:
+        // merge paths that came out the same.
+        match paths
+            .iter_mut()
+            .find(|p| p.iface == ifc && p.hop == hop && p.sources == sources)
+        {
+            Some(p) => p.ranges.extend(ranges),
+            None => paths.push(Path {
+                iface: ifc,
+                hop,
+                sources,
+                ranges,
+            }),
+        }
+    }
+    for p in &mut paths {
+        p.ranges.sort_unstable();
+    }
+    if paths.is_empty() {
+        return Err(Error::runtime(format!(
+            "no route to any target ({}); give -i IFACE and --router-mac MAC to send anyway",
+            describe(&unrouted, 4)
+        )));
+    }
+    let mut routes = Routes::new(paths, unrouted);
+    routes.broadcast = RangeSet::from_ranges(broadcast);
+    Ok(routes)
+}
+
+/// A short text for a set of ranges: the first `n`, then how many more.
+pub fn describe(set: &RangeSet, n: usize) -> String {
+    let r = set.ranges();
+    let mut parts: Vec<String> = r
+        .iter()
+        .take(n)
+        .map(|&(a, b)| {
+            if a == b {
+                Ipv4Addr::from(a).to_string()
+            } else {
+                format!("{}-{}", Ipv4Addr::from(a), Ipv4Addr::from(b))
+            }
+        })
+        .collect();
+    if r.len() > n {
+        parts.push(format!("and {} more ranges", r.len() - n));
+    }
+    format!("{} addresses: {}", set.count(), parts.join(", "))
+}
+
+/// The source address the kernel would use for `dst` (a connected UDP socket
+/// sends nothing).
+fn source_for(dst: Ipv4Addr) -> Option<Ipv4Addr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect((dst, 9)).ok()?;
+    match s.local_addr().ok()?.ip() {
+        std::net::IpAddr::V4(ip) if !ip.is_unspecified() => Some(ip),
+        _ => None,
+    }
+}
+
+/// Find `ip`'s complete entry on `iface` in `/proc/net/arp`.
+pub fn parse_neighbour(text: &str, ip: Ipv4Addr, iface: &str) -> Option<Mac> {
+    text.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() < 6 || f[0].parse::<Ipv4Addr>().ok()? != ip || f[5] != iface {
+            return None;
+        }
+        let flags = u32::from_str_radix(f[2].trim_start_matches("0x"), 16).ok()?;
+        if flags & 0x2 == 0 {
+            return None;
+        }
+        f[3].parse().ok().filter(|m: &Mac| *m != Mac::ZERO)
+    })
+}
+
+/// The gateway's MAC: from the neighbour table, else by asking with ARP.
+fn neighbour(
+    ifc: &Iface,
+    src_mac: Mac,
+    src_ip: Ipv4Addr,
+    ip: Ipv4Addr,
+    may_send: bool,
+) -> Result<Mac> {
+    if let Some(m) = std::fs::read_to_string("/proc/net/arp")
+        .ok()
+        .and_then(|t| parse_neighbour(&t, ip, &ifc.name))
+    {
+        return Ok(m);
+    }
+    if !may_send {
+        return Ok(Mac::ZERO);
+    }
+    let iface = &ifc.name;
+    let s = PacketSocket::open(ifc.index, sys::ETH_P_ARP).map_err(|e| Error::socket(e, iface))?;
+    s.set_recv_timeout(Duration::from_millis(100))
+        .map_err(|e| Error::runtime(format!("{iface}: {e}")))?;
+    let req = arp::request(src_mac, src_ip, ip);
+    let mut buf = [0u8; 1514];
+    for _ in 0..3 {
+        s.send(&req)
+            .map_err(|e| Error::runtime(format!("ARP request on {iface}: {e}")))?;
+        let until = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < until {
+            if let Ok(Some(n)) = s.recv(&mut buf)
+                && let Ok(Some(m)) = arp::parse_reply_for(&buf[..n], ip)
+            {
+                return Ok(m);
+            }
+        }
+    }
+    Err(Error::runtime(format!(
+        "no ARP reply from gateway {ip} on {iface} (give --router-mac)"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> u32 {
+        u32::from(s.parse::<Ipv4Addr>().unwrap())
+    }
+
+    #[test]
+    fn pieces_cut_at_route_boundaries() {
+        let t = RangeSet::from_ranges(vec![(ip("198.19.0.0"), ip("198.19.255.255"))]);
+        let p = pieces(
+            &t,
+            &[
+                (ip("198.19.0.0"), 17),
+                (ip("198.19.128.0"), 17),
+                (0, 0),
+                (ip("10.0.0.0"), 8),
+            ],
+        );
+        assert_eq!(
+            p,
+            vec![
+                (ip("198.19.0.0"), ip("198.19.127.255")),
+                (ip("198.19.128.0"), ip("198.19.255.255"))
+            ]
+        );
+        // A /32 route inside a range cuts it in three.
+        let p = pieces(&t, &[(ip("198.19.5.5"), 32)]);
+        assert_eq!(p.len(), 3);
+        assert_eq!(p[1], (ip("198.19.5.5"), ip("198.19.5.5")));
+        // Cuts at the very top of the space do not overflow.
+        let all = RangeSet::from_ranges(vec![(ip("255.255.255.0"), u32::MAX)]);
+        assert_eq!(pieces(&all, &[(u32::MAX, 32)]).len(), 2);
+    }
+
+    #[test]
+    fn plan_groups_by_route_and_names_the_unrouted() {
+        let a = KernelRoute {
+            oif: 2,
+            gateway: Some("198.18.0.2".parse().unwrap()),
+            prefsrc: None,
+            local: false,
+            broadcast: false,
+        };
+        let b = KernelRoute {
+            oif: 3,
+            gateway: Some("198.18.0.6".parse().unwrap()),
+            prefsrc: None,
+            local: false,
+            broadcast: false,
+        };
+        let pcs = vec![(0, 9), (10, 19), (20, 29), (30, 39)];
+        let (groups, unrouted) = plan(&pcs, |x| match x {
+            0 | 10 => Some(a.clone()),
+            20 => Some(b.clone()),
+            _ => None,
+        });
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0], (a, vec![(0, 19)]), "adjacent pieces merge");
+        assert_eq!(groups[1], (b, vec![(20, 29)]));
+        assert_eq!(unrouted.ranges(), &[(30, 39)]);
+    }
+
+    #[test]
+    fn lookup_finds_the_path_and_the_next_mac() {
+        let ifc = Iface {
+            name: "x".into(),
+            index: 1,
+            link: Link::Ethernet { src_mac: Mac::ZERO },
+        };
+        let gw = Mac([2, 0, 0, 0, 0, 2]);
+        let paths = vec![
+            Path {
+                iface: ifc.clone(),
+                hop: Hop::Gateway { ip: None, mac: gw },
+                sources: vec!["198.18.0.1".parse().unwrap()],
+                ranges: vec![(100, 199)],
+            },
+            Path {
+                iface: ifc,
+                hop: Hop::OnLink,
+                sources: vec!["198.18.1.1".parse().unwrap()],
+                ranges: vec![(300, 399), (0, 9)],
+            },
+        ];
+        let mut r = Routes::new(paths, RangeSet::new());
+        r.neighbours.insert(305, Mac([2, 0, 0, 0, 3, 5]));
+        assert_eq!(r.path_of(150), Some(0));
+        assert_eq!(r.path_of(5), Some(1));
+        assert_eq!(r.path_of(250), None);
+        assert_eq!(r.next_mac(0, 150), Some(Some(gw)));
+        assert_eq!(r.next_mac(1, 305), Some(Some(Mac([2, 0, 0, 0, 3, 5]))));
+        assert_eq!(
+            r.next_mac(1, 306),
+            None,
+            "on-link host that did not answer ARP"
+        );
+        assert_eq!(r.sources(), vec![ip("198.18.0.1"), ip("198.18.1.1")]);
+    }
+
+    #[test]
+    fn neighbour_table() {
+        let t = "IP address       HW type     Flags       HW address            Mask     Device
+198.18.0.2       0x1         0x2         02:aa:bb:cc:dd:ee     *        veth0
+198.18.0.3       0x1         0x0         00:00:00:00:00:00     *        veth0
+";
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        assert_eq!(
+            parse_neighbour(t, ip("198.18.0.2"), "veth0"),
+            Some("02:aa:bb:cc:dd:ee".parse().unwrap())
+        );
+        assert_eq!(parse_neighbour(t, ip("198.18.0.2"), "eth9"), None);
+        assert_eq!(
+            parse_neighbour(t, ip("198.18.0.3"), "veth0"),
+            None,
+            "incomplete entry"
+        );
+    }
+
+    #[test]
+    fn the_kernel_routes_loopback_locally() {
+        // Reads this machine's own routing table; sends nothing.
+        let r = netlink::get(Ipv4Addr::LOCALHOST).unwrap().unwrap();
+        assert!(r.local);
+        assert_eq!(iface(r.oif).unwrap().link, Link::Loopback);
+        assert!(!netlink::prefixes().unwrap().is_empty());
+    }
+}

@@ -1,0 +1,142 @@
+//! Probe modules, in the shape of zmap's `probe_modules/`: everything that
+//! knows what a probe of one kind looks like and what counts as its answer,
+//! behind one small trait. The sender, the receiver and the scan wiring never
+//! name TCP or UDP; they ask the scan's module for:
+//!
+//! - a **template** per source address, that writes one probe's IP packet
+//!   (the link header is the path's business, see `net::route`);
+//! - a **capture filter** (classic BPF) that keeps only plausible replies;
+//! - a **classifier** that validates a captured IP packet statelessly (the
+//!   cookie, our addresses and source ports) and says which (address, port)
+//!   it answers and in what state.
+//!
+//! Adding a probe type is adding a file here and a row in [`MODULES`].
+
+pub mod tcp_syn;
+
+use crate::engine::cookie::CookieKey;
+use crate::finding::PortState;
+use crate::wire::bpf::Insn;
+use std::net::Ipv4Addr;
+
+/// The transport protocol a module probes (the findings' `proto`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+impl Proto {
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+/// Our side of every probe of a scan: what a reply must be addressed to.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub key: CookieKey,
+    /// Our source addresses (sorted, deduplicated).
+    pub sources: Vec<u32>,
+    /// Probes come from ports `sport_base .. sport_base + sport_count`.
+    pub sport_base: u16,
+    pub sport_count: u16,
+}
+
+impl Identity {
+    /// Whether `ip` is one of our source addresses.
+    #[inline]
+    pub fn is_source(&self, ip: u32) -> bool {
+        self.sources.binary_search(&ip).is_ok()
+    }
+
+    /// Whether `port` is one of our source ports.
+    #[inline]
+    pub fn is_sport(&self, port: u16) -> bool {
+        port.wrapping_sub(self.sport_base) < self.sport_count
+    }
+
+    /// Source port of a probe in retry round `round`.
+    #[inline]
+    pub fn sport(&self, round: u32) -> u16 {
+        self.sport_base + (round % self.sport_count as u32) as u16
+    }
+
+    /// Source port of copy `copy` (0-based) of a probe in round `round`:
+    /// copies come from the other half of the source port range, so each
+    /// copy is a connection attempt of its own.
+    #[inline]
+    pub fn sport_copy(&self, round: u32, copy: u32) -> u16 {
+        self.sport(round.wrapping_add(copy.wrapping_mul((self.sport_count as u32 / 2).max(1))))
+    }
+
+    /// The lowest and highest source address (for capture filters).
+    pub fn source_bounds(&self) -> (u32, u32) {
+        (
+            self.sources.first().copied().unwrap_or(0),
+            self.sources.last().copied().unwrap_or(0),
+        )
+    }
+}
+
+/// A reply a module recognized as the answer to one of its probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Classified {
+    /// The probed address (the reply's source).
+    pub target: u32,
+    /// The probed port.
+    pub port: u16,
+    pub state: PortState,
+    /// What showed the state (`syn-ack`, `rst`, ...).
+    pub reason: &'static str,
+    pub ttl: u8,
+}
+
+/// Why a captured packet is not an answer to one of our probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reject {
+    /// It does not parse as this module's kind of reply.
+    Malformed,
+    /// Not to our addresses or source ports: someone else's traffic.
+    NotForUs,
+    /// A kind of packet that says nothing about the port.
+    Flags,
+    /// The cookie does not match: forged, stale or someone else's.
+    BadCookie,
+}
+
+/// Writes the IP packet of one probe from a fixed source address.
+pub trait Template: Send + Sync + std::fmt::Debug {
+    /// Write the probe to (dst, dport) from `sport` with per-probe cookie
+    /// `cookie` into `out` (at least [`Probe::max_len`] bytes); returns the
+    /// number of bytes written.
+    fn write(&self, out: &mut [u8], dst: u32, sport: u16, dport: u16, cookie: u32) -> usize;
+}
+
+/// One kind of probe.
+pub trait Probe: Send + Sync + std::fmt::Debug {
+    /// Name on the command line and in reports (`tcp-syn`).
+    fn name(&self) -> &'static str;
+    fn proto(&self) -> Proto;
+    /// Largest IP packet a template writes.
+    fn max_len(&self) -> usize;
+    /// A template for probes from `src`.
+    fn template(&self, src: Ipv4Addr) -> Box<dyn Template>;
+    /// A capture filter for frames whose IPv4 header starts at byte `l3` (0
+    /// on layer-3 links, 14 behind Ethernet): keep this module's replies to
+    /// addresses in `dst` (inclusive bounds) and ports in `dport`.
+    fn filter(&self, l3: u32, dst: (u32, u32), dport: (u16, u16)) -> Vec<Insn>;
+    /// Validate and classify a captured IPv4 packet.
+    fn classify(&self, packet: &[u8], us: &Identity) -> Result<Classified, Reject>;
+}
+
+/// Every probe module, by name.
+pub static MODULES: &[&dyn Probe] = &[&tcp_syn::TcpSyn];
+
+/// The module called `name`.
+pub fn by_name(name: &str) -> Option<&'static dyn Probe> {
+    MODULES.iter().copied().find(|m| m.name() == name)
+}

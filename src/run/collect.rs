@@ -1,0 +1,68 @@
+//! The collector thread: classified replies in, findings out. The
+//! correlator drops duplicates and pairs outside the scan; each new port
+//! state becomes a finding, goes through the risk categorizer and is
+//! written by every writer, then forgotten (documents keep what they need
+//! themselves).
+
+use crate::engine::correlator::Correlator;
+use crate::finding::{Finding, PortState};
+use crate::output::FindingWriter;
+use crate::probe::{Classified, Proto};
+use crate::risk::Risk;
+use crossbeam_channel::Receiver;
+use std::net::Ipv4Addr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+/// What the status line shows of the collector's work.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub open: AtomicU64,
+    pub closed: AtomicU64,
+    /// New port states (open or closed).
+    pub valid: AtomicU64,
+}
+
+/// Correlate, annotate and write until the channel closes.
+pub fn run(
+    rx: Receiver<Vec<Classified>>,
+    corr: &Mutex<Correlator>,
+    risk: &Risk,
+    writers: &mut [Box<dyn FindingWriter>],
+    show_closed: bool,
+    proto: Proto,
+    counters: &Counters,
+) -> std::io::Result<()> {
+    let mut err = None;
+    for batch in rx {
+        let mut c = corr.lock().unwrap();
+        for r in &batch {
+            let Ok(ev) = c.handle(r) else { continue };
+            counters.valid.fetch_add(1, Ordering::Relaxed);
+            match ev.state {
+                PortState::Open => counters.open.fetch_add(1, Ordering::Relaxed),
+                PortState::Closed => counters.closed.fetch_add(1, Ordering::Relaxed),
+            };
+            if ev.state == PortState::Closed && !show_closed {
+                continue;
+            }
+            let mut f = Finding::observed(
+                Ipv4Addr::from(ev.ip),
+                ev.port,
+                ev.state,
+                ev.ttl,
+                SystemTime::now(),
+            );
+            f.proto = proto.name().to_string();
+            f.reason = ev.reason.to_string();
+            risk.annotate(&mut f);
+            for w in writers.iter_mut() {
+                if let Err(e) = w.write(&f) {
+                    err.get_or_insert(e);
+                }
+            }
+        }
+    }
+    err.map_or(Ok(()), Err)
+}

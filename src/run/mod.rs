@@ -1,0 +1,676 @@
+//! The thin drivers of a scan: they open the sockets, start the threads and
+//! do what the sans-IO scan core ([`crate::engine::core`]) decides.
+//!
+//! - [`send`]: sender threads, each walking its slice of the permutation;
+//! - [`recv`]: a receiver thread per interface, capturing and classifying;
+//! - [`collect`]: the collector, correlating and writing findings;
+//! - [`status`]: the status line and the summary;
+//!
+//! and [`run`] here, which wires them for one scan: paths and the ARP
+//! sweep, sockets, privilege drop, signals, the core's loop, and the paused
+//! state at the end.
+
+pub mod collect;
+pub mod recv;
+pub mod send;
+pub mod status;
+
+use crate::cli::ScanArgs;
+use crate::config::{Rate, ScanConfig};
+use crate::engine::adaptive::{self, Adaptive};
+use crate::engine::answered::Answered;
+use crate::engine::cookie::CookieKey;
+use crate::engine::core::{Action, CoreConfig, Phase, Position, ScanCore};
+use crate::engine::correlator::Correlator;
+use crate::engine::permutation::{Permutation, Slice};
+use crate::engine::ratelimit::RateLimiter;
+use crate::engine::retry::RetryPlan;
+use crate::engine::space::Space;
+use crate::error::{Error, Result};
+use crate::net::neigh::{self, SweepConfig};
+use crate::net::route::{self, Hop, Link, Routes};
+use crate::net::signals::Signals;
+use crate::net::sys::{self, PacketSocket, RawIpSocket, TxSocket};
+use crate::output::{self, FindingWriter, ScanMeta};
+use crate::probe::{Classified, Identity};
+use crate::resume::PausedScan;
+use crate::risk::{Policy, Risk};
+use crate::targets::RangeSet;
+use send::{Plan, Progress};
+use status::{Summary, fmt_dur, fmt_rate};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Number of source ports probes come from (one per retry round, cycling).
+pub const SPORT_COUNT: u16 = 16;
+
+/// Run a scan to the end, or until interrupted (then paused.json is written
+/// in the working directory). `resume` continues a paused scan.
+pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
+    if cfg.targets.is_empty() {
+        return Err(Error::input(
+            "no targets left to scan (all excluded or reserved)",
+        ));
+    }
+    if cfg.ports.is_empty() {
+        return Err(Error::input("no ports to scan"));
+    }
+    let space = Space::new(cfg.targets.clone(), cfg.ports.clone());
+    let perm = Permutation::new(space.len(), cfg.seed);
+    let shard = Slice::shard(cfg.shard.0, cfg.shard.1);
+    let slices: Vec<Slice> = (0..cfg.senders as u64)
+        .map(|t| shard.split(t, cfg.senders as u64))
+        .collect();
+    let mine = shard.len(space.len());
+    let mut routes = route::resolve(&cfg.targets, &cfg.overrides, !cfg.dry_run)?;
+    if !routes.unrouted.is_empty() && !cfg.quiet {
+        eprintln!(
+            "synsweep: warning: no route to {}; they are not probed",
+            route::describe(&routes.unrouted, 4)
+        );
+    }
+    let (key, sport_base) = match &resume {
+        Some(r) => (
+            CookieKey {
+                k0: r.key.0,
+                k1: r.key.1,
+            },
+            r.sport_base,
+        ),
+        None => (
+            CookieKey::random(),
+            61000 + rand::random_range(0..(65536 - 61000 - SPORT_COUNT as u32)) as u16,
+        ),
+    };
+    let start = match &resume {
+        Some(r) => Position {
+            round: r.round,
+            next: r.next.clone(),
+        },
+        None => Position {
+            round: 0,
+            next: vec![0; cfg.senders],
+        },
+    };
+    if cfg.dry_run {
+        dry_run(cfg, &space, &routes, mine, &start, resume.is_some());
+        return Ok(Summary {
+            space: space.len(),
+            ..Default::default()
+        });
+    }
+    sweep_on_link(cfg, &mut routes)?;
+    let routes = Arc::new(routes);
+    let id = Identity {
+        key,
+        sources: routes.sources(),
+        sport_base,
+        sport_count: SPORT_COUNT,
+    };
+    let plan = Plan {
+        perm,
+        space: space.clone(),
+        id: id.clone(),
+        routes: routes.clone(),
+        templates: routes
+            .paths
+            .iter()
+            .map(|p| p.sources.iter().map(|&s| cfg.probe.template(s)).collect())
+            .collect(),
+    };
+
+    let policy = cfg.policy.as_deref().map(Policy::load).transpose()?;
+    let risk = Risk::new(policy);
+    let appending = resume.is_some();
+    let mut writers: Vec<Box<dyn FindingWriter>> = cfg
+        .outputs
+        .iter()
+        .map(|(p, f)| output::open(p, *f, appending))
+        .collect::<Result<_>>()?;
+    // Documents are rewritten whole: give them what the paused run found.
+    if let Some(r) = &resume {
+        for w in writers.iter_mut().filter(|w| !w.streams()) {
+            for f in &r.findings {
+                w.write(f)
+                    .map_err(|e| Error::runtime(format!("writing findings: {e}")))?;
+            }
+        }
+    }
+
+    // Sockets: the receivers first, so no early reply is missed; one per
+    // interface, sending sockets one per path and sender.
+    let mut ifaces: Vec<&route::Iface> = Vec::new();
+    for p in &routes.paths {
+        if !ifaces.iter().any(|i| i.index == p.iface.index) {
+            ifaces.push(&p.iface);
+        }
+    }
+    let rx_socks = ifaces
+        .iter()
+        .map(|i| {
+            let s = PacketSocket::open(i.index, sys::ETH_P_IP)
+                .map_err(|e| Error::socket(e, &i.name))?;
+            s.attach_filter(&cfg.probe.filter(
+                i.link.capture_offset() as u32,
+                id.source_bounds(),
+                (sport_base, sport_base + SPORT_COUNT - 1),
+            ))
+            .map_err(|e| {
+                Error::runtime(format!(
+                    "cannot attach the capture filter on {}: {e}",
+                    i.name
+                ))
+            })?;
+            let _ = s.set_recv_buffer(64 << 20);
+            s.set_recv_timeout(Duration::from_millis(50))
+                .map_err(|e| Error::socket(e, &i.name))?;
+            Ok((s, i.link.capture_offset()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let tx_socks: Vec<Vec<TxSocket>> = (0..cfg.senders)
+        .map(|_| {
+            routes
+                .paths
+                .iter()
+                .map(|p| {
+                    let err = |e| Error::socket(e, &p.iface.name);
+                    Ok(match p.iface.link {
+                        Link::Ethernet { .. } => {
+                            let s = PacketSocket::open(p.iface.index, 0).map_err(err)?;
+                            let _ = s.set_qdisc_bypass();
+                            TxSocket::Packet(s)
+                        }
+                        Link::Layer3 => {
+                            let s = PacketSocket::open_sender(p.iface.index, sys::ETH_P_IP)
+                                .map_err(err)?;
+                            let _ = s.set_qdisc_bypass();
+                            TxSocket::Packet(s)
+                        }
+                        Link::Loopback => TxSocket::RawIp(RawIpSocket::open().map_err(err)?),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .collect::<Result<_>>()?;
+    if !cfg.keep_root {
+        crate::privilege::drop_privileges().map_err(|e| {
+            Error::runtime(format!(
+                "cannot drop privileges: {e} (use --keep-root to stay root)"
+            ))
+        })?;
+    }
+
+    let signals = Signals::install()?;
+    let stop_send = AtomicBool::new(false);
+    let stop_rx = AtomicBool::new(false);
+    let rxstats = recv::RxStats::default();
+    let counters = collect::Counters::default();
+    let progress: Vec<Progress> = (0..cfg.senders).map(|_| Progress::default()).collect();
+    let answered = match &resume {
+        Some(r) => r.answered()?,
+        None => Answered::default(),
+    };
+    let corr = Mutex::new(Correlator::new(space.clone(), answered));
+    let per_sender = cfg.rate.pps().map(|r| r / cfg.senders as f64);
+    let limiters: Vec<Mutex<RateLimiter>> = (0..cfg.senders)
+        .map(|_| Mutex::new(RateLimiter::new(per_sender)))
+        .collect();
+    // `--rate max`: the adaptive controller, fed every tick.
+    let mut adaptive = (cfg.rate == Rate::Max).then(Adaptive::new);
+    let backlog0 = adaptive::backlog_drops().unwrap_or(0);
+    let backlog_now = || adaptive::backlog_drops().map_or(0, |d| d.saturating_sub(backlog0));
+    let started = Instant::now();
+    let started_wall = SystemTime::now();
+    let live = !cfg.quiet && std::io::stderr().is_terminal();
+    let sent_now = || {
+        progress
+            .iter()
+            .map(|p| p.sent.load(Ordering::Relaxed))
+            .sum::<u64>()
+    };
+    let walked_now = || {
+        progress
+            .iter()
+            .map(|p| p.walked.load(Ordering::Relaxed))
+            .sum::<u64>()
+    };
+    let status_line = |phase: &str, pct: f64, eta: Option<Duration>, rate: f64| {
+        if live {
+            status::show(&format!(
+                "{phase} {:5.1}% | {} | sent {} | replies {} | open {} | drops {}+{} | left {}",
+                pct,
+                fmt_rate(rate),
+                sent_now(),
+                counters.valid.load(Ordering::Relaxed),
+                counters.open.load(Ordering::Relaxed),
+                rxstats.kernel_drops.load(Ordering::Relaxed),
+                backlog_now(),
+                eta.map(fmt_dur).unwrap_or_else(|| "-".into()),
+            ));
+        }
+    };
+
+    let mut core = ScanCore::new(
+        CoreConfig {
+            retries: cfg.retries,
+            wait: cfg.wait,
+            senders: cfg.senders,
+            checkpoint_every: None,
+        },
+        start,
+    );
+    let mut io_err: Option<Error> = None;
+    let mut send_time = Duration::ZERO;
+    let mut paused_at: Option<Position> = None;
+    let collect_res = std::thread::scope(|s| {
+        let (tx, rx) = crossbeam_channel::bounded::<Vec<Classified>>(1 << 14);
+        let rxh: Vec<_> = rx_socks
+            .into_iter()
+            .zip(&ifaces)
+            .map(|((sock, l3), i)| {
+                let (tx, id, stop, stats) = (tx.clone(), &id, &stop_rx, &rxstats);
+                let name = i.name.clone();
+                let probe = cfg.probe;
+                (
+                    name,
+                    s.spawn(move || recv::run(sock, l3, probe, id, tx, stop, stats)),
+                )
+            })
+            .collect();
+        drop(tx);
+        let w = &mut writers;
+        let (corr_ref, risk_ref, counters_ref) = (&corr, &risk, &counters);
+        let proto = cfg.probe.proto();
+        let ch = s.spawn(move || {
+            collect::run(
+                rx,
+                corr_ref,
+                risk_ref,
+                w,
+                cfg.show_closed,
+                proto,
+                counters_ref,
+            )
+        });
+        let tick = Duration::from_millis(if live { 100 } else { 50 });
+        let mut senders: Vec<std::thread::ScopedJoinHandle<'_, std::io::Result<u64>>> = Vec::new();
+        let mut round_start = Instant::now();
+        let (mut last_t, mut last_sent, mut rate) = (Instant::now(), 0u64, 0.0);
+        let mut seen = (Instant::now(), 0u64, 0u64, 0u64);
+        let mut signals_seen = 0;
+        let mut actions = core.start(Instant::now());
+        'scan: loop {
+            for a in std::mem::take(&mut actions) {
+                match a {
+                    Action::StartRound { round, from } => {
+                        stop_send.store(false, Ordering::SeqCst);
+                        let retry = (round > 0).then(|| RetryPlan {
+                            answered: Arc::new(corr.lock().unwrap().answered().clone()),
+                            round,
+                            nports: cfg.ports.len() as u64,
+                        });
+                        round_start = Instant::now();
+                        senders = (0..cfg.senders)
+                            .map(|t| {
+                                let (plan, socks, lim, prog, retry, slice, from) = (
+                                    &plan,
+                                    &tx_socks[t],
+                                    &limiters[t],
+                                    &progress[t],
+                                    retry.clone(),
+                                    slices[t],
+                                    from[t],
+                                );
+                                prog.walked.store(from, Ordering::Relaxed);
+                                let stop = &stop_send;
+                                s.spawn(move || {
+                                    let mut lim = lim.lock().unwrap();
+                                    lim.restart();
+                                    send::run(
+                                        plan,
+                                        socks,
+                                        slice,
+                                        from,
+                                        round,
+                                        retry.as_ref(),
+                                        &mut lim,
+                                        stop,
+                                        prog,
+                                    )
+                                })
+                            })
+                            .collect();
+                    }
+                    Action::StopSenders => stop_send.store(true, Ordering::SeqCst),
+                    Action::Checkpoint => {}
+                    Action::Finish { paused } => {
+                        paused_at = paused;
+                        break 'scan;
+                    }
+                }
+            }
+            std::thread::sleep(tick);
+            let now = Instant::now();
+            while signals_seen < signals.count() {
+                signals_seen += 1;
+                actions.extend(core.interrupt(now));
+            }
+            if !senders.is_empty() && senders.iter().all(|h| h.is_finished()) {
+                let mut next = Vec::new();
+                for h in senders.drain(..) {
+                    match h.join().expect("sender thread panicked") {
+                        Ok(j) => next.push(j),
+                        Err(e) => {
+                            io_err.get_or_insert(Error::runtime(format!("sending failed: {e}")));
+                            next.push(0);
+                        }
+                    }
+                }
+                send_time += round_start.elapsed();
+                if io_err.is_some() {
+                    break 'scan;
+                }
+                actions.extend(core.senders_done(now, next));
+            }
+            // The status line and `--rate max`.
+            let sent = sent_now();
+            if let (Some(a), Phase::Sending { .. }) = (adaptive.as_mut(), core.phase()) {
+                let obs = (
+                    now,
+                    sent,
+                    rxstats.frames.load(Ordering::Relaxed),
+                    rxstats.kernel_drops.load(Ordering::Relaxed) + backlog_now(),
+                );
+                let cap = a.update(adaptive::Tick {
+                    dt: obs.0 - seen.0,
+                    sent: obs.1 - seen.1,
+                    replies: obs.2 - seen.2,
+                    drops: obs.3 - seen.3,
+                });
+                seen = obs;
+                let per = cap.map_or(send::CAP_UNLIMITED, |c| {
+                    ((c / cfg.senders as f64) as u64).max(1)
+                });
+                progress
+                    .iter()
+                    .for_each(|p| p.cap.store(per, Ordering::Relaxed));
+            } else {
+                seen = (
+                    now,
+                    sent,
+                    rxstats.frames.load(Ordering::Relaxed),
+                    rxstats.kernel_drops.load(Ordering::Relaxed) + backlog_now(),
+                );
+            }
+            // The shown rate is over the last second; before the first
+            // second is over, over what there is.
+            let span = (now - last_t).as_secs_f64();
+            if span >= 0.9 || rate == 0.0 {
+                rate = (sent - last_sent) as f64 / span.max(1e-3);
+            }
+            if span >= 0.9 {
+                (last_t, last_sent) = (now, sent);
+            }
+            match core.phase().clone() {
+                Phase::Sending { round } => {
+                    let walked = walked_now();
+                    let pct = 100.0 * walked as f64 / mine.max(1) as f64;
+                    let eta = (round == 0 && rate > 0.0).then(|| {
+                        Duration::from_secs_f64(mine.saturating_sub(walked) as f64 / rate)
+                    });
+                    status_line(&round_name(round, cfg.retries), pct, eta, rate);
+                }
+                Phase::Settling { round, .. } => {
+                    status_line(&round_name(round - 1, cfg.retries), 100.0, None, 0.0)
+                }
+                Phase::Waiting { until } => status_line(
+                    if core.interrupted() {
+                        "pausing"
+                    } else {
+                        "waiting"
+                    },
+                    100.0,
+                    Some(until.saturating_duration_since(now)),
+                    0.0,
+                ),
+                Phase::Idle | Phase::Done => {}
+            }
+            actions.extend(core.tick(now));
+        }
+        // On an error: stop whatever still runs.
+        stop_send.store(true, Ordering::SeqCst);
+        for h in senders.drain(..) {
+            let _ = h.join();
+        }
+        stop_rx.store(true, Ordering::Relaxed);
+        for (name, h) in rxh {
+            if let Err(e) = h.join().expect("receiver thread panicked") {
+                io_err.get_or_insert(Error::runtime(format!("receiving on {name} failed: {e}")));
+            }
+        }
+        ch.join().expect("collector thread panicked")
+    });
+    if live {
+        status::clear();
+    }
+    let sent = sent_now();
+    let meta = ScanMeta {
+        command: cfg.command_line.clone(),
+        started: started_wall,
+        finished: SystemTime::now(),
+        targets: cfg.target_text.clone(),
+        ports: crate::ports::format_ports(&cfg.ports),
+        seed: cfg.seed,
+        rate: cfg.rate.to_string(),
+        probes_sent: sent + resume.as_ref().map_or(0, |r| r.sent),
+    };
+    for w in writers.iter_mut() {
+        w.finish(&meta)
+            .map_err(|e| Error::runtime(format!("writing findings: {e}")))?;
+    }
+    collect_res.map_err(|e| Error::runtime(format!("writing findings: {e}")))?;
+    if let Some(e) = io_err {
+        return Err(e);
+    }
+    let corr = corr.into_inner().unwrap();
+    let c = corr.stats();
+    let mut paused = None;
+    if let Some(at) = paused_at {
+        let answered = PausedScan::encode_answered(corr.answered());
+        drop(corr);
+        let findings = match &resume {
+            Some(r) => r.findings.clone(),
+            None => Vec::new(),
+        };
+        let state = PausedScan {
+            version: crate::resume::VERSION,
+            // The sender count is pinned: its default depends on the rate,
+            // which a resume may change, and positions are per sender.
+            args: ScanArgs {
+                senders: Some(cfg.senders),
+                ..absolute_paths(&cfg.args)
+            },
+            space: space.len(),
+            seed: cfg.seed,
+            shard: cfg.shard,
+            key: (key.k0, key.k1),
+            sport_base,
+            round: at.round,
+            next: at.next,
+            sent: meta.probes_sent,
+            answered,
+            findings,
+        };
+        let file = std::env::current_dir()
+            .map(|d| d.join("paused.json"))
+            .unwrap_or_else(|_| PathBuf::from("paused.json"));
+        state
+            .save(&file)
+            .map_err(|e| Error::runtime(format!("cannot write {}: {e}", file.display())))?;
+        paused = Some(file);
+    } else if let Some(p) = cfg.args.resume.as_ref() {
+        // The resumed scan is complete: its paused state is spent.
+        let _ = std::fs::remove_file(p);
+    }
+    Ok(Summary {
+        space: space.len(),
+        sent,
+        send_time,
+        replies: c.open + c.closed,
+        open: c.open,
+        closed: c.closed,
+        kernel_drops: rxstats.kernel_drops.load(Ordering::Relaxed),
+        backlog_drops: backlog_now(),
+        rate_cuts: adaptive.as_ref().map_or(0, Adaptive::cuts),
+        paths: routes.paths.len(),
+        down: routes.down,
+        unrouted: routes.unrouted.count(),
+        elapsed: started.elapsed(),
+        paused,
+    })
+}
+
+fn round_name(round: u32, retries: u32) -> String {
+    if round == 0 {
+        "scan".to_string()
+    } else {
+        format!("retry {round}/{retries}")
+    }
+}
+
+/// Ask every on-link target for its MAC (ARP), so each is probed at its
+/// own; those that do not answer are down and get no probe.
+fn sweep_on_link(cfg: &ScanConfig, routes: &mut Routes) -> Result<()> {
+    let rate = match cfg.rate {
+        Rate::Pps(r) => r.min(SweepConfig::default().rate),
+        Rate::Max => SweepConfig::default().rate,
+    };
+    let mut found_all = std::collections::HashMap::new();
+    let mut down = 0;
+    for p in &routes.paths {
+        let (Hop::OnLink, Link::Ethernet { src_mac }) = (p.hop, p.iface.link) else {
+            continue;
+        };
+        let asked = RangeSet::from_ranges(p.ranges.clone());
+        let found = neigh::sweep(
+            p.iface.index,
+            src_mac,
+            p.sources[0],
+            &asked,
+            SweepConfig {
+                rate,
+                ..SweepConfig::default()
+            },
+        )
+        .map_err(|e| Error::socket(e, &p.iface.name))?;
+        down += asked.count() - found.len() as u64;
+        if !cfg.quiet {
+            eprintln!(
+                "synsweep: {} on-link: {} of {} hosts answered ARP; the other {} are down and not probed",
+                p.iface.name,
+                found.len(),
+                asked.count(),
+                asked.count() - found.len() as u64
+            );
+        }
+        found_all.extend(found);
+    }
+    routes.neighbours = found_all;
+    routes.down = down;
+    Ok(())
+}
+
+/// `--dry-run`: say what would be probed and where, send nothing.
+fn dry_run(
+    cfg: &ScanConfig,
+    space: &Space,
+    routes: &Routes,
+    mine: u64,
+    start: &Position,
+    resumed: bool,
+) {
+    println!(
+        "targets:   {} addresses ({})",
+        space.addresses(),
+        cfg.target_text
+    );
+    println!(
+        "ports:     {} ({})",
+        cfg.ports.len(),
+        crate::ports::format_ports(&cfg.ports)
+    );
+    println!(
+        "space:     {} probes, this shard {}/{}: {mine}",
+        space.len(),
+        cfg.shard.0 + 1,
+        cfg.shard.1
+    );
+    println!("probe:     {}", cfg.probe.name());
+    for p in &routes.paths {
+        let hop = match p.hop {
+            Hop::Gateway { ip: Some(ip), mac } => format!("gateway {ip} ({mac})"),
+            Hop::Gateway { ip: None, mac } => format!("router MAC {mac}"),
+            Hop::OnLink => "on-link (ARP sweep, each host at its own MAC)".to_string(),
+            Hop::Direct if p.iface.link == Link::Loopback => "loopback (raw IP socket)".to_string(),
+            Hop::Direct => "layer 3 (no link header)".to_string(),
+        };
+        let sources: Vec<String> = p.sources.iter().map(|s| s.to_string()).collect();
+        let set = RangeSet::from_ranges(p.ranges.clone());
+        println!(
+            "path:      interface {}, source {}, {hop}: {}",
+            p.iface.name,
+            sources.join(","),
+            route::describe(&set, 3)
+        );
+    }
+    if !routes.unrouted.is_empty() {
+        println!("no route:  {}", route::describe(&routes.unrouted, 3));
+    }
+    println!(
+        "rate:      {}, retries {}, wait {}s, senders {}, seed {}",
+        cfg.rate,
+        cfg.retries,
+        cfg.wait.as_secs_f64(),
+        cfg.senders,
+        cfg.seed
+    );
+    if let Rate::Pps(r) = cfg.rate {
+        println!(
+            "time:      about {} for the first pass",
+            fmt_dur(Duration::from_secs_f64(mine as f64 / r))
+        );
+    }
+    if resumed {
+        println!(
+            "resume:    round {}, {} of {mine} positions done",
+            start.round,
+            start.next.iter().sum::<u64>()
+        );
+    }
+}
+
+/// The arguments with every file path made absolute, so a resume works from
+/// any directory.
+fn absolute_paths(a: &ScanArgs) -> ScanArgs {
+    let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut a = a.clone();
+    a.targets_file = a.targets_file.iter().map(|p| abs(p)).collect();
+    a.exclude_file = a.exclude_file.iter().map(|p| abs(p)).collect();
+    a.policy = a.policy.as_deref().map(abs);
+    a.output = a
+        .output
+        .iter()
+        .map(|o| {
+            if o == "-" {
+                o.clone()
+            } else {
+                abs(std::path::Path::new(o)).display().to_string()
+            }
+        })
+        .collect();
+    a.resume = None;
+    a
+}

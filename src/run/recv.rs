@@ -1,0 +1,78 @@
+//! The receiver thread, one per interface the scan uses: captures frames
+//! through the probe module's BPF filter, skips the link header, lets the
+//! module validate and classify each packet, and forwards what is ours in
+//! batches to the collector. It knows no protocol.
+
+use crate::net::sys::{PacketSocket, RxBatch};
+use crate::probe::{Classified, Identity, Probe, Reject};
+use crossbeam_channel::Sender;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Counters the status line shows (shared by every receiver).
+#[derive(Debug, Default)]
+pub struct RxStats {
+    /// Frames that passed the filter and were classified as our replies.
+    pub frames: AtomicU64,
+    /// Frames that passed the filter but did not parse.
+    pub malformed: AtomicU64,
+    /// Frames that parsed but were not answers to our probes (bad cookie, ...).
+    pub rejected: AtomicU64,
+    /// Frames the kernel dropped because we were too slow.
+    pub kernel_drops: AtomicU64,
+}
+
+/// Receive until `stop` is set, forwarding classified replies. `l3` is the
+/// length of the link header in front of the IP packet.
+pub fn run(
+    sock: PacketSocket,
+    l3: usize,
+    probe: &dyn Probe,
+    us: &Identity,
+    out: Sender<Vec<Classified>>,
+    stop: &AtomicBool,
+    stats: &RxStats,
+) -> std::io::Result<()> {
+    let mut batch = RxBatch::new(256);
+    let mut polled = std::time::Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let n = sock.recv_batch(&mut batch)?;
+        if n > 0 {
+            let mut v = Vec::with_capacity(n);
+            for i in 0..n {
+                let (frame, outgoing) = batch.frame(i);
+                if outgoing {
+                    continue;
+                }
+                match frame.get(l3..).map(|p| probe.classify(p, us)) {
+                    Some(Ok(c)) => v.push(c),
+                    None | Some(Err(Reject::Malformed)) => {
+                        stats.malformed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(Err(_)) => {
+                        stats.rejected.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            stats.frames.fetch_add(v.len() as u64, Ordering::Relaxed);
+            if !v.is_empty() && out.send(v).is_err() {
+                break;
+            }
+        }
+        // Kernel drops feed the status line and `--rate max`: read them
+        // every 20 ms (the call also resets them).
+        if (n == 0 || polled.elapsed() >= std::time::Duration::from_millis(20))
+            && let Ok((_, drops)) = sock.stats()
+        {
+            polled = std::time::Instant::now();
+            stats
+                .kernel_drops
+                .fetch_add(drops as u64, Ordering::Relaxed);
+        }
+    }
+    if let Ok((_, drops)) = sock.stats() {
+        stats
+            .kernel_drops
+            .fetch_add(drops as u64, Ordering::Relaxed);
+    }
+    Ok(())
+}

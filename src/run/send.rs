@@ -1,0 +1,179 @@
+//! The sender thread: walks its slice of the permutation; for each index
+//! finds the pair, its path and next hop, writes the link header and the
+//! probe module's packet into a batch per path, and hands the batches to
+//! the kernel at the granted rate. It knows no protocol: the module's
+//! template writes the probe.
+
+use crate::engine::permutation::{Permutation, Slice};
+use crate::engine::ratelimit::RateLimiter;
+use crate::engine::retry::RetryPlan;
+use crate::engine::space::Space;
+use crate::net::route::{Link, Routes};
+use crate::net::sys::{TxBatch, TxSocket};
+use crate::probe::{Identity, Template};
+use crate::wire::ethernet::{self, ETHERTYPE_IPV4, Mac};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Probes handed to the kernel per `sendmmsg`.
+pub const BATCH: usize = 64;
+
+/// `Progress::cap` value that leaves the sender's own rate alone.
+pub const CAP_NONE: u64 = 0;
+/// `Progress::cap` value for "as fast as the kernel takes them".
+pub const CAP_UNLIMITED: u64 = u64::MAX;
+
+/// Everything a sender needs to turn a position into a probe.
+#[derive(Debug)]
+pub struct Plan {
+    pub perm: Permutation,
+    pub space: Space,
+    pub id: Identity,
+    pub routes: Arc<Routes>,
+    /// Per path, per source address of the path: the module's template.
+    pub templates: Vec<Vec<Box<dyn Template>>>,
+}
+
+impl Plan {
+    /// Which of a path's `n` sources probes `ip` (always the same one).
+    #[inline]
+    pub fn source_for(ip: u32, n: usize) -> usize {
+        if n == 1 {
+            0
+        } else {
+            (((ip as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) % n as u64) as usize
+        }
+    }
+}
+
+/// Live counters shared with the status line.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Probes handed to the kernel.
+    pub sent: AtomicU64,
+    /// Positions of the current round walked (sent or skipped).
+    pub walked: AtomicU64,
+    /// Positions skipped because their host has no route or is down.
+    pub unreachable: AtomicU64,
+    /// A rate set from outside while the sender runs (the adaptive
+    /// controller of `--rate max`): probes per second for this sender,
+    /// [`CAP_UNLIMITED`], or [`CAP_NONE`] to keep the limiter's own rate.
+    pub cap: AtomicU64,
+}
+
+fn flush(sock: &TxSocket, batch: &mut TxBatch, progress: &Progress) -> std::io::Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let n = sock.send_batch(batch)?;
+    progress.sent.fetch_add(n as u64, Ordering::Relaxed);
+    if n < batch.len() {
+        return Err(std::io::Error::other(format!(
+            "kernel took {n} of {} probes",
+            batch.len()
+        )));
+    }
+    batch.clear();
+    Ok(())
+}
+
+/// Walk positions `start..` of `slice` in round `round`, sending on
+/// `socks` (one per path); stop early when `stop` is set. Returns the next
+/// position not yet handled: every position before it was sent (or skipped
+/// by the retry plan, or unreachable).
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    plan: &Plan,
+    socks: &[TxSocket],
+    slice: Slice,
+    start: u64,
+    round: u32,
+    retry: Option<&RetryPlan>,
+    limiter: &mut RateLimiter,
+    stop: &AtomicBool,
+    progress: &Progress,
+) -> std::io::Result<u64> {
+    let total = slice.len(plan.perm.len());
+    let routes = &*plan.routes;
+    let key = plan.id.key;
+    let src_macs: Vec<Mac> = routes
+        .paths
+        .iter()
+        .map(|p| match p.iface.link {
+            Link::Ethernet { src_mac } => src_mac,
+            _ => Mac::ZERO,
+        })
+        .collect();
+    let sources: Vec<Vec<u32>> = routes
+        .paths
+        .iter()
+        .map(|p| p.sources.iter().map(|&s| u32::from(s)).collect())
+        .collect();
+    let mut batches: Vec<TxBatch> = socks.iter().map(|_| TxBatch::new(BATCH)).collect();
+    let mut j = start;
+    let mut cap = CAP_NONE;
+    while j < total && !stop.load(Ordering::Relaxed) {
+        let c = progress.cap.load(Ordering::Relaxed);
+        if c != cap {
+            cap = c;
+            if c != CAP_NONE {
+                limiter.set_rate((c != CAP_UNLIMITED).then_some(c as f64));
+            }
+        }
+        let want = limiter.acquire(BATCH as u64) as usize;
+        let mut n = 0;
+        while n < want && j < total {
+            let index = plan.perm.at(slice.position(j));
+            let (ip, port, pi) = plan.space.pair(index);
+            j += 1;
+            // A retry may send a pair more than one probe (see RetryPlan).
+            let copies = match retry {
+                Some(r) => r.probes(index, plan.space.host_of(index), pi),
+                None => 1,
+            };
+            if copies == 0 {
+                continue;
+            }
+            let Some((p, mac)) = routes
+                .path_of(ip)
+                .and_then(|p| routes.next_mac(p, ip).map(|m| (p, m)))
+            else {
+                progress.unreachable.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            let k = Plan::source_for(ip, sources[p].len());
+            let src = sources[p][k];
+            let template = &plan.templates[p][k];
+            for c in 0..copies {
+                if batches[p].is_full() {
+                    flush(&socks[p], &mut batches[p], progress)?;
+                }
+                let sport = if c == 0 {
+                    plan.id.sport(round)
+                } else {
+                    plan.id.sport_copy(round, c)
+                };
+                let cookie = key.cookie(src, ip, sport, port);
+                let slot = batches[p].slot();
+                let h = match mac {
+                    Some(m) => {
+                        let mut e = ethernet::Frame::new_unchecked(&mut slot[..]);
+                        e.set_dst(m);
+                        e.set_src(src_macs[p]);
+                        e.set_ethertype(ETHERTYPE_IPV4);
+                        ethernet::HEADER_LEN
+                    }
+                    None => 0,
+                };
+                let len = template.write(&mut slot[h..], ip, sport, port, cookie);
+                batches[p].commit(h + len, ip);
+                n += 1;
+            }
+        }
+        for (p, b) in batches.iter_mut().enumerate() {
+            flush(&socks[p], b, progress)?;
+        }
+        progress.walked.store(j, Ordering::Relaxed);
+    }
+    Ok(j)
+}

@@ -1,0 +1,97 @@
+//! What a person sees: the live status line on a terminal and the one
+//! summary line at the end.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What a scan did.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub space: u64,
+    /// Probes handed to the kernel by this run.
+    pub sent: u64,
+    /// Time spent sending (first probe to last).
+    pub send_time: Duration,
+    pub replies: u64,
+    pub open: u64,
+    pub closed: u64,
+    pub kernel_drops: u64,
+    /// Frames the host's input backlog dropped while we scanned (host-wide).
+    pub backlog_drops: u64,
+    /// Times `--rate max` backed off because replies were being lost.
+    pub rate_cuts: u64,
+    /// Paths (interface, next hop) the scan used.
+    pub paths: usize,
+    /// On-link hosts that did not answer ARP (not probed).
+    pub down: u64,
+    /// Target addresses with no route (not probed).
+    pub unrouted: u64,
+    pub elapsed: Duration,
+    /// Where the paused state went, when the scan was interrupted.
+    pub paused: Option<PathBuf>,
+}
+
+pub fn fmt_rate(pps: f64) -> String {
+    if pps >= 1e6 {
+        format!("{:.2} Mpps", pps / 1e6)
+    } else if pps >= 1e3 {
+        format!("{:.1} kpps", pps / 1e3)
+    } else {
+        format!("{pps:.0} pps")
+    }
+}
+
+pub fn fmt_dur(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// The live line: rewritten in place on stderr.
+pub fn show(line: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = write!(e, "\r\x1b[2K{line}");
+    let _ = e.flush();
+}
+
+/// Clear the live line.
+pub fn clear() {
+    eprint!("\r\x1b[2K");
+}
+
+impl Summary {
+    /// The one summary line printed at the end.
+    pub fn line(&self, seed: u64) -> String {
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        let mut reach = String::new();
+        if self.paths > 1 {
+            reach += &format!(", {} paths", self.paths);
+        }
+        if self.down > 0 {
+            reach += &format!(", {} on-link hosts down (no ARP reply)", self.down);
+        }
+        if self.unrouted > 0 {
+            reach += &format!(", {} addresses with no route", self.unrouted);
+        }
+        format!(
+            "synsweep: {} probes for {} pairs in {:.1}s ({} while sending), {} replies, {} open, {} closed, {} kernel drops, {} backlog drops, {} rate cuts{reach}, seed {seed}{}",
+            self.sent,
+            self.space,
+            secs,
+            fmt_rate(self.sent as f64 / self.send_time.as_secs_f64().max(1e-9)),
+            self.replies,
+            self.open,
+            self.closed,
+            self.kernel_drops,
+            self.backlog_drops,
+            self.rate_cuts,
+            match &self.paused {
+                Some(p) => format!(
+                    " (paused: resume with synsweep scan --resume {})",
+                    p.display()
+                ),
+                None => String::new(),
+            }
+        )
+    }
+}
