@@ -44,6 +44,15 @@ pub struct PausedScan {
     pub answered: String,
     /// Findings reported so far (document formats are rewritten whole).
     pub findings: Vec<Finding>,
+    /// Length of each streaming output file (path, bytes) when this state
+    /// was saved: a resume first cuts each file back to it, so findings
+    /// written after a checkpoint (and found again after it) are not
+    /// written twice.
+    #[serde(default)]
+    pub outputs: Vec<(String, u64)>,
+    /// Written by a periodic checkpoint of a running scan (not a pause).
+    #[serde(default)]
+    pub checkpoint: bool,
 }
 
 impl PausedScan {
@@ -93,6 +102,24 @@ impl PausedScan {
         a.dry_run |= given.dry_run;
         a.resume = given.resume.clone();
         a
+    }
+
+    /// Cut each streaming output back to its saved length (see
+    /// [`outputs`](Self::outputs)).
+    pub fn truncate_outputs(&self) -> Result<()> {
+        for (path, len) in &self.outputs {
+            let f = match std::fs::OpenOptions::new().write(true).open(path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::runtime(format!("cannot open {path}: {e}"))),
+            };
+            let now = f.metadata().map(|m| m.len()).unwrap_or(0);
+            if now > *len {
+                f.set_len(*len)
+                    .map_err(|e| Error::runtime(format!("cannot cut {path} back: {e}")))?;
+            }
+        }
+        Ok(())
     }
 
     /// Encode the answered set for the file.

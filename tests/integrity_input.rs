@@ -92,6 +92,8 @@ fn paused_file(dir: &Path) -> std::path::PathBuf {
         sent: 100,
         answered: String::new(),
         findings: vec![],
+        outputs: vec![],
+        checkpoint: false,
     };
     let p = dir.join("paused.json");
     st.save(&p).unwrap();

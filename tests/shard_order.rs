@@ -153,6 +153,8 @@ fn a_resume_file_brings_its_shard_back() {
         sent: 100,
         answered: String::new(),
         findings: vec![],
+        outputs: vec![],
+        checkpoint: false,
     };
     // Resumed anywhere (no scheduler variable needed), it is shard 3/3 again.
     let merged = paused.merge_args(&ScanArgs::default());

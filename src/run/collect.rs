@@ -9,11 +9,11 @@ use crate::finding::{Finding, PortState};
 use crate::output::FindingWriter;
 use crate::probe::{Classified, Proto};
 use crate::risk::Risk;
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use std::net::Ipv4Addr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 /// What the status line shows of the collector's work.
 #[derive(Debug, Default)]
@@ -24,10 +24,20 @@ pub struct Counters {
     pub valid: AtomicU64,
 }
 
+/// The correlator and how far the collector got, under one lock: while a
+/// checkpoint holds it, the answered set, the output files and `until` agree.
+#[derive(Debug)]
+pub struct Collected {
+    pub corr: Correlator,
+    /// Every reply the kernel captured before this time has been
+    /// correlated and written.
+    pub until: Instant,
+}
+
 /// Correlate, annotate and write until the channel closes.
 pub fn run(
-    rx: Receiver<Vec<Classified>>,
-    corr: &Mutex<Correlator>,
+    rx: Receiver<(Instant, Vec<Classified>)>,
+    state: &Mutex<Collected>,
     risk: &Risk,
     writers: &mut [Box<dyn FindingWriter>],
     show_closed: bool,
@@ -35,8 +45,20 @@ pub fn run(
     counters: &Counters,
 ) -> std::io::Result<()> {
     let mut err = None;
-    for batch in rx {
-        let mut c = corr.lock().unwrap();
+    loop {
+        let (at, batch) = match rx.recv_timeout(super::recv::READ_TIMEOUT) {
+            Ok(b) => b,
+            Err(RecvTimeoutError::Timeout) => {
+                // Nothing waiting: whatever the kernel captured more than a
+                // read timeout (and a margin) ago has been handled.
+                state.lock().unwrap().until = Instant::now() - 2 * super::recv::READ_TIMEOUT;
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let mut st = state.lock().unwrap();
+        st.until = st.until.max(at - super::recv::READ_TIMEOUT);
+        let c = &mut st.corr;
         for r in &batch {
             let Ok(ev) = c.handle(r) else { continue };
             counters.valid.fetch_add(1, Ordering::Relaxed);

@@ -47,6 +47,22 @@ use std::time::{Duration, Instant, SystemTime};
 /// Number of source ports probes come from (one per retry round, cycling).
 pub const SPORT_COUNT: u16 = 16;
 
+/// How often a running scan saves its state (paused.json), so that after a
+/// crash or SIGKILL `--resume` repeats at most about this much sending.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// How long after a probe is sent its reply is expected: a checkpoint's
+/// sender positions are those of this long before the replies it has
+/// collected, so no probe before them can still have an answer in flight.
+pub const REPLY_ALLOWANCE: Duration = Duration::from_millis(250);
+
+/// Where paused and checkpoint state goes.
+fn paused_file() -> PathBuf {
+    std::env::current_dir()
+        .map(|d| d.join("paused.json"))
+        .unwrap_or_else(|_| PathBuf::from("paused.json"))
+}
+
 /// Run a scan to the end, or until interrupted (then paused.json is written
 /// in the working directory). `resume` continues a paused scan.
 pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
@@ -102,6 +118,17 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             ..Default::default()
         });
     }
+    // Checkpoints go to paused.json: never over another scan's state.
+    let state_file = paused_file();
+    let resuming_it = cfg.args.resume.as_ref().is_some_and(|r| {
+        std::path::absolute(r).ok() == std::path::absolute(&state_file).ok()
+    });
+    if state_file.exists() && !resuming_it {
+        return Err(Error::input(format!(
+            "{} holds the state of another scan: resume it (synsweep scan --resume {0}) or move it away",
+            state_file.display()
+        )));
+    }
     sweep_on_link(cfg, &mut routes)?;
     let routes = Arc::new(routes);
     let id = Identity {
@@ -125,6 +152,11 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     let policy = cfg.policy.as_deref().map(Policy::load).transpose()?;
     let risk = Risk::new(policy);
     let appending = resume.is_some();
+    if let Some(r) = &resume {
+        // After a crash, findings written since the checkpoint will be
+        // found again: cut them off first.
+        r.truncate_outputs()?;
+    }
     let mut writers: Vec<Box<dyn FindingWriter>> = cfg
         .outputs
         .iter()
@@ -213,7 +245,10 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         Some(r) => r.answered()?,
         None => Answered::default(),
     };
-    let corr = Mutex::new(Correlator::new(space.clone(), answered));
+    let collected = Mutex::new(collect::Collected {
+        corr: Correlator::new(space.clone(), answered),
+        until: Instant::now(),
+    });
     let per_sender = cfg.rate.pps().map(|r| r / cfg.senders as f64);
     let limiters: Vec<Mutex<RateLimiter>> = (0..cfg.senders)
         .map(|_| Mutex::new(RateLimiter::new(per_sender)))
@@ -258,7 +293,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             retries: cfg.retries,
             wait: cfg.wait,
             senders: cfg.senders,
-            checkpoint_every: None,
+            checkpoint_every: Some(CHECKPOINT_EVERY),
         },
         start,
     );
@@ -266,7 +301,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     let mut send_time = Duration::ZERO;
     let mut paused_at: Option<Position> = None;
     let collect_res = std::thread::scope(|s| {
-        let (tx, rx) = crossbeam_channel::bounded::<Vec<Classified>>(1 << 14);
+        let (tx, rx) = crossbeam_channel::bounded::<(Instant, Vec<Classified>)>(1 << 14);
         let rxh: Vec<_> = rx_socks
             .into_iter()
             .zip(&ifaces)
@@ -282,7 +317,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             .collect();
         drop(tx);
         let w = &mut writers;
-        let (corr_ref, risk_ref, counters_ref) = (&corr, &risk, &counters);
+        let (corr_ref, risk_ref, counters_ref) = (&collected, &risk, &counters);
         let proto = cfg.probe.proto();
         let ch = s.spawn(move || {
             collect::run(
@@ -301,6 +336,9 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         let (mut last_t, mut last_sent, mut rate) = (Instant::now(), 0u64, 0.0);
         let mut seen = (Instant::now(), 0u64, 0u64, 0u64);
         let mut signals_seen = 0;
+        // Sender positions of the current round over the last seconds, for
+        // checkpoints: (time, positions).
+        let mut samples: std::collections::VecDeque<(Instant, Vec<u64>)> = Default::default();
         let mut actions = core.start(Instant::now());
         'scan: loop {
             for a in std::mem::take(&mut actions) {
@@ -308,11 +346,13 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                     Action::StartRound { round, from } => {
                         stop_send.store(false, Ordering::SeqCst);
                         let retry = (round > 0).then(|| RetryPlan {
-                            answered: Arc::new(corr.lock().unwrap().answered().clone()),
+                            answered: Arc::new(collected.lock().unwrap().corr.answered().clone()),
                             round,
                             nports: cfg.ports.len() as u64,
                         });
                         round_start = Instant::now();
+                        samples.clear();
+                        samples.push_back((round_start, from.clone()));
                         senders = (0..cfg.senders)
                             .map(|t| {
                                 let (plan, socks, lim, prog, retry, slice, from) = (
@@ -345,7 +385,27 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                             .collect();
                     }
                     Action::StopSenders => stop_send.store(true, Ordering::SeqCst),
-                    Action::Checkpoint => {}
+                    Action::Checkpoint => {
+                        let state = checkpoint(CheckpointInput {
+                            cfg,
+                            collected: &collected,
+                            samples: &samples,
+                            round: core.round(),
+                            space: space.len(),
+                            key,
+                            sport_base,
+                            sent: sent_now() + resume.as_ref().map_or(0, |r| r.sent),
+                            resume: resume.as_ref(),
+                        });
+                        let file = paused_file();
+                        if let Err(e) = state.save(&file) {
+                            io_err.get_or_insert(Error::runtime(format!(
+                                "cannot write checkpoint {}: {e}",
+                                file.display()
+                            )));
+                            break 'scan;
+                        }
+                    }
                     Action::Finish { paused } => {
                         paused_at = paused;
                         break 'scan;
@@ -357,6 +417,20 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             while signals_seen < signals.count() {
                 signals_seen += 1;
                 actions.extend(core.interrupt(now));
+            }
+            if let Phase::Sending { .. } = core.phase() {
+                samples.push_back((
+                    now,
+                    progress
+                        .iter()
+                        .map(|p| p.walked.load(Ordering::Relaxed))
+                        .collect(),
+                ));
+                while samples.len() > 2
+                    && now.duration_since(samples[1].0) > 2 * CHECKPOINT_EVERY + REPLY_ALLOWANCE
+                {
+                    samples.pop_front();
+                }
             }
             if !senders.is_empty() && senders.iter().all(|h| h.is_finished()) {
                 let mut next = Vec::new();
@@ -475,7 +549,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     if let Some(e) = io_err {
         return Err(e);
     }
-    let corr = corr.into_inner().unwrap();
+    let corr = collected.into_inner().unwrap().corr;
     let c = corr.stats();
     let mut paused = None;
     if let Some(at) = paused_at {
@@ -503,17 +577,21 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             sent: meta.probes_sent,
             answered,
             findings,
+            outputs: output_lengths(cfg),
+            checkpoint: false,
         };
-        let file = std::env::current_dir()
-            .map(|d| d.join("paused.json"))
-            .unwrap_or_else(|_| PathBuf::from("paused.json"));
+        let file = paused_file();
         state
             .save(&file)
             .map_err(|e| Error::runtime(format!("cannot write {}: {e}", file.display())))?;
         paused = Some(file);
-    } else if let Some(p) = cfg.args.resume.as_ref() {
-        // The resumed scan is complete: its paused state is spent.
-        let _ = std::fs::remove_file(p);
+    } else {
+        // The scan is complete: its checkpoint, and the paused state it
+        // resumed from, are spent.
+        let _ = std::fs::remove_file(paused_file());
+        if let Some(p) = cfg.args.resume.as_ref() {
+            let _ = std::fs::remove_file(p);
+        }
     }
     Ok(Summary {
         space: space.len(),
@@ -531,6 +609,73 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         elapsed: started.elapsed(),
         paused,
     })
+}
+
+/// Bytes in each streaming output file now.
+fn output_lengths(cfg: &ScanConfig) -> Vec<(String, u64)> {
+    cfg.outputs
+        .iter()
+        .filter(|(p, f)| p != "-" && f.streams())
+        .filter_map(|(p, _)| {
+            let abs = std::path::absolute(p).ok()?;
+            let len = std::fs::metadata(&abs).ok()?.len();
+            Some((abs.display().to_string(), len))
+        })
+        .collect()
+}
+
+struct CheckpointInput<'a> {
+    cfg: &'a ScanConfig,
+    collected: &'a Mutex<collect::Collected>,
+    samples: &'a std::collections::VecDeque<(Instant, Vec<u64>)>,
+    round: u32,
+    space: u64,
+    key: CookieKey,
+    sport_base: u16,
+    sent: u64,
+    resume: Option<&'a PausedScan>,
+}
+
+/// The state of a running scan, consistent as of a moment when every
+/// probe before the saved positions has had its reply collected: with the
+/// collector held, take the answered set and the output lengths, and the
+/// sender positions of [`REPLY_ALLOWANCE`] before what it has collected.
+fn checkpoint(i: CheckpointInput<'_>) -> PausedScan {
+    let (answered, outputs, until) = {
+        let st = i.collected.lock().unwrap();
+        (
+            PausedScan::encode_answered(st.corr.answered()),
+            output_lengths(i.cfg),
+            st.until,
+        )
+    };
+    let next = i
+        .samples
+        .iter()
+        .rev()
+        .find(|(t, _)| *t + REPLY_ALLOWANCE <= until)
+        .or(i.samples.front())
+        .map(|(_, n)| n.clone())
+        .unwrap_or_else(|| vec![0; i.cfg.senders]);
+    PausedScan {
+        version: crate::resume::VERSION,
+        args: ScanArgs {
+            senders: Some(i.cfg.senders),
+            ..absolute_paths(&i.cfg.args)
+        },
+        space: i.space,
+        seed: i.cfg.seed,
+        shard: i.cfg.shard,
+        key: (i.key.k0, i.key.k1),
+        sport_base: i.sport_base,
+        round: i.round,
+        next,
+        sent: i.sent,
+        answered,
+        findings: i.resume.map(|r| r.findings.clone()).unwrap_or_default(),
+        outputs,
+        checkpoint: true,
+    }
 }
 
 fn round_name(round: u32, retries: u32) -> String {

@@ -7,6 +7,10 @@ use crate::net::sys::{PacketSocket, RxBatch};
 use crate::probe::{Classified, Identity, Probe, Reject};
 use crossbeam_channel::Sender;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+/// How long one read waits (the socket's receive timeout).
+pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Counters the status line shows (shared by every receiver).
 #[derive(Debug, Default)]
@@ -21,14 +25,15 @@ pub struct RxStats {
     pub kernel_drops: AtomicU64,
 }
 
-/// Receive until `stop` is set, forwarding classified replies. `l3` is the
-/// length of the link header in front of the IP packet.
+/// Receive until `stop` is set, forwarding classified replies with the
+/// time they were read. `l3` is the length of the link header in front of
+/// the IP packet. A batch is read at most [`READ_TIMEOUT`] after it arrived.
 pub fn run(
     sock: PacketSocket,
     l3: usize,
     probe: &dyn Probe,
     us: &Identity,
-    out: Sender<Vec<Classified>>,
+    out: Sender<(Instant, Vec<Classified>)>,
     stop: &AtomicBool,
     stats: &RxStats,
 ) -> std::io::Result<()> {
@@ -36,6 +41,7 @@ pub fn run(
     let mut polled = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
         let n = sock.recv_batch(&mut batch)?;
+        let at = Instant::now();
         if n > 0 {
             let mut v = Vec::with_capacity(n);
             for i in 0..n {
@@ -54,7 +60,7 @@ pub fn run(
                 }
             }
             stats.frames.fetch_add(v.len() as u64, Ordering::Relaxed);
-            if !v.is_empty() && out.send(v).is_err() {
+            if !v.is_empty() && out.send((at, v)).is_err() {
                 break;
             }
         }
