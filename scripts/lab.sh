@@ -12,6 +12,9 @@
 #             local 198.19.0.0/16 dev lo (answers for all 65,536 addresses)
 #             --scanners N: scanner k (k >= 1) in sswlab-NAME-sK, veth NAME-s
 #             198.18.0.(4k+1)/30 to target veth tgtK 198.18.0.(4k+2)/30
+#             --sources N: N more scanner addresses 198.18.2.1-198.18.2.N (/32 on
+#             NAME-s; the target routes 198.18.2.0/24 back via 198.18.0.1) and
+#             a counter syn_src_K of the SYNs from 198.18.2.K
 #   loopback  one namespace sswlab-NAME-s with only lo (scan 127.0.0.1)
 #   lan       switch ns sswlab-NAME-w with bridge br0; scanner veth NAME-s
 #             198.18.1.1/24 on port p-s; --hosts N (default 12) host ns
@@ -32,7 +35,7 @@
 #   scripts/lab.sh up NAME [--shape veth|loopback|lan|vpn|twopath] [--ports 22,80,443]
 #                          [--alive-mask 0.0.0.3 [--alive-value 0.0.0.0]] [--loss PCT]
 #                          [--sink] [--backlog N] [--only PORT:MASK:VALUE]...
-#                          [--scanners N] [--hosts N] [--owner PID]
+#                          [--scanners N] [--hosts N] [--sources N] [--owner PID]
 #   (--only: PORT listens only on hosts whose address & MASK == VALUE; elsewhere it is closed)
 #   (--owner: the lab's daemons exit when PID is gone; `sweep` then removes the lab)
 #   scripts/lab.sh down NAME                 (idempotent)
@@ -45,7 +48,7 @@
 # `up` prints shell assignments (eval-able; values never contain spaces):
 #   shape=... scanner_ns=... scanner_iface=... scanner_ip=... target_ns=...
 #   target_iface=... gateway_ip=... router_mac=... (veth, twopath: path 0)
-#   veth:    scanners=N and per scanner K: scanner_ns_K scanner_iface_K
+#   veth:    sources=N scanners=N and per scanner K: scanner_ns_K scanner_iface_K
 #            target_iface_K scanner_ip_K gateway_ip_K scanner_mac_K router_mac_K
 #   twopath: paths=2 and per path K: path_iface_K path_ip_K path_gateway_K
 #            path_mac_K path_target_ns_K path_target_iface_K path_range_K
@@ -74,11 +77,12 @@ NFT_SINK_TABLE=synsweep_sink
 NFT_LAN_TABLE=synsweep_lan
 
 die() { echo "lab.sh: $*" >&2; exit 1; }
+bad() { echo "lab.sh: $*" >&2; exit 2; }  # bad input
 usage() { sed -n '/^# Usage:/,/^# `up` prints/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
 check_name() {
     [[ "${1:-}" =~ ^[A-Za-z0-9_]{1,13}$ ]] ||
-        die "NAME must be 1-13 characters of [A-Za-z0-9_] (got '${1:-}')"
+        bad "NAME must be 1-13 characters of [A-Za-z0-9_] (got '${1:-}')"
 }
 
 names() {
@@ -151,9 +155,14 @@ nft_rules() {  # "ifaces" mask value loss sink only...
     local syn='tcp flags & (fin | syn | rst | ack) == syn'
     echo "table inet $NFT_TABLE {"
     for c in syn_in silent_dropped syn_lost synack_out rst_out; do echo "  counter $c {}"; done
+    local k
+    for ((k = 1; k <= ${SOURCES:-0}; k++)); do echo "  counter syn_src_$k {}"; done
     echo "  chain input {"
     echo "    type filter hook input priority filter; policy accept;"
     echo "    iifname $m $syn counter name \"syn_in\""
+    for ((k = 1; k <= ${SOURCES:-0}; k++)); do
+        echo "    iifname $m ip saddr 198.18.2.$k $syn counter name \"syn_src_$k\""
+    done
     if [[ "$mask" != 0.0.0.0 ]]; then
         echo "    iifname $m ip daddr $TARGET_RANGE ip daddr & $mask != $value counter name \"silent_dropped\" drop"
     fi
@@ -277,6 +286,13 @@ build_veth() {
         new_ns "$s"
         veth "$s" "$si" "$smac" "$saddr" "$T" "$ti" "$tmac" "$gw" 30
         run ip -n "$s" route add "$TARGET_RANGE" via "$gw" dev "$si"
+        if ((k == 0 && SOURCES > 0)); then
+            local j
+            for ((j = 1; j <= SOURCES; j++)); do
+                run ip -n "$s" addr add "198.18.2.$j/32" dev "$si"
+            done
+            run ip -n "$T" route add 198.18.2.0/24 via "$saddr" dev "$ti"
+        fi
         ifaces+=" $ti"
         INFO+=("scanner_ns_$k=$s" "scanner_iface_$k=$si" "target_iface_$k=$ti" "scanner_ip_$k=$saddr"
             "gateway_ip_$k=$gw" "scanner_mac_$k=$smac" "router_mac_$k=$tmac")
@@ -285,7 +301,7 @@ build_veth() {
     nft_load "$T" "$(nft_rules "$ifaces" "$MASK" "$VALUE" "$LOSS" "$SINK" "${ONLY[@]}")"
     if ((${#PORT_LIST[@]})); then start_daemon listener - lablisten.py --backlog "$BACKLOG" "$T=$PORTS"; fi
     INFO=("scanner_ns=$S" "target_ns=$T" "scanner_iface=$SI" "target_iface=$TI" "scanner_ip=198.18.0.1"
-        "gateway_ip=198.18.0.2" "router_mac=$TARGET_MAC" "scanners=$SCANNERS" "${INFO[@]}")
+        "gateway_ip=198.18.0.2" "router_mac=$TARGET_MAC" "scanners=$SCANNERS" "sources=$SOURCES" "${INFO[@]}")
 }
 
 build_loopback() {
@@ -397,7 +413,7 @@ build_lan() {
 
 do_up() {
     local name=$1; shift
-    SHAPE=veth PORTS="" MASK=0.0.0.0 VALUE=0.0.0.0 LOSS=0 SINK=0 BACKLOG=65535 SCANNERS=1 HOSTS=12 OWNER=""
+    SHAPE=veth PORTS="" MASK=0.0.0.0 VALUE=0.0.0.0 LOSS=0 SINK=0 BACKLOG=65535 SCANNERS=1 HOSTS=12 SOURCES=0 OWNER=""
     ONLY=() INFO=() PORT_LIST=()
     while (($#)); do
         case "$1" in
@@ -411,35 +427,38 @@ do_up() {
             --only) ONLY+=("${2:?--only needs PORT:MASK:VALUE}"); shift 2 ;;
             --scanners) SCANNERS=${2:?--scanners needs a value}; shift 2 ;;
             --hosts) HOSTS=${2:?--hosts needs a value}; shift 2 ;;
+            --sources) SOURCES=${2:?--sources needs a value}; shift 2 ;;
             --owner) OWNER=${2:?--owner needs a pid}; shift 2 ;;
-            *) die "up: unknown option '$1'" ;;
+            *) bad "up: unknown option '$1'" ;;
         esac
     done
     [[ "$SHAPE" =~ ^(veth|loopback|lan|vpn|twopath)$ ]] ||
-        die "--shape: '$SHAPE' is not one of veth, loopback, lan, vpn, twopath"
+        bad "--shape: '$SHAPE' is not one of veth, loopback, lan, vpn, twopath"
     if [[ -n "$PORTS" ]]; then
         IFS=, read -r -a PORT_LIST <<<"$PORTS"
         local p
         for p in "${PORT_LIST[@]}"; do
             [[ "$p" =~ ^[0-9]{1,5}$ ]] && ((p >= 1 && p <= 65535)) ||
-                die "--ports: '$p' is not a port (1-65535); use a list like 22,80,443"
+                bad "--ports: '$p' is not a port (1-65535); use a list like 22,80,443"
         done
     fi
-    is_ipv4 "$MASK" || die "--alive-mask: '$MASK' is not an IPv4 mask like 0.0.0.3"
-    is_ipv4 "$VALUE" || die "--alive-value: '$VALUE' is not an IPv4 address like 0.0.0.0"
+    is_ipv4 "$MASK" || bad "--alive-mask: '$MASK' is not an IPv4 mask like 0.0.0.3"
+    is_ipv4 "$VALUE" || bad "--alive-value: '$VALUE' is not an IPv4 address like 0.0.0.0"
     (($(ip2int "$VALUE") & ~$(ip2int "$MASK") & 0xffffffff)) &&
-        die "--alive-value $VALUE has bits outside --alive-mask $MASK"
-    [[ "$LOSS" =~ ^[0-9]{1,3}$ ]] && ((LOSS <= 100)) || die "--loss: '$LOSS' is not a percentage 0-100"
+        bad "--alive-value $VALUE has bits outside --alive-mask $MASK"
+    [[ "$LOSS" =~ ^[0-9]{1,3}$ ]] && ((LOSS <= 100)) || bad "--loss: '$LOSS' is not a percentage 0-100"
     [[ "$BACKLOG" =~ ^[0-9]+$ ]] && ((BACKLOG >= 1 && BACKLOG <= 65535)) ||
-        die "--backlog: '$BACKLOG' is not a number 1-65535"
+        bad "--backlog: '$BACKLOG' is not a number 1-65535"
     [[ "$SCANNERS" =~ ^[0-9]+$ ]] && ((SCANNERS >= 1 && SCANNERS <= 16)) ||
-        die "--scanners: '$SCANNERS' is not a number 1-16"
-    ((SCANNERS == 1)) || [[ "$SHAPE" == veth ]] || die "--scanners needs --shape veth"
-    [[ "$HOSTS" =~ ^[0-9]+$ ]] && ((HOSTS >= 1 && HOSTS <= 200)) || die "--hosts: '$HOSTS' is not a number 1-200"
-    [[ -z "$OWNER" || "$OWNER" =~ ^[0-9]+$ ]] || die "--owner: '$OWNER' is not a pid"
+        bad "--scanners: '$SCANNERS' is not a number 1-16"
+    ((SCANNERS == 1)) || [[ "$SHAPE" == veth ]] || bad "--scanners needs --shape veth"
+    [[ "$HOSTS" =~ ^[0-9]+$ ]] && ((HOSTS >= 1 && HOSTS <= 200)) || bad "--hosts: '$HOSTS' is not a number 1-200"
+    [[ "$SOURCES" =~ ^[0-9]+$ ]] && ((SOURCES <= 16)) || bad "--sources: '$SOURCES' is not a number 0-16"
+    ((SOURCES == 0)) || [[ "$SHAPE" == veth ]] || bad "--sources needs --shape veth"
+    [[ -z "$OWNER" || "$OWNER" =~ ^[0-9]+$ ]] || bad "--owner: '$OWNER' is not a pid"
     local o
     for o in "${ONLY[@]}"; do
-        [[ "$o" =~ ^[0-9]{1,5}:[0-9.]+:[0-9.]+$ ]] || die "--only: '$o' is not PORT:MASK:VALUE (e.g. 23:0.0.7.0:0.0.0.0)"
+        [[ "$o" =~ ^[0-9]{1,5}:[0-9.]+:[0-9.]+$ ]] || bad "--only: '$o' is not PORT:MASK:VALUE (e.g. 23:0.0.7.0:0.0.0.0)"
     done
     command -v nft >/dev/null || die "nft not found (install the nftables package)"
     command -v python3 >/dev/null || die "python3 not found (needed for listeners and the tun relay)"
@@ -482,7 +501,7 @@ do_counters() {
                 "") nss=("$T" "$U") ;;
                 0) nss=("$T") ;;
                 1) nss=("$U") ;;
-                *) die "counters: INDEX must be 0 or 1 (got '$index')" ;;
+                *) bad "counters: INDEX must be 0 or 1 (got '$index')" ;;
             esac
             ;;
         *) nss=("$T") ;;
@@ -545,5 +564,5 @@ case "$cmd" in
         (($# == 0)) || usage
         do_sweep
         ;;
-    *) die "unknown command '$cmd' (up, down, exec, counters, reset, sweep)" ;;
+    *) bad "unknown command '$cmd' (up, down, exec, counters, reset, sweep)" ;;
 esac

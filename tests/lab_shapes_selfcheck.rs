@@ -455,3 +455,70 @@ fn lab_sh_builds_every_shape_and_takes_it_down() {
         }
     }
 }
+
+#[test]
+fn extra_source_addresses_reach_the_target_and_are_counted() {
+    let lab = Lab::builder().listen(&[80]).sources(3).build();
+    assert_eq!(
+        lab.source_addrs(),
+        [
+            Ipv4Addr::new(198, 18, 2, 1),
+            Ipv4Addr::new(198, 18, 2, 2),
+            Ipv4Addr::new(198, 18, 2, 3)
+        ]
+    );
+    let target = SocketAddr::from((Ipv4Addr::new(198, 19, 0, 7), 80));
+    for src in lab.source_addrs() {
+        lab.in_scanner(|| {
+            let s = socket2_connect(src, target);
+            assert!(s.is_ok(), "connect from {src}: {s:?}");
+        });
+    }
+    for k in 1..=3 {
+        assert_eq!(lab.counter(&format!("syn_src_{k}")), 1);
+    }
+    assert_eq!(lab.counters().syn_in, 3);
+}
+
+/// A TCP connect from a chosen source address (std has no bind-then-connect).
+fn socket2_connect(src: Ipv4Addr, dst: SocketAddr) -> std::io::Result<()> {
+    // SAFETY: plain socket syscalls on an fd we own and close.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let fd = OwnedFd::from_raw_fd(fd);
+        let sin = |a: Ipv4Addr, port: u16| libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(a).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let local = sin(src, 0);
+        if libc::bind(
+            fd.as_raw_fd(),
+            &local as *const _ as *const libc::sockaddr,
+            len,
+        ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        let SocketAddr::V4(d) = dst else {
+            unreachable!()
+        };
+        let remote = sin(*d.ip(), d.port());
+        if libc::connect(
+            fd.as_raw_fd(),
+            &remote as *const _ as *const libc::sockaddr,
+            len,
+        ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}

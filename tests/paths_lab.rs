@@ -241,3 +241,60 @@ fn only_targets_with_no_route_exit_1() {
     assert!(names_unroutable(&stderr), "{stderr}");
     assert_eq!(lab.counters().syn_in, 0);
 }
+
+/// `--source-ip` with a range and with a list: probes spread across every
+/// source address (the target counts the SYNs from each), and every open
+/// port is found, whichever source it was probed from.
+#[test]
+fn several_source_addresses_share_the_probes() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::builder()
+        .listen(&[22, 80])
+        .alive_mask("0.0.0.3", "0.0.0.0")
+        .sources(4)
+        .build();
+    let range = "198.19.0.0/20";
+    let truth = lab.ground_truth_open(&[22, 80, 443], range);
+    for (i, sources) in [
+        "198.18.2.1-198.18.2.4",
+        "198.18.2.1,198.18.2.2,198.18.2.3,198.18.2.4",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        lab.reset_counters();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(format!("src{i}.ndjson"));
+        let out = scan(
+            &lab,
+            &file,
+            &[
+                range,
+                "-p",
+                "22,80,443",
+                "--source-ip",
+                sources,
+                "--rate",
+                "50000",
+                "--retries",
+                "1",
+                "--wait",
+                "1",
+            ],
+        );
+        assert_exit(&out, 0);
+        assert_eq!(open_pairs(&file), truth, "--source-ip {sources}");
+        let probes = 4096 * 3;
+        for k in 1..=4 {
+            let n = lab.counter(&format!("syn_src_{k}"));
+            // An even share is probes / 4; allow a wide margin.
+            assert!(
+                n >= probes / 8,
+                "--source-ip {sources}: only {n} of {probes} SYNs from 198.18.2.{k}"
+            );
+        }
+        let c = lab.counters();
+        let from_sources: u64 = (1..=4).map(|k| lab.counter(&format!("syn_src_{k}"))).sum();
+        assert_eq!(from_sources, c.syn_in, "SYNs from elsewhere: {c:?}");
+    }
+}

@@ -91,6 +91,7 @@ pub struct LabBuilder {
     backlog: u16,
     scanners: usize,
     hosts: usize,
+    sources: usize,
 }
 
 /// Most scanner namespaces one lab may have (each takes a /30 of 198.18.0.0/24).
@@ -107,6 +108,7 @@ impl Default for LabBuilder {
             backlog: 65535,
             scanners: 1,
             hosts: 12,
+            sources: 0,
         }
     }
 }
@@ -184,6 +186,15 @@ impl LabBuilder {
     pub fn hosts(mut self, n: usize) -> Self {
         assert!((1..=200).contains(&n), "lab: {n} LAN hosts, want 1 to 200");
         self.hosts = n;
+        self
+    }
+
+    /// Give the scanner (veth lab, scanner 0) `n` more addresses (0 to 16),
+    /// 198.18.2.1 to 198.18.2.n, for `--source-ip` lists; the target routes
+    /// them back and counts the SYNs from each (`Lab::counter("syn_src_K")`).
+    pub fn sources(mut self, n: usize) -> Self {
+        assert!(n <= 16, "lab: {n} extra sources, want 0 to 16");
+        self.sources = n;
         self
     }
 
@@ -427,6 +438,9 @@ impl Lab {
         if config.scanners > 1 {
             args.extend(["--scanners".into(), config.scanners.to_string()]);
         }
+        if config.sources > 0 {
+            args.extend(["--sources".into(), config.sources.to_string()]);
+        }
         if shape == Shape::Lan {
             args.extend(["--hosts".into(), config.hosts.to_string()]);
         }
@@ -518,6 +532,24 @@ impl Lab {
     /// The two-path lab's paths (empty in other shapes).
     pub fn paths(&self) -> &[LabPath] {
         &self.paths
+    }
+
+    /// The scanner's extra source addresses (see [`LabBuilder::sources`]).
+    pub fn source_addrs(&self) -> Vec<Ipv4Addr> {
+        (1..=self.config.sources)
+            .map(|k| Ipv4Addr::new(198, 18, 2, k as u8))
+            .collect()
+    }
+
+    /// One named counter of `lab.sh counters` (e.g. `"syn_src_1"`); panics
+    /// if the lab has no such counter.
+    pub fn counter(&self, name: &str) -> u64 {
+        let text = lab_sh(&["counters", &self.name]);
+        text.lines()
+            .filter_map(|l| l.split_once(' '))
+            .find(|(k, _)| *k == name)
+            .and_then(|(_, v)| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("lab: no counter {name} in:\n{text}"))
     }
 
     /// Counters of path `k`'s target namespace alone (two-path lab).
