@@ -205,6 +205,14 @@ rules:
 $2"
 }
 
+# Whether process $1 exists and is not a zombie.
+running() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [[ "${stat:0:1}" != Z ]]
+}
+
 # Stop the daemon whose pid is in $1, only if its command line carries $2
 # (never a process that reused the pid).
 kill_daemon() {
@@ -214,8 +222,9 @@ kill_daemon() {
     if [[ "$pid" =~ ^[0-9]+$ ]] && [[ -r "/proc/$pid/cmdline" ]] &&
         tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$tag"; then
         kill "$pid" 2>/dev/null || true
-        for _ in $(seq 50); do [[ -e "/proc/$pid" ]] || break; sleep 0.02; done
-        kill -9 "$pid" 2>/dev/null || true
+        # Gone, or a zombie its new parent (init) has yet to reap: done.
+        for _ in $(seq 100); do running "$pid" || break; sleep 0.01; done
+        if running "$pid"; then kill -9 "$pid" 2>/dev/null || true; fi
     fi
     rm -f "$pidfile"
 }
