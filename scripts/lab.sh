@@ -1,53 +1,115 @@
 #!/usr/bin/env bash
-# The synsweep lab from the shell, for demos and benchmarks (DESIGN.md, "The lab").
-# Same layout as tests/common/mod.rs:
+# The synsweep lab (DESIGN.md, "The lab"): the one implementation, used by the
+# demo and benchmark scripts and by the Rust tests (tests/common/mod.rs runs
+# `lab.sh up` and parses what it prints).
 #
-#   scanner ns  sswlab-NAME-s  veth NAME-s  198.18.0.1/30, route 198.19.0.0/16 via 198.18.0.2
-#   target ns   sswlab-NAME-t  veth NAME-t  198.18.0.2/30, local 198.19.0.0/16 dev lo
+# Shapes (--shape, default veth). Every namespace is fresh, no default route,
+# no link out of the lab, only 198.18.0.0/15 addresses:
 #
-# No default route anywhere; the scanner namespace's only link leads to the
-# target namespace. Packets can go nowhere else.
+#   veth      scanner ns sswlab-NAME-s, veth NAME-s 198.18.0.1/30,
+#             route 198.19.0.0/16 via 198.18.0.2 (permanent neighbour)
+#             target ns sswlab-NAME-t, veth NAME-t 198.18.0.2/30,
+#             local 198.19.0.0/16 dev lo (answers for all 65,536 addresses)
+#             --scanners N: scanner k (k >= 1) in sswlab-NAME-sK, veth NAME-s
+#             198.18.0.(4k+1)/30 to target veth tgtK 198.18.0.(4k+2)/30
+#             --sources N: N more scanner addresses 198.18.2.1-198.18.2.N (/32 on
+#             NAME-s; the target routes 198.18.2.0/24 back via 198.18.0.1) and
+#             a counter syn_src_K of the SYNs from 198.18.2.K
+#   loopback  one namespace sswlab-NAME-s with only lo (scan 127.0.0.1)
+#   lan       switch ns sswlab-NAME-w with bridge br0; scanner veth NAME-s
+#             198.18.1.1/24 on port p-s; --hosts N (default 12) host ns
+#             sswlab-NAME-hK, eth0 with its own MAC 02:53:53:57:01:XX at a
+#             scattered address of 198.18.1.0/24 on port p-hK; host K listens on
+#             the ports of --ports whose index j has (K + j) % 3 != 2; every
+#             other address of the /24 is unused (no ARP answer)
+#   vpn       scanner ns: tun NAME-s 198.18.0.1/30 (no Ethernet header), route
+#             198.19.0.0/16 dev NAME-s; tunrelay.py copies packets to tun
+#             NAME-t 198.18.0.2/30 in target ns sswlab-NAME-t (as veth: local
+#             198.19.0.0/16 dev lo, listeners, alive mask)
+#   twopath   scanner ns: veth NAME-a 198.18.0.1/30 to target ns sswlab-NAME-t
+#             (198.18.0.2, local 198.19.0.0/17) and veth NAME-b 198.18.0.5/30 to
+#             target ns sswlab-NAME-u (198.18.0.6, local 198.19.128.0/17);
+#             routes 198.19.0.0/17 via 198.18.0.2, 198.19.128.0/17 via 198.18.0.6
 #
 # Usage:
-#   scripts/lab.sh up NAME [--ports 22,80,443] [--alive-mask 0.0.0.3 [--alive-value 0.0.0.0]]
-#                          [--loss PCT] [--sink] [--backlog N] [--only PORT:MASK:VALUE]...
+#   scripts/lab.sh up NAME [--shape veth|loopback|lan|vpn|twopath] [--ports 22,80,443]
+#                          [--alive-mask 0.0.0.3 [--alive-value 0.0.0.0]] [--loss PCT]
+#                          [--sink] [--backlog N] [--only PORT:MASK:VALUE]...
+#                          [--scanners N] [--hosts N] [--sources N] [--owner PID]
 #   (--only: PORT listens only on hosts whose address & MASK == VALUE; elsewhere it is closed)
+#   (--owner: the lab's daemons exit when PID is gone; `sweep` then removes the lab)
 #   scripts/lab.sh down NAME                 (idempotent)
 #   scripts/lab.sh exec NAME -- cmd...       (runs cmd in the scanner namespace)
-#   scripts/lab.sh counters NAME             (nftables counters of the target)
+#   scripts/lab.sh counters NAME [INDEX]     (nftables counters: of the target(s), summed;
+#                                             INDEX: of twopath target 0 or 1 only)
+#   scripts/lab.sh reset NAME                (zero the counters)
+#   scripts/lab.sh sweep                     (remove labs whose --owner is gone)
 #
-# `up` prints shell assignments (eval-able):
-#   scanner_ns=... target_ns=... scanner_iface=... target_iface=...
-#   scanner_ip=198.18.0.1 router_mac=...
-# Listeners are one python3 process in the target namespace; its pid is kept
-# in /run/synsweep-lab/NAME/listener.pid and `down` kills it.
+# `up` prints shell assignments (eval-able; values never contain spaces):
+#   shape=... scanner_ns=... scanner_iface=... scanner_ip=... target_ns=...
+#   target_iface=... gateway_ip=... router_mac=... (veth, twopath: path 0)
+#   veth:    sources=N scanners=N and per scanner K: scanner_ns_K scanner_iface_K
+#            target_iface_K scanner_ip_K gateway_ip_K scanner_mac_K router_mac_K
+#   twopath: paths=2 and per path K: path_iface_K path_ip_K path_gateway_K
+#            path_mac_K path_target_ns_K path_target_iface_K path_range_K
+#   lan:     switch_ns lan_net hosts=N and per host K: host_ns_K host_ip_K
+#            host_mac_K host_ports_K (comma list, may be empty)
+# Daemons (one python3 listener for every namespace of the lab, the tun relay)
+# keep their pid in /run/synsweep-lab/NAME/*.pid; `down` stops them.
+#
+# Counters (counter NAME VALUE per line): veth, vpn, loopback, twopath: in the
+# target: syn_in silent_dropped syn_lost synack_out rst_out (sink_frames in sink
+# mode). lan: on the bridge's ingress, in the switch: syn_in (SYNs from the
+# scanner), syn_blind (SYNs to an address no host has), syn_wrong_mac (SYNs to
+# a host's address at another MAC), synack_out, rst_out (from the hosts),
+# arp_requests (from the scanner).
 set -euo pipefail
 
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 STATE_ROOT=/run/synsweep-lab
 TARGET_RANGE=198.19.0.0/16
 SCANNER_MAC=02:53:53:57:00:01
 TARGET_MAC=02:53:53:57:00:02
-LISTENER_TAG=synsweep-lab-listener
+LAN_NET=198.18.1.0/24
+LAN_SCANNER=198.18.1.1
+NFT_TABLE=synsweep_lab
+NFT_SINK_TABLE=synsweep_sink
+NFT_LAN_TABLE=synsweep_lan
 
 die() { echo "lab.sh: $*" >&2; exit 1; }
-usage() { sed -n '11,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+bad() { echo "lab.sh: $*" >&2; exit 2; }  # bad input
+usage() { sed -n '/^# Usage:/,/^# `up` prints/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
 check_name() {
     [[ "${1:-}" =~ ^[A-Za-z0-9_]{1,13}$ ]] ||
-        die "NAME must be 1-13 characters of [A-Za-z0-9_] (got '${1:-}')"
+        bad "NAME must be 1-13 characters of [A-Za-z0-9_] (got '${1:-}')"
 }
 
 names() {
-    S="sswlab-$1-s"; T="sswlab-$1-t"; SI="$1-s"; TI="$1-t"; DIR="$STATE_ROOT/$1"
+    NAME=$1; S="sswlab-$1-s"; T="sswlab-$1-t"; U="sswlab-$1-u"; W="sswlab-$1-w"
+    SI="$1-s"; TI="$1-t"; DIR="$STATE_ROOT/$1"
 }
 
 ns_exists() { [[ -e "/run/netns/$1" ]]; }
+
+# Every namespace of lab NAME: sswlab-NAME-X or sswlab-NAME-XN (NAME has no '-').
+lab_namespaces() {
+    local f n
+    for f in /run/netns/"sswlab-$1-"*; do
+        [[ -e "$f" ]] || continue
+        n=${f#/run/netns/}
+        [[ "${n#"sswlab-$1-"}" =~ ^[a-z][0-9]*$ ]] && echo "$n"
+    done
+    return 0
+}
 
 is_ipv4() {
     [[ "$1" =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})$ ]] || return 1
     local i
     for i in 1 2 3 4; do ((BASH_REMATCH[i] <= 255)) || return 1; done
 }
+
+ip2int() { local IFS=.; set -- $1; echo $((($1 << 24) | ($2 << 16) | ($3 << 8) | $4)); }
 
 run() {  # run a command; on failure say which one and what it printed
     local out
@@ -56,203 +118,427 @@ run() {  # run a command; on failure say which one and what it printed
     fi
 }
 
-nft_rules() {  # iface mask value loss sink only...
-    local i=$1 mask=$2 value=$3 loss=$4 sink=$5
+new_ns() {  # create a namespace: lo up, no IPv6
+    run ip netns add "$1"
+    run ip netns exec "$1" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    run ip -n "$1" link set lo up
+}
+
+backlog_sysctls() {
+    run ip netns exec "$1" sysctl -q -w net.core.somaxconn=65535 \
+        net.ipv4.tcp_max_syn_backlog=65535 net.ipv4.tcp_syncookies=1
+}
+
+# A veth pair born inside two namespaces (never in the machine's own), both
+# ends up with an address; permanent neighbours both ways (no ARP needed).
+#   veth NS_A IF_A MAC_A ADDR_A NS_B IF_B MAC_B ADDR_B PREFIX
+veth() {
+    local sa=$1 ia=$2 ma=$3 aa=$4 sb=$5 ib=$6 mb=$7 ab=$8 len=$9
+    run ip link add "$ia" address "$ma" netns "$sa" type veth peer name "$ib" address "$mb" netns "$sb"
+    run ip -n "$sa" addr add "$aa/$len" dev "$ia"
+    run ip -n "$sa" link set "$ia" up
+    run ip -n "$sa" neigh replace "$ab" lladdr "$mb" dev "$ia" nud permanent
+    run ip -n "$sb" addr add "$ab/$len" dev "$ib"
+    run ip -n "$sb" link set "$ib" up
+    run ip -n "$sb" neigh replace "$aa" lladdr "$ma" dev "$ib" nud permanent
+}
+
+# nftables rules of a target namespace: counters, silent hosts, loss, --only,
+# sink. Interfaces: a space-separated list.
+nft_rules() {  # "ifaces" mask value loss sink only...
+    local ifaces=$1 mask=$2 value=$3 loss=$4 sink=$5
     shift 5
-    local only=("$@")
+    local only=("$@") i
+    local m quoted=()
+    for i in $ifaces; do quoted+=("\"$i\""); done
+    if ((${#quoted[@]} == 1)); then m=${quoted[0]}; else m="{ $(IFS=,; echo "${quoted[*]}") }"; fi
     local syn='tcp flags & (fin | syn | rst | ack) == syn'
-    echo "table inet synsweep_lab {"
+    echo "table inet $NFT_TABLE {"
     for c in syn_in silent_dropped syn_lost synack_out rst_out; do echo "  counter $c {}"; done
+    local k
+    for ((k = 1; k <= ${SOURCES:-0}; k++)); do echo "  counter syn_src_$k {}"; done
     echo "  chain input {"
     echo "    type filter hook input priority filter; policy accept;"
-    echo "    iifname \"$i\" $syn counter name \"syn_in\""
+    echo "    iifname $m $syn counter name \"syn_in\""
+    for ((k = 1; k <= ${SOURCES:-0}; k++)); do
+        echo "    iifname $m ip saddr 198.18.2.$k $syn counter name \"syn_src_$k\""
+    done
     if [[ "$mask" != 0.0.0.0 ]]; then
-        echo "    iifname \"$i\" ip daddr $TARGET_RANGE ip daddr & $mask != $value counter name \"silent_dropped\" drop"
+        echo "    iifname $m ip daddr $TARGET_RANGE ip daddr & $mask != $value counter name \"silent_dropped\" drop"
     fi
-    if ((loss >= 100)); then
-        echo "    iifname \"$i\" $syn counter name \"syn_lost\" drop"
+    if ((loss >= 100)); then  # nft rejects `< 100` for a `mod 100` value
+        echo "    iifname $m $syn counter name \"syn_lost\" drop"
     elif ((loss > 0)); then
-        echo "    iifname \"$i\" $syn numgen random mod 100 < $loss counter name \"syn_lost\" drop"
+        echo "    iifname $m $syn numgen random mod 100 < $loss counter name \"syn_lost\" drop"
     fi
-    local o p m v
+    local o p om ov
     for o in "${only[@]}"; do  # PORT:MASK:VALUE: the port answers RST where addr & MASK != VALUE
-        IFS=: read -r p m v <<<"$o"
-        echo "    iifname \"$i\" tcp dport $p ip daddr & $m != $v reject with tcp reset"
+        IFS=: read -r p om ov <<<"$o"
+        echo "    iifname $m tcp dport $p ip daddr & $om != $ov reject with tcp reset"
     done
     echo "  }"
     echo "  chain output {"
     echo "    type filter hook output priority filter; policy accept;"
-    echo "    oifname \"$i\" tcp flags & (syn | ack) == syn | ack counter name \"synack_out\""
-    echo "    oifname \"$i\" tcp flags & rst == rst counter name \"rst_out\""
+    echo "    oifname $m tcp flags & (syn | ack) == syn | ack counter name \"synack_out\""
+    echo "    oifname $m tcp flags & rst == rst counter name \"rst_out\""
     echo "  }"
     echo "}"
     if ((sink)); then
-        echo "table netdev synsweep_sink {"
+        local n=0
+        echo "table netdev $NFT_SINK_TABLE {"
         echo "  counter frames {}"
-        echo "  chain ingress {"
-        echo "    type filter hook ingress device \"$i\" priority -500; policy drop;"
-        echo "    counter name \"frames\""
-        echo "  }"
+        for i in $ifaces; do
+            echo "  chain ingress$n {"
+            echo "    type filter hook ingress device \"$i\" priority -500; policy drop;"
+            echo "    counter name \"frames\""
+            echo "  }"
+            n=$((n + 1))
+        done
         echo "}"
     fi
 }
 
-# The listener: binds every port on 0.0.0.0 in the namespace it runs in,
-# accepts and closes whatever completes, forever.
-LISTENER_PY='
-import os, selectors, socket, sys
-tag, ready, backlog, ports = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
-sel = selectors.DefaultSelector()
-for p in ports:
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", int(p)))
-    s.listen(backlog)
-    s.setblocking(False)
-    sel.register(s, selectors.EVENT_READ)
-with open(ready + ".tmp", "w") as f:
-    f.write(str(os.getpid()))
-os.rename(ready + ".tmp", ready)
-while True:
-    for key, _ in sel.select():
-        try:
-            c, _ = key.fileobj.accept()
-            c.close()
-        except OSError:
-            pass
-'
+nft_load() {  # ns rules
+    local out
+    out=$(ip netns exec "$1" nft -f - <<<"$2" 2>&1) || die "nft rules failed in $1: $out
+rules:
+$2"
+}
 
-kill_listener() {
-    local pidfile="$DIR/listener.pid" pid
+# Whether process $1 exists and is not a zombie.
+running() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [[ "${stat:0:1}" != Z ]]
+}
+
+# Stop the daemon whose pid is in $1, only if its command line carries $2
+# (never a process that reused the pid).
+kill_daemon() {
+    local pidfile=$1 tag=$2 pid
     [[ -f "$pidfile" ]] || return 0
     pid=$(<"$pidfile")
-    # Only our own listener, never a process that reused the pid.
     if [[ "$pid" =~ ^[0-9]+$ ]] && [[ -r "/proc/$pid/cmdline" ]] &&
-        tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$LISTENER_TAG"; then
+        tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$tag"; then
         kill "$pid" 2>/dev/null || true
-        for _ in $(seq 50); do [[ -e "/proc/$pid" ]] || break; sleep 0.02; done
-        kill -9 "$pid" 2>/dev/null || true
+        # Gone, or a zombie its new parent (init) has yet to reap: done.
+        for _ in $(seq 100); do running "$pid" || break; sleep 0.01; done
+        if running "$pid"; then kill -9 "$pid" 2>/dev/null || true; fi
     fi
     rm -f "$pidfile"
 }
 
+# Start a python3 daemon in the background (optionally inside a namespace) and
+# wait until it wrote its pid to $DIR/$1.pid.
+#   start_daemon WHAT NS|- script args...
+start_daemon() {
+    local what=$1 ns=$2 script=$3; shift 3
+    local ready="$DIR/$what.pid" owner=()
+    if [[ -n "$OWNER" ]]; then owner=(--owner "$OWNER"); fi
+    local prefix=()
+    if [[ "$ns" != - ]]; then prefix=(ip netns exec "$ns"); fi
+    "${prefix[@]}" python3 "$HERE/$script" --ready "$ready" "${owner[@]}" "$@" \
+        </dev/null >"$DIR/$what.log" 2>&1 &
+    disown
+    for _ in $(seq 500); do
+        [[ -s "$ready" ]] && return 0
+        sleep 0.02
+    done
+    die "$what did not start: $(cat "$DIR/$what.log")"
+}
+
 do_down() {
     names "$1"
-    kill_listener
+    kill_daemon "$DIR/listener.pid" lablisten.py
+    kill_daemon "$DIR/relay.pid" tunrelay.py
     local ns
-    for ns in "$S" "$T"; do
-        if ns_exists "$ns"; then
-            run ip netns del "$ns"
-        fi
+    for ns in $(lab_namespaces "$1"); do
+        run ip netns del "$ns"
     done
     rm -rf "$DIR"
 }
 
+# Remove labs whose owner process is gone, and namespaces of the old Rust lab
+# (ssw-{s,t,l}-PID-N) whose test process is gone.
+do_sweep() {
+    local d owner name f n pid
+    for d in "$STATE_ROOT"/*/; do
+        [[ -f "$d/owner" ]] || continue
+        name=$(basename "$d")
+        owner=$(<"$d/owner")
+        [[ "$owner" =~ ^[0-9]+$ ]] || continue
+        if [[ ! -e "/proc/$owner" ]] && [[ "$name" =~ ^[A-Za-z0-9_]{1,13}$ ]]; then
+            do_down "$name" || true
+        fi
+    done
+    for f in /run/netns/ssw-[stl]-*-*; do
+        [[ -e "$f" ]] || continue
+        n=${f#/run/netns/}
+        [[ "$n" =~ ^ssw-[stl]-([0-9]+)-[0-9a-z]+$ ]] || continue
+        pid=${BASH_REMATCH[1]}
+        [[ -e "/proc/$pid" ]] || ip netns del "$n" 2>/dev/null || true
+    done
+}
+
+# ---- shapes ------------------------------------------------------------------
+
+build_veth() {
+    local k s si ti saddr gw smac tmac ifaces=""
+    new_ns "$T"
+    run ip -n "$T" route add local "$TARGET_RANGE" dev lo
+    for ((k = 0; k < SCANNERS; k++)); do
+        if ((k == 0)); then s=$S; ti=$TI; else s="$S$k"; ti="tgt$k"; fi
+        si=$SI
+        saddr="198.18.0.$((4 * k + 1))"; gw="198.18.0.$((4 * k + 2))"
+        smac=$(printf '02:53:53:57:%02x:01' "$k"); tmac=$(printf '02:53:53:57:%02x:02' "$k")
+        new_ns "$s"
+        veth "$s" "$si" "$smac" "$saddr" "$T" "$ti" "$tmac" "$gw" 30
+        run ip -n "$s" route add "$TARGET_RANGE" via "$gw" dev "$si"
+        if ((k == 0 && SOURCES > 0)); then
+            local j
+            for ((j = 1; j <= SOURCES; j++)); do
+                run ip -n "$s" addr add "198.18.2.$j/32" dev "$si"
+            done
+            run ip -n "$T" route add 198.18.2.0/24 via "$saddr" dev "$ti"
+        fi
+        ifaces+=" $ti"
+        INFO+=("scanner_ns_$k=$s" "scanner_iface_$k=$si" "target_iface_$k=$ti" "scanner_ip_$k=$saddr"
+            "gateway_ip_$k=$gw" "scanner_mac_$k=$smac" "router_mac_$k=$tmac")
+    done
+    backlog_sysctls "$T"
+    nft_load "$T" "$(nft_rules "$ifaces" "$MASK" "$VALUE" "$LOSS" "$SINK" "${ONLY[@]}")"
+    if ((${#PORT_LIST[@]})); then start_daemon listener - lablisten.py --backlog "$BACKLOG" "$T=$PORTS"; fi
+    INFO=("scanner_ns=$S" "target_ns=$T" "scanner_iface=$SI" "target_iface=$TI" "scanner_ip=198.18.0.1"
+        "gateway_ip=198.18.0.2" "router_mac=$TARGET_MAC" "scanners=$SCANNERS" "sources=$SOURCES" "${INFO[@]}")
+}
+
+build_loopback() {
+    ((SINK == 0)) || die "--sink needs a lab with a link (not --shape loopback)"
+    new_ns "$S"
+    backlog_sysctls "$S"
+    nft_load "$S" "$(nft_rules lo 0.0.0.0 0.0.0.0 "$LOSS" 0 "${ONLY[@]}")"
+    if ((${#PORT_LIST[@]})); then start_daemon listener - lablisten.py --backlog "$BACKLOG" "$S=$PORTS"; fi
+    INFO=("scanner_ns=$S" "target_ns=$S" "scanner_iface=lo" "target_iface=lo" "scanner_ip=127.0.0.1")
+}
+
+build_vpn() {
+    new_ns "$S"
+    new_ns "$T"
+    # The relay creates both tuns in the scanner namespace; one then moves.
+    start_daemon relay "$S" tunrelay.py "$SI" "$TI"
+    run ip -n "$S" link set "$TI" netns "$T"
+    run ip -n "$S" addr add 198.18.0.1/30 dev "$SI"
+    run ip -n "$S" link set "$SI" txqueuelen 10000 up
+    run ip -n "$S" route add "$TARGET_RANGE" dev "$SI"
+    run ip -n "$T" addr add 198.18.0.2/30 dev "$TI"
+    run ip -n "$T" link set "$TI" txqueuelen 10000 up
+    run ip -n "$T" route add local "$TARGET_RANGE" dev lo
+    backlog_sysctls "$T"
+    nft_load "$T" "$(nft_rules "$TI" "$MASK" "$VALUE" "$LOSS" "$SINK" "${ONLY[@]}")"
+    if ((${#PORT_LIST[@]})); then start_daemon listener - lablisten.py --backlog "$BACKLOG" "$T=$PORTS"; fi
+    INFO=("scanner_ns=$S" "target_ns=$T" "scanner_iface=$SI" "target_iface=$TI" "scanner_ip=198.18.0.1"
+        "gateway_ip=198.18.0.2" "relay_pid=$(<"$DIR/relay.pid")")
+}
+
+build_twopath() {
+    new_ns "$S"
+    local k t si saddr gw smac tmac range specs=()
+    local ranges=(198.19.0.0/17 198.19.128.0/17) sides=(a b) targets=("$T" "$U")
+    for k in 0 1; do
+        t=${targets[k]}; si="$NAME-${sides[k]}"; range=${ranges[k]}
+        saddr="198.18.0.$((4 * k + 1))"; gw="198.18.0.$((4 * k + 2))"
+        smac=$(printf '02:53:53:57:%02x:01' "$((0x10 + k))"); tmac=$(printf '02:53:53:57:%02x:02' "$((0x10 + k))")
+        new_ns "$t"
+        veth "$S" "$si" "$smac" "$saddr" "$t" "$TI" "$tmac" "$gw" 30
+        run ip -n "$S" route add "$range" via "$gw" dev "$si"
+        run ip -n "$t" route add local "$range" dev lo
+        backlog_sysctls "$t"
+        nft_load "$t" "$(nft_rules "$TI" "$MASK" "$VALUE" "$LOSS" "$SINK" "${ONLY[@]}")"
+        specs+=("$t=$PORTS")
+        INFO+=("path_iface_$k=$si" "path_ip_$k=$saddr" "path_gateway_$k=$gw" "path_mac_$k=$tmac"
+            "path_target_ns_$k=$t" "path_target_iface_$k=$TI" "path_range_$k=$range")
+    done
+    if ((${#PORT_LIST[@]})); then start_daemon listener - lablisten.py --backlog "$BACKLOG" "${specs[@]}"; fi
+    INFO=("scanner_ns=$S" "target_ns=$T" "scanner_iface=$NAME-a" "target_iface=$TI" "scanner_ip=198.18.0.1"
+        "gateway_ip=198.18.0.2" "router_mac=02:53:53:57:10:02" "paths=2" "${INFO[@]}")
+}
+
+build_lan() {
+    ((SINK == 0)) || die "--sink is not supported by --shape lan"
+    [[ "$MASK" == 0.0.0.0 ]] || die "--alive-mask is not supported by --shape lan (hosts are the alive ones)"
+    ((${#ONLY[@]} == 0)) || die "--only is not supported by --shape lan"
+    new_ns "$W"
+    new_ns "$S"
+    run ip -n "$W" link add br0 type bridge forward_delay 0 stp_state 0
+    run ip -n "$W" link set br0 up
+    run ip link add "$SI" address "$SCANNER_MAC" netns "$S" type veth peer name p-s netns "$W"
+    run ip -n "$W" link set p-s master br0 up
+    run ip -n "$S" addr add "$LAN_SCANNER/24" dev "$SI"
+    run ip -n "$S" link set "$SI" up
+    local k h addr mac j p hp specs=() hosts_set=() pairs=()
+    for ((k = 0; k < HOSTS; k++)); do
+        h="sswlab-$NAME-h$k"
+        addr="198.18.1.$((2 + (k * 97 + 11) % 253))"
+        mac=$(printf '02:53:53:57:01:%02x' "$((k + 1))")
+        new_ns "$h"
+        run ip link add eth0 address "$mac" netns "$h" type veth peer name "p-h$k" netns "$W"
+        run ip -n "$W" link set "p-h$k" master br0 up
+        run ip -n "$h" addr add "$addr/24" dev eth0
+        run ip -n "$h" link set eth0 up
+        hp=""
+        for ((j = 0; j < ${#PORT_LIST[@]}; j++)); do
+            if (((k + j) % 3 != 2)); then hp+="${hp:+,}${PORT_LIST[j]}"; fi
+        done
+        if [[ -n "$hp" ]]; then specs+=("$h=$hp"); fi
+        hosts_set+=("$addr"); pairs+=("$mac . $addr")
+        INFO+=("host_ns_$k=$h" "host_ip_$k=$addr" "host_mac_$k=$mac" "host_ports_$k=$hp")
+    done
+    local syn='tcp flags & (fin | syn | rst | ack) == syn' rules
+    rules="table bridge $NFT_LAN_TABLE {
+  counter syn_in {}
+  counter syn_blind {}
+  counter syn_wrong_mac {}
+  counter synack_out {}
+  counter rst_out {}
+  counter arp_requests {}
+  set hosts { type ipv4_addr; elements = { $(IFS=,; echo "${hosts_set[*]}") } }
+  set pairs { type ether_addr . ipv4_addr; elements = { $(IFS=,; echo "${pairs[*]}") } }
+  chain pre {
+    type filter hook prerouting priority filter; policy accept;
+    iifname \"p-s\" $syn counter name \"syn_in\"
+    iifname \"p-s\" $syn ip daddr != @hosts counter name \"syn_blind\"
+    iifname \"p-s\" $syn ip daddr @hosts ether daddr . ip daddr != @pairs counter name \"syn_wrong_mac\"
+    iifname \"p-s\" arp operation request counter name \"arp_requests\"
+    iifname != \"p-s\" tcp flags & (syn | ack) == syn | ack counter name \"synack_out\"
+    iifname != \"p-s\" tcp flags & rst == rst counter name \"rst_out\"
+  }
+}"
+    nft_load "$W" "$rules"
+    if ((${#specs[@]})); then start_daemon listener - lablisten.py --backlog "$BACKLOG" "${specs[@]}"; fi
+    INFO=("scanner_ns=$S" "target_ns=$W" "switch_ns=$W" "scanner_iface=$SI" "target_iface=p-s"
+        "scanner_ip=$LAN_SCANNER" "lan_net=$LAN_NET" "hosts=$HOSTS" "${INFO[@]}")
+}
+
 do_up() {
     local name=$1; shift
-    local ports="" mask=0.0.0.0 value=0.0.0.0 loss=0 sink=0 backlog=65535
-    local only=()
+    SHAPE=veth PORTS="" MASK=0.0.0.0 VALUE=0.0.0.0 LOSS=0 SINK=0 BACKLOG=65535 SCANNERS=1 HOSTS=12 SOURCES=0 OWNER=""
+    ONLY=() INFO=() PORT_LIST=()
     while (($#)); do
         case "$1" in
-            --ports) ports=${2:?--ports needs a value}; shift 2 ;;
-            --alive-mask) mask=${2:?--alive-mask needs a value}; shift 2 ;;
-            --alive-value) value=${2:?--alive-value needs a value}; shift 2 ;;
-            --loss) loss=${2:?--loss needs a value}; shift 2 ;;
-            --backlog) backlog=${2:?--backlog needs a value}; shift 2 ;;
-            --sink) sink=1; shift ;;
-            --only) only+=("${2:?--only needs PORT:MASK:VALUE}"); shift 2 ;;
-            *) die "up: unknown option '$1'" ;;
+            --shape) SHAPE=${2:?--shape needs a value}; shift 2 ;;
+            --ports) PORTS=${2:?--ports needs a value}; shift 2 ;;
+            --alive-mask) MASK=${2:?--alive-mask needs a value}; shift 2 ;;
+            --alive-value) VALUE=${2:?--alive-value needs a value}; shift 2 ;;
+            --loss) LOSS=${2:?--loss needs a value}; shift 2 ;;
+            --backlog) BACKLOG=${2:?--backlog needs a value}; shift 2 ;;
+            --sink) SINK=1; shift ;;
+            --only) ONLY+=("${2:?--only needs PORT:MASK:VALUE}"); shift 2 ;;
+            --scanners) SCANNERS=${2:?--scanners needs a value}; shift 2 ;;
+            --hosts) HOSTS=${2:?--hosts needs a value}; shift 2 ;;
+            --sources) SOURCES=${2:?--sources needs a value}; shift 2 ;;
+            --owner) OWNER=${2:?--owner needs a pid}; shift 2 ;;
+            *) bad "up: unknown option '$1'" ;;
         esac
     done
-    local port_list=()
-    if [[ -n "$ports" ]]; then
-        IFS=, read -r -a port_list <<<"$ports"
+    [[ "$SHAPE" =~ ^(veth|loopback|lan|vpn|twopath)$ ]] ||
+        bad "--shape: '$SHAPE' is not one of veth, loopback, lan, vpn, twopath"
+    if [[ -n "$PORTS" ]]; then
+        IFS=, read -r -a PORT_LIST <<<"$PORTS"
         local p
-        for p in "${port_list[@]}"; do
+        for p in "${PORT_LIST[@]}"; do
             [[ "$p" =~ ^[0-9]{1,5}$ ]] && ((p >= 1 && p <= 65535)) ||
-                die "--ports: '$p' is not a port (1-65535); use a list like 22,80,443"
+                bad "--ports: '$p' is not a port (1-65535); use a list like 22,80,443"
         done
     fi
-    is_ipv4 "$mask" || die "--alive-mask: '$mask' is not an IPv4 mask like 0.0.0.3"
-    is_ipv4 "$value" || die "--alive-value: '$value' is not an IPv4 address like 0.0.0.0"
-    [[ "$loss" =~ ^[0-9]{1,3}$ ]] && ((loss <= 100)) || die "--loss: '$loss' is not a percentage 0-100"
-    [[ "$backlog" =~ ^[0-9]+$ ]] && ((backlog >= 1)) || die "--backlog: '$backlog' is not a positive number"
+    is_ipv4 "$MASK" || bad "--alive-mask: '$MASK' is not an IPv4 mask like 0.0.0.3"
+    is_ipv4 "$VALUE" || bad "--alive-value: '$VALUE' is not an IPv4 address like 0.0.0.0"
+    (($(ip2int "$VALUE") & ~$(ip2int "$MASK") & 0xffffffff)) &&
+        bad "--alive-value $VALUE has bits outside --alive-mask $MASK"
+    [[ "$LOSS" =~ ^[0-9]{1,3}$ ]] && ((LOSS <= 100)) || bad "--loss: '$LOSS' is not a percentage 0-100"
+    [[ "$BACKLOG" =~ ^[0-9]+$ ]] && ((BACKLOG >= 1 && BACKLOG <= 65535)) ||
+        bad "--backlog: '$BACKLOG' is not a number 1-65535"
+    [[ "$SCANNERS" =~ ^[0-9]+$ ]] && ((SCANNERS >= 1 && SCANNERS <= 16)) ||
+        bad "--scanners: '$SCANNERS' is not a number 1-16"
+    ((SCANNERS == 1)) || [[ "$SHAPE" == veth ]] || bad "--scanners needs --shape veth"
+    [[ "$HOSTS" =~ ^[0-9]+$ ]] && ((HOSTS >= 1 && HOSTS <= 200)) || bad "--hosts: '$HOSTS' is not a number 1-200"
+    [[ "$SOURCES" =~ ^[0-9]+$ ]] && ((SOURCES <= 16)) || bad "--sources: '$SOURCES' is not a number 0-16"
+    ((SOURCES == 0)) || [[ "$SHAPE" == veth ]] || bad "--sources needs --shape veth"
+    [[ -z "$OWNER" || "$OWNER" =~ ^[0-9]+$ ]] || bad "--owner: '$OWNER' is not a pid"
+    local o
+    for o in "${ONLY[@]}"; do
+        [[ "$o" =~ ^[0-9]{1,5}:[0-9.]+:[0-9.]+$ ]] || bad "--only: '$o' is not PORT:MASK:VALUE (e.g. 23:0.0.7.0:0.0.0.0)"
+    done
     command -v nft >/dev/null || die "nft not found (install the nftables package)"
+    command -v python3 >/dev/null || die "python3 not found (needed for listeners and the tun relay)"
 
     names "$name"
-    if ns_exists "$S" || ns_exists "$T" || [[ -e "$DIR" ]]; then
+    if [[ -n "$(lab_namespaces "$name")" ]] || [[ -e "$DIR" ]]; then
         die "lab '$name' is already up (scripts/lab.sh down $name first)"
     fi
     # From here on, any failure tears down what was built.
-    trap 'echo "lab.sh: up failed; removing lab $name" >&2; do_down "$name" >/dev/null 2>&1 || true' EXIT
+    trap 'echo "lab.sh: up failed; removing lab $NAME" >&2; do_down "$NAME" >/dev/null 2>&1 || true' EXIT
     mkdir -p "$DIR"
-    run ip netns add "$S"
-    run ip netns add "$T"
-    # The veth pair is born inside the two namespaces, never in the host's.
-    run ip link add "$SI" address "$SCANNER_MAC" netns "$S" type veth \
-        peer name "$TI" address "$TARGET_MAC" netns "$T"
+    if [[ -n "$OWNER" ]]; then echo "$OWNER" >"$DIR/owner"; fi
+    "build_$SHAPE"
     local ns
-    for ns in "$S" "$T"; do
-        run ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-        run ip -n "$ns" link set lo up
-    done
-    run ip -n "$S" addr add 198.18.0.1/30 dev "$SI"
-    run ip -n "$S" link set "$SI" up
-    run ip -n "$S" route add "$TARGET_RANGE" via 198.18.0.2 dev "$SI"
-    run ip -n "$S" neigh replace 198.18.0.2 lladdr "$TARGET_MAC" dev "$SI" nud permanent
-    run ip -n "$T" addr add 198.18.0.2/30 dev "$TI"
-    run ip -n "$T" link set "$TI" up
-    run ip -n "$T" route add local "$TARGET_RANGE" dev lo
-    run ip -n "$T" neigh replace 198.18.0.1 lladdr "$SCANNER_MAC" dev "$TI" nud permanent
-    run ip netns exec "$T" sysctl -q -w net.core.somaxconn=65535 \
-        net.ipv4.tcp_max_syn_backlog=65535 net.ipv4.tcp_syncookies=1
-    local rules
-    local o
-    for o in "${only[@]}"; do
-        [[ "$o" =~ ^[0-9]{1,5}:[0-9.]+:[0-9.]+$ ]] || die "--only: '$o' is not PORT:MASK:VALUE (e.g. 23:0.0.7.0:0.0.0.0)"
-    done
-    rules=$(nft_rules "$TI" "$mask" "$value" "$loss" "$sink" "${only[@]}")
-    local out
-    out=$(ip netns exec "$T" nft -f - <<<"$rules" 2>&1) || die "nft rules failed: $out"
-    for ns in "$S" "$T"; do
+    for ns in $(lab_namespaces "$name"); do
         [[ -z "$(ip -n "$ns" route show default)" ]] || die "namespace $ns has a default route"
     done
-
-    if ((${#port_list[@]})); then
-        command -v python3 >/dev/null || die "python3 not found (needed for listeners)"
-        local ready="$DIR/listener.pid"
-        ip netns exec "$T" python3 -c "$LISTENER_PY" "$LISTENER_TAG" "$ready" "$backlog" \
-            "${port_list[@]}" </dev/null >"$DIR/listener.log" 2>&1 &
-        disown
-        for _ in $(seq 250); do
-            [[ -s "$ready" ]] && break
-            sleep 0.02
-        done
-        [[ -s "$ready" ]] || die "listener did not start: $(cat "$DIR/listener.log")"
-    fi
-    printf '%s\n' "mask=$mask value=$value loss=$loss sink=$sink ports=$ports" >"$DIR/config"
+    printf '%s\n' "shape=$SHAPE" >"$DIR/config"
     trap - EXIT
-    echo "scanner_ns=$S"
-    echo "target_ns=$T"
-    echo "scanner_iface=$SI"
-    echo "target_iface=$TI"
-    echo "scanner_ip=198.18.0.1"
-    echo "router_mac=$TARGET_MAC"
+    echo "shape=$SHAPE"
+    printf '%s\n' "${INFO[@]}"
+}
+
+# Counters of nft table $2 $3 in namespace $1, as "name value" lines.
+list_counters() {
+    ip netns exec "$1" nft list counters table "$2" "$3" |
+        awk '/counter/ {name=$2} /packets/ {print name, $2}'
 }
 
 do_counters() {
     names "$1"
-    ns_exists "$T" || die "lab '$1' is not up"
-    ip netns exec "$T" nft list counters table inet synsweep_lab |
-        awk '/counter/ {name=$2} /packets/ {print name, $2}'
-    if ip netns exec "$T" nft list table netdev synsweep_sink >/dev/null 2>&1; then
-        ip netns exec "$T" nft list counters table netdev synsweep_sink |
-            awk '/packets/ {print "sink_frames", $2}'
-    fi
+    local index=${2:-} shape nss=()
+    [[ -f "$DIR/config" ]] || die "lab '$1' is not up"
+    shape=$(sed -n 's/^shape=//p' "$DIR/config")
+    case "$shape" in
+        lan) list_counters "$W" bridge "$NFT_LAN_TABLE"; return ;;
+        loopback) nss=("$S") ;;
+        twopath)
+            case "$index" in
+                "") nss=("$T" "$U") ;;
+                0) nss=("$T") ;;
+                1) nss=("$U") ;;
+                *) bad "counters: INDEX must be 0 or 1 (got '$index')" ;;
+            esac
+            ;;
+        *) nss=("$T") ;;
+    esac
+    local ns
+    for ns in "${nss[@]}"; do
+        list_counters "$ns" inet "$NFT_TABLE"
+        if ip netns exec "$ns" nft list table netdev "$NFT_SINK_TABLE" >/dev/null 2>&1; then
+            list_counters "$ns" netdev "$NFT_SINK_TABLE" | sed 's/^frames/sink_frames/'
+        fi
+    done | awk '{sum[$1] += $2; if (!($1 in seen)) {seen[$1] = 1; order[++n] = $1}}
+                END {for (i = 1; i <= n; i++) print order[i], sum[order[i]]}'
+}
+
+do_reset() {
+    names "$1"
+    [[ -f "$DIR/config" ]] || die "lab '$1' is not up"
+    local ns
+    for ns in $(lab_namespaces "$1"); do
+        ip netns exec "$ns" nft reset counters table inet "$NFT_TABLE" >/dev/null 2>&1 || true
+        ip netns exec "$ns" nft reset counters table netdev "$NFT_SINK_TABLE" >/dev/null 2>&1 || true
+        ip netns exec "$ns" nft reset counters table bridge "$NFT_LAN_TABLE" >/dev/null 2>&1 || true
+    done
 }
 
 (($# >= 1)) || usage
 cmd=$1; shift
+case "$cmd" in -h | --help | help) usage ;; esac
 [[ $EUID -eq 0 ]] || die "must run as root (network namespaces)"
 case "$cmd" in
     up)
@@ -274,10 +560,18 @@ case "$cmd" in
         exec ip netns exec "$S" "$@"
         ;;
     counters)
+        (($# == 1 || $# == 2)) || usage
+        check_name "$1"
+        do_counters "$@"
+        ;;
+    reset)
         (($# == 1)) || usage
         check_name "$1"
-        do_counters "$1"
+        do_reset "$1"
         ;;
-    -h | --help | help) usage ;;
-    *) die "unknown command '$cmd' (up, down, exec, counters)" ;;
+    sweep)
+        (($# == 0)) || usage
+        do_sweep
+        ;;
+    *) bad "unknown command '$cmd' (up, down, exec, counters, reset, sweep)" ;;
 esac

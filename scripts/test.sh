@@ -9,7 +9,7 @@
 # in headless Chromium. They fail, never skip, when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs=(nftables iproute2 libxml2-utils nmap-common chromium python3)
+pkgs=(nftables iproute2 procps libxml2-utils nmap-common chromium python3)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -1,46 +1,43 @@
 //! The lab every integration test runs in (see DESIGN.md, "The lab").
 //!
-//! A [`Lab`] is two fresh network namespaces joined by one veth pair:
+//! A thin caller of `scripts/lab.sh`, the one lab implementation (also used
+//! by the demo and benchmark scripts): [`LabBuilder::build`] runs
+//! `scripts/lab.sh up NAME --owner PID ...`, parses the `key=value` lines it
+//! prints, and dropping the [`Lab`] (also when the test panics) runs
+//! `scripts/lab.sh down NAME`, which stops its daemons and deletes its
+//! namespaces. NAME is `r{pid}_{counter}`, unique per test; labs of test
+//! processes that died before their Drop ran are swept (`lab.sh sweep`) when
+//! the next test process builds its first lab, and their daemons exit on
+//! their own once the owner pid is gone.
+//!
+//! The shapes (all closed: no default route, no link out of the lab, only
+//! 198.18.0.0/15 addresses; see the head of scripts/lab.sh for every detail):
 //!
 //! ```text
-//!   scanner ns                          target ns
-//!   198.18.0.1/30  <---- veth ---->     198.18.0.2/30
-//!   198.19.0.0/16 via 198.18.0.2        local 198.19.0.0/16 dev lo
-//!   (no default route)                  (no default route)
+//!   veth      scanner ns 198.18.0.1/30 <--veth--> target ns 198.18.0.2/30
+//!             198.19.0.0/16 via 198.18.0.2         local 198.19.0.0/16 dev lo
+//!             (.scanners(n): n scanner namespaces, scanner k at
+//!              198.18.0.(4k+1)/30, all linked to the one target)
+//!   loopback  one namespace with only lo (scan 127.0.0.1)
+//!   lan       scanner 198.18.1.1/24 on a bridge (switch ns) with a dozen host
+//!             namespaces, each with its own MAC, a scattered address of
+//!             198.18.1.0/24 and its own subset of the listening ports
+//!   vpn       scanner's only link is a tun (no Ethernet header) 198.18.0.1/30,
+//!             relayed by scripts/tunrelay.py to a tun in the target namespace
+//!             (198.18.0.2, local 198.19.0.0/16 as in veth)
+//!   twopath   scanner: veth a 198.18.0.1/30 -> target A 198.18.0.2 answers
+//!             198.19.0.0/17; veth b 198.18.0.5/30 -> target B 198.18.0.6
+//!             answers 198.19.128.0/17; one route per half
 //! ```
 //!
-//! The target namespace answers for all 65,536 addresses of 198.19.0.0/16.
-//! Listening sockets on 0.0.0.0 make a port open on every alive host; a port
-//! nobody listens on is closed (the kernel answers the SYN with a RST); a
-//! host that is not alive is silent (nftables drops everything sent to it).
-//! Optionally a share of the inbound SYNs is dropped at random, or the target
-//! veth becomes a sink that drops every frame at ingress.
+//! In the target ranges, listening sockets on 0.0.0.0 make a port open on
+//! every alive host; a port nobody listens on is closed (RST); a host that is
+//! not alive is silent (nftables drops everything sent to it). Optionally a
+//! share of the inbound SYNs is dropped at random, or the target veth becomes
+//! a sink that drops every frame at ingress.
 //!
-//! Nothing here ever creates a link or route out of the lab: the scanner
-//! namespace's only link leads to the target namespace, and neither has a
-//! default route. Both namespaces are removed when the `Lab` is dropped, also
-//! when the test panics.
-//!
-//! With [`LabBuilder::scanners`]`(n)` the lab has `n` scanner namespaces, all
-//! linked to the same target namespace, each by a veth pair of its own on a
-//! /30 of its own inside 198.18.0.0/24 (for separate shard processes):
-//!
-//! ```text
-//!   scanner k ns                                target ns (one for all)
-//!   198.18.0.(4k+1)/30  <---- veth k ---->      198.18.0.(4k+2)/30
-//!   198.19.0.0/16 via 198.18.0.(4k+2)           local 198.19.0.0/16 dev lo
-//! ```
-//!
-//! Scanner 0 is the one `scanner_ns()`, `run_in_scanner()` and friends name;
-//! the `*_n(k, ..)` variants name scanner `k`. The target does not forward
-//! (ip_forward stays 0), so no scanner reaches another; the target's counters
-//! count what arrives from all of them.
-//!
-//! [`Lab::loopback_only`] is the other variant: one fresh namespace with only
-//! `lo` up, for scanning 127.0.0.1 in a namespace of its own.
-//!
-//! Every failure while building a lab panics with the command and its stderr:
-//! lab tests fail, they never skip.
+//! Every failure while building a lab panics with lab.sh's message: lab
+//! tests fail, they never skip.
 
 #![allow(dead_code)]
 
@@ -48,13 +45,13 @@ pub mod findings;
 pub mod forge;
 pub mod run;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::Write;
-use std::net::{Ipv4Addr, TcpListener};
-use std::os::fd::{AsRawFd, FromRawFd};
-use std::process::{Command, Output, Stdio};
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+use std::process::{Command, Output};
+use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The scanner's address in the veth lab.
@@ -67,13 +64,21 @@ pub const TARGET_RANGE: &str = "198.19.0.0/16";
 pub const SCANNER_MAC: [u8; 6] = [0x02, 0x53, 0x53, 0x57, 0x00, 0x01];
 /// MAC address of the target's veth, i.e. the scanner's router MAC.
 pub const TARGET_MAC: [u8; 6] = [0x02, 0x53, 0x53, 0x57, 0x00, 0x02];
+/// The LAN lab's network, shared by the scanner and every host.
+pub const LAN_NET: &str = "198.18.1.0/24";
+/// The scanner's address in the LAN lab.
+pub const LAN_SCANNER_ADDR: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 1);
+/// The two halves of [`TARGET_RANGE`] in the two-path lab, path 0 and path 1.
+pub const PATH_RANGES: [&str; 2] = ["198.19.0.0/17", "198.19.128.0/17"];
 
 const TARGET_NET: u32 = 0xc613_0000; // 198.19.0.0
 const TARGET_NET_MASK: u32 = 0xffff_0000; // /16
-const NFT_TABLE: &str = "synsweep_lab";
-const NFT_SINK_TABLE: &str = "synsweep_sink";
+
+/// The one lab implementation.
+pub const LAB_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lab.sh");
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
+static SWEEP: Once = Once::new();
 
 /// How a lab is set up. Start with [`Lab::builder`].
 #[derive(Clone, Debug)]
@@ -85,6 +90,8 @@ pub struct LabBuilder {
     sink: bool,
     backlog: u16,
     scanners: usize,
+    hosts: usize,
+    sources: usize,
 }
 
 /// Most scanner namespaces one lab may have (each takes a /30 of 198.18.0.0/24).
@@ -100,13 +107,16 @@ impl Default for LabBuilder {
             sink: false,
             backlog: 65535,
             scanners: 1,
+            hosts: 12,
+            sources: 0,
         }
     }
 }
 
 impl LabBuilder {
     /// Ports with a listener on 0.0.0.0 in the target namespace (open on
-    /// every alive host). May be called more than once.
+    /// every alive host; in the LAN lab each host listens on a subset). May be
+    /// called more than once.
     pub fn listen(mut self, ports: &[u16]) -> Self {
         for &p in ports {
             assert!(p != 0, "lab: port 0 cannot listen");
@@ -172,23 +182,65 @@ impl LabBuilder {
         self
     }
 
+    /// Number of host namespaces of the LAN lab (1 to 200, default 12).
+    pub fn hosts(mut self, n: usize) -> Self {
+        assert!((1..=200).contains(&n), "lab: {n} LAN hosts, want 1 to 200");
+        self.hosts = n;
+        self
+    }
+
+    /// Give the scanner (veth lab, scanner 0) `n` more addresses (0 to 16),
+    /// 198.18.2.1 to 198.18.2.n, for `--source-ip` lists; the target routes
+    /// them back and counts the SYNs from each (`Lab::counter("syn_src_K")`).
+    pub fn sources(mut self, n: usize) -> Self {
+        assert!(n <= 16, "lab: {n} extra sources, want 0 to 16");
+        self.sources = n;
+        self
+    }
+
     /// Build the two-namespace veth lab (more with [`LabBuilder::scanners`]). Panics if any step fails.
     pub fn build(self) -> Lab {
-        Lab::build_veth(self)
+        Lab::up(Shape::Veth, self)
     }
 
     /// Build the loopback-only variant (one namespace, only `lo`), with the
     /// listeners and SYN loss of this config. The alive mask does not apply
     /// (all of 127.0.0.0/8 answers); sink mode is not supported.
     pub fn build_loopback(self) -> Lab {
-        Lab::build_loopback(self)
+        assert!(
+            !self.sink,
+            "lab: sink mode needs the veth lab, not loopback_only"
+        );
+        Lab::up(Shape::Loopback, self)
+    }
+
+    /// Build the LAN lab: a bridge, [`LabBuilder::hosts`] host namespaces
+    /// with their own MACs on [`LAN_NET`], the scanner at
+    /// [`LAN_SCANNER_ADDR`]. Host `k` listens on the ports of
+    /// [`LabBuilder::listen`] whose index `j` has `(k + j) % 3 != 2`
+    /// ([`Lab::lan_hosts`] tells). No alive mask, loss or sink.
+    pub fn build_lan(self) -> Lab {
+        Lab::up(Shape::Lan, self)
+    }
+
+    /// Build the VPN lab: the scanner's only link is a tun interface relayed
+    /// to a tun in the target namespace, which answers as in the veth lab.
+    pub fn build_vpn(self) -> Lab {
+        Lab::up(Shape::Vpn, self)
+    }
+
+    /// Build the two-path lab: [`PATH_RANGES`]`[k]` is reached through path
+    /// `k` (its own veth, source address, gateway and target namespace).
+    pub fn build_two_path(self) -> Lab {
+        Lab::up(Shape::TwoPath, self)
     }
 }
 
-/// Packet counts from the target namespace's nftables counters.
+/// Packet counts from a lab's nftables counters (`scripts/lab.sh counters`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
-    /// SYNs (SYN set, ACK/RST/FIN clear) that reached the target, before any drop.
+    /// SYNs (SYN set, ACK/RST/FIN clear) that reached the target, before any
+    /// drop (LAN: that the scanner put on the bridge).
     pub syn_in: u64,
     /// Packets of any kind dropped because their destination host is silent.
     pub silent_dropped: u64,
@@ -200,36 +252,104 @@ pub struct Counters {
     pub rst_out: u64,
     /// Frames the sink dropped at ingress (sink mode only, else 0).
     pub sink_frames: u64,
+    /// LAN only: SYNs to an address of the /24 that no host has.
+    pub syn_blind: u64,
+    /// LAN only: SYNs to a host's address but not at that host's MAC.
+    pub syn_wrong_mac: u64,
+    /// LAN only: ARP requests from the scanner.
+    pub arp_requests: u64,
 }
 
-#[derive(Debug)]
-enum Kind {
+impl Counters {
+    fn parse(text: &str) -> Counters {
+        let map: BTreeMap<&str, u64> = text
+            .lines()
+            .filter_map(|l| {
+                let (k, v) = l.split_once(' ')?;
+                Some((k, v.trim().parse().ok()?))
+            })
+            .collect();
+        assert!(
+            map.contains_key("syn_in"),
+            "lab: no syn_in counter in lab.sh counters output:\n{text}"
+        );
+        let get = |k: &str| map.get(k).copied().unwrap_or(0);
+        Counters {
+            syn_in: get("syn_in"),
+            silent_dropped: get("silent_dropped"),
+            syn_lost: get("syn_lost"),
+            synack_out: get("synack_out"),
+            rst_out: get("rst_out"),
+            sink_frames: get("sink_frames"),
+            syn_blind: get("syn_blind"),
+            syn_wrong_mac: get("syn_wrong_mac"),
+            arp_requests: get("arp_requests"),
+        }
+    }
+}
+
+/// Which lab a [`Lab`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
     Veth,
     Loopback,
+    Lan,
+    Vpn,
+    TwoPath,
 }
 
-/// One scanner namespace of a veth lab and its link to the target.
-#[derive(Clone, Debug)]
-struct ScannerSide {
-    ns: String,
-    /// Its veth end, in `ns`.
-    iface: String,
-    /// The peer veth end, in the target namespace.
-    target_iface: String,
+impl Shape {
+    fn arg(self) -> &'static str {
+        match self {
+            Shape::Veth => "veth",
+            Shape::Loopback => "loopback",
+            Shape::Lan => "lan",
+            Shape::Vpn => "vpn",
+            Shape::TwoPath => "twopath",
+        }
+    }
 }
 
-/// A lab: fresh namespaces, listeners and nftables rules, removed on drop.
+/// One host of the LAN lab.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LanHost {
+    /// Its namespace.
+    pub ns: String,
+    /// Its address on [`LAN_NET`].
+    pub addr: Ipv4Addr,
+    /// Its MAC (`02:53:53:57:01:XX`).
+    pub mac: String,
+    /// The ports it listens on (possibly none).
+    pub ports: Vec<u16>,
+}
+
+/// One path of the two-path lab, as the scanner sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabPath {
+    /// The scanner's interface for this path.
+    pub iface: String,
+    /// The scanner's address on it.
+    pub source: Ipv4Addr,
+    /// The gateway (the target namespace's address).
+    pub gateway: Ipv4Addr,
+    /// The gateway's MAC.
+    pub router_mac: String,
+    /// The target namespace behind this path.
+    pub target_ns: String,
+    /// The half of [`TARGET_RANGE`] it answers for.
+    pub range: String,
+}
+
+/// A lab built by `scripts/lab.sh up`, torn down (`lab.sh down`) on drop.
 #[derive(Debug)]
 pub struct Lab {
-    kind: Kind,
+    shape: Shape,
     config: LabBuilder,
-    /// Scanner namespaces; [0] is "the" scanner of the single-scanner API.
-    scanners: Vec<ScannerSide>,
-    target_ns: String,
-    /// Namespaces created so far (deleted in Drop, in reverse order).
-    created: Vec<String>,
-    /// Listener sockets; they live in the target namespace.
-    listeners: Vec<TcpListener>,
+    name: String,
+    /// What `lab.sh up` printed.
+    info: BTreeMap<String, String>,
+    hosts: Vec<LanHost>,
+    paths: Vec<LabPath>,
 }
 
 /// Scanner `k`'s address in a veth lab: 198.18.0.(4k+1).
@@ -259,6 +379,12 @@ pub fn target_mac_of(k: usize) -> [u8; 6] {
     m
 }
 
+/// Run `scripts/lab.sh ARGS`; panic with its stderr unless it succeeds.
+fn lab_sh(args: &[&str]) -> String {
+    let out = run_ok(Command::new(LAB_SH).args(args));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 impl Lab {
     /// Start configuring a lab.
     pub fn builder() -> LabBuilder {
@@ -271,349 +397,258 @@ impl Lab {
         Lab::builder().listen(ports).build_loopback()
     }
 
-    fn unique_names() -> (usize, u32) {
-        sweep_stale_namespaces();
-        (COUNTER.fetch_add(1, Ordering::SeqCst), std::process::id())
-    }
-
-    fn build_veth(config: LabBuilder) -> Lab {
-        let (n, pid) = Lab::unique_names();
-        // Scanner 0 keeps the single-scanner names; scanner k > 0 adds "k{k}".
-        // Namespace names stay `ssw-s-PID-X` (what the stale sweep parses).
-        let scanners = (0..config.scanners)
-            .map(|k| {
-                let sfx = if k == 0 {
-                    String::new()
-                } else {
-                    format!("k{k}")
-                };
-                ScannerSide {
-                    ns: format!("ssw-s-{pid}-{n}{sfx}"),
-                    // <= 15 chars: "ssw" + up to 6 hex digits (pid_max 4194304) + "s" + n (+ "k" + k)
-                    iface: format!("ssw{pid:x}s{n}{sfx}"),
-                    target_iface: format!("ssw{pid:x}t{n}{sfx}"),
-                }
-            })
-            .collect::<Vec<_>>();
-        let mut lab = Lab {
-            kind: Kind::Veth,
-            target_ns: format!("ssw-t-{pid}-{n}"),
-            scanners,
-            config,
-            created: Vec::new(),
-            listeners: Vec::new(),
-        };
+    fn up(shape: Shape, config: LabBuilder) -> Lab {
         assert!(
-            lab.scanners
-                .iter()
-                .all(|s| s.iface.len() <= 15 && s.target_iface.len() <= 15),
-            "lab: interface name too long: {:?}",
-            lab.scanners
+            config.scanners == 1 || shape == Shape::Veth,
+            "lab: several scanners need the veth lab, not {shape:?}"
         );
-        // From here on, a panic drops `lab`, which deletes what was created.
-        let t = lab.target_ns.clone();
-        lab.add_netns(&t);
-        lab.sysctls(
-            &t,
-            &[
-                ("net/ipv6/conf/all/disable_ipv6", "1"),
-                ("net/ipv6/conf/default/disable_ipv6", "1"),
-            ],
-        );
-        ip_n(&t, &["link", "set", "lo", "up"]);
-        ip_n(&t, &["route", "add", "local", TARGET_RANGE, "dev", "lo"]);
-
-        for (k, side) in lab.scanners.clone().iter().enumerate() {
-            let (s, si, ti) = (&side.ns, &side.iface, &side.target_iface);
-            lab.add_netns(s);
-            // The veth pair is created directly inside the two namespaces: it
-            // never exists in the machine's own namespace.
-            let smac = mac_str(&scanner_mac_of(k));
-            let tmac = mac_str(&target_mac_of(k));
-            run_ok(Command::new("ip").args([
-                "link", "add", si, "address", &smac, "netns", s, "type", "veth", "peer", "name",
-                ti, "address", &tmac, "netns", &t,
-            ]));
-            lab.sysctls(
-                s,
-                &[
-                    ("net/ipv6/conf/all/disable_ipv6", "1"),
-                    ("net/ipv6/conf/default/disable_ipv6", "1"),
-                ],
-            );
-            let (saddr, gw) = (
-                scanner_addr_of(k).to_string(),
-                gateway_addr_of(k).to_string(),
-            );
-            // Scanner side: address, one route into the simulated internet, a
-            // permanent neighbour for the gateway (no ARP needed, also in sink mode).
-            ip_n(s, &["link", "set", "lo", "up"]);
-            ip_n(s, &["addr", "add", &format!("{saddr}/30"), "dev", si]);
-            ip_n(s, &["link", "set", si, "up"]);
-            ip_n(s, &["route", "add", TARGET_RANGE, "via", &gw, "dev", si]);
-            ip_n(
-                s,
-                &[
-                    "neigh",
-                    "replace",
-                    &gw,
-                    "lladdr",
-                    &tmac,
-                    "dev",
-                    si,
-                    "nud",
-                    "permanent",
-                ],
-            );
-            // Target side: address (connected route back to the scanner's
-            // /30), a permanent neighbour for the scanner so the first
-            // replies of a flood never wait for ARP.
-            ip_n(&t, &["addr", "add", &format!("{gw}/30"), "dev", ti]);
-            ip_n(&t, &["link", "set", ti, "up"]);
-            ip_n(
-                &t,
-                &[
-                    "neigh",
-                    "replace",
-                    &saddr,
-                    "lladdr",
-                    &smac,
-                    "dev",
-                    ti,
-                    "nud",
-                    "permanent",
-                ],
-            );
-        }
-        lab.sysctls(&t, BACKLOG_SYSCTLS);
-
-        let ifaces: Vec<String> = lab
-            .scanners
-            .iter()
-            .map(|s| s.target_iface.clone())
-            .collect();
-        let rules = lab.nft_rules(&ifaces);
-        nft_load(&t, &rules);
-        lab.listeners = listen_in(&t, &lab.config.ports, lab.config.backlog);
-        lab.check_no_default_route();
-        lab
-    }
-
-    fn build_loopback(config: LabBuilder) -> Lab {
-        assert!(
-            !config.sink,
-            "lab: sink mode needs the veth lab, not loopback_only"
-        );
-        assert!(
-            config.scanners == 1,
-            "lab: several scanners need the veth lab, not loopback_only"
-        );
-        let (n, pid) = Lab::unique_names();
-        let ns = format!("ssw-l-{pid}-{n}");
-        let mut lab = Lab {
-            kind: Kind::Loopback,
-            scanners: vec![ScannerSide {
-                ns: ns.clone(),
-                iface: "lo".into(),
-                target_iface: "lo".into(),
-            }],
-            target_ns: ns.clone(),
-            config,
-            created: Vec::new(),
-            listeners: Vec::new(),
-        };
-        lab.add_netns(&ns);
-        ip_n(&ns, &["link", "set", "lo", "up"]);
-        lab.sysctls(&ns, BACKLOG_SYSCTLS);
-        let rules = lab.nft_rules(&["lo".to_string()]);
-        nft_load(&ns, &rules);
-        lab.listeners = listen_in(&ns, &lab.config.ports, lab.config.backlog);
-        lab.check_no_default_route();
-        lab
-    }
-
-    fn add_netns(&mut self, name: &str) {
-        run_ok(Command::new("ip").args(["netns", "add", name]));
-        self.created.push(name.to_string());
-    }
-
-    fn sysctls(&self, ns: &str, settings: &[(&str, &str)]) {
-        // /proc/sys/net is the namespace of the thread that opens it.
-        in_netns(ns, || {
-            for (key, value) in settings {
-                let path = format!("/proc/sys/{key}");
-                std::fs::write(&path, value)
-                    .unwrap_or_else(|e| panic!("lab: in netns {ns}: write {value} > {path}: {e}"));
-            }
+        let pid = std::process::id();
+        SWEEP.call_once(|| {
+            lab_sh(&["sweep"]);
         });
-    }
-
-    fn nft_rules(&self, ifaces: &[String]) -> String {
-        let c = &self.config;
-        // One interface: `"a"`; several: an anonymous set `{ "a", "b" }`.
-        let quoted: Vec<String> = ifaces.iter().map(|i| format!("\"{i}\"")).collect();
-        let iface_match = if quoted.len() == 1 {
-            quoted[0].clone()
-        } else {
-            format!("{{ {} }}", quoted.join(", "))
+        let name = format!("r{pid}_{}", COUNTER.fetch_add(1, Ordering::SeqCst));
+        let mut args: Vec<String> = vec![
+            "up".into(),
+            name.clone(),
+            "--shape".into(),
+            shape.arg().into(),
+            "--owner".into(),
+            pid.to_string(),
+            "--backlog".into(),
+            config.backlog.to_string(),
+        ];
+        if !config.ports.is_empty() {
+            let ports: Vec<String> = config.ports.iter().map(u16::to_string).collect();
+            args.extend(["--ports".into(), ports.join(",")]);
+        }
+        if u32::from(config.alive_mask) != 0 {
+            args.extend([
+                "--alive-mask".into(),
+                config.alive_mask.to_string(),
+                "--alive-value".into(),
+                config.alive_value.to_string(),
+            ]);
+        }
+        if config.loss_percent > 0 {
+            args.extend(["--loss".into(), config.loss_percent.to_string()]);
+        }
+        if config.sink {
+            args.push("--sink".into());
+        }
+        if config.scanners > 1 {
+            args.extend(["--scanners".into(), config.scanners.to_string()]);
+        }
+        if config.sources > 0 {
+            args.extend(["--sources".into(), config.sources.to_string()]);
+        }
+        if shape == Shape::Lan {
+            args.extend(["--hosts".into(), config.hosts.to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        // lab.sh removes what it built when `up` fails; on success the Lab
+        // owns the lab and its Drop takes it down.
+        let text = lab_sh(&args);
+        let mut lab = Lab {
+            shape,
+            config,
+            name,
+            info: BTreeMap::new(),
+            hosts: Vec::new(),
+            paths: Vec::new(),
         };
-        let mut r = String::new();
-        r += &format!("table inet {NFT_TABLE} {{\n");
-        for name in [
-            "syn_in",
-            "silent_dropped",
-            "syn_lost",
-            "synack_out",
-            "rst_out",
-        ] {
-            r += &format!("  counter {name} {{}}\n");
+        lab.info = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        lab.hosts = (0..lab.count("hosts"))
+            .map(|k| LanHost {
+                ns: lab.get(&format!("host_ns_{k}")).to_string(),
+                addr: lab.addr(&format!("host_ip_{k}")),
+                mac: lab.get(&format!("host_mac_{k}")).to_string(),
+                ports: lab
+                    .get(&format!("host_ports_{k}"))
+                    .split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(|p| p.parse().expect("lab: host port"))
+                    .collect(),
+            })
+            .collect();
+        lab.paths = (0..lab.count("paths"))
+            .map(|k| LabPath {
+                iface: lab.get(&format!("path_iface_{k}")).to_string(),
+                source: lab.addr(&format!("path_ip_{k}")),
+                gateway: lab.addr(&format!("path_gateway_{k}")),
+                router_mac: lab.get(&format!("path_mac_{k}")).to_string(),
+                target_ns: lab.get(&format!("path_target_ns_{k}")).to_string(),
+                range: lab.get(&format!("path_range_{k}")).to_string(),
+            })
+            .collect();
+        lab
+    }
+
+    /// A value `lab.sh up` printed (panics if it did not).
+    pub fn get(&self, key: &str) -> &str {
+        self.info.get(key).unwrap_or_else(|| {
+            panic!(
+                "lab: lab.sh up printed no {key} for a {:?} lab: {:?}",
+                self.shape, self.info
+            )
+        })
+    }
+
+    fn addr(&self, key: &str) -> Ipv4Addr {
+        let v = self.get(key);
+        v.parse()
+            .unwrap_or_else(|e| panic!("lab: {key}={v} is not an address: {e}"))
+    }
+
+    fn count(&self, key: &str) -> usize {
+        self.info.get(key).map_or(0, |v| {
+            v.parse().unwrap_or_else(|e| panic!("lab: {key}={v}: {e}"))
+        })
+    }
+
+    /// The lab's name for `scripts/lab.sh` (`r{pid}_{n}`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Which shape this lab is.
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
+
+    /// The LAN lab's hosts (empty in other shapes).
+    pub fn lan_hosts(&self) -> &[LanHost] {
+        &self.hosts
+    }
+
+    /// The LAN lab's switch namespace (the bridge and its counters).
+    pub fn switch_ns(&self) -> &str {
+        self.get("switch_ns")
+    }
+
+    /// The two-path lab's paths (empty in other shapes).
+    pub fn paths(&self) -> &[LabPath] {
+        &self.paths
+    }
+
+    /// The scanner's extra source addresses (see [`LabBuilder::sources`]).
+    pub fn source_addrs(&self) -> Vec<Ipv4Addr> {
+        (1..=self.config.sources)
+            .map(|k| Ipv4Addr::new(198, 18, 2, k as u8))
+            .collect()
+    }
+
+    /// One named counter of `lab.sh counters` (e.g. `"syn_src_1"`); panics
+    /// if the lab has no such counter.
+    pub fn counter(&self, name: &str) -> u64 {
+        let text = lab_sh(&["counters", &self.name]);
+        text.lines()
+            .filter_map(|l| l.split_once(' '))
+            .find(|(k, _)| *k == name)
+            .and_then(|(_, v)| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("lab: no counter {name} in:\n{text}"))
+    }
+
+    /// Counters of path `k`'s target namespace alone (two-path lab).
+    pub fn path_counters(&self, k: usize) -> Counters {
+        assert!(k < self.paths.len(), "lab: no path {k}");
+        Counters::parse(&lab_sh(&["counters", &self.name, &k.to_string()]))
+    }
+
+    fn side_key(&self, k: usize, key: &str) -> &str {
+        if k == 0 && !self.info.contains_key(&format!("{key}_0")) {
+            return self.get(key);
         }
-        r += "  chain input {\n    type filter hook input priority filter; policy accept;\n";
-        let syn = "tcp flags & (fin | syn | rst | ack) == syn";
-        r += &format!("    iifname {iface_match} {syn} counter name \"syn_in\"\n");
-        if matches!(self.kind, Kind::Veth) && u32::from(c.alive_mask) != 0 {
-            r += &format!(
-                "    iifname {iface_match} ip daddr {TARGET_RANGE} ip daddr & {} != {} counter name \"silent_dropped\" drop\n",
-                c.alive_mask, c.alive_value
-            );
-        }
-        if c.loss_percent > 0 {
-            // nft rejects `< 100` for a `mod 100` value: 100% is a plain drop.
-            let random = if c.loss_percent < 100 {
-                format!("numgen random mod 100 < {} ", c.loss_percent)
-            } else {
-                String::new()
-            };
-            r += &format!(
-                "    iifname {iface_match} {syn} {random}counter name \"syn_lost\" drop\n"
-            );
-        }
-        r += "  }\n  chain output {\n    type filter hook output priority filter; policy accept;\n";
-        r += &format!(
-            "    oifname {iface_match} tcp flags & (syn | ack) == syn | ack counter name \"synack_out\"\n"
+        assert!(
+            k < self.scanner_count(),
+            "lab: no scanner {k} (this lab has {})",
+            self.scanner_count()
         );
-        r +=
-            &format!("    oifname {iface_match} tcp flags & rst == rst counter name \"rst_out\"\n");
-        r += "  }\n}\n";
-        if c.sink {
-            // One ingress chain per target veth, all counting into `frames`.
-            r += &format!("table netdev {NFT_SINK_TABLE} {{\n  counter frames {{}}\n");
-            for (i, iface) in ifaces.iter().enumerate() {
-                r += &format!(
-                    "  chain ingress{i} {{\n    type filter hook ingress device \"{iface}\" priority -500; policy drop;\n    counter name \"frames\"\n  }}\n"
-                );
-            }
-            r += "}\n";
-        }
-        r
-    }
-
-    fn check_no_default_route(&self) {
-        for ns in self.namespaces() {
-            let out = run_ok(Command::new("ip").args(["-n", ns, "route", "show", "default"]));
-            assert!(
-                out.stdout.is_empty(),
-                "lab: namespace {ns} has a default route: {}",
-                String::from_utf8_lossy(&out.stdout)
-            );
-        }
-    }
-
-    fn namespaces(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self.scanners.iter().map(|s| s.ns.as_str()).collect();
-        if matches!(self.kind, Kind::Veth) {
-            v.push(&self.target_ns);
-        }
-        v
-    }
-
-    fn side(&self, k: usize) -> &ScannerSide {
-        self.scanners
-            .get(k)
-            .unwrap_or_else(|| panic!("lab: no scanner {k} (this lab has {})", self.scanners.len()))
+        self.get(&format!("{key}_{k}"))
     }
 
     /// Name of the namespace the scanner runs in (scanner 0).
     pub fn scanner_ns(&self) -> &str {
-        &self.scanners[0].ns
+        self.get("scanner_ns")
     }
 
     /// How many scanner namespaces the lab has (see [`LabBuilder::scanners`]).
     pub fn scanner_count(&self) -> usize {
-        self.scanners.len()
+        self.count("scanners").max(1)
     }
 
     /// Name of scanner `k`'s namespace (0-based).
     pub fn scanner_ns_n(&self, k: usize) -> &str {
-        &self.side(k).ns
+        self.side_key(k, "scanner_ns")
     }
 
     /// Scanner `k`'s veth end (in its namespace).
     pub fn scanner_iface_n(&self, k: usize) -> &str {
-        &self.side(k).iface
+        self.side_key(k, "scanner_iface")
     }
 
     /// The target's end of scanner `k`'s veth (in the target namespace).
     pub fn target_iface_n(&self, k: usize) -> &str {
-        &self.side(k).target_iface
+        self.side_key(k, "target_iface")
     }
 
     /// Scanner `k`'s source address, 198.18.0.(4k+1) (veth lab).
     pub fn scanner_addr_n(&self, k: usize) -> Ipv4Addr {
-        self.side(k);
-        match self.kind {
-            Kind::Veth => scanner_addr_of(k),
-            Kind::Loopback => Ipv4Addr::LOCALHOST,
-        }
+        let v = self.side_key(k, "scanner_ip");
+        v.parse()
+            .unwrap_or_else(|e| panic!("lab: scanner_ip {v}: {e}"))
     }
 
     /// Scanner `k`'s gateway, 198.18.0.(4k+2) (veth lab).
     pub fn gateway_addr_n(&self, k: usize) -> Ipv4Addr {
-        self.side(k);
-        gateway_addr_of(k)
+        let v = self.side_key(k, "gateway_ip");
+        v.parse()
+            .unwrap_or_else(|e| panic!("lab: gateway_ip {v}: {e}"))
     }
 
     /// Scanner `k`'s router MAC (`--router-mac`; veth lab only).
     pub fn router_mac_n(&self, k: usize) -> String {
-        self.side(k);
-        mac_str(&target_mac_of(k))
+        self.side_key(k, "router_mac").to_string()
     }
 
     /// Name of the namespace that answers for the targets (the same as the
-    /// scanner's in the loopback variant).
+    /// scanner's in the loopback variant; the switch's in the LAN lab; path
+    /// 0's in the two-path lab).
     pub fn target_ns(&self) -> &str {
-        &self.target_ns
+        self.get("target_ns")
     }
 
-    /// The scanner's interface (its veth; `lo` in the loopback variant).
+    /// The scanner's interface (its veth; `lo` in the loopback variant; the
+    /// tun in the VPN lab; path 0's veth in the two-path lab).
     pub fn scanner_iface(&self) -> &str {
-        &self.scanners[0].iface
+        self.get("scanner_iface")
     }
 
     /// The target's interface (its veth; `lo` in the loopback variant).
     pub fn target_iface(&self) -> &str {
-        &self.scanners[0].target_iface
+        self.get("target_iface")
     }
 
-    /// The scanner's source address (198.18.0.1; 127.0.0.1 on loopback).
+    /// The scanner's source address (198.18.0.1; 127.0.0.1 on loopback;
+    /// 198.18.1.1 on the LAN).
     pub fn scanner_addr(&self) -> Ipv4Addr {
-        match self.kind {
-            Kind::Veth => SCANNER_ADDR,
-            Kind::Loopback => Ipv4Addr::LOCALHOST,
-        }
+        self.addr("scanner_ip")
     }
 
-    /// The gateway's MAC address, i.e. `--router-mac` (veth lab only).
+    /// The gateway's MAC address, i.e. `--router-mac` (veth and two-path labs).
     pub fn router_mac(&self) -> String {
-        mac_str(&TARGET_MAC)
+        self.get("router_mac").to_string()
     }
 
     /// Whether this is the loopback-only variant.
     pub fn is_loopback(&self) -> bool {
-        matches!(self.kind, Kind::Loopback)
+        self.shape == Shape::Loopback
     }
 
-    /// The ports that have a listener.
+    /// The ports that have a listener (LAN: on some host).
     pub fn listening_ports(&self) -> &[u16] {
         &self.config.ports
     }
@@ -621,9 +656,10 @@ impl Lab {
     /// Whether `addr` answers at all according to the config (ignoring random loss).
     pub fn is_alive(&self, addr: Ipv4Addr) -> bool {
         let a = u32::from(addr);
-        match self.kind {
-            Kind::Loopback => addr.is_loopback(),
-            Kind::Veth => {
+        match self.shape {
+            Shape::Loopback => addr.is_loopback(),
+            Shape::Lan => self.hosts.iter().any(|h| h.addr == addr),
+            Shape::Veth | Shape::Vpn | Shape::TwoPath => {
                 !self.config.sink
                     && a & TARGET_NET_MASK == TARGET_NET
                     && a & u32::from(self.config.alive_mask) == u32::from(self.config.alive_value)
@@ -631,9 +667,22 @@ impl Lab {
         }
     }
 
+    /// The ports `addr` listens on (alive hosts only).
+    fn ports_of(&self, addr: Ipv4Addr) -> &[u16] {
+        match self.shape {
+            Shape::Lan => self
+                .hosts
+                .iter()
+                .find(|h| h.addr == addr)
+                .map_or(&[], |h| &h.ports),
+            _ => &self.config.ports,
+        }
+    }
+
     /// What a perfect scan of `ports` over `range` finds open: alive hosts x
     /// listening ports. `range` is `a.b.c.d`, `a.b.c.d/nn` or `a.b.c.d-e.f.g.h`
-    /// (every address, network and broadcast included: they all answer).
+    /// (every address, network and broadcast included: they all answer; on
+    /// the LAN only the hosts answer).
     /// Random loss is ignored (it is what a scanner must overcome); in sink
     /// mode nothing is open.
     pub fn ground_truth_open(&self, ports: &[u16], range: &str) -> BTreeSet<(Ipv4Addr, u16)> {
@@ -648,27 +697,26 @@ impl Lab {
 
     fn ground_truth(&self, ports: &[u16], range: &str, open: bool) -> BTreeSet<(Ipv4Addr, u16)> {
         let (lo, hi) = parse_range(range);
-        if self.is_loopback() {
-            assert!(
-                lo >> 24 == 127 && hi >> 24 == 127,
-                "lab: range {range} is outside 127.0.0.0/8, which is all a loopback lab answers for"
-            );
-        } else {
-            assert!(
-                lo & TARGET_NET_MASK == TARGET_NET && hi & TARGET_NET_MASK == TARGET_NET,
-                "lab: range {range} is outside {TARGET_RANGE}, the range the lab answers for"
-            );
-        }
-        let ports: BTreeSet<u16> = ports
-            .iter()
-            .copied()
-            .filter(|p| self.config.ports.contains(p) == open)
-            .collect();
+        let (net, answers) = match self.shape {
+            Shape::Loopback => (parse_range("127.0.0.0/8"), "127.0.0.0/8"),
+            Shape::Lan => (parse_range(LAN_NET), LAN_NET),
+            _ => ((TARGET_NET, TARGET_NET | !TARGET_NET_MASK), TARGET_RANGE),
+        };
+        assert!(
+            net.0 <= lo && hi <= net.1,
+            "lab: range {range} is outside {answers}, the range the lab answers for"
+        );
         let mut set = BTreeSet::new();
         for a in lo..=hi {
             let addr = Ipv4Addr::from(a);
             if self.is_alive(addr) {
-                set.extend(ports.iter().map(|&p| (addr, p)));
+                let listening = self.ports_of(addr);
+                set.extend(
+                    ports
+                        .iter()
+                        .filter(|p| listening.contains(p) == open)
+                        .map(|&p| (addr, p)),
+                );
             }
         }
         set
@@ -678,10 +726,7 @@ impl Lab {
     /// same env and current dir) and wait for it. Panics only if it cannot be
     /// started; the exit status is the caller's to check.
     pub fn run_in_scanner(&self, cmd: &mut Command) -> Output {
-        let mut wrapped = self.wrap_in_scanner(cmd);
-        wrapped
-            .output()
-            .unwrap_or_else(|e| panic!("lab: cannot run {wrapped:?}: {e}"))
+        self.run_in_scanner_n(0, cmd)
     }
 
     /// `cmd` rewritten as `ip netns exec <scanner-ns> program args`, same env
@@ -706,7 +751,7 @@ impl Lab {
 
     /// [`Lab::wrap_in_scanner`] for scanner `k`'s namespace.
     pub fn wrap_in_scanner_n(&self, k: usize, cmd: &Command) -> Command {
-        wrap_in_ns(&self.side(k).ns, cmd)
+        wrap_in_ns(self.scanner_ns_n(k), cmd)
     }
 
     /// [`Lab::in_scanner`] on a thread that joined scanner `k`'s namespace.
@@ -715,7 +760,7 @@ impl Lab {
         F: FnOnce() -> R + Send,
         R: Send,
     {
-        in_netns(&self.side(k).ns, f)
+        in_netns(self.scanner_ns_n(k), f)
     }
 
     /// Run `f` on a thread that has joined the scanner namespace.
@@ -724,7 +769,7 @@ impl Lab {
         F: FnOnce() -> R + Send,
         R: Send,
     {
-        in_netns(&self.scanners[0].ns, f)
+        in_netns(self.scanner_ns(), f)
     }
 
     /// Run `f` on a thread that has joined the target namespace.
@@ -733,31 +778,13 @@ impl Lab {
         F: FnOnce() -> R + Send,
         R: Send,
     {
-        in_netns(&self.target_ns, f)
+        in_netns(self.target_ns(), f)
     }
 
-    /// Read the target namespace's nftables counters.
+    /// Read the lab's nftables counters (`lab.sh counters`): the target's
+    /// (the two-path lab: both targets summed; the LAN: the switch's).
     pub fn counters(&self) -> Counters {
-        let text = nft_list(
-            &self.target_ns,
-            &["list", "counters", "table", "inet", NFT_TABLE],
-        );
-        let mut c = Counters {
-            syn_in: counter_value(&text, "syn_in"),
-            silent_dropped: counter_value(&text, "silent_dropped"),
-            syn_lost: counter_value(&text, "syn_lost"),
-            synack_out: counter_value(&text, "synack_out"),
-            rst_out: counter_value(&text, "rst_out"),
-            sink_frames: 0,
-        };
-        if self.config.sink {
-            let text = nft_list(
-                &self.target_ns,
-                &["list", "counters", "table", "netdev", NFT_SINK_TABLE],
-            );
-            c.sink_frames = counter_value(&text, "frames");
-        }
-        c
+        Counters::parse(&lab_sh(&["counters", &self.name]))
     }
 
     /// A `TcpExt` counter of the target namespace's kernel (e.g.
@@ -781,42 +808,24 @@ impl Lab {
 
     /// Reset the nftables counters to zero.
     pub fn reset_counters(&self) {
-        nft_list(
-            &self.target_ns,
-            &["reset", "counters", "table", "inet", NFT_TABLE],
-        );
-        if self.config.sink {
-            nft_list(
-                &self.target_ns,
-                &["reset", "counters", "table", "netdev", NFT_SINK_TABLE],
-            );
-        }
+        lab_sh(&["reset", &self.name]);
     }
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        // Sockets hold their namespace: close them first.
-        self.listeners.clear();
-        for ns in self.created.drain(..).rev() {
-            // Never panic here (we may be unwinding already).
-            match Command::new("ip").args(["netns", "del", &ns]).output() {
-                Ok(o) if o.status.success() => {}
-                Ok(o) => eprintln!(
-                    "lab: ip netns del {ns} failed: {}",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                ),
-                Err(e) => eprintln!("lab: ip netns del {ns}: {e}"),
-            }
+        // Never panic here (we may be unwinding already).
+        match Command::new(LAB_SH).args(["down", &self.name]).output() {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => eprintln!(
+                "lab: lab.sh down {} failed: {}",
+                self.name,
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            Err(e) => eprintln!("lab: lab.sh down {}: {e}", self.name),
         }
     }
 }
-
-const BACKLOG_SYSCTLS: &[(&str, &str)] = &[
-    ("net/core/somaxconn", "65535"),
-    ("net/ipv4/tcp_max_syn_backlog", "65535"),
-    ("net/ipv4/tcp_syncookies", "1"),
-];
 
 /// Run `f` on a fresh thread that joined network namespace `ns`
 /// (`/run/netns/NS`). A panic in `f` propagates to the caller.
@@ -863,116 +872,6 @@ pub fn wrap_in_ns(ns: &str, cmd: &Command) -> Command {
         w.current_dir(dir);
     }
     w
-}
-
-/// Listeners on 0.0.0.0:PORT created inside `ns` by a setns'd thread (no
-/// child process); they stay in that namespace after the thread ends.
-fn listen_in(ns: &str, ports: &[u16], backlog: u16) -> Vec<TcpListener> {
-    in_netns(ns, || {
-        ports.iter().map(|&p| listen_any(ns, p, backlog)).collect()
-    })
-}
-
-fn listen_any(ns: &str, port: u16, backlog: u16) -> TcpListener {
-    let fail = |what: &str| -> ! {
-        panic!(
-            "lab: in netns {ns}: {what} 0.0.0.0:{port}: {}",
-            std::io::Error::last_os_error()
-        )
-    };
-    // SAFETY: plain socket syscalls on an fd we own; on success the fd moves
-    // into a TcpListener, which closes it.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
-        if fd < 0 {
-            fail("socket");
-        }
-        let listener = TcpListener::from_raw_fd(fd);
-        let one: libc::c_int = 1;
-        if libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_REUSEADDR,
-            &one as *const _ as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        ) != 0
-        {
-            fail("setsockopt SO_REUSEADDR");
-        }
-        let sin = libc::sockaddr_in {
-            sin_family: libc::AF_INET as libc::sa_family_t,
-            sin_port: port.to_be(),
-            sin_addr: libc::in_addr { s_addr: 0 },
-            sin_zero: [0; 8],
-        };
-        if libc::bind(
-            fd,
-            &sin as *const _ as *const libc::sockaddr,
-            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        ) != 0
-        {
-            fail("bind");
-        }
-        if libc::listen(fd, i32::from(backlog)) != 0 {
-            fail("listen");
-        }
-        listener
-    }
-}
-
-fn ip_n(ns: &str, args: &[&str]) -> Output {
-    run_ok(Command::new("ip").args(["-n", ns]).args(args))
-}
-
-fn nft_load(ns: &str, rules: &str) {
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", ns, "nft", "-f", "-"]);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("lab: cannot run {cmd:?}: {e}"));
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(rules.as_bytes())
-        .unwrap_or_else(|e| panic!("lab: writing rules to {cmd:?}: {e}"));
-    let out = child.wait_with_output().expect("wait nft");
-    if !out.status.success() {
-        panic!(
-            "lab: {cmd:?} failed ({}): {}\nrules:\n{rules}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-}
-
-fn nft_list(ns: &str, args: &[&str]) -> String {
-    let out = run_ok(
-        Command::new("ip")
-            .args(["netns", "exec", ns, "nft"])
-            .args(args),
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// `packets N` of `counter NAME { ... }` in `nft list counters` output.
-fn counter_value(text: &str, name: &str) -> u64 {
-    let head = format!("counter {name} {{");
-    let start = text
-        .find(&head)
-        .unwrap_or_else(|| panic!("lab: counter {name} not in nft output:\n{text}"));
-    let rest = &text[start + head.len()..];
-    let after = rest
-        .split_whitespace()
-        .skip_while(|w| *w != "packets")
-        .nth(1)
-        .unwrap_or_else(|| panic!("lab: no packets for counter {name} in:\n{text}"));
-    after
-        .parse()
-        .unwrap_or_else(|e| panic!("lab: counter {name}: {after:?}: {e}"))
 }
 
 /// Run a command; panic with the command and its stderr unless it succeeds.
@@ -1022,33 +921,5 @@ pub fn parse_range(range: &str) -> (u32, u32) {
     } else {
         let a = addr(range);
         (a, a)
-    }
-}
-
-/// Delete lab namespaces (`ssw-{s,t,l}-PID-N`) left behind by test processes
-/// that no longer exist (killed before their Drop could run).
-fn sweep_stale_namespaces() {
-    let Ok(dir) = std::fs::read_dir("/run/netns") else {
-        return;
-    };
-    let me = std::process::id();
-    for entry in dir.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let mut parts = name.split('-');
-        let (Some("ssw"), Some("s" | "t" | "l"), Some(pid), Some(_n), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            continue;
-        };
-        let Ok(pid) = pid.parse::<u32>() else {
-            continue;
-        };
-        if pid != me && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = Command::new("ip").args(["netns", "del", &name]).output();
-        }
     }
 }
