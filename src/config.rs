@@ -258,6 +258,9 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
         dry_run: a.dry_run,
         quiet: a.quiet,
         command_line,
+        paused_path: std::env::current_dir()
+            .map(|d| d.join("paused.json"))
+            .unwrap_or_else(|_| std::path::PathBuf::from("paused.json")),
         args: a.clone(),
     })
 }

@@ -28,6 +28,7 @@ pub mod risk;
 pub mod route;
 pub mod scan;
 pub mod sender;
+pub mod statedir;
 pub mod sys;
 pub mod targets;
 pub mod wire;

@@ -108,6 +108,9 @@ pub struct ScanConfig {
     pub command_line: String,
     /// The arguments this configuration came from (saved in paused.json).
     pub args: ScanArgs,
+    /// Where an interrupted scan writes its paused state (`--state-dir`
+    /// points it into the state directory; default `./paused.json`).
+    pub paused_path: PathBuf,
 }
 
 /// What a scan did.
@@ -251,7 +254,7 @@ impl Drop for Signals {
 }
 
 /// Run a scan to the end, or until interrupted (then paused.json is written
-/// in the working directory). `resume` continues a paused scan.
+/// to `cfg.paused_path`). `resume` continues a paused scan.
 pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     if cfg.targets.is_empty() {
         return Err(Error::input(
@@ -707,9 +710,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             answered,
             findings,
         };
-        let file = std::env::current_dir()
-            .map(|d| d.join("paused.json"))
-            .unwrap_or_else(|_| PathBuf::from("paused.json"));
+        let file = cfg.paused_path.clone();
         state
             .save(&file)
             .map_err(|e| Error::runtime(format!("cannot write {}: {e}", file.display())))?;
