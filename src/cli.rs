@@ -12,7 +12,10 @@ synsweep sends TCP SYN probes from a raw socket in a seeded random order over ev
 number), and turns every open port into a finding with a category, a severity, why it \
 matters and what to do about it, rolled up into a 0-100 score and an A-F grade.
 
-Needs root or CAP_NET_RAW to send and capture raw packets.";
+Needs root or CAP_NET_RAW to send and capture raw packets.
+
+Exit status: 0 done, 1 could not run, 2 bad input, 75 scan paused by a signal (state
+saved; run the same command again to resume).";
 
 const SCAN_EXAMPLES: &str = "\
 Examples:
