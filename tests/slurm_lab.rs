@@ -157,21 +157,33 @@ PartitionName=lab Nodes=labnode Default=YES MaxTime=INFINITE State=UP
         c.spawn("slurmctld", &ctld);
         // `ip netns exec` gives the namespace a /sys of its own, without the
         // cgroup hierarchies slurmd looks for: mount them in its private
-        // mount namespace (the same hierarchies as the host's).
+        // mount namespace (the same hierarchies as the host's: cgroup v2 if
+        // the host has only that, else the v1 ones slurmd uses).
+        let host_cgroup = std::fs::read_to_string("/proc/self/mounts")
+            .unwrap()
+            .lines()
+            .find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.get(1) == Some(&"/sys/fs/cgroup")).then(|| f[2].to_string())
+            })
+            .expect("no cgroup file system on /sys/fs/cgroup (slurmd needs one)");
+        let mounts = if host_cgroup == "cgroup2" {
+            "mount -t cgroup2 cgroup2 /sys/fs/cgroup"
+        } else {
+            "mount -t tmpfs -o mode=755 cgroup_root /sys/fs/cgroup
+            mkdir /sys/fs/cgroup/systemd
+            mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd
+            for c in cpuset memory devices freezer; do
+                mkdir /sys/fs/cgroup/$c
+                mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c
+            done"
+        };
         let mut slurmd = Command::new("sh");
         slurmd
             .arg("-c")
-            .arg(
-                "set -e
-                mount -t tmpfs -o mode=755 cgroup_root /sys/fs/cgroup
-                mkdir /sys/fs/cgroup/systemd
-                mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd
-                for c in cpuset memory devices freezer; do
-                    mkdir /sys/fs/cgroup/$c
-                    mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c
-                done
-                exec slurmd -D -N labnode -f \"$0\"",
-            )
+            .arg(format!(
+                "set -e\n{mounts}\nexec slurmd -D -N labnode -f \"$0\""
+            ))
             .arg(&conf)
             .env("SLURM_CONF", &conf);
         c.spawn("slurmd", &slurmd);
