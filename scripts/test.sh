@@ -6,10 +6,15 @@
 #
 # The lab tests build network namespaces (root), the format tests validate nmap
 # XML with xmllint against nmap's DTD (nmap-common) and render the HTML report
-# in headless Chromium. They fail, never skip, when something is missing.
+# in headless Chromium, the deployment tests run Slurm's daemons, buildah and
+# kubernetes-validate. They fail, never skip, when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs=(nftables iproute2 procps libxml2-utils nmap-common chromium python3)
+# slurm-wlm and munge: a one-node Slurm cluster in a lab (tests/slurm_lab.rs);
+# buildah, libcap2-bin and binutils: the container image (tests/container_image.rs);
+# python3-venv: kubernetes-validate (PyPI) for the manifests (tests/deploy_manifests.rs).
+pkgs=(nftables iproute2 procps libxml2-utils nmap-common chromium python3
+    slurm-wlm munge buildah libcap2-bin binutils python3-venv)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -21,5 +26,14 @@ if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# kubernetes-validate (the official schemas of every Kubernetes version it
+# ships) in a virtual environment under target/, where the tests look for it.
+KV_VENV=target/tools/venv
+KV_VERSION=1.37.0
+if ! "$KV_VENV/bin/kubernetes-validate" --version 2>/dev/null | grep -qx "$KV_VERSION"; then
+    echo "test.sh: installing kubernetes-validate $KV_VERSION into $KV_VENV" >&2
+    python3 -m venv "$KV_VENV"
+    "$KV_VENV/bin/pip" install --quiet "kubernetes-validate==$KV_VERSION"
 fi
 exec cargo test --release "$@"

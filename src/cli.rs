@@ -12,7 +12,10 @@ synsweep sends TCP SYN probes from a raw socket in a seeded random order over ev
 number), and turns every open port into a finding with a category, a severity, why it \
 matters and what to do about it, rolled up into a 0-100 score and an A-F grade.
 
-Needs root or CAP_NET_RAW to send and capture raw packets.";
+Needs root or CAP_NET_RAW to send and capture raw packets.
+
+Exit status: 0 done, 1 could not run, 2 bad input, 75 scan paused by a signal (state
+saved; run the same command again to resume).";
 
 const SCAN_EXAMPLES: &str = "\
 Examples:
@@ -29,8 +32,15 @@ skipped inside a wider target; a target wholly inside one is scanned as named.
 Output format follows the file extension: .ndjson/.jsonl, .json, .csv, .xml (nmap),
 .txt (masscan list), .html (report); '-' is NDJSON on stdout.
 
-Ctrl-C stops sending, waits for late replies, flushes findings and writes paused.json;
-a second Ctrl-C exits at once. Exit status: 0 done, 1 could not run, 2 bad input.";
+Ctrl-C (or SIGTERM) stops sending, waits for late replies, flushes findings and writes
+paused.json (in --state-dir if given, else the working directory) and prints where; a
+second signal skips the wait. With --state-dir DIR the same command line starts, resumes
+or (when DIR/done.json says the scan finished) skips the scan:
+  synsweep scan 198.19.0.0/16 -p 22 --seed 7 --shard-from-env SLURM_ARRAY_TASK_ID/4 \
+      --state-dir state/shard-$SLURM_ARRAY_TASK_ID -o shard-$SLURM_ARRAY_TASK_ID.ndjson
+
+Exit status: 0 done (or already done), 1 could not run, 2 bad input, 75 paused (stopped
+by a signal, state saved: run again to resume; 75 is EX_TEMPFAIL, not a crash).";
 
 #[derive(Debug, Parser)]
 #[command(name = "synsweep", version, about = ABOUT, long_about = LONG_ABOUT, propagate_version = true)]
@@ -151,8 +161,14 @@ pub struct ScanArgs {
     pub policy: Option<PathBuf>,
 
     /// Continue a scan from its paused.json
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "state_dir")]
     pub resume: Option<PathBuf>,
+
+    /// Keep this scan's state in DIR (created if missing), so that the same command line
+    /// serves every run: it starts the scan, resumes DIR/paused.json if the scan was paused,
+    /// and does nothing (exit 0) once DIR/done.json says the scan finished. One DIR per shard
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 
     /// Sender threads, each with its own socket [default: 2 with --rate max or 300k and up, else 1]
     #[arg(long, value_name = "N")]

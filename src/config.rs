@@ -106,6 +106,10 @@ pub struct ScanConfig {
     pub command_line: String,
     /// The arguments this configuration came from (saved in paused.json).
     pub args: ScanArgs,
+    /// Where an interrupted scan writes its paused state, and a running
+    /// scan its checkpoints (`--state-dir` points it into the state
+    /// directory; default `./paused.json`).
+    pub paused_path: PathBuf,
 }
 
 /// Parse `--source-ip`: addresses, ranges and blocks, comma-separated (at
@@ -367,6 +371,9 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
         probe: &crate::probe::tcp_syn::TcpSyn,
         quiet: a.quiet,
         command_line,
+        paused_path: std::env::current_dir()
+            .map(|d| d.join("paused.json"))
+            .unwrap_or_else(|_| std::path::PathBuf::from("paused.json")),
         args: a.clone(),
     })
 }

@@ -3,6 +3,11 @@
 
 use std::fmt;
 
+/// Exit status of a scan stopped by a signal whose paused state was saved
+/// (EX_TEMPFAIL of sysexits.h: "try again later"). Distinct from 1 and 2 and
+/// from 128+N, which schedulers (Slurm, Kubernetes) read as death by signal N.
+pub const EXIT_PAUSED: i32 = 75;
+
 #[derive(Debug)]
 pub enum Error {
     /// Bad input: exit status 2, one line naming what is wrong.

@@ -33,5 +33,6 @@ pub mod probe;
 pub mod resume;
 pub mod risk;
 pub mod run;
+pub mod statedir;
 pub mod targets;
 pub mod wire;

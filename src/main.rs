@@ -1,38 +1,75 @@
 //! The synsweep binary: parse the command line, run the command, turn errors
-//! into one line on stderr and an exit status (2 bad input, 1 cannot run).
+//! into one line on stderr and an exit status (2 bad input, 1 cannot run,
+//! 75 paused: state saved, run again to resume).
 
 use clap::Parser;
-use synsweep::cli::{Cli, Command};
-use synsweep::error::{Error, Result};
+use synsweep::cli::{Cli, Command, ScanArgs};
+use synsweep::error::{EXIT_PAUSED, Error, Result};
 use synsweep::output::Format;
 use synsweep::resume::PausedScan;
+use synsweep::statedir::{self, Plan};
+
+/// `synsweep scan`: with `--state-dir`, the state directory decides whether to
+/// start, resume or skip (see `synsweep::statedir`); `--resume` resumes.
+fn scan(a: ScanArgs) -> Result<()> {
+    let line = std::env::args().collect::<Vec<_>>().join(" ");
+    let (args, paused) = if a.state_dir.is_some() {
+        match statedir::plan(&a)? {
+            Plan::Finished(done, path) => {
+                // Said even with -q: the scheduler's log shows why nothing ran.
+                eprintln!("{}", done.line(&path));
+                return Ok(());
+            }
+            Plan::Resume(args, st) => (*args, Some(*st)),
+            Plan::Start(args) => (*args, None),
+        }
+    } else {
+        match &a.resume {
+            Some(p) => {
+                let st = PausedScan::load(p)?;
+                st.check_given(&a)?;
+                (st.merge_args(&a), Some(st))
+            }
+            None => (a, None),
+        }
+    };
+    let mut cfg = synsweep::config::scan_config(&args, line)?;
+    if let Some(st) = &paused {
+        st.check_config(&cfg)?;
+    }
+    let state_dir = args.state_dir.clone();
+    if let Some(dir) = &state_dir {
+        cfg.paused_path = statedir::paused_path(dir);
+    }
+    // What earlier runs did, for done.json.
+    let before = paused.as_ref().map_or((0, 0), |p| (p.sent, p.found));
+    let summary = synsweep::run::run(&cfg, paused)?;
+    if !cfg.quiet && !cfg.dry_run {
+        eprintln!("{}", summary.line(cfg.seed));
+    }
+    if let Some(p) = &summary.paused {
+        // Interrupted: the scan is not complete. One line even with -q, so
+        // a scheduler's log says where the state is.
+        if cfg.quiet {
+            let how = match &state_dir {
+                Some(_) => "run the same command again to resume".to_string(),
+                None => format!("resume with synsweep scan --resume {}", p.display()),
+            };
+            eprintln!("synsweep: paused, state saved in {} ({how})", p.display());
+        }
+        std::process::exit(EXIT_PAUSED);
+    }
+    if let Some(dir) = &state_dir
+        && !cfg.dry_run
+    {
+        statedir::record_done(dir, &cfg, &summary, before)?;
+    }
+    Ok(())
+}
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Scan(a) => {
-            let line = std::env::args().collect::<Vec<_>>().join(" ");
-            let (args, paused) = match &a.resume {
-                Some(p) => {
-                    let st = PausedScan::load(p)?;
-                    st.check_given(&a)?;
-                    (st.merge_args(&a), Some(st))
-                }
-                None => (a, None),
-            };
-            let cfg = synsweep::config::scan_config(&args, line)?;
-            if let Some(st) = &paused {
-                st.check_config(&cfg)?;
-            }
-            let summary = synsweep::run::run(&cfg, paused)?;
-            if !cfg.quiet && !cfg.dry_run {
-                eprintln!("{}", summary.line(cfg.seed));
-            }
-            if summary.paused.is_some() {
-                // Interrupted: the scan is not complete.
-                std::process::exit(130);
-            }
-            Ok(())
-        }
+        Command::Scan(a) => scan(a),
         Command::Report(a) => {
             let forced = a.format.as_deref().map(Format::parse).transpose()?;
             let outs: Vec<(String, Option<Format>)> =

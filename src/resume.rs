@@ -50,6 +50,9 @@ pub struct PausedScan {
     /// written twice.
     #[serde(default)]
     pub outputs: Vec<(String, u64)>,
+    /// Findings written so far, over all runs.
+    #[serde(default)]
+    pub found: u64,
     /// Written by a periodic checkpoint of a running scan (not a pause).
     #[serde(default)]
     pub checkpoint: bool,
@@ -139,115 +142,8 @@ impl PausedScan {
     /// Refuse a resume file that does not describe the scan the command line
     /// names: targets, ports, seed and shard given there must match the file.
     pub fn check_given(&self, given: &ScanArgs) -> Result<()> {
-        let mismatch = |what: &str| {
-            Error::input(format!(
-                "the resume file is for a different scan: {what} differ from the command line"
-            ))
-        };
-        if (!given.targets.is_empty() || !given.targets_file.is_empty())
-            && config::resolve_targets(given)? != config::resolve_targets(&self.args)?
-        {
-            return Err(mismatch("targets"));
-        }
-        if let Some(p) = &given.ports {
-            let saved = match &self.args.ports {
-                Some(s) => crate::ports::parse_ports(s)?,
-                None => crate::risk::default_ports(),
-            };
-            if crate::ports::parse_ports(p)? != saved {
-                return Err(mismatch("ports"));
-            }
-        }
-        if given.seed.is_some_and(|s| s != self.seed) {
-            return Err(mismatch("seeds"));
-        }
-        if let Some(s) = &given.shard
-            && config::parse_shard(s)? != self.shard
-        {
-            return Err(mismatch("shards"));
-        }
-        if let Some(e) = &given.shard_from_env
-            && config::shard_from_env(e, |v| std::env::var(v).ok())? != self.shard
-        {
-            return Err(mismatch("shards"));
-        }
-        // Every other option that shapes the scan or where its findings go
-        // comes from the file. Given again, it must say the same: a new
-        // --exclude silently ignored would probe what the user excluded.
-        let saved = &self.args;
-        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-        let abs_all = |v: &[std::path::PathBuf]| v.iter().map(|p| abs(p)).collect::<Vec<_>>();
-        let out_abs = |o: &String| {
-            if o == "-" {
-                o.clone()
-            } else {
-                abs(Path::new(o)).display().to_string()
-            }
-        };
-        let checks: [(&str, bool); 12] = [
-            (
-                "excludes",
-                !given.exclude.is_empty() && given.exclude != saved.exclude,
-            ),
-            (
-                "exclude files",
-                !given.exclude_file.is_empty()
-                    && abs_all(&given.exclude_file) != abs_all(&saved.exclude_file),
-            ),
-            (
-                "reserved-range settings (--no-default-excludes)",
-                given.no_default_excludes && !saved.no_default_excludes,
-            ),
-            (
-                "retries",
-                given
-                    .retries
-                    .is_some_and(|r| r != saved.retries.unwrap_or(0)),
-            ),
-            (
-                "sender counts",
-                given
-                    .senders
-                    .is_some_and(|n| n != saved.senders.unwrap_or(config::DEFAULT_SENDERS)),
-            ),
-            (
-                "--show-closed settings",
-                given.show_closed && !saved.show_closed,
-            ),
-            (
-                "outputs",
-                !given.output.is_empty()
-                    && given.output.iter().map(out_abs).collect::<Vec<_>>()
-                        != saved.output.iter().map(out_abs).collect::<Vec<_>>(),
-            ),
-            (
-                "output formats",
-                given.format.is_some() && given.format != saved.format,
-            ),
-            (
-                "policy files",
-                given.policy.is_some()
-                    && given.policy.as_deref().map(abs) != saved.policy.as_deref().map(abs),
-            ),
-            (
-                "interfaces",
-                given.interface.is_some() && given.interface != saved.interface,
-            ),
-            (
-                "source addresses",
-                given.source_ip.is_some() && given.source_ip != saved.source_ip,
-            ),
-            (
-                "router MACs",
-                given.router_mac.is_some() && given.router_mac != saved.router_mac,
-            ),
-        ];
-        if let Some((what, _)) = checks.iter().find(|(_, differs)| *differs) {
-            return Err(mismatch(what));
-        }
-        Ok(())
+        check_same_scan("the resume file", &self.args, self.seed, self.shard, given)
     }
-
     /// Check the file against the configuration built from it.
     pub fn check_config(&self, cfg: &ScanConfig) -> Result<()> {
         let space = cfg.targets.count() * cfg.ports.len() as u64;
@@ -263,4 +159,123 @@ impl PausedScan {
         }
         Ok(())
     }
+}
+
+/// Refuse a saved scan (`what`: "the resume file", a done.json) that does
+/// not describe the scan the command line names: targets, ports, seed, shard
+/// and every other option given there that shapes the scan must match.
+pub fn check_same_scan(
+    what: &str,
+    saved_args: &ScanArgs,
+    seed: u64,
+    shard: (u64, u64),
+    given: &ScanArgs,
+) -> Result<()> {
+    let mismatch = |differs: &str| {
+        Error::input(format!(
+            "{what} is for a different scan: {differs} differ from the command line"
+        ))
+    };
+    if (!given.targets.is_empty() || !given.targets_file.is_empty())
+        && config::resolve_targets(given)? != config::resolve_targets(saved_args)?
+    {
+        return Err(mismatch("targets"));
+    }
+    if let Some(p) = &given.ports {
+        let saved = match &saved_args.ports {
+            Some(s) => crate::ports::parse_ports(s)?,
+            None => crate::risk::default_ports(),
+        };
+        if crate::ports::parse_ports(p)? != saved {
+            return Err(mismatch("ports"));
+        }
+    }
+    if given.seed.is_some_and(|s| s != seed) {
+        return Err(mismatch("seeds"));
+    }
+    if let Some(s) = &given.shard
+        && config::parse_shard(s)? != shard
+    {
+        return Err(mismatch("shards"));
+    }
+    if let Some(e) = &given.shard_from_env
+        && config::shard_from_env(e, |v| std::env::var(v).ok())? != shard
+    {
+        return Err(mismatch("shards"));
+    }
+    // Every other option that shapes the scan or where its findings go
+    // comes from the file. Given again, it must say the same: a new
+    // --exclude silently ignored would probe what the user excluded.
+    let saved = saved_args;
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let abs_all = |v: &[std::path::PathBuf]| v.iter().map(|p| abs(p)).collect::<Vec<_>>();
+    let out_abs = |o: &String| {
+        if o == "-" {
+            o.clone()
+        } else {
+            abs(Path::new(o)).display().to_string()
+        }
+    };
+    let checks: [(&str, bool); 12] = [
+        (
+            "excludes",
+            !given.exclude.is_empty() && given.exclude != saved.exclude,
+        ),
+        (
+            "exclude files",
+            !given.exclude_file.is_empty()
+                && abs_all(&given.exclude_file) != abs_all(&saved.exclude_file),
+        ),
+        (
+            "reserved-range settings (--no-default-excludes)",
+            given.no_default_excludes && !saved.no_default_excludes,
+        ),
+        (
+            "retries",
+            given
+                .retries
+                .is_some_and(|r| r != saved.retries.unwrap_or(0)),
+        ),
+        (
+            "sender counts",
+            given
+                .senders
+                .is_some_and(|n| n != saved.senders.unwrap_or(config::DEFAULT_SENDERS)),
+        ),
+        (
+            "--show-closed settings",
+            given.show_closed && !saved.show_closed,
+        ),
+        (
+            "outputs",
+            !given.output.is_empty()
+                && given.output.iter().map(out_abs).collect::<Vec<_>>()
+                    != saved.output.iter().map(out_abs).collect::<Vec<_>>(),
+        ),
+        (
+            "output formats",
+            given.format.is_some() && given.format != saved.format,
+        ),
+        (
+            "policy files",
+            given.policy.is_some()
+                && given.policy.as_deref().map(abs) != saved.policy.as_deref().map(abs),
+        ),
+        (
+            "interfaces",
+            given.interface.is_some() && given.interface != saved.interface,
+        ),
+        (
+            "source addresses",
+            given.source_ip.is_some() && given.source_ip != saved.source_ip,
+        ),
+        (
+            "router MACs",
+            given.router_mac.is_some() && given.router_mac != saved.router_mac,
+        ),
+    ];
+    if let Some((what, _)) = checks.iter().find(|(_, differs)| *differs) {
+        return Err(mismatch(what));
+    }
+    Ok(())
 }

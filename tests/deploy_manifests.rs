@@ -102,13 +102,31 @@ fn kubernetes_manifest_is_an_indexed_batch_v1_job_of_one_shard_per_index() {
         ["OnFailure", "Never"].contains(&pod["restartPolicy"].as_str().unwrap()),
         "a Job's pods restart OnFailure or Never"
     );
+    // A paused shard (exit 75) is replaced, not counted as a failure.
+    let rules = spec["podFailurePolicy"]["rules"].as_sequence().unwrap();
+    assert!(
+        rules.iter().any(|r| r["action"] == "Ignore"
+            && r["onExitCodes"]["operator"] == "In"
+            && r["onExitCodes"]["values"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .any(|v| v.as_i64() == Some(75))),
+        "{rules:?}"
+    );
     let containers = pod["containers"].as_sequence().unwrap();
     assert_eq!(containers.len(), 1);
     let c = &containers[0];
     let caps = &c["securityContext"]["capabilities"];
     assert_eq!(strings(&caps["add"]), ["NET_RAW"]);
     assert_eq!(strings(&caps["drop"]), ["ALL"]);
-    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+    // A non-root user (the image's), who gets NET_RAW from the binary's file
+    // capability: that needs privilege escalation allowed (no no_new_privs),
+    // bounded by the one capability left in the bounding set.
+    let sc = &c["securityContext"];
+    assert_eq!(sc["runAsNonRoot"], true);
+    assert!(sc["runAsUser"].as_u64().expect("runAsUser") > 0);
+    assert_eq!(sc["allowPrivilegeEscalation"], true);
 
     // synsweep scan ... --seed S --shard-from-env JOB_COMPLETION_INDEX/<completions>
     assert_eq!(strings(&c["command"]), ["synsweep"]);
@@ -153,19 +171,13 @@ fn kubernetes_manifest_is_an_indexed_batch_v1_job_of_one_shard_per_index() {
     assert_eq!(pvc["apiVersion"], "v1");
     assert_eq!(pvc["metadata"]["name"], claim);
     assert!(strings(&pvc["spec"]["accessModes"]).contains(&"ReadWriteMany".to_string()));
-    // paused.json goes to the working directory: one per shard, kept.
-    let wd = c["workingDir"].as_str().expect("workingDir");
-    let state = mounts
+    // Each shard keeps its state (paused.json, done.json) in a directory of
+    // its own on the results volume, so a retried pod resumes it.
+    let sd = args
         .iter()
-        .find(|m| m["mountPath"] == wd)
-        .expect("the working directory is on the volume");
-    assert_eq!(state["name"], results["name"]);
-    assert!(
-        state["subPathExpr"]
-            .as_str()
-            .unwrap()
-            .contains("$(JOB_COMPLETION_INDEX)")
-    );
+        .position(|a| a == "--state-dir")
+        .expect("--state-dir");
+    assert_eq!(args[sd + 1], "/results/state/shard-$(JOB_COMPLETION_INDEX)");
 
     // synsweep itself takes the command line, and index i is shard i+1.
     let scan = parse_scan(&args);
@@ -232,7 +244,7 @@ fn slurm_array_runs_one_shard_per_task_and_resumes_a_paused_one() {
     );
 
     // Run it as array task 2 against a stand-in synsweep that records its
-    // arguments and working directory (nothing is sent).
+    // arguments and exits with $STUB_RC (nothing is sent).
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
@@ -241,14 +253,14 @@ fn slurm_array_runs_one_shard_per_task_and_resumes_a_paused_one() {
     std::fs::write(
         &stub,
         format!(
-            "#!/bin/sh\n{{ pwd; for a in \"$@\"; do printf '%s\\n' \"$a\"; done; echo --; }} >> '{}'\n",
+            "#!/bin/sh\n{{ for a in \"$@\"; do printf '%s\\n' \"$a\"; done; echo --; }} >> '{}'\nexit \"$STUB_RC\"\n",
             log.display()
         ),
     )
     .unwrap();
     std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let results = dir.path().join("results");
-    let run = || {
+    let run = |rc: i32| {
         let out = Command::new("bash")
             .arg(&path)
             .env(
@@ -257,11 +269,13 @@ fn slurm_array_runs_one_shard_per_task_and_resumes_a_paused_one() {
             )
             .env("SLURM_ARRAY_TASK_ID", "2")
             .env("RESULTS", &results)
+            .env("STUB_RC", rc.to_string())
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
+        assert_eq!(
+            out.status.code(),
+            Some(rc),
+            "the task's exit status is synsweep's: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         let calls = std::fs::read_to_string(&log).unwrap();
@@ -274,11 +288,17 @@ fn slurm_array_runs_one_shard_per_task_and_resumes_a_paused_one() {
             .lines()
             .map(str::to_string)
             .collect();
-        (last[0].clone(), last[1..].to_vec())
+        (String::from_utf8_lossy(&out.stdout).into_owned(), last)
     };
     let state = results.join("state/shard-2");
-    let (cwd, args) = run();
-    assert_eq!(Path::new(&cwd), state, "paused.json lands per shard");
+    let (said, args) = run(0);
+    assert_eq!(
+        said.trim(),
+        format!(
+            "synsweep task 2 (shard 3/{shards}): finished; findings in {}",
+            results.join("shard-2.ndjson").display()
+        )
+    );
     let want = format!("SLURM_ARRAY_TASK_ID/{shards}");
     assert!(
         args.windows(2)
@@ -291,6 +311,15 @@ fn slurm_array_runs_one_shard_per_task_and_resumes_a_paused_one() {
         results.join("shard-2.ndjson"),
         "{args:?}"
     );
+    let sd = args
+        .iter()
+        .position(|a| a == "--state-dir")
+        .expect("--state-dir");
+    assert_eq!(
+        Path::new(&args[sd + 1]),
+        state,
+        "one state directory per shard"
+    );
     let scan = parse_scan(&args);
     assert!(scan.seed.is_some());
     assert_eq!(scan.targets, ["198.51.100.0/24"]);
@@ -298,11 +327,81 @@ fn slurm_array_runs_one_shard_per_task_and_resumes_a_paused_one() {
         assert_eq!(shard_of(&scan, "SLURM_ARRAY_TASK_ID", i), (i, shards));
     }
 
-    // A paused shard: the same script resumes it from its paused.json.
+    // Paused (exit 75): the task says so and where the state is; the next
+    // submission runs the very same command line (synsweep resumes).
+    std::fs::create_dir_all(&state).unwrap();
     std::fs::write(state.join("paused.json"), "{}").unwrap();
-    let (cwd, args) = run();
-    assert_eq!(Path::new(&cwd), state);
-    let resume = parse_scan(&args);
-    assert_eq!(resume.resume.as_deref(), Some(Path::new("paused.json")));
-    assert!(resume.targets.is_empty() && resume.shard_from_env.is_none());
+    let (said, again) = run(75);
+    assert!(said.contains("synsweep task 2 (shard 3/"), "{said}");
+    assert!(
+        said.contains(&format!(
+            "PAUSED, state in {}",
+            state.join("paused.json").display()
+        )),
+        "{said}"
+    );
+    assert_eq!(again, args, "the same command line for every run");
+    std::fs::remove_file(state.join("paused.json")).unwrap();
+    std::fs::write(state.join("done.json"), "{}").unwrap();
+    let (said, _) = run(0);
+    assert!(said.contains("already finished, nothing sent"), "{said}");
+    let (said, _) = run(1);
+    assert!(said.contains("FAILED (exit 1)"), "{said}");
+}
+
+/// The manifests against the official Kubernetes schemas, in strict mode
+/// (unknown fields refused), for every version `kubernetes-validate` (PyPI)
+/// ships. The tool must be installed (scripts/test.sh does it): this test
+/// fails without it.
+#[test]
+fn kubernetes_manifests_pass_kubernetes_validate_strict_for_every_shipped_version() {
+    let tool = std::env::var("KUBERNETES_VALIDATE").unwrap_or_else(|_| {
+        let venv = repo("target/tools/venv/bin/kubernetes-validate");
+        if venv.exists() {
+            venv.display().to_string()
+        } else {
+            "kubernetes-validate".into()
+        }
+    });
+    let python = Path::new(&tool).with_file_name("python3");
+    let python = if python.exists() {
+        python
+    } else {
+        PathBuf::from("python3")
+    };
+    // The versions it ships: the schema directories in its package.
+    let list = Command::new(&python)
+        .args([
+            "-c",
+            "import kubernetes_validate, os; d = os.path.join(os.path.dirname(kubernetes_validate.__file__), 'kubernetes-json-schema'); print('\\n'.join(sorted(x[1:-len('-local-strict')] for x in os.listdir(d) if x.endswith('-local-strict'))))",
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
+    assert!(
+        list.status.success(),
+        "kubernetes-validate is not installed (scripts/test.sh installs it): {}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+    let versions: Vec<String> = String::from_utf8(list.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(versions.len() >= 10, "{versions:?}");
+    let files = [
+        repo("deploy/kubernetes/synsweep-job.yaml"),
+        repo("deploy/kubernetes/synsweep-collect.yaml"),
+    ];
+    for v in &versions {
+        let out = Command::new(&tool)
+            .args(["--strict", "--no-warn", "-k", v])
+            .args(&files)
+            .output()
+            .unwrap_or_else(|e| panic!("{tool}: {e}"));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "Kubernetes {v}:\n{text}");
+        // Three resources: the claim, the Job, the collect pod.
+        assert_eq!(text.matches(" passed for resource ").count(), 3, "{text}");
+    }
 }

@@ -93,6 +93,7 @@ fn paused_file(dir: &Path) -> std::path::PathBuf {
         answered: String::new(),
         findings: vec![],
         outputs: vec![],
+        found: 0,
         checkpoint: false,
     };
     let p = dir.join("paused.json");

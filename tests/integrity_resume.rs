@@ -1,5 +1,5 @@
 //! Pause and resume: SIGINT about a third into a lab scan writes paused.json
-//! in the working directory and exits 130; `--resume paused.json` continues
+//! in the working directory and exits 75 (paused); `--resume paused.json` continues
 //! with no pair skipped and none probed twice, appending to the same NDJSON
 //! and completing the JSON and HTML documents. A resume file that does not
 //! match the command, or is not a paused.json at all, is refused with exit
@@ -90,7 +90,7 @@ fn sigint_then_resume_covers_the_space_exactly_once() {
     ]);
     let out1 = interrupt_after(&lab, &first, SPACE / 3);
     let err1 = text(&out1.stderr);
-    assert_eq!(out1.status.code(), Some(130), "{err1}");
+    assert_eq!(out1.status.code(), Some(75), "{err1}");
     let paused = cwd.join("paused.json");
     assert!(
         paused.is_file(),

@@ -154,6 +154,7 @@ fn a_resume_file_brings_its_shard_back() {
         answered: String::new(),
         findings: vec![],
         outputs: vec![],
+        found: 0,
         checkpoint: false,
     };
     // Resumed anywhere (no scheduler variable needed), it is shard 3/3 again.

@@ -39,7 +39,6 @@ use crate::targets::RangeSet;
 use send::{Plan, Progress};
 use status::{Summary, fmt_dur, fmt_rate};
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -55,13 +54,6 @@ pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// sender positions are those of this long before the replies it has
 /// collected, so no probe before them can still have an answer in flight.
 pub const REPLY_ALLOWANCE: Duration = Duration::from_millis(250);
-
-/// Where paused and checkpoint state goes.
-fn paused_file() -> PathBuf {
-    std::env::current_dir()
-        .map(|d| d.join("paused.json"))
-        .unwrap_or_else(|_| PathBuf::from("paused.json"))
-}
 
 /// Run a scan to the end, or until interrupted (then paused.json is written
 /// in the working directory). `resume` continues a paused scan.
@@ -119,10 +111,12 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         });
     }
     // Checkpoints go to paused.json: never over another scan's state.
-    let state_file = paused_file();
-    let resuming_it = cfg.args.resume.as_ref().is_some_and(|r| {
-        std::path::absolute(r).ok() == std::path::absolute(&state_file).ok()
-    });
+    let state_file = cfg.paused_path.clone();
+    let resuming_it = cfg
+        .args
+        .resume
+        .as_ref()
+        .is_some_and(|r| std::path::absolute(r).ok() == std::path::absolute(&state_file).ok());
     if state_file.exists() && !resuming_it {
         return Err(Error::input(format!(
             "{} holds the state of another scan: resume it (synsweep scan --resume {0}) or move it away",
@@ -257,6 +251,16 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     let mut adaptive = (cfg.rate == Rate::Max).then(Adaptive::new);
     let backlog0 = adaptive::backlog_drops().unwrap_or(0);
     let backlog_now = || adaptive::backlog_drops().map_or(0, |d| d.saturating_sub(backlog0));
+    let found_before = resume.as_ref().map_or(0, |r| r.found);
+    let found_now = || {
+        found_before
+            + counters.open.load(Ordering::Relaxed)
+            + if cfg.show_closed {
+                counters.closed.load(Ordering::Relaxed)
+            } else {
+                0
+            }
+    };
     let started = Instant::now();
     let started_wall = SystemTime::now();
     let live = !cfg.quiet && std::io::stderr().is_terminal();
@@ -396,9 +400,10 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                             sport_base,
                             sent: sent_now() + resume.as_ref().map_or(0, |r| r.sent),
                             resume: resume.as_ref(),
+                            found: found_now(),
                         });
-                        let file = paused_file();
-                        if let Err(e) = state.save(&file) {
+                        let file = &cfg.paused_path;
+                        if let Err(e) = state.save(file) {
                             io_err.get_or_insert(Error::runtime(format!(
                                 "cannot write checkpoint {}: {e}",
                                 file.display()
@@ -578,9 +583,10 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             answered,
             findings,
             outputs: output_lengths(cfg),
+            found: found_now(),
             checkpoint: false,
         };
-        let file = paused_file();
+        let file = cfg.paused_path.clone();
         state
             .save(&file)
             .map_err(|e| Error::runtime(format!("cannot write {}: {e}", file.display())))?;
@@ -588,7 +594,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     } else {
         // The scan is complete: its checkpoint, and the paused state it
         // resumed from, are spent.
-        let _ = std::fs::remove_file(paused_file());
+        let _ = std::fs::remove_file(&cfg.paused_path);
         if let Some(p) = cfg.args.resume.as_ref() {
             let _ = std::fs::remove_file(p);
         }
@@ -634,6 +640,7 @@ struct CheckpointInput<'a> {
     sport_base: u16,
     sent: u64,
     resume: Option<&'a PausedScan>,
+    found: u64,
 }
 
 /// The state of a running scan, consistent as of a moment when every
@@ -674,6 +681,7 @@ fn checkpoint(i: CheckpointInput<'_>) -> PausedScan {
         answered,
         findings: i.resume.map(|r| r.findings.clone()).unwrap_or_default(),
         outputs,
+        found: i.found,
         checkpoint: true,
     }
 }
