@@ -1,7 +1,10 @@
 //! Crash safety: a lab scan killed with SIGKILL midway leaves an NDJSON
 //! findings file whose complete lines all parse, each a true open pair, none
 //! twice; `synsweep report` reads it, and skips a cut-short last line (as a
-//! crash in the middle of a write would leave) with one warning.
+//! crash in the middle of a write would leave) with one warning. The
+//! checkpoint it left (paused.json, saved every second) resumes the scan:
+//! every open port found, no line twice, and no more probes sent again than
+//! two seconds of the rate.
 
 mod common;
 
@@ -73,9 +76,10 @@ fn sigkill_midway_leaves_complete_parseable_lines() {
         Some(9)
     );
     let streamed = reader.join().unwrap();
+    let killed_at = lab.counters().syn_in;
     assert!(
-        !dir.path().join("paused.json").exists(),
-        "SIGKILL cannot write paused.json"
+        dir.path().join("paused.json").is_file(),
+        "no checkpoint left by the killed scan"
     );
 
     let text = std::fs::read_to_string(&f).unwrap();
@@ -143,4 +147,32 @@ fn sigkill_midway_leaves_complete_parseable_lines() {
             serde_json::from_str(&std::fs::read_to_string(&out_json).unwrap()).unwrap();
         assert_eq!(doc["findings"].as_array().unwrap().len(), seen.len());
     }
+
+    // Resume from the checkpoint: the scan completes, every open pair is in
+    // the file once, and the probes sent twice are at most two seconds' worth.
+    let out = lab.run_in_scanner(
+        Command::new(env!("CARGO_BIN_EXE_synsweep"))
+            .current_dir(dir.path())
+            .args(["scan", "--resume", "paused.json", "-q"]),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "resume after SIGKILL: {err}");
+    let text = std::fs::read_to_string(&f).unwrap();
+    let mut all = BTreeSet::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(all.insert(pair(&v)), "{:?} twice after the resume", pair(&v));
+    }
+    assert_eq!(all, truth, "findings after the resume vs ground truth");
+    let total = lab.counters().syn_in;
+    let again = total.saturating_sub(SPACE);
+    eprintln!(
+        "crash test: killed at {killed_at} SYNs, {total} SYNs in all for {SPACE} pairs: {again} sent again"
+    );
+    assert!(total >= SPACE, "pairs never probed: {total} SYNs for {SPACE}");
+    assert!(
+        again <= 2 * 20_000,
+        "{again} probes sent again, more than two seconds at 20000 pps"
+    );
+    assert!(!dir.path().join("paused.json").exists(), "spent checkpoint left behind");
 }

@@ -11,7 +11,7 @@
 /// A keyed bijection on `0..n`.
 ///
 /// ```
-/// use synsweep::permutation::{Permutation, Slice};
+/// use synsweep::engine::permutation::{Permutation, Slice};
 /// let p = Permutation::new(10, 42);
 /// let mut order: Vec<u64> = (0..10).map(|i| p.at(i)).collect();
 /// assert_ne!(order, (0..10).collect::<Vec<_>>()); // shuffled...
