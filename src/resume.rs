@@ -8,7 +8,6 @@
 use crate::cli::ScanArgs;
 use crate::config;
 use crate::error::{Error, Result};
-use crate::finding::Finding;
 use crate::scan::ScanConfig;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -39,8 +38,6 @@ pub struct PausedScan {
     pub sent: u64,
     /// (address << 16 | port) of every pair that answered (open or closed).
     pub answered: Vec<u64>,
-    /// Findings reported so far (document formats are rewritten whole).
-    pub findings: Vec<Finding>,
 }
 
 impl PausedScan {

@@ -149,8 +149,8 @@ struct Counters {
     valid: AtomicU64,
 }
 
-/// The collector: correlate replies, annotate, write. Returns every finding
-/// it wrote (kept for paused.json; memory follows replies).
+/// The collector: correlate replies, annotate, write. Nothing is kept once
+/// written (document writers spill to disk).
 fn collect(
     rx: crossbeam_channel::Receiver<Vec<Reply>>,
     corr: &Mutex<Correlator>,
@@ -158,9 +158,8 @@ fn collect(
     writers: &mut [Box<dyn FindingWriter>],
     show_closed: bool,
     counters: &Counters,
-) -> std::io::Result<Vec<Finding>> {
+) -> std::io::Result<()> {
     let mut err = None;
-    let mut written = Vec::new();
     for batch in rx {
         let mut c = corr.lock().unwrap();
         for r in &batch {
@@ -173,8 +172,8 @@ fn collect(
             if ev.state == PortState::Closed && !show_closed {
                 continue;
             }
-            let mut f = Finding::observed(
-                Ipv4Addr::from(ev.ip),
+            let mut f = Finding::tcp(
+                std::net::IpAddr::V4(Ipv4Addr::from(ev.ip)),
                 ev.port,
                 ev.state,
                 ev.ttl,
@@ -186,10 +185,9 @@ fn collect(
                     err.get_or_insert(e);
                 }
             }
-            written.push(f);
         }
     }
-    err.map_or(Ok(written), Err)
+    err.map_or(Ok(()), Err)
 }
 
 fn fmt_rate(pps: f64) -> String {
@@ -385,15 +383,8 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         .iter()
         .map(|(p, f)| output::open(p, *f, appending))
         .collect::<Result<_>>()?;
-    // Documents are rewritten whole: give them what the paused run found.
-    if let Some(r) = &resume {
-        for w in writers.iter_mut().filter(|w| !w.streams()) {
-            for f in &r.findings {
-                w.write(f)
-                    .map_err(|e| Error::runtime(format!("writing findings: {e}")))?;
-            }
-        }
-    }
+    // (Documents reopened with `appending` continue their spill file, so
+    // they are rewritten with what the paused run found too.)
 
     // Sockets: the receiver first, so no early reply is missed.
     let ifindex = match &path.link {
@@ -660,10 +651,15 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         probes_sent: sent + resume.as_ref().map_or(0, |r| r.sent),
     };
     for w in writers.iter_mut() {
-        w.finish(&meta)
-            .map_err(|e| Error::runtime(format!("writing findings: {e}")))?;
+        // Paused: documents keep their spill file for the resumed run.
+        if interrupted_round.is_some() {
+            w.finish_paused(&meta)
+        } else {
+            w.finish(&meta)
+        }
+        .map_err(|e| Error::runtime(format!("writing findings: {e}")))?;
     }
-    let written = collect_res.map_err(|e| Error::runtime(format!("writing findings: {e}")))?;
+    collect_res.map_err(|e| Error::runtime(format!("writing findings: {e}")))?;
     if let Some(e) = io_err {
         return Err(e);
     }
@@ -683,11 +679,6 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     drop(corr);
     let mut paused = None;
     if let Some(round) = interrupted_round {
-        let mut findings = resume
-            .as_ref()
-            .map(|r| r.findings.clone())
-            .unwrap_or_default();
-        findings.extend(written);
         let state = PausedScan {
             version: crate::resume::VERSION,
             // The sender count is pinned: its default depends on the rate,
@@ -705,7 +696,6 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             next: next.clone(),
             sent: meta.probes_sent,
             answered,
-            findings,
         };
         let file = std::env::current_dir()
             .map(|d| d.join("paused.json"))

@@ -91,7 +91,6 @@ fn paused_file(dir: &Path) -> std::path::PathBuf {
         next: vec![100],
         sent: 100,
         answered: vec![],
-        findings: vec![],
     };
     let p = dir.join("paused.json");
     st.save(&p).unwrap();

@@ -152,7 +152,6 @@ fn a_resume_file_brings_its_shard_back() {
         next: vec![100],
         sent: 100,
         answered: vec![],
-        findings: vec![],
     };
     // Resumed anywhere (no scheduler variable needed), it is shard 3/3 again.
     let merged = paused.merge_args(&ScanArgs::default());
