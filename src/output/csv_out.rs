@@ -5,10 +5,11 @@
 //!
 //! Text cells are protected against formula injection (CSV injection,
 //! OWASP): a cell that begins with `=`, `+`, `-`, `@`, a tab or a carriage
-//! return, which a spreadsheet would evaluate, gets a leading `'`.
+//! return, which a spreadsheet would evaluate, gets a leading `'`; control
+//! characters in text cells are written as `\xNN`.
 
 use super::{FindingWriter, Out, ScanMeta};
-use crate::finding::Finding;
+use crate::finding::{Finding, terminal_safe};
 use crate::risk::{category_str, severity_str};
 use std::borrow::Cow;
 
@@ -34,11 +35,16 @@ pub const HEADER: [&str; 18] = [
     "mitigation",
 ];
 
-/// A text cell a spreadsheet will not run as a formula.
+/// A text cell a spreadsheet will not run as a formula, with no control
+/// characters (a CSV file also ends up on terminals).
 pub fn protect(s: &str) -> Cow<'_, str> {
-    match s.as_bytes().first() {
+    let s = match s.as_bytes().first() {
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{s}")),
         _ => Cow::Borrowed(s),
+    };
+    match terminal_safe(&s) {
+        Cow::Borrowed(_) => s,
+        Cow::Owned(o) => Cow::Owned(o),
     }
 }
 
@@ -111,9 +117,11 @@ mod tests {
 
     #[test]
     fn formulas_are_protected_and_plain_text_is_not() {
-        for s in ["=cmd|' /C calc'!A0", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+        for s in ["=cmd|' /C calc'!A0", "+1", "-2+3", "@SUM(A1)"] {
             assert_eq!(protect(s), format!("'{s}"));
         }
+        assert_eq!(protect("\tx"), "'\\x09x");
+        assert_eq!(protect("a\x1b[2J"), "a\\x1b[2J");
         for s in ["ssh", "2026-11-22T02:35:54.123Z", "", "a=b"] {
             assert_eq!(protect(s), s);
         }

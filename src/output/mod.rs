@@ -399,7 +399,8 @@ pub fn dedupe(findings: Vec<Finding>) -> Vec<Finding> {
 }
 
 /// Escape text for HTML and XML (text and attribute values), dropping
-/// characters XML 1.0 does not allow.
+/// characters XML 1.0 does not allow and the other controls (DEL, C1)
+/// a terminal showing the file would act on; tab, CR and LF stay.
 pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -410,7 +411,7 @@ pub(crate) fn escape(s: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c if c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
             c => out.push(c),
         }
     }
