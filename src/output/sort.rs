@@ -63,19 +63,14 @@ fn temp_in(dir: &Path, what: &str) -> std::io::Result<NamedTempFile> {
         .tempfile_in(dir)
 }
 
-/// One NDJSON line of a finding, with its newline.
-pub(crate) fn line_of(f: &Finding) -> std::io::Result<Vec<u8>> {
-    let mut line = serde_json::to_vec(f).map_err(std::io::Error::other)?;
-    line.push(b'\n');
-    Ok(line)
-}
-
 /// Builds a [`Sorted`] file from findings pushed in any order.
 pub struct Sorter {
     dir: PathBuf,
     budget: usize,
-    chunk: Vec<(Key, Vec<u8>)>,
-    bytes: usize,
+    /// The buffered records' lines, back to back (one allocation, no
+    /// per-record slack), and each record's key and place in it.
+    arena: Vec<u8>,
+    chunk: Vec<(Key, usize, usize)>,
     runs: Vec<NamedTempFile>,
 }
 
@@ -89,17 +84,20 @@ impl Sorter {
         Sorter {
             dir: dir.to_path_buf(),
             budget: budget.max(1),
+            arena: Vec::new(),
             chunk: Vec::new(),
-            bytes: 0,
             runs: Vec::new(),
         }
     }
 
     pub fn push(&mut self, f: &Finding) -> std::io::Result<()> {
-        let line = line_of(f)?;
-        self.bytes += line.len() + 96;
-        self.chunk.push((Key::of(f), line));
-        if self.bytes >= self.budget {
+        let start = self.arena.len();
+        serde_json::to_writer(&mut self.arena, f).map_err(std::io::Error::other)?;
+        self.arena.push(b'\n');
+        self.chunk
+            .push((Key::of(f), start, self.arena.len() - start));
+        // Lines plus about what a key and its entry take.
+        if self.arena.len() + self.chunk.len() * 96 >= self.budget {
             self.spill()?;
         }
         Ok(())
@@ -113,14 +111,13 @@ impl Sorter {
         self.chunk.sort_by(|a, b| a.0.cmp(&b.0));
         let run = temp_in(&self.dir, "run")?;
         let mut w = BufWriter::with_capacity(256 * 1024, run.as_file());
-        for (_, line) in self.chunk.drain(..) {
-            w.write_all(&line)?;
+        for (_, start, len) in self.chunk.drain(..) {
+            w.write_all(&self.arena[start..start + len])?;
         }
         w.flush()?;
         drop(w);
         self.runs.push(run);
-        self.bytes = 0;
-        self.chunk = Vec::new();
+        self.arena.clear();
         Ok(())
     }
 
