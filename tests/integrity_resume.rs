@@ -174,7 +174,11 @@ fn sigint_then_resume_covers_the_space_exactly_once() {
     // (A summary: the worst hosts are listed, and every host counted.)
     let hosts: BTreeSet<_> = truth.iter().map(|p| p.0).collect();
     assert!(
-        html.contains(&format!("{} hosts, {} open ports", hosts.len(), truth.len())),
+        html.contains(&format!(
+            "{} hosts, {} open ports",
+            hosts.len(),
+            truth.len()
+        )),
         "HTML report does not count {} hosts",
         hosts.len()
     );

@@ -29,6 +29,22 @@ pub const SERVICE_ROWS: usize = 300;
 /// Rows of each list of the baseline section.
 pub const CHANGE_ROWS: usize = 100;
 
+/// The most characters of one free-text field shown: the page stays
+/// bounded whatever a findings file holds.
+const TEXT_MAX: usize = 300;
+
+/// Escaped, at most [`TEXT_MAX`] characters (a cut ends in `…`).
+fn esc(s: &str) -> String {
+    esc_max(s, TEXT_MAX)
+}
+
+fn esc_max(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => escape(&format!("{}…", &s[..i])),
+        None => escape(s),
+    }
+}
+
 /// Write the report (the document writer's renderer).
 pub fn render(
     _sorted: &Sorted,
@@ -215,7 +231,6 @@ fn grade_badge(g: Grade) -> String {
 }
 
 fn header(out: &mut String, scan: &ScanScore, open: u64, expected: u64, meta: &ScanMeta) {
-    let e = escape;
     let _ = write!(
         out,
         "<section class=\"card top\"><div class=\"badge\" style=\"background:{}\" aria-label=\"overall grade {g}\"><span class=\"letter\">{g}</span><span class=\"num\">{}/100</span></div><div>",
@@ -245,7 +260,7 @@ fn header(out: &mut String, scan: &ScanScore, open: u64, expected: u64, meta: &S
         ("Command", meta.command.clone()),
     ];
     for (k, v) in rows {
-        let _ = write!(out, "<dt>{k}</dt><dd>{}</dd>", e(&v));
+        let _ = write!(out, "<dt>{k}</dt><dd>{}</dd>", esc_max(&v, 2000));
     }
     out.push_str("</dl></div></section>");
 }
@@ -278,7 +293,7 @@ fn categories(out: &mut String, sum: &Summary) {
             .iter()
             .filter(|s| s.category == c)
             .take(4)
-            .map(|s| format!("{}/{} {}", s.port, escape(&s.proto), escape(&s.service)))
+            .map(|s| format!("{}/{} {}", s.port, esc(&s.proto), esc(&s.service)))
             .collect();
         let top = if top.is_empty() {
             String::new()
@@ -318,13 +333,13 @@ fn services(out: &mut String, sum: &Summary) {
             out,
             "<tr><td class=\"mono\">{}/{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
             s.port,
-            escape(&s.proto),
-            escape(&s.service),
+            esc(&s.proto),
+            esc(&s.service),
             category_str(s.category),
             sev_badge(s.severity),
             s.hosts,
             s.expected,
-            escape(&s.mitigation)
+            esc(&s.mitigation)
         );
     }
     out.push_str("</tbody></table>");
@@ -371,7 +386,7 @@ fn hosts_table(out: &mut String, sum: &Summary) {
 }
 
 fn finding_row(out: &mut String, f: &Finding) {
-    let e = escape;
+    let e = esc;
     let closed = f.state == PortState::Closed;
     let mut tags = String::new();
     if f.admin {

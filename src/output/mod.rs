@@ -345,8 +345,11 @@ impl FindingWriter for Document {
         self.render_now(meta)?;
         if self.temp.is_none() {
             match std::fs::remove_file(&self.spill_path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-                _ => {}
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                // A directory we may no longer write (privilege dropped):
+                // empty the spill through our descriptor instead.
+                Err(_) => self.spill.set_len(0)?,
             }
         }
         Ok(())

@@ -56,11 +56,21 @@ impl Key {
     }
 }
 
-fn temp_in(dir: &Path, what: &str) -> std::io::Result<NamedTempFile> {
-    tempfile::Builder::new()
-        .prefix(&format!(".synsweep-{what}-"))
-        .suffix(".ndjson")
-        .tempfile_in(dir)
+/// A temporary file in `dir`, or in the system's temporary directory when
+/// `dir` takes no new file (a scan that gave up root writes its documents
+/// through descriptors opened before, into directories it may no longer
+/// write).
+pub(crate) fn temp_in(dir: &Path, what: &str) -> std::io::Result<NamedTempFile> {
+    let make = |d: &Path| {
+        tempfile::Builder::new()
+            .prefix(&format!(".synsweep-{what}-"))
+            .suffix(".ndjson")
+            .tempfile_in(d)
+    };
+    make(dir).or_else(|e| {
+        let tmp = std::env::temp_dir();
+        if tmp == dir { Err(e) } else { make(&tmp) }
+    })
 }
 
 /// Builds a [`Sorted`] file from findings pushed in any order.
@@ -282,6 +292,15 @@ mod tests {
         // Only the sorted file is left behind.
         drop(sorted);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_directory_that_takes_no_file_falls_back_to_the_temp_dir() {
+        let mut s = Sorter::with_budget(Path::new("/nonexistent-synsweep-dir"), 64);
+        for f in sample().iter().take(10) {
+            s.push(f).unwrap();
+        }
+        assert_eq!(s.finish().unwrap().iter().unwrap().count(), 10);
     }
 
     #[test]

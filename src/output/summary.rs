@@ -327,10 +327,7 @@ impl Builder {
 impl Summary {
     /// One pass over `sorted`; the hosts file goes in `dir`.
     pub fn build(sorted: &Sorted, dir: &Path) -> std::io::Result<Summary> {
-        let hosts = tempfile::Builder::new()
-            .prefix(".synsweep-hosts-")
-            .suffix(".ndjson")
-            .tempfile_in(dir)?;
+        let hosts = super::sort::temp_in(dir, "hosts")?;
         let hosts_out = BufWriter::with_capacity(256 * 1024, hosts.reopen()?);
         let mut b = Builder {
             scan: ScanAcc::default(),
