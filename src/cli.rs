@@ -152,6 +152,10 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
 
+    /// An older scan's findings (NDJSON): the HTML report shows what changed since
+    #[arg(long, value_name = "OLD")]
+    pub baseline: Option<PathBuf>,
+
     /// Continue a scan from its paused.json
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,

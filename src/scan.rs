@@ -381,7 +381,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     let mut writers: Vec<Box<dyn FindingWriter>> = cfg
         .outputs
         .iter()
-        .map(|(p, f)| output::open(p, *f, appending))
+        .map(|(p, f)| output::open_with(p, *f, appending, cfg.args.baseline.as_deref()))
         .collect::<Result<_>>()?;
     // (Documents reopened with `appending` continue their spill file, so
     // they are rewritten with what the paused run found too.)
@@ -731,6 +731,7 @@ fn absolute_paths(a: &ScanArgs) -> ScanArgs {
     a.targets_file = a.targets_file.iter().map(|p| abs(p)).collect();
     a.exclude_file = a.exclude_file.iter().map(|p| abs(p)).collect();
     a.policy = a.policy.as_deref().map(abs);
+    a.baseline = a.baseline.as_deref().map(abs);
     a.output = a
         .output
         .iter()

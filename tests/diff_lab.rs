@@ -2,7 +2,8 @@
 //! the scans one port is closed on one host (nftables answers its SYNs with
 //! a RST) and another is opened on another host (a listener bound to that
 //! address). The diff reports exactly those two ports, exits 1, and a scan
-//! diffed with itself reports nothing and exits 0.
+//! diffed with itself reports nothing and exits 0. The second scan's HTML
+//! report, given the first as `--baseline`, shows the same two changes.
 
 mod common;
 
@@ -16,7 +17,7 @@ use std::process::Command;
 const RANGE: &str = "198.19.0.0/24";
 const PORTS: [u16; 3] = [22, 80, 443];
 
-fn scan(lab: &Lab, out: &Path) {
+fn scan(lab: &Lab, out: &Path, extra: &[&std::ffi::OsStr]) {
     let run = lab.run_in_scanner(
         synsweep()
             .args([
@@ -33,7 +34,8 @@ fn scan(lab: &Lab, out: &Path) {
                 "-q",
                 "-o",
             ])
-            .arg(out),
+            .arg(out)
+            .args(extra),
     );
     check(&run);
 }
@@ -46,7 +48,7 @@ fn diff_of_two_lab_scans_reports_exactly_the_port_closed_and_the_port_opened() {
         .build();
     let dir = tempfile::tempdir().unwrap();
     let (s1, s2) = (dir.path().join("s1.ndjson"), dir.path().join("s2.ndjson"));
-    scan(&lab, &s1);
+    scan(&lab, &s1, &[]);
     let truth = lab.ground_truth_open(&PORTS, RANGE);
     assert_eq!(
         pairs(&records(&s1), "open"),
@@ -70,7 +72,18 @@ fn diff_of_two_lab_scans_reports_exactly_the_port_closed_and_the_port_opened() {
     assert!(child.wait().unwrap().success(), "nft rules");
     let _listener = lab.in_target(|| TcpListener::bind((opened.0, opened.1)).unwrap());
 
-    scan(&lab, &s2);
+    // The second scan also writes an HTML report against the first.
+    let html = dir.path().join("r2.html");
+    scan(
+        &lab,
+        &s2,
+        &[
+            "--baseline".as_ref(),
+            s1.as_os_str(),
+            "-o".as_ref(),
+            html.as_os_str(),
+        ],
+    );
     let mut truth2 = truth.clone();
     truth2.remove(&closed);
     truth2.insert(opened);
@@ -116,6 +129,12 @@ fn diff_of_two_lab_scans_reports_exactly_the_port_closed_and_the_port_opened() {
     );
     let text = String::from_utf8_lossy(&run.stdout);
     assert!(text.contains("1 opened, 1 closed, 0 changed"), "{text}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("<strong>1</strong> ports newly open, <strong>1</strong> closed, <strong>0</strong> changed"),
+        "scan --baseline: the HTML report shows what changed"
+    );
+    assert!(page.contains("198.19.0.8:443/tcp") && page.contains("198.19.0.4:80/tcp"));
 
     for s in [&s1, &s2] {
         let run = synsweep().arg("diff").arg(s).arg(s).output().unwrap();

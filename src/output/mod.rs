@@ -203,6 +203,27 @@ pub fn temp_dir_for(path: &str) -> PathBuf {
 /// its `# end` trailer until the next `finish`, and a document keeps the
 /// spill file of the paused run (the document itself is rewritten whole).
 pub fn open(path: &str, format: Format, append: bool) -> Result<Box<dyn FindingWriter>> {
+    open_with(path, format, append, None)
+}
+
+/// [`open`], with an older scan's findings for the HTML report's "what
+/// changed" section (other formats ignore it). A baseline that cannot be
+/// read is bad input, found before the scan starts.
+pub fn open_with(
+    path: &str,
+    format: Format,
+    append: bool,
+    baseline: Option<&Path>,
+) -> Result<Box<dyn FindingWriter>> {
+    let baseline = match baseline {
+        Some(b) if format == Format::Html => {
+            std::fs::File::open(b).map_err(|e| {
+                Error::input(format!("cannot read baseline file {}: {e}", b.display()))
+            })?;
+            Some(b.to_path_buf())
+        }
+        _ => None,
+    };
     let spill_append = append && path != "-";
     let append = append && format.streams() && path != "-";
     let cannot = |e: std::io::Error| Error::input(format!("cannot open output file {path}: {e}"));
@@ -233,7 +254,9 @@ pub fn open(path: &str, format: Format, append: bool) -> Result<Box<dyn FindingW
         Format::Csv => Box::new(csv_out::Csv::new(out, fresh).map_err(io)?),
         Format::List => Box::new(list::List::new(out, fresh).map_err(io)?),
         Format::Json | Format::Xml | Format::Html => {
-            Box::new(Document::open(out, path, format, spill_append).map_err(cannot)?)
+            let mut d = Document::open(out, path, format, spill_append).map_err(cannot)?;
+            d.baseline = baseline;
+            Box::new(d)
         }
     })
 }
@@ -260,6 +283,7 @@ fn render_file(
     render: Render,
     meta: &ScanMeta,
     dir: &Path,
+    baseline: Option<&Path>,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     let mut reader = read::Reader::open(spill, read::Malformed::Warn)
@@ -272,7 +296,11 @@ fn render_file(
         eprintln!("synsweep: warning: {w}");
     }
     let sorted = sorter.finish()?;
-    let sum = summary::Summary::build(&sorted, dir)?;
+    let mut sum = summary::Summary::build(&sorted, dir)?;
+    if let Some(b) = baseline {
+        let old = diff::sort_file(b, dir).map_err(|e| std::io::Error::other(e.to_string()))?;
+        sum.baseline = Some(diff::Changes::collect(&old, &sorted)?);
+    }
     let mut w = std::io::BufWriter::with_capacity(256 * 1024, out);
     render(&sorted, &sum, meta, &mut w)?;
     w.flush()
@@ -290,6 +318,8 @@ struct Document {
     /// For stdout: the spill is a temporary file, removed on drop.
     temp: Option<tempfile::TempPath>,
     dir: PathBuf,
+    /// An older scan to compare with (HTML).
+    baseline: Option<PathBuf>,
 }
 
 impl Document {
@@ -321,6 +351,7 @@ impl Document {
             spill_path,
             temp,
             dir,
+            baseline: None,
         })
     }
 
@@ -331,6 +362,7 @@ impl Document {
             self.render,
             meta,
             &self.dir,
+            self.baseline.as_deref(),
             &mut self.out,
         )?;
         self.out.flush()
