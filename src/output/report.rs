@@ -49,10 +49,20 @@ fn sort_inputs(
     sorter.finish().map_err(io)
 }
 
-/// An output opened before any work, so a bad path fails first.
-enum Opened {
-    Document(super::Render, String, Box<dyn Write + Send>),
-    Stream(String, Box<dyn super::FindingWriter>),
+/// An output opened before any work, so a bad path fails first. Files
+/// are written under a temporary name beside them and renamed into place
+/// at the end, so an output may also be an input (`merge a b -o a`) and a
+/// failed run leaves the old file as it was.
+struct Opened {
+    path: String,
+    /// The temporary file renamed to `path` when done (none for stdout).
+    temp: Option<tempfile::TempPath>,
+    kind: Kind,
+}
+
+enum Kind {
+    Document(super::Render, Box<dyn Write + Send>),
+    Stream(Box<dyn super::FindingWriter>),
 }
 
 /// Open every output (format from `Some(format)` or the path's extension).
@@ -63,18 +73,31 @@ fn open_outputs(outputs: &[(String, Option<Format>)]) -> Result<Vec<Opened>> {
     let mut opened = Vec::new();
     for (path, fmt) in outputs {
         let fmt = fmt.unwrap_or_else(|| Format::from_path(path));
-        opened.push(match renderer(fmt) {
-            Some(render) => {
-                let file: Box<dyn Write + Send> = if path == "-" {
-                    Box::new(std::io::stdout())
-                } else {
-                    Box::new(std::fs::File::create(path).map_err(|e| {
-                        Error::input(format!("cannot open output file {path}: {e}"))
-                    })?)
-                };
-                Opened::Document(render, path.clone(), file)
+        let cannot =
+            |e: std::io::Error| Error::input(format!("cannot open output file {path}: {e}"));
+        let (file, temp): (Box<dyn Write + Send>, _) = if path == "-" {
+            (Box::new(std::io::stdout()), None)
+        } else {
+            let t = tempfile::Builder::new()
+                .prefix(".synsweep-out-")
+                .tempfile_in(temp_dir_for(path))
+                .map_err(cannot)?;
+            let (f, p) = t.into_parts();
+            (Box::new(f), Some(p))
+        };
+        let kind = match renderer(fmt) {
+            Some(render) => Kind::Document(render, file),
+            None => {
+                let at = temp
+                    .as_ref()
+                    .map_or(path.clone(), |t| t.display().to_string());
+                Kind::Stream(super::open(&at, fmt, false)?)
             }
-            None => Opened::Stream(path.clone(), super::open(path, fmt, false)?),
+        };
+        opened.push(Opened {
+            path: path.clone(),
+            temp,
+            kind,
         });
     }
     Ok(opened)
@@ -88,20 +111,27 @@ fn write_everywhere(
     meta: &ScanMeta,
 ) -> Result<()> {
     for o in outputs {
-        match o {
-            Opened::Document(render, path, file) => {
-                let io = |e: std::io::Error| Error::runtime(format!("cannot write {path}: {e}"));
+        let path = &o.path;
+        let io = |e: std::io::Error| Error::runtime(format!("cannot write {path}: {e}"));
+        match o.kind {
+            Kind::Document(render, file) => {
                 let mut w = std::io::BufWriter::with_capacity(256 * 1024, file);
                 render(sorted, sum, meta, &mut w).map_err(io)?;
                 w.flush().map_err(io)?;
             }
-            Opened::Stream(path, mut w) => {
-                let io = |e: std::io::Error| Error::runtime(format!("cannot write {path}: {e}"));
+            Kind::Stream(mut w) => {
                 for f in sorted.iter().map_err(io)? {
                     w.write(&f.map_err(io)?).map_err(io)?;
                 }
                 w.finish(meta).map_err(io)?;
             }
+        }
+        if let Some(t) = o.temp {
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&t, std::fs::Permissions::from_mode(0o644)).map_err(io)?;
+            }
+            t.persist(path).map_err(|e| io(e.error))?;
         }
     }
     Ok(())
