@@ -18,7 +18,7 @@
 //! spill is removed. A paused scan keeps it
 //! ([`FindingWriter::finish_paused`]) and the resumed scan appends to it, so
 //! the document ends up with the findings of every run. `report`, `merge`
-//! ([`report`]) and `diff` ([`diff`]) work the same way, in memory bounded
+//! ([`mod@report`]) and `diff` ([`mod@diff`]) work the same way, in memory bounded
 //! whatever the input size.
 //!
 //! Hostile text (banners, and any free text read back from files) is
