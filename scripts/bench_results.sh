@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Memory and time of synsweep's outputs at 1.3M findings (issue 10): peak RSS
 # (/usr/bin/time -v) and wall time of `report` to HTML, JSON, nmap XML and CSV,
-# and of `merge` of three overlapping files.
+# and of `merge` of three overlapping files; and of the scan side's document
+# writers (spill, sort, render) fed the same number of findings.
 #
 #   scripts/bench_results.sh [--skip-build] [--keep DIR]
 #
@@ -31,7 +32,7 @@ for t in python3 /usr/bin/time; do
     command -v "$t" >/dev/null || { echo "bench_results.sh: $t not found (apt-get install time python3)" >&2; exit 1; }
 done
 if ((build)); then
-    (cd "$root" && cargo build --release --quiet)
+    (cd "$root" && cargo build --release --quiet && cargo build --release --quiet --example document_writer)
 fi
 bin="$root/target/release/synsweep"
 if [[ -n $keep ]]; then
@@ -80,6 +81,11 @@ head -n $((n * 2 / 3)) all.ndjson > A.ndjson
 tail -n $((n * 2 / 3)) all.ndjson > B.ndjson
 awk 'NR % 3 == 0 { sub(/"ts":"2026-11-22T02:/, "\"ts\":\"2026-11-22T03:"); print }' all.ndjson > C.ndjson
 measure "merge A B C (overlapping)" m.ndjson "$bin" merge A.ndjson B.ndjson C.ndjson -o m.ndjson
+# The scan side: a document writer fed one finding at a time (spill, then
+# sort and render at finish), as a scan feeds it (examples/document_writer.rs).
+for ext in html json xml; do
+    measure "scan-side writer -> .$ext" "d.$ext" "$root/target/release/examples/document_writer" "$n" "d.$ext"
+done
 [[ $(wc -l < m.ndjson) -eq $n ]] || { echo "merge kept $(wc -l < m.ndjson) records, expected $n" >&2; exit 1; }
 cmp -s m.ndjson all.ndjson || { echo "merge output differs from the deduplicated input" >&2; exit 1; }
 

@@ -288,7 +288,9 @@ fn render_file(
 ) -> std::io::Result<()> {
     let mut reader = read::Reader::open(spill, read::Malformed::Warn)
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let mut sorter = sort::Sorter::new(dir);
+    // A scan renders its documents while its own tables are still held:
+    // a smaller sort budget than `report`'s.
+    let mut sorter = sort::Sorter::with_budget(dir, SCAN_SORT_BUDGET);
     for f in reader.by_ref() {
         sorter.push(&f.map_err(|e| std::io::Error::other(e.to_string()))?)?;
     }
@@ -305,6 +307,9 @@ fn render_file(
     render(&sorted, &sum, meta, &mut w)?;
     w.flush()
 }
+
+/// Bytes of records a document writer sorts in memory at a time.
+const SCAN_SORT_BUDGET: usize = 8 << 20;
 
 /// A document format (JSON, nmap XML, HTML): spills every finding to an
 /// NDJSON file as it comes (one `write` per record, so a crash loses
