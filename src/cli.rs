@@ -57,7 +57,7 @@ pub enum Command {
     Scan(ScanArgs),
     /// Turn findings files into any output format, applying a policy again
     #[command(
-        after_long_help = "Examples:\n  synsweep report findings.ndjson -o report.html\n  synsweep report a.ndjson b.ndjson -o all.xml -o all.csv --policy policy.toml"
+        after_long_help = "Examples:\n  synsweep report findings.ndjson -o report.html\n  synsweep report a.ndjson b.ndjson -o all.xml -o all.csv --policy policy.toml\n  synsweep report today.ndjson --baseline last-week.ndjson -o report.html"
     )]
     Report(ReportArgs),
     /// Merge findings files into one, removing duplicates
@@ -65,6 +65,11 @@ pub enum Command {
         after_long_help = "Example:\n  synsweep merge shard1.ndjson shard2.ndjson shard3.ndjson -o all.ndjson"
     )]
     Merge(MergeArgs),
+    /// What changed between two scans: ports opened, closed, changed; host grades
+    #[command(
+        after_long_help = "Change records (NDJSON): the finding's fields plus \"change\": opened, closed or\nchanged (service, protocol, category or severity differ; \"was\" holds the old values);\n{\"change\":\"grade\",\"ip\",\"old_score\",\"old_grade\",\"new_score\",\"new_grade\"} for a host\nwhose grade changed. A summary goes to stdout (stderr with -o -).\nExit status: 0 no change, 1 changes, 2 bad input.\n\nExample:\n  synsweep diff last-week.ndjson today.ndjson -o changes.ndjson"
+    )]
+    Diff(DiffArgs),
     /// Print the risk catalog: every known port with its category and advice
     Catalog(CatalogArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout
@@ -160,6 +165,10 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
 
+    /// An older scan's findings (NDJSON): the HTML report shows what changed since
+    #[arg(long, value_name = "OLD")]
+    pub baseline: Option<PathBuf>,
+
     /// Continue a scan from its paused.json
     #[arg(long, value_name = "FILE", conflicts_with = "state_dir")]
     pub resume: Option<PathBuf>,
@@ -201,6 +210,22 @@ pub struct ReportArgs {
     /// Policy file (TOML)
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// An older scan's findings: the HTML report shows what changed since
+    #[arg(long, value_name = "OLD")]
+    pub baseline: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The older scan's findings (NDJSON)
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+    /// The newer scan's findings (NDJSON)
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    /// Change records file (NDJSON); '-' is stdout
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<String>,
 }
 
 #[derive(Debug, Args)]

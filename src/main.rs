@@ -74,7 +74,19 @@ fn run(cli: Cli) -> Result<()> {
             let forced = a.format.as_deref().map(Format::parse).transpose()?;
             let outs: Vec<(String, Option<Format>)> =
                 a.output.iter().map(|o| (o.clone(), forced)).collect();
-            synsweep::output::report(&a.inputs, &outs, a.policy.as_deref())
+            synsweep::output::report::report_with_baseline(
+                &a.inputs,
+                &outs,
+                a.policy.as_deref(),
+                a.baseline.as_deref(),
+            )
+        }
+        Command::Diff(a) => {
+            if synsweep::output::diff::diff(&a.old, &a.new, a.output.as_deref())? {
+                // Changes: exit 1, as diff and ndiff do.
+                std::process::exit(1);
+            }
+            Ok(())
         }
         Command::Merge(a) => synsweep::output::merge(&a.inputs, &a.output),
         Command::Catalog(a) => {

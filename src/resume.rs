@@ -10,7 +10,6 @@ use crate::config;
 use crate::config::ScanConfig;
 use crate::engine::answered::Answered;
 use crate::error::{Error, Result};
-use crate::finding::Finding;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -42,8 +41,6 @@ pub struct PausedScan {
     /// Every pair and host that answered (open or closed): the answered set
     /// ([`Answered::to_bytes`]) in base64.
     pub answered: String,
-    /// Findings reported so far (document formats are rewritten whole).
-    pub findings: Vec<Finding>,
     /// Length of each streaming output file (path, bytes) when this state
     /// was saved: a resume first cuts each file back to it, so findings
     /// written after a checkpoint (and found again after it) are not

@@ -48,7 +48,7 @@ fn sigkill_midway_leaves_complete_parseable_lines() {
             "-o",
         ])
         .arg(&f)
-        .args(["-o", "-"]);
+        .args(["-o", "f.json", "-o", "-"]);
     let mut child = lab
         .wrap_in_scanner(&cmd)
         .stdout(Stdio::piped())
@@ -161,7 +161,11 @@ fn sigkill_midway_leaves_complete_parseable_lines() {
     let mut all = BTreeSet::new();
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert!(all.insert(pair(&v)), "{:?} twice after the resume", pair(&v));
+        assert!(
+            all.insert(pair(&v)),
+            "{:?} twice after the resume",
+            pair(&v)
+        );
     }
     assert_eq!(all, truth, "findings after the resume vs ground truth");
     let total = lab.counters().syn_in;
@@ -169,10 +173,16 @@ fn sigkill_midway_leaves_complete_parseable_lines() {
     eprintln!(
         "crash test: killed at {killed_at} SYNs, {total} SYNs in all for {SPACE} pairs: {again} sent again"
     );
-    assert!(total >= SPACE, "pairs never probed: {total} SYNs for {SPACE}");
+    assert!(
+        total >= SPACE,
+        "pairs never probed: {total} SYNs for {SPACE}"
+    );
     assert!(
         again <= 2 * 20_000,
         "{again} probes sent again, more than two seconds at 20000 pps"
     );
-    assert!(!dir.path().join("paused.json").exists(), "spent checkpoint left behind");
+    assert!(
+        !dir.path().join("paused.json").exists(),
+        "spent checkpoint left behind"
+    );
 }

@@ -91,7 +91,6 @@ fn paused_file(dir: &Path) -> std::path::PathBuf {
         next: vec![100],
         sent: 100,
         answered: String::new(),
-        findings: vec![],
         outputs: vec![],
         found: 0,
         checkpoint: false,

@@ -32,7 +32,7 @@ fn findings() -> Vec<Finding> {
         for &p in *ports {
             let ts =
                 UNIX_EPOCH + Duration::from_millis(1_790_000_000_000 + i as u64 * 100 + p as u64);
-            let mut f = Finding::observed(ip.parse().unwrap(), p, PortState::Open, 64, ts);
+            let mut f = Finding::tcp(ip.parse().unwrap(), p, PortState::Open, 64, ts);
             risk.annotate(&mut f);
             out.push(f);
         }

@@ -4,7 +4,7 @@ use synsweep::finding::{Category, Finding, PortState, Severity};
 use synsweep::risk::{self, Risk, catalog};
 
 fn annotated(port: u16) -> Finding {
-    let mut f = Finding::observed(
+    let mut f = Finding::tcp(
         "198.19.0.4".parse().unwrap(),
         port,
         PortState::Open,

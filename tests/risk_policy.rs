@@ -16,7 +16,7 @@ fn scan(risk: &Risk) -> Vec<Finding> {
     let mut out = Vec::new();
     for ip in ["198.19.0.1", "198.19.0.2", "198.19.0.3"] {
         for port in [80, 443, 3389] {
-            let mut f = Finding::observed(
+            let mut f = Finding::tcp(
                 ip.parse().unwrap(),
                 port,
                 PortState::Open,
@@ -68,7 +68,7 @@ fn cidr_hosts_and_port_overrides_apply() {
     )
     .unwrap();
     let risk = Risk::new(Some(p));
-    let mut f = Finding::observed(
+    let mut f = Finding::tcp(
         "198.19.0.9".parse().unwrap(),
         3389,
         PortState::Open,

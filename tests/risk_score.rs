@@ -9,7 +9,7 @@ fn host(ip: &str, ports: &[u16]) -> Vec<Finding> {
     ports
         .iter()
         .map(|&p| {
-            let mut f = Finding::observed(
+            let mut f = Finding::tcp(
                 ip.parse().unwrap(),
                 p,
                 PortState::Open,

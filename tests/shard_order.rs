@@ -152,7 +152,6 @@ fn a_resume_file_brings_its_shard_back() {
         next: vec![100],
         sent: 100,
         answered: String::new(),
-        findings: vec![],
         outputs: vec![],
         found: 0,
         checkpoint: false,

@@ -1,12 +1,20 @@
 //! CSV: a header row with the findings record's field names, then one row
 //! per finding in the same order, flushed as it is written. Appending to a
-//! file that already has rows writes no second header.
+//! file that already has rows writes no second header. Optional fields are
+//! empty cells when absent; `pseudo` is `true` or `false`.
+//!
+//! Text cells are protected against formula injection (CSV injection,
+//! OWASP): a cell that begins with `=`, `+`, `-`, `@`, a tab or a carriage
+//! return, which a spreadsheet would evaluate, gets a leading `'`; control
+//! characters in text cells are written as `\xNN`.
 
 use super::{FindingWriter, Out, ScanMeta};
-use crate::finding::Finding;
+use crate::finding::{Finding, terminal_safe};
+use crate::risk::{category_str, severity_str};
+use std::borrow::Cow;
 
 /// The header row: the findings record's fields, in order.
-pub const HEADER: [&str; 14] = [
+pub const HEADER: [&str; 18] = [
     "ip",
     "port",
     "proto",
@@ -15,13 +23,60 @@ pub const HEADER: [&str; 14] = [
     "ttl",
     "ts",
     "service",
+    "protocol",
+    "banner",
     "category",
     "severity",
     "admin",
     "expected",
+    "pseudo",
+    "amplification",
     "rationale",
     "mitigation",
 ];
+
+/// A text cell a spreadsheet will not run as a formula, with no control
+/// characters (a CSV file also ends up on terminals).
+pub fn protect(s: &str) -> Cow<'_, str> {
+    let s = match s.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{s}")),
+        _ => Cow::Borrowed(s),
+    };
+    match terminal_safe(&s) {
+        Cow::Borrowed(_) => s,
+        Cow::Owned(o) => Cow::Owned(o),
+    }
+}
+
+/// The row of a finding, in [`HEADER`] order.
+pub fn row(f: &Finding) -> [Cow<'_, str>; 18] {
+    let state = match f.state {
+        crate::finding::PortState::Open => "open",
+        crate::finding::PortState::Closed => "closed",
+    };
+    [
+        Cow::Owned(f.ip.to_string()),
+        Cow::Owned(f.port.to_string()),
+        protect(&f.proto),
+        Cow::Borrowed(state),
+        protect(&f.reason),
+        Cow::Owned(f.ttl.to_string()),
+        protect(&f.ts),
+        protect(&f.service),
+        f.protocol.as_deref().map(protect).unwrap_or_default(),
+        f.banner.as_deref().map(protect).unwrap_or_default(),
+        Cow::Borrowed(category_str(f.category)),
+        Cow::Borrowed(severity_str(f.severity)),
+        Cow::Borrowed(if f.admin { "true" } else { "false" }),
+        Cow::Borrowed(if f.expected { "true" } else { "false" }),
+        Cow::Borrowed(if f.pseudo { "true" } else { "false" }),
+        f.amplification
+            .map(|a| Cow::Owned(a.to_string()))
+            .unwrap_or_default(),
+        protect(&f.rationale),
+        protect(&f.mitigation),
+    ]
+}
 
 pub struct Csv {
     w: csv::Writer<Out>,
@@ -43,7 +98,9 @@ impl Csv {
 
 impl FindingWriter for Csv {
     fn write(&mut self, f: &Finding) -> std::io::Result<()> {
-        self.w.serialize(f).map_err(std::io::Error::other)?;
+        self.w
+            .write_record(row(f).iter().map(|c| c.as_bytes()))
+            .map_err(std::io::Error::other)?;
         self.w.flush()
     }
     fn finish(&mut self, _meta: &ScanMeta) -> std::io::Result<()> {
@@ -51,5 +108,22 @@ impl FindingWriter for Csv {
     }
     fn streams(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_protected_and_plain_text_is_not() {
+        for s in ["=cmd|' /C calc'!A0", "+1", "-2+3", "@SUM(A1)"] {
+            assert_eq!(protect(s), format!("'{s}"));
+        }
+        assert_eq!(protect("\tx"), "'\\x09x");
+        assert_eq!(protect("a\x1b[2J"), "a\\x1b[2J");
+        for s in ["ssh", "2026-11-22T02:35:54.123Z", "", "a=b"] {
+            assert_eq!(protect(s), s);
+        }
     }
 }

@@ -1,21 +1,58 @@
 //! HTML report: one self-contained page (inline CSS and SVG, no scripts, no
-//! fonts or images fetched) with the overall grade, a chart of open findings
-//! by category and severity, a score table of all hosts, a table per host
-//! (worst first), the mitigations grouped by service, and how the score is
-//! computed. Readable on a laptop screen and printable (print styles keep
-//! colours and repeat table headers). Every piece of text is escaped.
+//! fonts or images fetched) that summarizes a scan of any size in at most a
+//! few MB. In order: the overall grade and the chart of open findings by
+//! category and severity; what changed since a baseline scan (with
+//! `--baseline`); findings by category and by service, with counts, the
+//! hosts affected and what to do; the riskiest hosts (worst first, at most
+//! [`HOSTS_TABLE`](super::summary::HOSTS_TABLE) rows); the findings of the worst [`DETAIL_HOSTS`] hosts
+//! (at most [`DETAIL_FINDINGS`] each); then how the score is computed.
+//! Whatever is not shown is counted, with a pointer to the CSV or NDJSON.
+//! Readable on a laptop screen and printable (print styles keep colours
+//! and repeat table headers). Every piece of text is escaped, banners
+//! included.
+//!
+//! Everything comes from the [`Summary`] (one bounded pass over the sorted
+//! findings), so rendering keeps nothing per finding.
 
-use super::{ScanMeta, escape, rfc3339};
+use super::diff::Changes;
+use super::sort::Sorted;
+use super::summary::{DETAIL_FINDINGS, DETAIL_HOSTS, HostDetail, Summary};
+use super::{ScanMeta, endpoint, escape, rfc3339};
 use crate::finding::{Category, Finding, PortState, Severity};
-use crate::risk::score::{Grade, HostScore, ScanScore, host_scores, scan_score};
+use crate::risk::score::{Grade, ScanScore};
 use crate::risk::{category_str, severity_str};
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::io::Write;
 
-/// The whole report as bytes (the document writer's renderer).
-pub fn render(findings: &[Finding], meta: &ScanMeta) -> std::io::Result<Vec<u8>> {
-    Ok(document(findings, meta).into_bytes())
+/// Rows of the service table.
+pub const SERVICE_ROWS: usize = 300;
+/// Rows of each list of the baseline section.
+pub const CHANGE_ROWS: usize = 100;
+
+/// The most characters of one free-text field shown: the page stays
+/// bounded whatever a findings file holds.
+const TEXT_MAX: usize = 300;
+
+/// Escaped, at most [`TEXT_MAX`] characters (a cut ends in `…`).
+fn esc(s: &str) -> String {
+    esc_max(s, TEXT_MAX)
+}
+
+fn esc_max(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => escape(&format!("{}…", &s[..i])),
+        None => escape(s),
+    }
+}
+
+/// Write the report (the document writer's renderer).
+pub fn render(
+    _sorted: &Sorted,
+    sum: &Summary,
+    meta: &ScanMeta,
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
+    w.write_all(document(sum, meta).as_bytes())
 }
 
 const SEVERITIES: [Severity; 5] = [
@@ -98,17 +135,9 @@ footer { margin-top:36px; color:var(--muted); font-size:13px; }
 "#;
 
 /// The chart: one horizontal bar per category, split by severity.
-fn chart(findings: &[&Finding]) -> String {
-    let mut counts: BTreeMap<(Category, Severity), usize> = BTreeMap::new();
-    for f in findings {
-        *counts.entry((f.category, f.severity)).or_default() += 1;
-    }
-    let total = |c: Category| {
-        SEVERITIES
-            .iter()
-            .map(|&s| counts.get(&(c, s)).copied().unwrap_or(0))
-            .sum::<usize>()
-    };
+fn chart(by_cat: &[[u64; 5]; 4]) -> String {
+    let count = |c: Category, s: Severity| by_cat[c as usize][s as usize];
+    let total = |c: Category| SEVERITIES.iter().map(|&s| count(c, s)).sum::<u64>();
     let max = CATEGORIES
         .iter()
         .map(|&c| total(c))
@@ -139,7 +168,7 @@ fn chart(findings: &[&Finding]) -> String {
         );
         let mut x = left;
         for &sev in &SEVERITIES {
-            let n = counts.get(&(c, sev)).copied().unwrap_or(0);
+            let n = count(c, sev);
             if n == 0 {
                 continue;
             }
@@ -201,8 +230,7 @@ fn grade_badge(g: Grade) -> String {
     )
 }
 
-fn header(out: &mut String, scan: &ScanScore, open: usize, expected: usize, meta: &ScanMeta) {
-    let e = escape;
+fn header(out: &mut String, scan: &ScanScore, open: u64, expected: u64, meta: &ScanMeta) {
     let _ = write!(
         out,
         "<section class=\"card top\"><div class=\"badge\" style=\"background:{}\" aria-label=\"overall grade {g}\"><span class=\"letter\">{g}</span><span class=\"num\">{}/100</span></div><div>",
@@ -213,7 +241,7 @@ fn header(out: &mut String, scan: &ScanScore, open: usize, expected: usize, meta
     out.push_str("<h1>synsweep risk report</h1>");
     let weakest = scan
         .weakest
-        .map(|ip| format!(", set by its weakest host <span class=\"mono\">{ip}</span>"))
+        .map(|ip| format!(", set by its weakest host <a class=\"mono\" href=\"#h-{ip}\">{ip}</a>"))
         .unwrap_or_default();
     let _ = write!(
         out,
@@ -232,17 +260,109 @@ fn header(out: &mut String, scan: &ScanScore, open: usize, expected: usize, meta
         ("Command", meta.command.clone()),
     ];
     for (k, v) in rows {
-        let _ = write!(out, "<dt>{k}</dt><dd>{}</dd>", e(&v));
+        let _ = write!(out, "<dt>{k}</dt><dd>{}</dd>", esc_max(&v, 2000));
     }
     out.push_str("</dl></div></section>");
 }
 
-fn hosts_table(out: &mut String, hosts: &[&HostScore]) {
-    out.push_str("<h2>Hosts</h2><table><thead><tr><th>Host</th><th>Grade</th><th class=\"num\">Score</th><th class=\"num\">Open</th><th class=\"num\">Expected</th><th class=\"num\">Critical</th><th class=\"num\">High</th><th class=\"num\">Medium</th><th class=\"num\">Low</th><th class=\"num\">Info</th></tr></thead><tbody>");
-    for h in hosts {
+/// What to do about a whole category.
+fn category_advice(c: Category) -> &'static str {
+    match c {
+        Category::Risky => {
+            "Close these or put them behind a VPN or an allow-list first: they are what attackers scan the internet for (cleartext logins, unauthenticated databases and management)."
+        }
+        Category::Administrative => {
+            "Reachable only from management networks or through a VPN or bastion, with strong authentication and patching."
+        }
+        Category::Normal => {
+            "Expected on servers of that role: keep them patched and make sure each one is meant to be public."
+        }
+        Category::Other => {
+            "Not in the catalog: find the owner and the software, then close what has no reason to be reachable."
+        }
+    }
+}
+
+fn categories(out: &mut String, sum: &Summary) {
+    out.push_str("<h2>Findings by category</h2><table><thead><tr><th>Category</th><th class=\"num\">Open ports</th><th class=\"num\">Hosts</th><th class=\"num\">Critical</th><th class=\"num\">High</th><th class=\"num\">Medium</th><th class=\"num\">Low</th><th class=\"num\">Info</th><th>What to do</th></tr></thead><tbody>");
+    for &c in &CATEGORIES {
+        let row = &sum.by_cat[c as usize];
+        let total: u64 = row.iter().sum();
+        let top: Vec<String> = sum
+            .services
+            .iter()
+            .filter(|s| s.category == c)
+            .take(4)
+            .map(|s| format!("{}/{} {}", s.port, esc(&s.proto), esc(&s.service)))
+            .collect();
+        let top = if top.is_empty() {
+            String::new()
+        } else {
+            format!("<div class=\"hosts-list\">Worst: {}</div>", top.join(", "))
+        };
         let _ = write!(
             out,
-            "<tr><td class=\"mono\"><a href=\"#h-{ip}\">{ip}</a></td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            "<tr><td>{}</td><td class=\"num\">{total}</td><td class=\"num\">{}</td>",
+            category_str(c),
+            sum.cat_hosts[c as usize]
+        );
+        for n in row {
+            let _ = write!(out, "<td class=\"num\">{n}</td>");
+        }
+        let _ = write!(out, "<td>{}{top}</td></tr>", category_advice(c));
+    }
+    out.push_str("</tbody></table>");
+    if sum.pseudo > 0 {
+        let _ = write!(
+            out,
+            "<p class=\"hosts-list\">Not counted above: {} open ports on {} hosts that answer on every port without a real service (middleboxes, tarpits; marked pseudo, no score cost).</p>",
+            sum.pseudo, sum.pseudo_hosts
+        );
+    }
+}
+
+fn services(out: &mut String, sum: &Summary) {
+    out.push_str("<h2>Findings by service</h2>");
+    if sum.services.is_empty() {
+        out.push_str("<p>No open ports.</p>");
+        return;
+    }
+    out.push_str("<table><thead><tr><th>Port</th><th>Service</th><th>Category</th><th>Severity</th><th class=\"num\">Hosts</th><th class=\"num\">Expected</th><th>What to do</th></tr></thead><tbody>");
+    for s in sum.services.iter().take(SERVICE_ROWS) {
+        let _ = write!(
+            out,
+            "<tr><td class=\"mono\">{}/{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            s.port,
+            esc(&s.proto),
+            esc(&s.service),
+            category_str(s.category),
+            sev_badge(s.severity),
+            s.hosts,
+            s.expected,
+            esc(&s.mitigation)
+        );
+    }
+    out.push_str("</tbody></table>");
+    if sum.services.len() > SERVICE_ROWS {
+        let _ = write!(
+            out,
+            "<p class=\"hosts-list\">{} more services, less severe or on fewer hosts, are not listed; the CSV or NDJSON output has every finding.</p>",
+            sum.services.len() - SERVICE_ROWS
+        );
+    }
+}
+
+fn hosts_table(out: &mut String, sum: &Summary) {
+    out.push_str("<h2>Riskiest hosts</h2><table><thead><tr><th>Host</th><th>Grade</th><th class=\"num\">Score</th><th class=\"num\">Open</th><th class=\"num\">Expected</th><th class=\"num\">Critical</th><th class=\"num\">High</th><th class=\"num\">Medium</th><th class=\"num\">Low</th><th class=\"num\">Info</th></tr></thead><tbody>");
+    for (i, h) in sum.worst.iter().enumerate() {
+        let ip = if i < DETAIL_HOSTS {
+            format!("<a href=\"#h-{ip}\">{ip}</a>", ip = h.ip)
+        } else {
+            h.ip.to_string()
+        };
+        let _ = write!(
+            out,
+            "<tr><td class=\"mono\">{ip}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             grade_badge(h.grade),
             h.score,
             h.open,
@@ -252,14 +372,58 @@ fn hosts_table(out: &mut String, hosts: &[&HostScore]) {
             h.medium,
             h.low,
             h.info,
-            ip = h.ip
         );
     }
     out.push_str("</tbody></table>");
+    let n = sum.host_count();
+    if n > sum.worst.len() {
+        let _ = write!(
+            out,
+            "<p class=\"hosts-list\">The {} worst of {n} hosts; the JSON output lists every host's score and grade.</p>",
+            sum.worst.len()
+        );
+    }
 }
 
-fn host_section(out: &mut String, h: &HostScore, fs: &[&Finding]) {
-    let e = escape;
+fn finding_row(out: &mut String, f: &Finding) {
+    let e = esc;
+    let closed = f.state == PortState::Closed;
+    let mut tags = String::new();
+    if f.admin {
+        tags.push_str(" <span class=\"tag\">admin</span>");
+    }
+    if f.expected {
+        tags.push_str(" <span class=\"tag exp\">expected</span>");
+    }
+    if closed {
+        tags.push_str(" <span class=\"tag\">closed</span>");
+    }
+    let mut service = e(&f.service);
+    if let Some(p) = &f.protocol
+        && *p != f.service
+    {
+        let _ = write!(service, " <span class=\"tag\">{}</span>", e(p));
+    }
+    if let Some(b) = &f.banner {
+        let _ = write!(service, "<div><code>{}</code></div>", e(b));
+    }
+    if let Some(a) = f.amplification {
+        let _ = write!(service, "<div>amplification {a:.1}x</div>");
+    }
+    let _ = write!(
+        out,
+        "<tr{}><td class=\"mono\">{}</td><td>{service}</td><td>{}{tags}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        if closed { " class=\"closed\"" } else { "" },
+        e(&endpoint(f)),
+        category_str(f.category),
+        sev_badge(f.severity),
+        e(&f.rationale),
+        e(&f.mitigation)
+    );
+}
+
+fn host_section(out: &mut String, d: &HostDetail) {
+    let h = &d.score;
     let _ = write!(
         out,
         "<h3 id=\"h-{ip}\">Host <span class=\"mono\">{ip}</span> {} score {}</h3>",
@@ -268,129 +432,122 @@ fn host_section(out: &mut String, h: &HostScore, fs: &[&Finding]) {
         ip = h.ip
     );
     out.push_str("<table><thead><tr><th>Endpoint</th><th>Service</th><th>Category</th><th>Severity</th><th>Why it matters</th><th>What to do</th></tr></thead><tbody>");
-    for f in fs {
-        let closed = f.state == PortState::Closed;
-        let mut tags = String::new();
-        if f.admin {
-            tags.push_str(" <span class=\"tag\">admin</span>");
-        }
-        if f.expected {
-            tags.push_str(" <span class=\"tag exp\">expected</span>");
-        }
-        if closed {
-            tags.push_str(" <span class=\"tag\">closed</span>");
-        }
+    for f in &d.findings {
+        finding_row(out, f);
+    }
+    if d.pseudo > 0 {
         let _ = write!(
             out,
-            "<tr{}><td class=\"mono\">{}:{}/{}</td><td>{}</td><td>{}{tags}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            if closed { " class=\"closed\"" } else { "" },
-            f.ip,
-            f.port,
-            e(&f.proto),
-            e(&f.service),
-            category_str(f.category),
-            sev_badge(f.severity),
-            e(&f.rationale),
-            e(&f.mitigation)
+            "<tr class=\"closed\"><td colspan=\"6\">{} more open ports answer without a real service (a middlebox or tarpit, marked pseudo): not listed, no score cost.</td></tr>",
+            d.pseudo
+        );
+    }
+    if d.more > 0 {
+        let _ = write!(
+            out,
+            "<tr class=\"closed\"><td colspan=\"6\">{} more findings of this host, less severe, are in the CSV or NDJSON output.</td></tr>",
+            d.more
         );
     }
     out.push_str("</tbody></table>");
 }
 
-fn mitigations(out: &mut String, open: &[&Finding]) {
-    // (severity, port, proto, service, mitigation) -> hosts
-    let mut groups: BTreeMap<(Severity, u16, String, String, String), Vec<Ipv4Addr>> =
-        BTreeMap::new();
-    for f in open.iter().filter(|f| !f.expected) {
-        groups
-            .entry((
-                f.severity,
-                f.port,
-                f.proto.clone(),
-                f.service.clone(),
-                f.mitigation.clone(),
-            ))
-            .or_default()
-            .push(f.ip);
-    }
-    out.push_str("<h2>Mitigations</h2>");
-    if groups.is_empty() {
-        out.push_str(
-            "<p>Nothing to mitigate: no open ports outside the policy's expectations.</p>",
-        );
+fn change_list(out: &mut String, title: &str, total: u64, rows: &[&Finding]) {
+    if total == 0 {
         return;
     }
-    out.push_str("<ul class=\"mit\">");
-    for ((sev, port, proto, service, mitigation), mut hosts) in groups {
-        hosts.sort_unstable();
-        hosts.dedup();
-        let shown: Vec<String> = hosts.iter().take(20).map(|ip| ip.to_string()).collect();
-        let more = if hosts.len() > 20 {
-            format!(" and {} more", hosts.len() - 20)
-        } else {
-            String::new()
-        };
+    let _ = write!(out, "<h3>{title} ({total})</h3>");
+    out.push_str("<table><thead><tr><th>Endpoint</th><th>Service</th><th>Category</th><th>Severity</th><th>Why it matters</th><th>What to do</th></tr></thead><tbody>");
+    for f in rows.iter().take(CHANGE_ROWS) {
+        finding_row(out, f);
+    }
+    out.push_str("</tbody></table>");
+    if total > rows.len().min(CHANGE_ROWS) as u64 {
         let _ = write!(
             out,
-            "<li style=\"border-left-color:{}\">{} <strong>{port}/{} {}</strong>: {}<div class=\"hosts-list\">{} host{}: <span class=\"mono\">{}</span>{more}</div></li>",
-            severity_colour(sev),
-            sev_badge(sev),
-            escape(&proto),
-            escape(&service),
-            escape(&mitigation),
-            hosts.len(),
-            if hosts.len() == 1 { "" } else { "s" },
-            shown.join(", ")
+            "<p class=\"hosts-list\">{} more not listed; <code>synsweep diff OLD NEW -o changes.ndjson</code> writes every change.</p>",
+            total - rows.len().min(CHANGE_ROWS) as u64
         );
     }
-    out.push_str("</ul>");
+}
+
+fn baseline(out: &mut String, c: &Changes) {
+    out.push_str("<h2>What changed since the baseline</h2>");
+    let _ = write!(
+        out,
+        "<p class=\"lead\"><strong>{}</strong> ports newly open, <strong>{}</strong> closed, <strong>{}</strong> changed (service, protocol, category or severity), <strong>{}</strong> hosts changed grade.</p>",
+        c.opened, c.closed, c.changed, c.grades
+    );
+    if !c.any() {
+        out.push_str("<p>Nothing changed.</p>");
+        return;
+    }
+    let new: Vec<&Finding> = c.new_ports.iter().collect();
+    change_list(out, "New open ports, most severe first", c.opened, &new);
+    let changed: Vec<&Finding> = c.changed_ports.iter().map(|p| &p.1).collect();
+    change_list(out, "Changed ports (as they are now)", c.changed, &changed);
+    let closed: Vec<&Finding> = c.closed_ports.iter().collect();
+    change_list(out, "Closed ports", c.closed, &closed);
+    if c.grades > 0 {
+        let _ = write!(
+            out,
+            "<h3>Grade changes ({})</h3><table><thead><tr><th>Host</th><th>Was</th><th>Now</th></tr></thead><tbody>",
+            c.grades
+        );
+        for (old, new) in c.grade_changes.iter().take(CHANGE_ROWS) {
+            let _ = write!(
+                out,
+                "<tr><td class=\"mono\">{}</td><td>{} {}</td><td>{} {}</td></tr>",
+                new.ip,
+                grade_badge(old.grade),
+                old.score,
+                grade_badge(new.grade),
+                new.score
+            );
+        }
+        out.push_str("</tbody></table>");
+    }
 }
 
 /// The whole page.
-pub fn document(findings: &[Finding], meta: &ScanMeta) -> String {
-    let hosts = host_scores(findings);
-    let scan = scan_score(&hosts);
-    let mut by_host: BTreeMap<Ipv4Addr, Vec<&Finding>> = BTreeMap::new();
-    for f in findings {
-        by_host.entry(f.ip).or_default().push(f);
-    }
-    for fs in by_host.values_mut() {
-        fs.sort_by(|a, b| {
-            (a.state, a.severity, a.port, &a.proto).cmp(&(b.state, b.severity, b.port, &b.proto))
-        });
-    }
-    let open: Vec<&Finding> = findings
-        .iter()
-        .filter(|f| f.state == PortState::Open)
-        .collect();
-    let expected = open.iter().filter(|f| f.expected).count();
-    let mut worst_first: Vec<&HostScore> = hosts.iter().collect();
-    worst_first.sort_by_key(|h| (h.score, h.ip));
-
-    let mut out = String::with_capacity(16 * 1024 + findings.len() * 600);
+pub fn document(sum: &Summary, meta: &ScanMeta) -> String {
+    let scan = &sum.scan;
+    let mut out = String::with_capacity(64 * 1024);
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>synsweep report: grade {} ({}/100)</title><style>{STYLE}</style></head><body><main>",
         scan.grade, scan.score
     );
-    header(&mut out, &scan, open.len(), expected, meta);
+    header(&mut out, scan, sum.open, sum.expected, meta);
     out.push_str("<h2>Open findings by category and severity</h2><div class=\"card\">");
-    out.push_str(&chart(&open));
+    out.push_str(&chart(&sum.by_cat));
     let _ = write!(
         out,
-        "<p class=\"hosts-list\">{} open ports; the bars count ports the policy expects too ({expected}), which cost no score.</p></div>",
-        open.len()
+        "<p class=\"hosts-list\">{} open ports; the bars count ports the policy expects too ({}), which cost no score.</p></div>",
+        sum.open, sum.expected
     );
-    hosts_table(&mut out, &worst_first);
+    if let Some(c) = &sum.baseline {
+        baseline(&mut out, c);
+    }
+    categories(&mut out, sum);
+    services(&mut out, sum);
+    hosts_table(&mut out, sum);
     out.push_str("<h2>Findings per host</h2>");
-    if worst_first.is_empty() {
+    if sum.riskiest.is_empty() {
         out.push_str("<p>No findings.</p>");
     }
-    for h in &worst_first {
-        host_section(&mut out, h, &by_host[&h.ip]);
+    for d in &sum.riskiest {
+        host_section(&mut out, d);
     }
-    mitigations(&mut out, &open);
-    out.push_str("<footer><h2>How the score is computed</h2><p>Each host starts at 100. Every open port that the policy does not mark expected multiplies the score by (1 − penalty): critical 0.45, high 0.20, medium 0.08, low 0.03, info 0. The result is rounded down and capped at 59 if any finding is critical, at 79 if any is high. Grades: A 90–100, B 80–89, C 70–79, D 60–69, F below 60. The scan scores as its weakest host.</p>");
+    if sum.host_count() > sum.riskiest.len() {
+        let _ = write!(
+            out,
+            "<p class=\"hosts-list\">Findings of the {} riskiest hosts (at most {DETAIL_FINDINGS} each) are shown; the other {} hosts' findings are in the CSV or NDJSON output (<code>synsweep report FINDINGS -o findings.csv</code>).</p>",
+            sum.riskiest.len(),
+            sum.host_count() - sum.riskiest.len()
+        );
+    }
+    out.push_str("<footer><h2>How the score is computed</h2><p>Each host starts at 100. Every open port that the policy does not mark expected multiplies the score by (1 − penalty): critical 0.45, high 0.20, medium 0.08, low 0.03, info 0. The result is rounded down and capped at 59 if any finding is critical, at 79 if any is high. Grades: A 90–100, B 80–89, C 70–79, D 60–69, F below 60. The scan scores as its weakest host. Ports marked pseudo (a host answering on every port without a service) cost nothing.</p>");
     let _ = write!(
         out,
         "<p>Generated by synsweep {}. Categories and advice come from synsweep's own catalog, grounded in CISA, US-CERT, FBI, CIS Controls and Shadowserver guidance.</p></footer>",

@@ -6,18 +6,24 @@
 //!   "scan":     { "command", "started", "finished", "elapsed_seconds",
 //!                 "targets", "ports", "seed", "rate", "probes_sent" },
 //!   "score":    { "score", "grade", "weakest", "mean", "hosts", "grades" },
-//!   "hosts":    [ { "ip", "score", "grade", "open", "expected",
+//!   "hosts":    [ { "ip", "score", "grade", "open", "expected", "pseudo",
 //!                   "critical", "high", "medium", "low", "info" } ],
 //!   "findings": [ <findings records, sorted by ip, port> ] }
 //! ```
 //!
+//! Written by streaming: the header parts, then one host per line (from
+//! the summary's hosts file), then one finding per line (from the sorted
+//! findings), so memory does not grow with either.
+//!
 //! Field meanings are those of [`crate::risk::score::HostScore`] and
 //! [`crate::risk::score::ScanScore`].
 
+use super::ndjson::to_vec_safe;
+use super::sort::Sorted;
+use super::summary::Summary;
 use super::{ScanMeta, epoch, rfc3339};
-use crate::finding::Finding;
-use crate::risk::score::{HostScore, ScanScore, host_scores, scan_score};
 use serde::Serialize;
+use std::io::Write;
 
 /// Who wrote the document.
 #[derive(Debug, Serialize)]
@@ -42,48 +48,52 @@ pub struct Scan {
     pub probes_sent: u64,
 }
 
-/// The whole document; fields are written in this order.
-#[derive(Debug, Serialize)]
-pub struct Document {
-    pub synsweep: Producer,
-    pub scan: Scan,
-    pub score: ScanScore,
-    pub hosts: Vec<HostScore>,
-    pub findings: Vec<Finding>,
-}
-
-/// The document for a set of findings.
-pub fn document(findings: &[Finding], meta: &ScanMeta) -> Document {
-    let mut findings = findings.to_vec();
-    findings.sort_by(|a, b| (a.ip, a.port, &a.proto).cmp(&(b.ip, b.port, &b.proto)));
-    let hosts = host_scores(&findings);
-    let score = scan_score(&hosts);
-    Document {
-        synsweep: Producer {
-            version: env!("CARGO_PKG_VERSION"),
-            document: 1,
-        },
-        scan: Scan {
-            command: meta.command.clone(),
-            started: rfc3339(meta.started),
-            finished: rfc3339(meta.finished),
-            elapsed_seconds: epoch(meta.finished).saturating_sub(epoch(meta.started)),
-            targets: meta.targets.clone(),
-            ports: meta.ports.clone(),
-            seed: meta.seed,
-            rate: meta.rate.clone(),
-            probes_sent: meta.probes_sent,
-        },
-        score,
-        hosts,
-        findings,
+fn scan(meta: &ScanMeta) -> Scan {
+    Scan {
+        command: meta.command.clone(),
+        started: rfc3339(meta.started),
+        finished: rfc3339(meta.finished),
+        elapsed_seconds: epoch(meta.finished).saturating_sub(epoch(meta.started)),
+        targets: meta.targets.clone(),
+        ports: meta.ports.clone(),
+        seed: meta.seed,
+        rate: meta.rate.clone(),
+        probes_sent: meta.probes_sent,
     }
 }
 
-/// The whole JSON document as bytes (the document writer's renderer).
-pub fn render(findings: &[Finding], meta: &ScanMeta) -> std::io::Result<Vec<u8>> {
-    let mut bytes =
-        serde_json::to_vec_pretty(&document(findings, meta)).map_err(std::io::Error::other)?;
-    bytes.push(b'\n');
-    Ok(bytes)
+/// Write the whole JSON document (the document writer's renderer).
+pub fn render(
+    sorted: &Sorted,
+    sum: &Summary,
+    meta: &ScanMeta,
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
+    let producer = Producer {
+        version: env!("CARGO_PKG_VERSION"),
+        document: 1,
+    };
+    w.write_all(b"{\n  \"synsweep\": ")?;
+    w.write_all(&to_vec_safe(&producer)?)?;
+    w.write_all(b",\n  \"scan\": ")?;
+    w.write_all(&to_vec_safe(&scan(meta))?)?;
+    w.write_all(b",\n  \"score\": ")?;
+    w.write_all(&to_vec_safe(&sum.scan)?)?;
+    w.write_all(b",\n  \"hosts\": [")?;
+    let mut first = true;
+    for h in sum.hosts()? {
+        w.write_all(if first { b"\n    " } else { b",\n    " })?;
+        first = false;
+        w.write_all(&to_vec_safe(&h?.score)?)?;
+    }
+    w.write_all(if first { b"],\n" } else { b"\n  ],\n" })?;
+    w.write_all(b"  \"findings\": [")?;
+    let mut first = true;
+    for f in sorted.iter()? {
+        w.write_all(if first { b"\n    " } else { b",\n    " })?;
+        first = false;
+        w.write_all(&to_vec_safe(&f?)?)?;
+    }
+    w.write_all(if first { b"]\n}\n" } else { b"\n  ]\n}\n" })?;
+    Ok(())
 }

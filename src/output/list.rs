@@ -6,12 +6,15 @@
 //! # end
 //! ```
 //!
-//! Fields: state, protocol, port, address, Unix time of the reply. The header
+//! Fields: state, protocol, port, address, Unix time of the reply. A
+//! finding with a banner adds masscan's banner line after its own:
+//! `banner tcp 22 198.19.0.4 1390380064 ssh SSH-2.0-OpenSSH_9.2` (no
+//! control characters). The header
 //! is written when the file is started, each line as its finding arrives,
 //! the trailer at `finish`. Resuming removes the trailer and appends.
 
 use super::{FindingWriter, Out, ScanMeta};
-use crate::finding::{Finding, PortState};
+use crate::finding::{Finding, PortState, terminal_safe};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
@@ -38,13 +41,21 @@ pub fn line(f: &Finding) -> String {
         PortState::Open => "open",
         PortState::Closed => "closed",
     };
-    format!(
-        "{state} {} {} {} {}\n",
-        f.proto,
-        f.port,
-        f.ip,
-        f.unix_seconds()
-    )
+    let proto = if f.proto == "udp" { "udp" } else { "tcp" };
+    let mut line = format!("{state} {proto} {} {} {}\n", f.port, f.ip, f.unix_seconds());
+    if let Some(b) = &f.banner {
+        // masscan's banner line; no control characters (no line breaks).
+        let service = f.protocol.as_deref().unwrap_or(&f.service);
+        line.push_str(&format!(
+            "banner {proto} {} {} {} {} {}\n",
+            f.port,
+            f.ip,
+            f.unix_seconds(),
+            terminal_safe(&service.replace(' ', "_")),
+            terminal_safe(b)
+        ));
+    }
+    line
 }
 
 /// Cut a trailing `# end` line off an existing list file, so a resumed scan

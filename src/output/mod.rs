@@ -1,5 +1,6 @@
 //! Findings writers, one per output format, all fed the same records; and
-//! the library side of `synsweep report` and `synsweep merge`.
+//! the library side of `synsweep report`, `synsweep merge` and
+//! `synsweep diff`.
 //!
 //! | format | module | kind |
 //! | --- | --- | --- |
@@ -8,25 +9,44 @@
 //! | masscan list (`.txt`) | [`list`] | streams: `#masscan`, `open tcp 80 1.2.3.4 1390380064`, `# end` |
 //! | JSON document (`.json`) | [`json_doc`] | document: metadata, scores, grades, findings |
 //! | nmap XML (`.xml`) | [`nmap_xml`] | document: validates against nmap's DTD |
-//! | HTML report (`.html`) | [`html`] | document: one self-contained page |
+//! | HTML report (`.html`) | [`html`] | document: one self-contained page, bounded in size |
 //!
-//! Documents keep their findings in memory and write everything at
-//! [`FindingWriter::finish`].
+//! Nothing keeps findings in memory. A document writer spills each finding
+//! to `<output>.spill.ndjson` as it comes; at [`FindingWriter::finish`] the
+//! spill is sorted externally ([`sort`]), summarized in one pass
+//! ([`summary`]) and the document rendered by streaming over it, then the
+//! spill is removed. A paused scan keeps it
+//! ([`FindingWriter::finish_paused`]) and the resumed scan appends to it, so
+//! the document ends up with the findings of every run. `report`, `merge`
+//! ([`mod@report`]) and `diff` ([`mod@diff`]) work the same way, in memory bounded
+//! whatever the input size.
+//!
+//! Hostile text (banners, and any free text read back from files) is
+//! neutralized per reader: HTML and XML escape it (and drop characters XML
+//! 1.0 forbids), CSV cells a spreadsheet would run as a formula get a
+//! leading `'`, JSON escapes every control character (C1 too), and text
+//! for a terminal goes through [`crate::finding::terminal_safe`].
 
 pub mod csv_out;
+pub mod diff;
 pub mod html;
 pub mod json_doc;
 pub mod list;
 pub mod ndjson;
 pub mod nmap_xml;
+pub mod read;
+pub mod report;
+pub mod sort;
+pub mod summary;
+
+pub use read::read_findings;
+pub use report::{merge, report};
 
 use crate::error::{Error, Result};
-use crate::finding::{Category, Finding, PortState, Severity};
-use crate::risk::{Policy, Risk};
-use serde::Deserialize;
+use crate::finding::{Finding, PortState};
 use std::collections::HashMap;
-use std::io::{BufRead, Write};
-use std::net::Ipv4Addr;
+use std::io::Write;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -95,36 +115,6 @@ pub struct ScanMeta {
     pub probes_sent: u64,
 }
 
-impl ScanMeta {
-    /// Metadata for findings read back from files (`report`, `merge`): the
-    /// time span of the findings, their hosts and ports.
-    pub fn from_findings(command: &str, findings: &[Finding]) -> ScanMeta {
-        let times: Vec<SystemTime> = findings
-            .iter()
-            .filter_map(|f| humantime::parse_rfc3339(&f.ts).ok())
-            .collect();
-        let now = SystemTime::now();
-        let started = times.iter().min().copied().unwrap_or(now);
-        let finished = times.iter().max().copied().unwrap_or(now);
-        let mut hosts: Vec<Ipv4Addr> = findings.iter().map(|f| f.ip).collect();
-        hosts.sort_unstable();
-        hosts.dedup();
-        let mut ports: Vec<u16> = findings.iter().map(|f| f.port).collect();
-        ports.sort_unstable();
-        ports.dedup();
-        ScanMeta {
-            command: command.to_string(),
-            started,
-            finished,
-            targets: format!("{} hosts", hosts.len()),
-            ports: port_list(&ports),
-            seed: 0,
-            rate: "n/a".to_string(),
-            probes_sent: 0,
-        }
-    }
-}
-
 /// A sorted port list as compact text: `22,80,443,8000-8002`.
 pub fn port_list(ports: &[u16]) -> String {
     let mut out: Vec<String> = Vec::new();
@@ -172,10 +162,17 @@ pub(crate) fn epoch(t: SystemTime) -> u64 {
 }
 
 /// A sink for findings. Streaming formats write each record at once;
-/// document formats keep them and write at `finish`.
+/// document formats spill them to disk and render at `finish`.
 pub trait FindingWriter: Send {
     fn write(&mut self, f: &Finding) -> std::io::Result<()>;
+    /// Write what remains (a document: render it whole) and end the file
+    /// for good.
     fn finish(&mut self, meta: &ScanMeta) -> std::io::Result<()>;
+    /// The scan paused: write the file as `finish` does, but keep what a
+    /// resumed scan needs to continue it (a document's spill file).
+    fn finish_paused(&mut self, meta: &ScanMeta) -> std::io::Result<()> {
+        self.finish(meta)
+    }
     /// True when the format is written line by line (so a resumed scan may
     /// append to it); false for documents that are written whole at the end.
     fn streams(&self) -> bool;
@@ -184,19 +181,57 @@ pub trait FindingWriter: Send {
 /// Where a writer's bytes go.
 pub(crate) type Out = Box<dyn Write + Send>;
 
+/// The spill file of a document written to `path`.
+pub fn spill_path(path: &str) -> PathBuf {
+    PathBuf::from(format!("{path}.spill.ndjson"))
+}
+
+/// Where temporary files for an output go: beside it (same file system,
+/// not a RAM-backed /tmp), or the system's temporary directory for stdout.
+pub fn temp_dir_for(path: &str) -> PathBuf {
+    if path == "-" {
+        return std::env::temp_dir();
+    }
+    match Path::new(path).parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 /// Open a writer for `path` (`-` is stdout). `append` continues an existing
-/// streaming file (resume): a CSV file keeps its one header row and a
-/// masscan list loses its `# end` trailer until the next `finish`.
-/// Documents are always rewritten whole.
+/// file (resume): a CSV file keeps its one header row, a masscan list loses
+/// its `# end` trailer until the next `finish`, and a document keeps the
+/// spill file of the paused run (the document itself is rewritten whole).
 pub fn open(path: &str, format: Format, append: bool) -> Result<Box<dyn FindingWriter>> {
+    open_with(path, format, append, None)
+}
+
+/// [`open`], with an older scan's findings for the HTML report's "what
+/// changed" section (other formats ignore it). A baseline that cannot be
+/// read is bad input, found before the scan starts.
+pub fn open_with(
+    path: &str,
+    format: Format,
+    append: bool,
+    baseline: Option<&Path>,
+) -> Result<Box<dyn FindingWriter>> {
+    let baseline = match baseline {
+        Some(b) if format == Format::Html => {
+            std::fs::File::open(b).map_err(|e| {
+                Error::input(format!("cannot read baseline file {}: {e}", b.display()))
+            })?;
+            Some(b.to_path_buf())
+        }
+        _ => None,
+    };
+    let spill_append = append && path != "-";
     let append = append && format.streams() && path != "-";
+    let cannot = |e: std::io::Error| Error::input(format!("cannot open output file {path}: {e}"));
     // Bytes already in the file we continue (0 for a new or rewritten file).
     let mut existing = 0u64;
     let out: Out = if path == "-" {
         Box::new(std::io::stdout())
     } else {
-        let cannot =
-            |e: std::io::Error| Error::input(format!("cannot open output file {path}: {e}"));
         if append {
             if format == Format::List {
                 list::strip_trailer(Path::new(path)).map_err(cannot)?;
@@ -218,162 +253,168 @@ pub fn open(path: &str, format: Format, append: bool) -> Result<Box<dyn FindingW
         Format::Ndjson => Box::new(ndjson::Ndjson::new(out)),
         Format::Csv => Box::new(csv_out::Csv::new(out, fresh).map_err(io)?),
         Format::List => Box::new(list::List::new(out, fresh).map_err(io)?),
-        Format::Json => Box::new(Document::new(out, json_doc::render)),
-        Format::Xml => Box::new(Document::new(out, nmap_xml::render)),
-        Format::Html => Box::new(Document::new(out, html::render)),
+        Format::Json | Format::Xml | Format::Html => {
+            let mut d = Document::open(out, path, format, spill_append).map_err(cannot)?;
+            d.baseline = baseline;
+            Box::new(d)
+        }
     })
 }
 
-/// Renders a whole document from every finding and the scan's metadata.
-type Render = fn(&[Finding], &ScanMeta) -> std::io::Result<Vec<u8>>;
+/// Renders a whole document by streaming over sorted findings and their
+/// summary.
+pub type Render =
+    fn(&sort::Sorted, &summary::Summary, &ScanMeta, &mut dyn Write) -> std::io::Result<()>;
 
-/// A document format (JSON, nmap XML, HTML): keeps every finding and writes
-/// the whole file at `finish`.
+/// The renderer of a document format (`None` for streaming formats).
+pub fn renderer(format: Format) -> Option<Render> {
+    match format {
+        Format::Json => Some(json_doc::render),
+        Format::Xml => Some(nmap_xml::render),
+        Format::Html => Some(html::render),
+        _ => None,
+    }
+}
+
+/// Sort, summarize and render the findings of an NDJSON file (a spill)
+/// into `out`; temporary files go in `dir`.
+fn render_file(
+    spill: &Path,
+    render: Render,
+    meta: &ScanMeta,
+    dir: &Path,
+    baseline: Option<&Path>,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let mut reader = read::Reader::open(spill, read::Malformed::Warn)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    // A scan renders its documents while its own tables are still held:
+    // a smaller sort budget than `report`'s.
+    let mut sorter = sort::Sorter::with_budget(dir, SCAN_SORT_BUDGET);
+    for f in reader.by_ref() {
+        sorter.push(&f.map_err(|e| std::io::Error::other(e.to_string()))?)?;
+    }
+    for w in reader.take_warnings() {
+        eprintln!("synsweep: warning: {w}");
+    }
+    let sorted = sorter.finish()?;
+    let mut sum = summary::Summary::build(&sorted, dir)?;
+    if let Some(b) = baseline {
+        let old = diff::sort_file(b, dir).map_err(|e| std::io::Error::other(e.to_string()))?;
+        sum.baseline = Some(diff::Changes::collect(&old, &sorted)?);
+    }
+    let mut w = std::io::BufWriter::with_capacity(256 * 1024, out);
+    render(&sorted, &sum, meta, &mut w)?;
+    w.flush()
+}
+
+/// Bytes of records a document writer sorts in memory at a time.
+const SCAN_SORT_BUDGET: usize = 8 << 20;
+
+/// A document format (JSON, nmap XML, HTML): spills every finding to an
+/// NDJSON file as it comes (one `write` per record, so a crash loses
+/// nothing already reported) and renders the whole file at `finish` by
+/// streaming over it. Memory does not grow with findings.
 struct Document {
     out: Out,
-    findings: Vec<Finding>,
     render: Render,
+    spill: std::fs::File,
+    spill_path: PathBuf,
+    /// For stdout: the spill is a temporary file, removed on drop.
+    temp: Option<tempfile::TempPath>,
+    dir: PathBuf,
+    /// An older scan to compare with (HTML).
+    baseline: Option<PathBuf>,
 }
 
 impl Document {
-    fn new(out: Out, render: Render) -> Self {
-        Document {
+    fn open(out: Out, path: &str, format: Format, append: bool) -> std::io::Result<Self> {
+        let render = renderer(format).expect("a document format");
+        let dir = temp_dir_for(path);
+        let (spill, spill_path, temp) = if path == "-" {
+            let t = tempfile::Builder::new()
+                .prefix(".synsweep-spill-")
+                .suffix(".ndjson")
+                .tempfile_in(&dir)?;
+            let (f, p) = t.into_parts();
+            (f, p.to_path_buf(), Some(p))
+        } else {
+            let p = spill_path(path);
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&p)?;
+            if !append {
+                f.set_len(0)?;
+            }
+            (f, p, None)
+        };
+        Ok(Document {
             out,
-            findings: Vec::new(),
             render,
-        }
+            spill,
+            spill_path,
+            temp,
+            dir,
+            baseline: None,
+        })
+    }
+
+    fn render_now(&mut self, meta: &ScanMeta) -> std::io::Result<()> {
+        self.spill.flush()?;
+        render_file(
+            &self.spill_path,
+            self.render,
+            meta,
+            &self.dir,
+            self.baseline.as_deref(),
+            &mut self.out,
+        )?;
+        self.out.flush()
     }
 }
 
 impl FindingWriter for Document {
     fn write(&mut self, f: &Finding) -> std::io::Result<()> {
-        self.findings.push(f.clone());
-        Ok(())
+        self.spill.write_all(&ndjson::line(f)?)
     }
     fn finish(&mut self, meta: &ScanMeta) -> std::io::Result<()> {
-        self.out.write_all(&(self.render)(&self.findings, meta)?)?;
-        self.out.flush()
+        self.render_now(meta)?;
+        if self.temp.is_none() {
+            match std::fs::remove_file(&self.spill_path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                // A directory we may no longer write (privilege dropped):
+                // empty the spill through our descriptor instead.
+                Err(_) => self.spill.set_len(0)?,
+            }
+        }
+        Ok(())
+    }
+    fn finish_paused(&mut self, meta: &ScanMeta) -> std::io::Result<()> {
+        self.render_now(meta)
     }
     fn streams(&self) -> bool {
         false
     }
 }
 
-/// A findings record as read back from a file: only `ip` and `port` are
-/// required, so records from older versions or other tools still load.
-#[derive(Deserialize)]
-struct LooseFinding {
-    ip: Ipv4Addr,
-    port: u16,
-    #[serde(default = "tcp")]
-    proto: String,
-    #[serde(default = "open_state")]
-    state: PortState,
-    #[serde(default)]
-    reason: Option<String>,
-    #[serde(default)]
-    ttl: u8,
-    #[serde(default)]
-    ts: String,
-    #[serde(default)]
-    service: String,
-    #[serde(default)]
-    category: Option<Category>,
-    #[serde(default)]
-    severity: Option<Severity>,
-    #[serde(default)]
-    admin: bool,
-    #[serde(default)]
-    expected: bool,
-    #[serde(default)]
-    rationale: String,
-    #[serde(default)]
-    mitigation: String,
-}
-
-fn tcp() -> String {
-    "tcp".to_string()
-}
-
-fn open_state() -> PortState {
-    PortState::Open
-}
-
-impl From<LooseFinding> for Finding {
-    fn from(l: LooseFinding) -> Finding {
-        let reason = l.reason.unwrap_or_else(|| match l.state {
-            PortState::Open => "syn-ack".to_string(),
-            PortState::Closed => "rst".to_string(),
-        });
-        Finding {
-            ip: l.ip,
-            port: l.port,
-            proto: l.proto,
-            state: l.state,
-            reason,
-            ttl: l.ttl,
-            ts: l.ts,
-            service: l.service,
-            category: l.category.unwrap_or(Category::Other),
-            severity: l.severity.unwrap_or(Severity::Info),
-            admin: l.admin,
-            expected: l.expected,
-            rationale: l.rationale,
-            mitigation: l.mitigation,
-        }
+/// `ip:port/proto`, with an IPv6 address in brackets.
+pub fn endpoint(f: &Finding) -> String {
+    match f.ip {
+        IpAddr::V4(ip) => format!("{ip}:{}/{}", f.port, f.proto),
+        IpAddr::V6(ip) => format!("[{ip}]:{}/{}", f.port, f.proto),
     }
-}
-
-/// Read an NDJSON findings file. Blank lines are ignored; a malformed or
-/// cut-short line is skipped and reported as a warning `FILE:LINE: ...`.
-/// Only a file that cannot be opened or read is an error.
-pub fn read_findings(path: &Path) -> Result<(Vec<Finding>, Vec<String>)> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::input(format!("cannot read findings file {}: {e}", path.display())))?;
-    let mut findings = Vec::new();
-    let mut warnings = Vec::new();
-    for (n, line) in std::io::BufReader::new(file).split(b'\n').enumerate() {
-        let line = line.map_err(|e| {
-            Error::runtime(format!("cannot read findings file {}: {e}", path.display()))
-        })?;
-        let text = line.trim_ascii();
-        if text.is_empty() {
-            continue;
-        }
-        match serde_json::from_slice::<LooseFinding>(text) {
-            Ok(l) => findings.push(l.into()),
-            Err(e) => warnings.push(format!(
-                "{}:{}: skipped a malformed findings record ({e})",
-                path.display(),
-                n + 1
-            )),
-        }
-    }
-    Ok((findings, warnings))
-}
-
-fn read_all(inputs: &[PathBuf]) -> Result<Vec<Finding>> {
-    if inputs.is_empty() {
-        return Err(Error::input("no findings files given"));
-    }
-    let mut all = Vec::new();
-    for p in inputs {
-        let (fs, warnings) = read_findings(p)?;
-        for w in warnings {
-            eprintln!("synsweep: warning: {w}");
-        }
-        all.extend(fs);
-    }
-    Ok(all)
 }
 
 /// Remove duplicate (ip, port, proto, state) records, keeping the earliest
 /// by `ts` (the first one read when times tie or do not parse); then sort by
-/// ip, port, proto and state.
+/// ip, port, proto and state. In memory: the reference the external sort
+/// ([`sort::Sorter`]) is tested against, and handy for small sets.
 pub fn dedupe(findings: Vec<Finding>) -> Vec<Finding> {
     let time = |f: &Finding| humantime::parse_rfc3339(&f.ts).ok();
     let mut keep: Vec<Finding> = Vec::with_capacity(findings.len());
-    let mut at: HashMap<(Ipv4Addr, u16, String, PortState), usize> = HashMap::new();
+    let mut at: HashMap<(IpAddr, u16, String, PortState), usize> = HashMap::new();
     for f in findings {
         let key = (f.ip, f.port, f.proto.to_ascii_lowercase(), f.state);
         match at.get(&key) {
@@ -397,63 +438,9 @@ pub fn dedupe(findings: Vec<Finding>) -> Vec<Finding> {
     keep
 }
 
-fn write_everywhere(
-    outputs: &[(String, Option<Format>)],
-    findings: &[Finding],
-    meta: &ScanMeta,
-) -> Result<()> {
-    if outputs.is_empty() {
-        return Err(Error::input("no output file given (-o FILE)"));
-    }
-    // Open every output first, so a bad path fails before anything is written.
-    let mut writers = Vec::new();
-    for (path, fmt) in outputs {
-        let fmt = fmt.unwrap_or_else(|| Format::from_path(path));
-        writers.push((path, open(path, fmt, false)?));
-    }
-    for (path, w) in &mut writers {
-        let io = |e: std::io::Error| Error::runtime(format!("cannot write {path}: {e}"));
-        for f in findings {
-            w.write(f).map_err(io)?;
-        }
-        w.finish(meta).map_err(io)?;
-    }
-    Ok(())
-}
-
-/// `synsweep report`: read findings files, apply the catalog and the policy
-/// again, drop duplicates (keeping the earliest), and write every output
-/// (format from `Some(format)` or the path's extension). Warnings about
-/// skipped lines go to stderr.
-pub fn report(
-    inputs: &[PathBuf],
-    outputs: &[(String, Option<Format>)],
-    policy: Option<&Path>,
-) -> Result<()> {
-    let policy = policy.map(Policy::load).transpose()?;
-    let risk = Risk::new(policy);
-    let mut findings = read_all(inputs)?;
-    for f in &mut findings {
-        risk.annotate(f);
-    }
-    let findings = dedupe(findings);
-    let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
-    let meta = ScanMeta::from_findings(&format!("synsweep report {}", names.join(" ")), &findings);
-    write_everywhere(outputs, &findings, &meta)
-}
-
-/// `synsweep merge`: read findings files, drop duplicates (keeping the
-/// earliest), sort by ip then port, and write one file (format by its
-/// extension; NDJSON unless it says otherwise). Records are not re-annotated.
-pub fn merge(inputs: &[PathBuf], output: &str) -> Result<()> {
-    let findings = dedupe(read_all(inputs)?);
-    let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
-    let meta = ScanMeta::from_findings(&format!("synsweep merge {}", names.join(" ")), &findings);
-    write_everywhere(&[(output.to_string(), None)], &findings, &meta)
-}
-
 /// Escape text for HTML and XML (text and attribute values), dropping
-/// characters XML 1.0 does not allow.
+/// characters XML 1.0 does not allow and the other controls (DEL, C1)
+/// a terminal showing the file would act on; tab, CR and LF stay.
 pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -464,7 +451,7 @@ pub(crate) fn escape(s: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c if c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
             c => out.push(c),
         }
     }

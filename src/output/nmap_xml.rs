@@ -4,15 +4,23 @@
 //! The DTD allows only `scanner="nmap"`; `args` and a leading comment say
 //! that synsweep wrote the file. Risk data rides in elements the DTD has for
 //! extra data: a `synsweep-risk` `<script>` per port and a `synsweep-score`
-//! `<hostscript>` per host, plus the host's `comment` attribute.
+//! `<hostscript>` per host, plus the host's `comment` attribute. An
+//! identified protocol is the port's `<service name>` (method `probed`), a
+//! banner rides in a `banner` `<script>` as nmap's own banner script
+//! reports it; IPv6 hosts have `addrtype="ipv6"`. Every attribute value is
+//! escaped, and characters XML 1.0 forbids are dropped, so hostile banners
+//! keep the document well-formed.
+//!
+//! Written by streaming: host headers come from the summary's hosts file,
+//! ports from the sorted findings, one host at a time.
 
+use super::sort::Sorted;
+use super::summary::Summary;
 use super::{ScanMeta, count_ports, epoch, escape, rfc3339};
 use crate::finding::{Finding, PortState};
-use crate::risk::score::{HostScore, host_scores, scan_score};
 use crate::risk::{category_str, severity_str};
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::io::Write;
 
 /// nmap's word for the reply that decided a port's state.
 fn reason(f: &Finding) -> &str {
@@ -33,26 +41,82 @@ fn state(s: PortState) -> &'static str {
     }
 }
 
-/// The whole document.
-pub fn document(findings: &[Finding], meta: &ScanMeta) -> String {
+/// One `<port>` element.
+fn port(x: &mut String, f: &Finding) {
     let a = |s: &str| escape(s);
-    let mut by_host: BTreeMap<Ipv4Addr, Vec<&Finding>> = BTreeMap::new();
-    for f in findings {
-        by_host.entry(f.ip).or_default().push(f);
+    let proto = if f.proto.eq_ignore_ascii_case("udp") {
+        "udp"
+    } else {
+        "tcp"
+    };
+    let _ = write!(
+        x,
+        "<port protocol=\"{proto}\" portid=\"{}\"><state state=\"{}\" reason=\"{}\" reason_ttl=\"{}\"/>",
+        f.port,
+        state(f.state),
+        a(reason(f)),
+        f.ttl
+    );
+    match &f.protocol {
+        Some(p) => {
+            let _ = write!(
+                x,
+                "<service name=\"{}\" method=\"probed\" conf=\"10\"/>",
+                a(p)
+            );
+        }
+        None if !f.service.is_empty() => {
+            let _ = write!(
+                x,
+                "<service name=\"{}\" method=\"table\" conf=\"3\"/>",
+                a(&f.service)
+            );
+        }
+        None => {}
     }
-    let scores: BTreeMap<Ipv4Addr, HostScore> = host_scores(findings)
-        .into_iter()
-        .map(|h| (h.ip, h))
-        .collect();
-    let scan = scan_score(&scores.values().cloned().collect::<Vec<_>>());
+    if let Some(b) = &f.banner {
+        // As nmap's own banner script reports it.
+        let _ = write!(x, "<script id=\"banner\" output=\"{}\"/>", a(b));
+    }
+    let mut extra = String::new();
+    if f.pseudo {
+        extra.push_str(" pseudo=true");
+    }
+    if let Some(amp) = f.amplification {
+        let _ = write!(extra, " amplification={amp}");
+    }
+    let output = format!(
+        "category={} severity={} admin={} expected={}{extra}; {} Mitigation: {}",
+        category_str(f.category),
+        severity_str(f.severity),
+        f.admin,
+        f.expected,
+        f.rationale,
+        f.mitigation
+    );
+    let _ = writeln!(
+        x,
+        "<script id=\"synsweep-risk\" output=\"{}\"/></port>",
+        a(&output)
+    );
+}
+
+/// Write the whole document (the document writer's renderer): hosts in
+/// address order, each with its ports in (port, proto) order.
+pub fn render(
+    sorted: &Sorted,
+    sum: &Summary,
+    meta: &ScanMeta,
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
+    let a = |s: &str| escape(s);
     let start = epoch(meta.started);
     let end = epoch(meta.finished);
-    let protocol =
-        if findings.iter().all(|f| f.proto.eq_ignore_ascii_case("udp")) && !findings.is_empty() {
-            ("udp", "udp")
-        } else {
-            ("syn", "tcp")
-        };
+    let protocol = if sum.records > 0 && sum.tcp == 0 {
+        ("udp", "udp")
+    } else {
+        ("syn", "tcp")
+    };
 
     let mut x = String::new();
     x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -78,78 +142,53 @@ pub fn document(findings: &[Finding], meta: &ScanMeta) -> String {
         a(&meta.ports)
     );
     x.push_str("<verbose level=\"0\"/>\n<debugging level=\"0\"/>\n");
+    w.write_all(x.as_bytes())?;
 
-    for (ip, fs) in &by_host {
-        let first = fs
-            .iter()
-            .map(|f| f.unix_seconds())
-            .filter(|&t| t > 0)
-            .min()
-            .unwrap_or(start);
-        let last = fs
-            .iter()
-            .map(|f| f.unix_seconds())
-            .max()
-            .unwrap_or(end)
-            .max(first);
-        let hs = &scores[ip];
+    let mut findings = sorted.iter()?.peekable();
+    for h in sum.hosts()? {
+        let h = h?;
+        let hs = &h.score;
+        let first = if h.first > 0 { h.first } else { start };
+        let last = if h.last > 0 { h.last } else { end }.max(first);
+        x.clear();
         let _ = writeln!(
             x,
             "<host starttime=\"{first}\" endtime=\"{last}\" comment=\"synsweep score {} grade {}\">",
             hs.score, hs.grade
         );
-        let any_open = fs.iter().any(|f| f.state == PortState::Open);
-        let ttl = fs.iter().map(|f| f.ttl).next().unwrap_or(0);
         let _ = writeln!(
             x,
-            "<status state=\"up\" reason=\"{}\" reason_ttl=\"{ttl}\"/>",
-            if any_open { "syn-ack" } else { "reset" }
+            "<status state=\"up\" reason=\"{}\" reason_ttl=\"{}\"/>",
+            if h.any_open { "syn-ack" } else { "reset" },
+            h.ttl
         );
-        let _ = writeln!(x, "<address addr=\"{ip}\" addrtype=\"ipv4\"/>");
+        let addrtype = if hs.ip.is_ipv4() { "ipv4" } else { "ipv6" };
+        let _ = writeln!(x, "<address addr=\"{}\" addrtype=\"{addrtype}\"/>", hs.ip);
         x.push_str("<hostnames>\n</hostnames>\n<ports>");
-        let mut ports = fs.clone();
-        ports.sort_by(|a, b| (&a.proto, a.port, a.state).cmp(&(&b.proto, b.port, b.state)));
-        ports.dedup_by(|a, b| a.proto == b.proto && a.port == b.port);
-        for f in ports {
-            let proto = if f.proto.eq_ignore_ascii_case("udp") {
-                "udp"
-            } else {
-                "tcp"
-            };
-            let _ = write!(
-                x,
-                "<port protocol=\"{proto}\" portid=\"{}\"><state state=\"{}\" reason=\"{}\" reason_ttl=\"{}\"/>",
-                f.port,
-                state(f.state),
-                a(reason(f)),
-                f.ttl
-            );
-            if !f.service.is_empty() {
-                let _ = write!(
-                    x,
-                    "<service name=\"{}\" method=\"table\" conf=\"3\"/>",
-                    a(&f.service)
-                );
+        // One port element per (port, proto): open sorts before closed.
+        let mut last_port: Option<(u16, String)> = None;
+        while let Some(f) = findings.next_if(|f| f.as_ref().map_or(true, |f| f.ip == hs.ip)) {
+            let f = f?;
+            let key = (f.port, f.proto.clone());
+            if last_port.as_ref() == Some(&key) {
+                continue;
             }
-            let output = format!(
-                "category={} severity={} admin={} expected={}; {} Mitigation: {}",
-                category_str(f.category),
-                severity_str(f.severity),
-                f.admin,
-                f.expected,
-                f.rationale,
-                f.mitigation
-            );
-            let _ = writeln!(
-                x,
-                "<script id=\"synsweep-risk\" output=\"{}\"/></port>",
-                a(&output)
-            );
+            last_port = Some(key);
+            port(&mut x, &f);
+            if x.len() > 64 * 1024 {
+                w.write_all(x.as_bytes())?;
+                x.clear();
+            }
         }
         x.push_str("</ports>\n");
+        let pseudo = if hs.pseudo > 0 {
+            format!(" pseudo {}", hs.pseudo)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             x,
-            "<hostscript><script id=\"synsweep-score\" output=\"score {} grade {}; open {} expected {}; critical {} high {} medium {} low {} info {}\"/></hostscript>",
+            "<hostscript><script id=\"synsweep-score\" output=\"score {} grade {}; open {} expected {}{pseudo}; critical {} high {} medium {} low {} info {}\"/></hostscript>",
             hs.score,
             hs.grade,
             hs.open,
@@ -161,29 +200,25 @@ pub fn document(findings: &[Finding], meta: &ScanMeta) -> String {
             hs.info
         );
         x.push_str("</host>\n");
+        w.write_all(x.as_bytes())?;
     }
 
+    let hosts = sum.host_count();
     let summary = format!(
         "synsweep done at {}; {} hosts with findings; scan score {} grade {} (weakest host)",
         rfc3339(meta.finished),
-        by_host.len(),
-        scan.score,
-        scan.grade
+        hosts,
+        sum.scan.score,
+        sum.scan.grade
     );
+    x.clear();
     let _ = writeln!(
         x,
-        "<runstats><finished time=\"{end}\" timestr=\"{}\" elapsed=\"{}\" summary=\"{}\" exit=\"success\"/><hosts up=\"{}\" down=\"0\" total=\"{}\"/></runstats>",
+        "<runstats><finished time=\"{end}\" timestr=\"{}\" elapsed=\"{}\" summary=\"{}\" exit=\"success\"/><hosts up=\"{hosts}\" down=\"0\" total=\"{hosts}\"/></runstats>",
         a(&rfc3339(meta.finished)),
         end.saturating_sub(start),
         a(&summary),
-        by_host.len(),
-        by_host.len()
     );
     x.push_str("</nmaprun>\n");
-    x
-}
-
-/// The whole XML file as bytes (the document writer's renderer).
-pub fn render(findings: &[Finding], meta: &ScanMeta) -> std::io::Result<Vec<u8>> {
-    Ok(document(findings, meta).into_bytes())
+    w.write_all(x.as_bytes())
 }

@@ -4,7 +4,7 @@
 //!
 //! ```toml
 //! [[expect]]
-//! hosts = ["198.19.0.0/28", "198.19.3.7"]   # IPv4 addresses or CIDR blocks
+//! hosts = ["198.19.0.0/28", "198.19.3.7", "2001:2::/64"]  # IPv4/IPv6 addresses or CIDR blocks
 //! ports = [3389]
 //! proto = "tcp"                              # optional, default "tcp"
 //!
@@ -22,10 +22,10 @@
 
 use crate::error::{Error, Result};
 use crate::finding::{Category, Severity};
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::Path;
 use toml::Spanned;
 
@@ -41,7 +41,7 @@ pub struct Policy {
 /// One `[[expect]]` table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expect {
-    pub hosts: Vec<Ipv4Net>,
+    pub hosts: Vec<IpNet>,
     pub ports: Vec<u16>,
     /// `tcp` or `udp`.
     pub proto: String,
@@ -124,16 +124,16 @@ impl Policy {
             for h in &e.hosts {
                 let s = h.get_ref().trim();
                 let net = if s.contains('/') {
-                    s.parse::<Ipv4Net>().ok().map(|n| n.trunc())
+                    s.parse::<IpNet>().ok().map(|n| n.trunc())
                 } else {
-                    s.parse::<Ipv4Addr>().ok().map(Ipv4Net::from)
+                    s.parse::<IpAddr>().ok().map(IpNet::from)
                 };
                 match net {
                     Some(n) => hosts.push(n),
                     None => {
                         return Err(err(
                             h.span().start,
-                            &format!("'{s}' is not an IPv4 address or CIDR block"),
+                            &format!("'{s}' is not an IP address or CIDR block"),
                         ));
                     }
                 }
@@ -204,7 +204,7 @@ impl Policy {
     }
 
     /// True when the policy expects `port`/`proto` on `ip`.
-    pub fn is_expected(&self, ip: Ipv4Addr, port: u16, proto: &str) -> bool {
+    pub fn is_expected(&self, ip: IpAddr, port: u16, proto: &str) -> bool {
         self.expect.iter().any(|e| {
             e.proto.eq_ignore_ascii_case(proto)
                 && e.ports.contains(&port)
@@ -229,6 +229,21 @@ mod tests {
         assert!(!p.is_expected("198.19.0.16".parse().unwrap(), 3389, "tcp"));
         assert!(!p.is_expected("198.19.0.1".parse().unwrap(), 3389, "udp"));
         assert_eq!(p.ports[&8443].severity, Some(Severity::Info));
+    }
+
+    #[test]
+    fn ipv6_hosts_and_prefixes_match() {
+        let p = Policy::parse(
+            "[[expect]]\nhosts = [\"2001:2::/64\", \"2001:2:0:1::7\", \"198.19.0.1\"]\nports = [22]\n",
+            "p.toml",
+        )
+        .unwrap();
+        assert!(p.is_expected("2001:2::1234".parse().unwrap(), 22, "tcp"));
+        assert!(p.is_expected("2001:2:0:1::7".parse().unwrap(), 22, "tcp"));
+        assert!(!p.is_expected("2001:2:0:1::8".parse().unwrap(), 22, "tcp"));
+        assert!(p.is_expected("198.19.0.1".parse().unwrap(), 22, "tcp"));
+        // An IPv4 address never matches an IPv6 prefix and the other way round.
+        assert!(!p.is_expected("::ffff:198.19.0.1".parse().unwrap(), 22, "tcp"));
     }
 
     #[test]

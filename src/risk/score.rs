@@ -24,13 +24,13 @@
 //! host. The mean host score is reported beside it for context.
 
 use crate::finding::{Finding, PortState, Severity};
-use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// A letter grade.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Grade {
     A,
     B,
@@ -93,9 +93,9 @@ pub fn score_of(severities: &[Severity]) -> u8 {
 }
 
 /// One host's score.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostScore {
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     /// 0–100, see the module docs.
     pub score: u8,
     pub grade: Grade,
@@ -103,6 +103,9 @@ pub struct HostScore {
     pub open: usize,
     /// Open ports the policy expects (they cost nothing).
     pub expected: usize,
+    /// Open ports marked pseudo (a middlebox answering on every port; they
+    /// cost nothing).
+    pub pseudo: usize,
     /// Counted (open, not expected) ports by severity: critical, high,
     /// medium, low, info.
     pub critical: usize,
@@ -119,7 +122,7 @@ pub struct ScanScore {
     pub score: u8,
     pub grade: Grade,
     /// The weakest host, if any.
-    pub weakest: Option<Ipv4Addr>,
+    pub weakest: Option<IpAddr>,
     /// Mean host score, for context only; the grade follows `score`.
     pub mean: f64,
     pub hosts: usize,
@@ -127,79 +130,179 @@ pub struct ScanScore {
     pub grades: BTreeMap<Grade, usize>,
 }
 
-/// (port, proto) -> (most severe severity, expected).
-type PortMap = BTreeMap<(u16, String), (Severity, bool)>;
+/// One host's score, built from its findings fed one at a time (in any
+/// order), so a sorted stream needs only the current host in memory.
+/// Duplicate (port, proto) pairs count once: the most severe counts, and
+/// the port is expected (or pseudo) only if every record of it says so.
+#[derive(Debug)]
+pub struct HostAcc {
+    pub ip: IpAddr,
+    /// (port, proto) -> (most severe severity, expected, pseudo).
+    ports: BTreeMap<(u16, String), (Severity, bool, bool)>,
+}
+
+impl HostAcc {
+    pub fn new(ip: IpAddr) -> Self {
+        HostAcc {
+            ip,
+            ports: BTreeMap::new(),
+        }
+    }
+
+    /// Count one finding of this host (closed ports cost nothing).
+    pub fn add(&mut self, f: &Finding) {
+        if f.state != PortState::Open {
+            return;
+        }
+        let e = self
+            .ports
+            .entry((f.port, f.proto.to_ascii_lowercase()))
+            .or_insert((f.severity, f.expected, f.pseudo));
+        // Most severe wins (Severity orders critical first).
+        e.0 = e.0.min(f.severity);
+        e.1 = e.1 && f.expected;
+        e.2 = e.2 && f.pseudo;
+    }
+
+    pub fn finish(self) -> HostScore {
+        let ports = self.ports;
+        let counted: Vec<Severity> = ports
+            .values()
+            .filter(|v| !v.1 && !v.2)
+            .map(|v| v.0)
+            .collect();
+        let count = |s: Severity| counted.iter().filter(|&&c| c == s).count();
+        let score = score_of(&counted);
+        HostScore {
+            ip: self.ip,
+            score,
+            grade: Grade::from_score(score),
+            open: ports.len(),
+            expected: ports.values().filter(|v| v.1).count(),
+            pseudo: ports.values().filter(|v| v.2 && !v.1).count(),
+            critical: count(Severity::Critical),
+            high: count(Severity::High),
+            medium: count(Severity::Medium),
+            low: count(Severity::Low),
+            info: count(Severity::Info),
+        }
+    }
+}
 
 /// Per-host scores of a set of findings, sorted by address. Every address
 /// that appears (open or closed) gets a row. Duplicate (port, proto) pairs
 /// on a host count once; the most severe of them counts.
 pub fn host_scores(findings: &[Finding]) -> Vec<HostScore> {
-    let mut hosts: BTreeMap<Ipv4Addr, PortMap> = BTreeMap::new();
-    let mut seen: BTreeSet<Ipv4Addr> = BTreeSet::new();
+    let mut hosts: BTreeMap<IpAddr, HostAcc> = BTreeMap::new();
     for f in findings {
-        seen.insert(f.ip);
-        if f.state != PortState::Open {
-            continue;
-        }
-        let e = hosts
+        hosts
             .entry(f.ip)
-            .or_default()
-            .entry((f.port, f.proto.to_ascii_lowercase()))
-            .or_insert((f.severity, f.expected));
-        // Most severe wins (Severity orders critical first); expected only
-        // if every record of the port says so.
-        e.0 = e.0.min(f.severity);
-        e.1 = e.1 && f.expected;
+            .or_insert_with(|| HostAcc::new(f.ip))
+            .add(f);
     }
-    seen.into_iter()
-        .map(|ip| {
-            let ports = hosts.remove(&ip).unwrap_or_default();
-            let counted: Vec<Severity> = ports.values().filter(|v| !v.1).map(|v| v.0).collect();
-            let count = |s: Severity| counted.iter().filter(|&&c| c == s).count();
-            let score = score_of(&counted);
-            HostScore {
-                ip,
-                score,
-                grade: Grade::from_score(score),
-                open: ports.len(),
-                expected: ports.values().filter(|v| v.1).count(),
-                critical: count(Severity::Critical),
-                high: count(Severity::High),
-                medium: count(Severity::Medium),
-                low: count(Severity::Low),
-                info: count(Severity::Info),
-            }
-        })
-        .collect()
+    hosts.into_values().map(HostAcc::finish).collect()
+}
+
+/// The scan's roll-up built one host at a time (hosts in any order); the
+/// same result as [`scan_score`] over all of them.
+#[derive(Debug, Default, Clone)]
+pub struct ScanAcc {
+    weakest: Option<(u8, IpAddr)>,
+    sum: f64,
+    hosts: usize,
+    grades: [usize; 5],
+}
+
+impl ScanAcc {
+    pub fn add(&mut self, h: &HostScore) {
+        let key = (h.score, h.ip);
+        if self.weakest.is_none_or(|w| key < w) {
+            self.weakest = Some(key);
+        }
+        self.sum += h.score as f64;
+        self.hosts += 1;
+        self.grades[h.grade as usize] += 1;
+    }
+
+    pub fn finish(&self) -> ScanScore {
+        let score = self.weakest.map(|w| w.0).unwrap_or(100);
+        let mean = if self.hosts == 0 {
+            100.0
+        } else {
+            self.sum / self.hosts as f64
+        };
+        let mut grades = BTreeMap::new();
+        for (i, g) in [Grade::A, Grade::B, Grade::C, Grade::D, Grade::F]
+            .into_iter()
+            .enumerate()
+        {
+            grades.insert(g, self.grades[i]);
+        }
+        ScanScore {
+            score,
+            grade: Grade::from_score(score),
+            weakest: self.weakest.map(|w| w.1),
+            mean: (mean * 10.0).round() / 10.0,
+            hosts: self.hosts,
+            grades,
+        }
+    }
 }
 
 /// Weakest-link roll-up of host scores: the scan scores as its worst host.
 pub fn scan_score(hosts: &[HostScore]) -> ScanScore {
-    let weakest = hosts.iter().min_by_key(|h| (h.score, h.ip));
-    let score = weakest.map(|h| h.score).unwrap_or(100);
-    let mean = if hosts.is_empty() {
-        100.0
-    } else {
-        hosts.iter().map(|h| h.score as f64).sum::<f64>() / hosts.len() as f64
-    };
-    let mut grades = BTreeMap::new();
-    for g in [Grade::A, Grade::B, Grade::C, Grade::D, Grade::F] {
-        grades.insert(g, hosts.iter().filter(|h| h.grade == g).count());
+    let mut acc = ScanAcc::default();
+    for h in hosts {
+        acc.add(h);
     }
-    ScanScore {
-        score,
-        grade: Grade::from_score(score),
-        weakest: weakest.map(|h| h.ip),
-        mean: (mean * 10.0).round() / 10.0,
-        hosts: hosts.len(),
-        grades,
-    }
+    acc.finish()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use Severity::*;
+
+    #[test]
+    fn streaming_roll_up_equals_the_batch_one() {
+        let t = std::time::UNIX_EPOCH;
+        let mut fs = Vec::new();
+        for (ip, port, sev) in [
+            ("198.19.0.1", 80, Low),
+            ("198.19.0.1", 3389, High),
+            ("198.19.0.2", 2375, Critical),
+            ("2001:2::5", 22, Low),
+            ("198.19.0.3", 443, Info),
+        ] {
+            let mut f = Finding::tcp(ip.parse().unwrap(), port, PortState::Open, 64, t);
+            f.severity = sev;
+            fs.push(f);
+        }
+        let hosts = host_scores(&fs);
+        let mut acc = ScanAcc::default();
+        for h in &hosts {
+            acc.add(h);
+        }
+        assert_eq!(acc.finish(), scan_score(&hosts));
+        assert_eq!(
+            scan_score(&hosts).weakest,
+            Some("198.19.0.2".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn pseudo_ports_cost_nothing() {
+        let t = std::time::UNIX_EPOCH;
+        let mut acc = HostAcc::new("198.19.9.9".parse().unwrap());
+        for port in 1..=100 {
+            let mut f = Finding::tcp("198.19.9.9".parse().unwrap(), port, PortState::Open, 64, t);
+            f.severity = Critical;
+            f.pseudo = true;
+            acc.add(&f);
+        }
+        let h = acc.finish();
+        assert_eq!((h.score, h.open, h.pseudo, h.critical), (100, 100, 100, 0));
+    }
 
     #[test]
     fn caps_and_bands() {

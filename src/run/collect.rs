@@ -10,7 +10,7 @@ use crate::output::FindingWriter;
 use crate::probe::{Classified, Proto};
 use crate::risk::Risk;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
@@ -70,14 +70,14 @@ pub fn run(
                 continue;
             }
             let mut f = Finding::observed(
-                Ipv4Addr::from(ev.ip),
+                IpAddr::V4(Ipv4Addr::from(ev.ip)),
                 ev.port,
+                proto.name(),
                 ev.state,
+                ev.reason,
                 ev.ttl,
                 SystemTime::now(),
             );
-            f.proto = proto.name().to_string();
-            f.reason = ev.reason.to_string();
             risk.annotate(&mut f);
             for w in writers.iter_mut() {
                 if let Err(e) = w.write(&f) {

@@ -154,17 +154,10 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     let mut writers: Vec<Box<dyn FindingWriter>> = cfg
         .outputs
         .iter()
-        .map(|(p, f)| output::open(p, *f, appending))
+        .map(|(p, f)| output::open_with(p, *f, appending, cfg.args.baseline.as_deref()))
         .collect::<Result<_>>()?;
-    // Documents are rewritten whole: give them what the paused run found.
-    if let Some(r) = &resume {
-        for w in writers.iter_mut().filter(|w| !w.streams()) {
-            for f in &r.findings {
-                w.write(f)
-                    .map_err(|e| Error::runtime(format!("writing findings: {e}")))?;
-            }
-        }
-    }
+    // (Documents reopened with `appending` continue their spill file, so
+    // they are rewritten with what the paused run found too.)
 
     // Sockets: the receivers first, so no early reply is missed; one per
     // interface, sending sockets one per path and sender.
@@ -399,7 +392,6 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                             key,
                             sport_base,
                             sent: sent_now() + resume.as_ref().map_or(0, |r| r.sent),
-                            resume: resume.as_ref(),
                             found: found_now(),
                         });
                         let file = &cfg.paused_path;
@@ -547,8 +539,13 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         probes_sent: sent + resume.as_ref().map_or(0, |r| r.sent),
     };
     for w in writers.iter_mut() {
-        w.finish(&meta)
-            .map_err(|e| Error::runtime(format!("writing findings: {e}")))?;
+        // Paused: documents keep their spill file for the resumed run.
+        if paused_at.is_some() {
+            w.finish_paused(&meta)
+        } else {
+            w.finish(&meta)
+        }
+        .map_err(|e| Error::runtime(format!("writing findings: {e}")))?;
     }
     collect_res.map_err(|e| Error::runtime(format!("writing findings: {e}")))?;
     if let Some(e) = io_err {
@@ -560,10 +557,6 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     if let Some(at) = paused_at {
         let answered = PausedScan::encode_answered(corr.answered());
         drop(corr);
-        let findings = match &resume {
-            Some(r) => r.findings.clone(),
-            None => Vec::new(),
-        };
         let state = PausedScan {
             version: crate::resume::VERSION,
             // The sender count is pinned: its default depends on the rate,
@@ -581,7 +574,6 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             next: at.next,
             sent: meta.probes_sent,
             answered,
-            findings,
             outputs: output_lengths(cfg),
             found: found_now(),
             checkpoint: false,
@@ -617,13 +609,19 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     })
 }
 
-/// Bytes in each streaming output file now.
+/// Bytes in each file findings are streamed to now: streaming outputs, and
+/// the spill file of each document.
 fn output_lengths(cfg: &ScanConfig) -> Vec<(String, u64)> {
     cfg.outputs
         .iter()
-        .filter(|(p, f)| p != "-" && f.streams())
-        .filter_map(|(p, _)| {
-            let abs = std::path::absolute(p).ok()?;
+        .filter(|(p, _)| p != "-")
+        .filter_map(|(p, f)| {
+            let file = if f.streams() {
+                std::path::PathBuf::from(p)
+            } else {
+                output::spill_path(p)
+            };
+            let abs = std::path::absolute(file).ok()?;
             let len = std::fs::metadata(&abs).ok()?.len();
             Some((abs.display().to_string(), len))
         })
@@ -639,7 +637,6 @@ struct CheckpointInput<'a> {
     key: CookieKey,
     sport_base: u16,
     sent: u64,
-    resume: Option<&'a PausedScan>,
     found: u64,
 }
 
@@ -679,7 +676,6 @@ fn checkpoint(i: CheckpointInput<'_>) -> PausedScan {
         next,
         sent: i.sent,
         answered,
-        findings: i.resume.map(|r| r.findings.clone()).unwrap_or_default(),
         outputs,
         found: i.found,
         checkpoint: true,
@@ -813,6 +809,7 @@ fn absolute_paths(a: &ScanArgs) -> ScanArgs {
     a.targets_file = a.targets_file.iter().map(|p| abs(p)).collect();
     a.exclude_file = a.exclude_file.iter().map(|p| abs(p)).collect();
     a.policy = a.policy.as_deref().map(abs);
+    a.baseline = a.baseline.as_deref().map(abs);
     a.output = a
         .output
         .iter()

@@ -41,6 +41,7 @@
 
 #![allow(dead_code)]
 
+pub mod chromium;
 pub mod findings;
 pub mod forge;
 pub mod run;

@@ -1,0 +1,432 @@
+//! `synsweep diff OLD NEW`: what changed between two scans, as ndiff and
+//! attack-surface tools report it, in bounded memory: both inputs are
+//! sorted externally ([`super::sort`]), then merge-joined by (ip, port,
+//! proto), one host at a time.
+//!
+//! Change records (NDJSON, one per line), in address order:
+//!
+//! - `opened`: open in NEW, not in OLD: the NEW finding's fields plus
+//!   `"change":"opened"`;
+//! - `closed`: open in OLD, not in NEW: the OLD finding's fields plus
+//!   `"change":"closed"`;
+//! - `changed`: open in both with a different `service`, `protocol`,
+//!   `category` or `severity`: the NEW finding's fields, `"change":"changed"`
+//!   and `was` holding the OLD values of those four fields;
+//! - `grade`: a host whose grade changed, after that host's port records:
+//!   `{"change":"grade","ip":..,"old_score":..,"old_grade":..,"new_score":..,"new_grade":..}`.
+//!   A host absent from one scan (no open port there) counts as score 100, A.
+//!
+//! Only open ports are compared (closed records from `--show-closed` are
+//! ignored). Exit status: 0 no change, 1 changes, 2 bad input.
+
+use super::read::{Malformed, Reader};
+use super::sort::{Findings, Sorted, Sorter};
+use crate::error::{Error, Result};
+use crate::finding::{Finding, PortState, terminal_safe};
+use crate::risk::score::{HostAcc, HostScore};
+use crate::risk::{category_str, severity_str};
+use serde::Serialize;
+use std::collections::BinaryHeap;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::Path;
+
+/// One change between two scans.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Opened(Finding),
+    Closed(Finding),
+    Changed {
+        old: Box<Finding>,
+        new: Box<Finding>,
+    },
+    Grade {
+        old: HostScore,
+        new: HostScore,
+    },
+}
+
+/// The old values of a changed port.
+#[derive(Debug, Serialize)]
+struct Was<'a> {
+    service: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    protocol: Option<&'a str>,
+    category: crate::finding::Category,
+    severity: crate::finding::Severity,
+}
+
+#[derive(Serialize)]
+struct PortRecord<'a> {
+    change: &'static str,
+    #[serde(flatten)]
+    finding: &'a Finding,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    was: Option<Was<'a>>,
+}
+
+#[derive(Serialize)]
+struct GradeRecord {
+    change: &'static str,
+    ip: IpAddr,
+    old_score: u8,
+    old_grade: crate::risk::score::Grade,
+    new_score: u8,
+    new_grade: crate::risk::score::Grade,
+}
+
+impl Change {
+    /// The change record (one NDJSON line, with its newline).
+    pub fn record(&self) -> std::io::Result<Vec<u8>> {
+        let mut line = match self {
+            Change::Opened(f) | Change::Closed(f) => serde_json::to_vec(&PortRecord {
+                change: if matches!(self, Change::Opened(_)) {
+                    "opened"
+                } else {
+                    "closed"
+                },
+                finding: f,
+                was: None,
+            }),
+            Change::Changed { old, new } => serde_json::to_vec(&PortRecord {
+                change: "changed",
+                finding: new,
+                was: Some(Was {
+                    service: &old.service,
+                    protocol: old.protocol.as_deref(),
+                    category: old.category,
+                    severity: old.severity,
+                }),
+            }),
+            Change::Grade { old, new } => serde_json::to_vec(&GradeRecord {
+                change: "grade",
+                ip: new.ip,
+                old_score: old.score,
+                old_grade: old.grade,
+                new_score: new.score,
+                new_grade: new.grade,
+            }),
+        }
+        .map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        Ok(line)
+    }
+
+    /// One line for people (no control characters).
+    pub fn text(&self) -> String {
+        let port = |f: &Finding| {
+            format!(
+                "{} {} ({}, {})",
+                super::endpoint(f),
+                terminal_safe(f.protocol.as_deref().unwrap_or(&f.service)),
+                category_str(f.category),
+                severity_str(f.severity)
+            )
+        };
+        match self {
+            Change::Opened(f) => format!("+ opened  {}", port(f)),
+            Change::Closed(f) => format!("- closed  {}", port(f)),
+            Change::Changed { old, new } => format!("~ changed {} was {}", port(new), {
+                let p = port(old);
+                p.split_once(' ').map(|x| x.1.to_string()).unwrap_or(p)
+            }),
+            Change::Grade { old, new } => format!(
+                "! grade   {}: {} ({}) -> {} ({})",
+                new.ip, old.grade, old.score, new.grade, new.score
+            ),
+        }
+    }
+}
+
+/// True when two findings of the same port differ in what the diff compares.
+fn differs(a: &Finding, b: &Finding) -> bool {
+    a.service != b.service
+        || a.protocol != b.protocol
+        || a.category != b.category
+        || a.severity != b.severity
+}
+
+/// A sorted stream of open findings with one record of lookahead.
+struct Stream {
+    it: Findings,
+    head: Option<Finding>,
+}
+
+impl Stream {
+    fn new(s: &Sorted) -> std::io::Result<Stream> {
+        let mut st = Stream {
+            it: s.iter()?,
+            head: None,
+        };
+        st.advance()?;
+        Ok(st)
+    }
+    fn advance(&mut self) -> std::io::Result<()> {
+        self.head = None;
+        for f in self.it.by_ref() {
+            let f = f?;
+            if f.state == PortState::Open {
+                self.head = Some(f);
+                break;
+            }
+        }
+        Ok(())
+    }
+    fn take(&mut self) -> std::io::Result<Finding> {
+        let f = self.head.take().expect("take after a head was seen");
+        self.advance()?;
+        Ok(f)
+    }
+    /// (port, proto) of the head when it belongs to `ip`.
+    fn at(&self, ip: IpAddr) -> Option<(u16, String)> {
+        self.head
+            .as_ref()
+            .filter(|f| f.ip == ip)
+            .map(|f| (f.port, f.proto.clone()))
+    }
+}
+
+/// Merge-join two sorted scans, calling `on` for every change, in address
+/// order (a host's grade change after its ports).
+pub fn diff_sorted(
+    old: &Sorted,
+    new: &Sorted,
+    mut on: impl FnMut(Change) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut a = Stream::new(old)?;
+    let mut b = Stream::new(new)?;
+    loop {
+        let ip = match (&a.head, &b.head) {
+            (None, None) => break,
+            (Some(x), None) => x.ip,
+            (None, Some(y)) => y.ip,
+            (Some(x), Some(y)) => x.ip.min(y.ip),
+        };
+        let mut ha = HostAcc::new(ip);
+        let mut hb = HostAcc::new(ip);
+        loop {
+            match (a.at(ip), b.at(ip)) {
+                (None, None) => break,
+                (Some(ka), kb) if kb.as_ref().is_none_or(|kb| ka < *kb) => {
+                    let f = a.take()?;
+                    ha.add(&f);
+                    on(Change::Closed(f))?;
+                }
+                (ka, Some(kb)) if ka.as_ref().is_none_or(|ka| kb < *ka) => {
+                    let f = b.take()?;
+                    hb.add(&f);
+                    on(Change::Opened(f))?;
+                }
+                _ => {
+                    let (fa, fb) = (a.take()?, b.take()?);
+                    ha.add(&fa);
+                    hb.add(&fb);
+                    if differs(&fa, &fb) {
+                        on(Change::Changed {
+                            old: Box::new(fa),
+                            new: Box::new(fb),
+                        })?;
+                    }
+                }
+            }
+        }
+        let (sa, sb) = (ha.finish(), hb.finish());
+        if sa.grade != sb.grade {
+            on(Change::Grade { old: sa, new: sb })?;
+        }
+    }
+    Ok(())
+}
+
+/// Samples kept of each kind of change (the HTML report's baseline section).
+pub const SAMPLES: usize = 200;
+
+/// Counts of the changes and bounded samples of each kind.
+#[derive(Debug, Default, Clone)]
+pub struct Changes {
+    pub opened: u64,
+    pub closed: u64,
+    pub changed: u64,
+    pub grades: u64,
+    /// Opened ports, most severe first (at most [`SAMPLES`]).
+    pub new_ports: Vec<Finding>,
+    /// The first closed ports, changed ports and grade changes, in address
+    /// order (at most [`SAMPLES`] each).
+    pub closed_ports: Vec<Finding>,
+    pub changed_ports: Vec<(Finding, Finding)>,
+    pub grade_changes: Vec<(HostScore, HostScore)>,
+}
+
+struct BySeverity((crate::finding::Severity, IpAddr, u16, String), Finding);
+impl PartialEq for BySeverity {
+    fn eq(&self, o: &Self) -> bool {
+        self.0 == o.0
+    }
+}
+impl Eq for BySeverity {}
+impl PartialOrd for BySeverity {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for BySeverity {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.cmp(&o.0)
+    }
+}
+
+impl Changes {
+    /// Count the changes from `old` to `new`, keeping bounded samples.
+    pub fn collect(old: &Sorted, new: &Sorted) -> std::io::Result<Changes> {
+        let mut c = Changes::default();
+        let mut opened: BinaryHeap<BySeverity> = BinaryHeap::new();
+        diff_sorted(old, new, |ch| {
+            match ch {
+                Change::Opened(f) => {
+                    c.opened += 1;
+                    let key = (f.severity, f.ip, f.port, f.proto.clone());
+                    if opened.len() < SAMPLES {
+                        opened.push(BySeverity(key, f));
+                    } else if opened.peek().is_some_and(|t| key < t.0) {
+                        opened.pop();
+                        opened.push(BySeverity(key, f));
+                    }
+                }
+                Change::Closed(f) => {
+                    c.closed += 1;
+                    if c.closed_ports.len() < SAMPLES {
+                        c.closed_ports.push(f);
+                    }
+                }
+                Change::Changed { old, new } => {
+                    c.changed += 1;
+                    if c.changed_ports.len() < SAMPLES {
+                        c.changed_ports.push((*old, *new));
+                    }
+                }
+                Change::Grade { old, new } => {
+                    c.grades += 1;
+                    if c.grade_changes.len() < SAMPLES {
+                        c.grade_changes.push((old, new));
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        c.new_ports = opened.into_sorted_vec().into_iter().map(|b| b.1).collect();
+        Ok(c)
+    }
+
+    pub fn any(&self) -> bool {
+        self.opened + self.closed + self.changed + self.grades > 0
+    }
+
+    /// `2 opened, 1 closed, 0 changed, 1 host grade changed`.
+    pub fn line(&self) -> String {
+        format!(
+            "{} opened, {} closed, {} changed, {} host grade{} changed",
+            self.opened,
+            self.closed,
+            self.changed,
+            self.grades,
+            if self.grades == 1 { "" } else { "s" }
+        )
+    }
+}
+
+/// Read one findings file (strictly: a malformed line other than a
+/// cut-short last one is bad input) and sort it into `dir`.
+pub fn sort_file(path: &Path, dir: &Path) -> Result<Sorted> {
+    let mut r = Reader::open(path, Malformed::OnlyLast)?;
+    let mut s = Sorter::new(dir);
+    let io = |e: std::io::Error| Error::runtime(format!("sorting {}: {e}", path.display()));
+    for f in r.by_ref() {
+        s.push(&f?).map_err(io)?;
+    }
+    for w in r.take_warnings() {
+        eprintln!("synsweep: warning: {w}");
+    }
+    s.finish().map_err(io)
+}
+
+/// Lines of each kind printed on the terminal before "... and N more".
+const TEXT_LINES: u64 = 50;
+
+/// `synsweep diff OLD NEW [-o FILE]`: change records to `output` (when
+/// given; `-` is stdout), a text summary on stdout (on stderr when the
+/// records go to stdout). Returns true when anything changed.
+pub fn diff(old: &Path, new: &Path, output: Option<&str>) -> Result<bool> {
+    let dir = super::temp_dir_for(output.unwrap_or("-"));
+    let old_s = sort_file(old, &dir)?;
+    let new_s = sort_file(new, &dir)?;
+    let mut out: Option<Box<dyn Write>> = match output {
+        None => None,
+        Some("-") => Some(Box::new(std::io::BufWriter::new(std::io::stdout()))),
+        Some(p) => Some(Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p)
+                .map_err(|e| Error::input(format!("cannot open output file {p}: {e}")))?,
+        ))),
+    };
+    let mut text: Box<dyn Write> = if output == Some("-") {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
+    let mut c = Changes::default();
+    let mut shown = [0u64; 4];
+    let res = diff_sorted(&old_s, &new_s, |ch| {
+        let kind = match &ch {
+            Change::Opened(_) => {
+                c.opened += 1;
+                0
+            }
+            Change::Closed(_) => {
+                c.closed += 1;
+                1
+            }
+            Change::Changed { .. } => {
+                c.changed += 1;
+                2
+            }
+            Change::Grade { .. } => {
+                c.grades += 1;
+                3
+            }
+        };
+        if let Some(o) = out.as_mut() {
+            o.write_all(&ch.record()?)?;
+        }
+        shown[kind] += 1;
+        if shown[kind] <= TEXT_LINES {
+            writeln!(text, "{}", ch.text())?;
+        }
+        Ok(())
+    });
+    let res = res.and_then(|_| out.as_mut().map_or(Ok(()), |o| o.flush()));
+    res.map_err(|e| Error::runtime(format!("diff: {e}")))?;
+    let hidden: u64 = shown.iter().map(|n| n.saturating_sub(TEXT_LINES)).sum();
+    if hidden > 0 {
+        let _ = writeln!(
+            text,
+            "... {hidden} more change{} not listed here{}",
+            if hidden == 1 { "" } else { "s" },
+            if output.is_some() {
+                " (every change is in the records file)"
+            } else {
+                " (-o FILE writes every change)"
+            }
+        );
+    }
+    let _ = writeln!(
+        text,
+        "synsweep diff {} {}: {}",
+        terminal_safe(&old.display().to_string()),
+        terminal_safe(&new.display().to_string()),
+        if c.any() {
+            c.line()
+        } else {
+            "no changes".to_string()
+        }
+    );
+    Ok(c.any())
+}
