@@ -17,6 +17,7 @@ pub mod cookie;
 pub mod correlator;
 pub mod error;
 pub mod finding;
+pub mod identify;
 pub mod output;
 pub mod permutation;
 pub mod ports;
