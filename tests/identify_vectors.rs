@@ -152,13 +152,16 @@ fn mongo_spec() -> Vec<u8> {
     m
 }
 
-fn all_vectors() -> Vec<(
+/// (name, bytes, hello sent, protocol, detail)
+type Loaded = (
     String,
     Vec<u8>,
     Option<Hello>,
     &'static str,
     Option<&'static str>,
-)> {
+);
+
+fn all_vectors() -> Vec<Loaded> {
     let mut all: Vec<_> = CAPTURED
         .iter()
         .map(|x| {
