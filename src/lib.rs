@@ -27,6 +27,7 @@ pub mod receiver;
 pub mod resume;
 pub mod risk;
 pub mod route;
+pub mod rstguard;
 pub mod scan;
 pub mod sender;
 pub mod sys;
