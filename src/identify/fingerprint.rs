@@ -890,6 +890,36 @@ mod tests {
                 }
             }
 
+            /// Every parser on its own (`identify` stops at the first match).
+            #[test]
+            fn every_parser_alone_never_panics(
+                d in prop::collection::vec(any::<u8>(), 0..400),
+                port in any::<u16>(),
+                flag in any::<bool>(),
+            ) {
+                let _ = ssh(&d);
+                let _ = status_line(&d, b"HTTP/1.", "http");
+                let _ = status_line(&d, b"RTSP/1.", "rtsp");
+                let _ = ftp_smtp(&d, port);
+                let _ = pop3(&d);
+                let _ = imap(&d);
+                let _ = vnc(&d);
+                let _ = rsync(&d);
+                let _ = redis(&d);
+                let _ = memcached(&d);
+                let _ = irc(&d);
+                let _ = tls(&d);
+                let _ = smb(&d);
+                let _ = mysql(&d);
+                let _ = amqp(&d);
+                let _ = rdp(&d, flag);
+                let _ = telnet(&d);
+                let _ = mqtt(&d);
+                let _ = postgres(&d);
+                let _ = mongo(&d);
+                let _ = ldap(&d);
+            }
+
             /// Bytes that start like each protocol reach deep into its parser.
             #[test]
             fn protocol_shaped_bytes_never_panic(

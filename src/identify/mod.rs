@@ -13,12 +13,15 @@
 //!   (an FTP or SMTP `220` that names neither) fall back on the port or stay
 //!   unknown. They never panic, whatever the bytes.
 //! - [`hello`]: the payloads we send, written from the specifications.
+//! - [`handshake`]: the sequence numbers of the follow-up segments (ACK,
+//!   hello, RST) and which data segments are ours.
 //! - [`plan`]: which hello (if any) to try on a port, as a short ordered list
 //!   of connection attempts.
 //! - [`pseudo`]: whether a host that answers on many ports but identifies on
 //!   few is a middlebox or tarpit.
 
 mod fingerprint;
+pub mod handshake;
 pub mod hello;
 pub mod plan;
 pub mod pseudo;
