@@ -54,10 +54,14 @@ stop_all() {
     sleep 0.3
 }
 
-# capture FILE PORT HELLO BANNER_MS
+# capture FILE PORT HELLO BANNER_MS (an empty capture is reported, not kept:
+# e.g. redis, memcached, mosquitto, slapd, postgres and samba send nothing back
+# to an HTTP hello, they close or wait)
 capture() {
     printf '  %-28s ' "$1"
     in_ns "$CAP" "$2" "$3" "$4" "$OUT/$1.bin"
+    [[ -s "$OUT/$1.bin" ]] || { rm -f "$OUT/$1.bin"; echo "  (empty, not kept)"; }
+    return 0
 }
 
 # run NAME PORT CMD...: start CMD in the namespace (own session), wait for PORT.
@@ -114,7 +118,9 @@ fi
 if sel redis; then
     run redis 6379 redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no \
         --protected-mode no --dir "$T" &&
-        capture redis 6379 redis 0
+        capture redis 6379 redis 0 &&
+        capture redis-http-hello 6379 http 0 &&
+        capture redis-tls-hello 6379 tls 0
     stop_all
     run redis-auth 6380 redis-server --port 6380 --bind 127.0.0.1 --save '' --appendonly no \
         --requirepass lab --dir "$T" &&
@@ -131,13 +137,15 @@ fi
 
 if sel memcached; then
     run memcached 11211 memcached -u nobody -l 127.0.0.1 -p 11211 -U 0 &&
-        capture memcached 11211 memcached 0
+        capture memcached 11211 memcached 0 &&
+        capture memcached-http-hello 11211 http 0
     stop_all
 fi
 
 if sel mosquitto; then
     printf 'listener 1883 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n' >"$T/mq.conf"
-    run mosquitto 1883 mosquitto -c "$T/mq.conf" && capture mqtt-mosquitto 1883 mqtt 0
+    run mosquitto 1883 mosquitto -c "$T/mq.conf" && capture mqtt-mosquitto 1883 mqtt 0 &&
+        capture mqtt-mosquitto-http-hello 1883 http 0
     stop_all
     printf 'listener 1884 127.0.0.1\nallow_anonymous false\npersistence false\nlog_dest stderr\n' >"$T/mq2.conf"
     run mosquitto-auth 1884 mosquitto -c "$T/mq2.conf" && capture mqtt-mosquitto-refused 1884 mqtt 0
@@ -191,7 +199,8 @@ fi
 
 if sel slapd; then
     run slapd 389 slapd -d 0 -h ldap://127.0.0.1:389/ -u openldap -g openldap &&
-        capture ldap-slapd 389 ldap 0
+        capture ldap-slapd 389 ldap 0 &&
+        capture ldap-slapd-http-hello 389 http 0
     stop_all
 fi
 
@@ -218,7 +227,8 @@ if sel postgresql; then
     runuser -u postgres -- "$PG/initdb" -D "$T/pg" --auth-host=scram-sha-256 --auth-local=trust >"$T/initdb.log" 2>&1
     run postgresql 5432 runuser -u postgres -- "$PG/postgres" -D "$T/pg" -k "$T/pg" -p 5432 \
         -c listen_addresses=127.0.0.1 &&
-        capture postgresql-scram 5432 postgres 0
+        capture postgresql-scram 5432 postgres 0 &&
+        capture postgresql-http-hello 5432 http 0
     stop_all
     printf 'host all all 127.0.0.1/32 reject\n' >"$T/pg/pg_hba.conf"
     run postgresql-reject 5432 runuser -u postgres -- "$PG/postgres" -D "$T/pg" -k "$T/pg" -p 5432 \
@@ -234,7 +244,8 @@ if sel vnc; then
 fi
 
 if sel xrdp; then
-    run xrdp 3389 xrdp --nodaemon --port 3389 && capture rdp-xrdp 3389 rdp 0
+    run xrdp 3389 xrdp --nodaemon --port 3389 && capture rdp-xrdp 3389 rdp 0 &&
+        capture rdp-xrdp-http-hello 3389 http 0
     stop_all
 fi
 
@@ -253,7 +264,8 @@ ncalrpc dir = $T/samba/ncalrpc
 disable netbios = yes
 smb ports = 445
 CONF
-    run smbd 445 smbd --foreground --no-process-group -s "$T/smb.conf" && capture smb-samba 445 smb 0
+    run smbd 445 smbd --foreground --no-process-group -s "$T/smb.conf" && capture smb-samba 445 smb 0 &&
+        capture smb-samba-http-hello 445 http 0
     stop_all
 fi
 
@@ -263,7 +275,8 @@ if sel rabbitmq; then
     WAIT_TRIES=400 run rabbitmq 5672 env RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=5672 \
         RABBITMQ_MNESIA_BASE="$T/rabbit" RABBITMQ_LOG_BASE="$T/rabbit" RABBITMQ_NODENAME=rabbit@localhost \
         HOME="$T/rabbit" rabbitmq-server &&
-        capture amqp-rabbitmq 5672 amqp 0
+        capture amqp-rabbitmq 5672 amqp 0 &&
+        capture amqp-rabbitmq-http-hello 5672 http 0
     stop_all
 fi
 echo done

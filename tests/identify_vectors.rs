@@ -103,8 +103,17 @@ const CAPTURED: &[Vector] = &[
     v("postgresql-error", Some(Postgres), "postgresql", None),
     v("vnc-tigervnc", None, "vnc", Some("RFB 003.008")),
     v("rdp-xrdp", Some(Rdp), "rdp", Some("TLS")),
+    // xrdp answering our HTTP hello (RDP on an unexpected port).
+    v("rdp-xrdp-http-hello", Some(Http), "rdp", None),
     v("smb-samba", Some(Smb), "smb", Some("SMB 2.x")),
     v("amqp-rabbitmq", Some(Amqp), "amqp", Some("RabbitMQ 3.10.8")),
+    // RabbitMQ answering our HTTP hello with the protocol header it speaks.
+    v(
+        "amqp-rabbitmq-http-hello",
+        Some(Http),
+        "amqp",
+        Some("AMQP 0-9-1"),
+    ),
 ];
 
 fn load(file: &str) -> Vec<u8> {

@@ -535,11 +535,19 @@ fn amqp(data: &[u8]) -> Option<Identified> {
     found("amqp", d.clone(), d.as_deref().unwrap_or("").as_bytes())
 }
 
+/// T.125 MCS Disconnect-Provider-Ultimatum in an X.224 Data TPDU: what an
+/// RDP server (xrdp) answers to a request that is not RDP.
+const MCS_DISCONNECT: [u8; 9] = [0x03, 0x00, 0x00, 0x09, 0x02, 0xf0, 0x80, 0x21, 0x80];
+
 /// RDP: TPKT (RFC 1006) + X.224 Connection Confirm (ISO 8073). With an
 /// RDP_NEG_RSP or RDP_NEG_FAILURE (MS-RDPBCGR 2.2.1.2) it is RDP whatever
 /// we sent; a bare Connection Confirm (other ISO-TSAP services answer that
-/// too) only counts when we sent the RDP request.
+/// too) only counts when we sent the RDP request. An MCS disconnect (T.125,
+/// the layer RDP runs on) is RDP refusing whatever else we sent.
 fn rdp(data: &[u8], sent_rdp: bool) -> Option<Identified> {
+    if data == MCS_DISCONNECT {
+        return found("rdp", None, b"");
+    }
     let len = be16(data, 2)? as usize;
     let li = *data.get(4)? as usize;
     let ok = data[0] == 3

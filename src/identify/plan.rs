@@ -17,6 +17,14 @@
 //! on a port where we expected another, and a client-first service sent a
 //! hello meant for another protocol often answers with an error that still
 //! names it (HTTP's `400 Bad Request`, a TLS alert).
+//!
+//! Many client-first services stay silent when sent a hello that is not
+//! theirs (captured from Debian's daemons: redis, memcached, mosquitto,
+//! slapd, PostgreSQL and samba send nothing back to an HTTP request), so a
+//! port where the plan's attempts named nothing needs one connection per
+//! remaining hello: [`Plan::with_fallbacks`]. The attempts are independent
+//! connections (each from its own source port), so a stateless core may run
+//! them at once; their order is their priority when several name something.
 
 use super::Hello;
 
@@ -37,8 +45,40 @@ pub struct Plan {
     pub attempts: &'static [Attempt],
 }
 
-/// Most connections a plan opens to one port.
+/// Most connections a plan opens to one port (without fallbacks).
 pub const MAX_ATTEMPTS: usize = 3;
+
+/// Hellos for client-first services that ignore other protocols' hellos,
+/// in the order [`Plan::with_fallbacks`] tries them.
+pub const FALLBACKS: [Hello; 11] = [
+    Hello::Redis,
+    Hello::Mqtt,
+    Hello::Rdp,
+    Hello::Smb,
+    Hello::Postgres,
+    Hello::Mongo,
+    Hello::Memcached,
+    Hello::Ldap,
+    Hello::Amqp,
+    Hello::Rtsp,
+    Hello::Irc,
+];
+
+impl Plan {
+    /// The plan's attempts, then one connection for each hello of
+    /// [`FALLBACKS`] the plan did not already send: for a port where the
+    /// plan named nothing and the host is not judged a middlebox (see
+    /// [`super::pseudo`]); on a middlebox every port would cost them all.
+    pub fn with_fallbacks(&self) -> impl Iterator<Item = Attempt> + '_ {
+        let tried = |h: &Hello| self.attempts.iter().any(|a| a.hello == Some(*h));
+        self.attempts.iter().copied().chain(
+            FALLBACKS
+                .iter()
+                .filter(move |h| !tried(h))
+                .map(|h| send(*h)),
+        )
+    }
+}
 /// Banner wait on ports whose service speaks first.
 pub const BANNER_WAIT_MS: u32 = 2000;
 /// Banner wait on a port no known service uses.
@@ -149,6 +189,19 @@ mod tests {
             assert_eq!(distinct.len(), hellos.len(), "port {port}");
         }
         let u = plan(47_123).attempts;
+        let all: Vec<_> = plan(47_123).with_fallbacks().collect();
+        assert_eq!(all.len(), 2 + FALLBACKS.len());
+        assert_eq!(&all[..2], u);
+        // Every hello is tried exactly once, on every port, with fallbacks.
+        for port in [22, 80, 443, 6379, 6667, 47_123] {
+            let hs: Vec<_> = plan(port)
+                .with_fallbacks()
+                .filter_map(|a| a.hello)
+                .collect();
+            for h in super::super::hello::ALL {
+                assert_eq!(hs.iter().filter(|x| **x == h).count(), 1, "{h:?} on {port}");
+            }
+        }
         assert_eq!(u[0].banner_wait_ms, UNKNOWN_BANNER_WAIT_MS);
         assert_eq!(u[0].hello, Some(Hello::Http));
     }
