@@ -196,3 +196,64 @@ fn without_nft_or_without_cap_net_admin_the_error_says_so() {
     );
     assert!(denied.contains("CAP_NET_ADMIN"), "{denied}");
 }
+
+/// Run by `a_sigkilled_guard_is_cleaned_up_by_the_next_run` as a child
+/// process: install a guard, say so, and hold it until killed.
+#[test]
+#[ignore = "helper: run as a child process by the SIGKILL test"]
+fn helper_hold_a_guard_until_killed() {
+    if std::env::var_os("SSW_RSTGUARD_HOLD").is_none() {
+        return;
+    }
+    let _g = RstGuard::install(61000..=61015).expect("install in child");
+    println!("installed");
+    use std::io::Write;
+    std::io::stdout().flush().unwrap();
+    std::thread::sleep(Duration::from_secs(120));
+}
+
+#[test]
+fn a_sigkilled_guard_is_cleaned_up_by_the_next_run() {
+    use std::io::BufRead;
+    let lab = Lab::loopback_only(&[]);
+    let mut cmd = lab.wrap_in_scanner(&Command::new(std::env::current_exe().unwrap()));
+    cmd.args([
+        "--exact",
+        "helper_hold_a_guard_until_killed",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("SSW_RSTGUARD_HOLD", "1")
+    .stdout(std::process::Stdio::piped());
+    /// Kills the child also when an assertion below fails.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Killed(cmd.spawn().unwrap());
+    // `ip netns exec` execs the test binary: the child's pid is the guard's.
+    let pid = child.0.id();
+    let mut out = std::io::BufReader::new(child.0.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("installed") {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "child ended early");
+    }
+    let theirs = format!("table inet synsweep_{pid}");
+    lab.in_scanner(|| assert!(tables().contains(&theirs), "{:?}", tables()));
+    // SIGKILL: no destructor runs, the table stays behind.
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    lab.in_scanner(|| {
+        assert!(tables().contains(&theirs), "{:?}", tables());
+        // The next run removes it.
+        let g = RstGuard::install(61000..=61015).expect("install");
+        let t = tables();
+        assert!(!t.contains(&theirs), "{t:?}");
+        assert!(t.contains(&format!("table inet {}", g.table())));
+    });
+}
