@@ -435,7 +435,8 @@ fn smb(data: &[u8]) -> Option<Identified> {
     match data.get(4..8)? {
         b"\xffSMB" => found("smb", Some("SMB1".into()), b"SMB1"),
         b"\xfeSMB" => {
-            // SMB2 header (64 bytes), then NEGOTIATE response: StructureSize 65.
+            // SMB2 header (64 bytes; Command NEGOTIATE = 0 at offset 12), then
+            // the NEGOTIATE response: StructureSize 65, DialectRevision.
             let dialect = match (le16(data, 4 + 12), le16(data, 68), le16(data, 72)) {
                 (Some(0), Some(65), Some(d)) => match d {
                     0x0202 => Some("SMB 2.0.2"),
@@ -757,6 +758,56 @@ mod tests {
                 String::from_utf8_lossy(d)
             );
         }
+    }
+
+    /// Variants no Debian daemon in our captures sent, built from the
+    /// specifications or the servers' sources as cited.
+    #[test]
+    fn spec_built_variants_are_named() {
+        let mut mysql_err = vec![0, 0, 0, 0, 0xff, 0x6a, 0x04];
+        mysql_err.extend_from_slice(
+            b"Host '198.18.0.1' is not allowed to connect to this MariaDB server",
+        );
+        mysql_err[0] = (mysql_err.len() - 4) as u8;
+        let mut smb1 = vec![0, 0, 0, 0x40];
+        smb1.extend_from_slice(b"\xffSMB\x72");
+        smb1.resize(4 + 0x40, 0);
+        let cases: &[(&[u8], Option<Hello>, &str)] = &[
+            // redis networking.c, protected mode
+            (b"-DENIED Redis is running in protected mode because protected mode is enabled\r\n", Some(Hello::Redis), "redis"),
+            (&mysql_err, None, "mysql"),
+            (b"NOTICE AUTH :*** Looking up your hostname...\r\n", None, "irc"),
+            (b":irc.example.net NOTICE * :*** Looking up your hostname...\r\n", None, "irc"),
+            (b":irc.example.net 001 synsweep :Welcome\r\n", Some(Hello::Irc), "irc"),
+            // RFC 4511 4.4.1 Notice of Disconnection, resultCode protocolError (2)
+            (b"\x30\x0c\x02\x01\x00\x78\x07\x0a\x01\x02\x04\x00\x04\x00", Some(Hello::Ldap), "ldap"),
+            (&smb1, Some(Hello::Smb), "smb"),
+            // AMQP 0-9-1 Connection.Start with empty server properties
+            (b"\x01\x00\x00\x00\x00\x00\x0c\x00\x0a\x00\x0a\x00\x09\x00\x00\x00\x00\x00\x00\x00\x00\xce", Some(Hello::Amqp), "amqp"),
+            // IAC SB TERMINAL-TYPE SEND IAC SE, then IAC DO ECHO
+            (b"\xff\xfa\x18\x01\xff\xf0\xff\xfd\x01", None, "telnet"),
+            (b"R\x00\x00\x00\x0c\x00\x00\x00\x05\xaa\xbb\xcc\xdd", Some(Hello::Postgres), "postgresql"),
+            (b"RTSP/1.0 401 Unauthorized\r\nCSeq: 1\r\n\r\n", Some(Hello::Rtsp), "rtsp"),
+            (b"* PREAUTH [CAPABILITY IMAP4rev1] ready\r\n", None, "imap"),
+            (b"SSH-1.99-Cisco-1.25\r\n", None, "ssh"),
+            (b"HTTP/1.0 200 OK\r\nserver: Caddy\r\n\r\n", Some(Hello::Http), "http"),
+        ];
+        for (d, sent, want) in cases {
+            assert_eq!(
+                name(d, *sent, 4444),
+                Some(*want),
+                "{:?}",
+                String::from_utf8_lossy(d)
+            );
+        }
+        assert_eq!(identify(&mysql_err, None, 3306).unwrap().detail, None);
+        assert_eq!(
+            identify(b"HTTP/1.0 200 OK\r\nserver: Caddy\r\n\r\n", None, 80)
+                .unwrap()
+                .detail
+                .as_deref(),
+            Some("Caddy")
+        );
     }
 
     #[test]
