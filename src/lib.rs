@@ -18,6 +18,7 @@
 //! - [`wire`]: packet views and builders;
 //! - [`net`]: every syscall and all unsafe code;
 //! - [`run`]: the thin drivers (threads, status line);
+//! - [`identify`]: service fingerprints and hellos (pure parsers);
 //! - [`risk`], [`output`], [`finding`]: the findings and where they go.
 
 pub mod cli;
@@ -25,6 +26,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod finding;
+pub mod identify;
 pub mod net;
 pub mod output;
 pub mod ports;

@@ -4,5 +4,6 @@
 
 pub mod neigh;
 pub mod route;
+pub mod rstguard;
 pub mod signals;
 pub mod sys;

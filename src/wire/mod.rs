@@ -9,6 +9,7 @@ pub mod checksum;
 pub mod ethernet;
 pub mod ipv4;
 pub mod reply;
+pub mod segment;
 pub mod tcp;
 
 /// A packet was too short or malformed to be viewed.

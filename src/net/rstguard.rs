@@ -1,0 +1,246 @@
+//! RST suppression for service identification.
+//!
+//! synsweep completes TCP handshakes from a raw socket, behind the back of
+//! its own kernel. The kernel sees the SYN-ACK (and later the service's
+//! data) for a connection it never opened and answers with a RST, which
+//! kills the connection before the service says anything. While identifying,
+//! an nftables table of synsweep's own drops those RSTs:
+//!
+//! ```text
+//! table inet synsweep_<pid> {
+//!     comment "synsweep pid <pid> start <ticks>"
+//!     chain out {
+//!         type filter hook output priority filter; policy accept;
+//!         meta mark != 0x53535750 tcp sport <first>-<last> tcp flags & rst == rst counter drop
+//!     }
+//! }
+//! ```
+//!
+//! Only RSTs from the scanner's source ports are dropped, and never ones
+//! carrying [`MARK`]: a raw IP socket with `SO_MARK` = [`MARK`] (loopback
+//! scans) still closes its connections with RSTs of its own; frames sent on
+//! AF_PACKET never pass the output hook anyway.
+//!
+//! [`RstGuard`] removes the table when dropped (normal exit, and Ctrl-C,
+//! which ends the scan through the normal path). After a crash or SIGKILL the
+//! table stays; the next [`RstGuard::install`] removes every `synsweep_<pid>`
+//! table whose process is gone (or is another process that reused the pid:
+//! the table's comment records the process's start time).
+//!
+//! The work is done by the `nft` binary (package `nftables`), fed on stdin,
+//! in the calling thread's network namespace. Without it, or without
+//! CAP_NET_ADMIN, [`RstGuard::install`] returns an error saying so.
+
+use crate::error::{Error, Result};
+use std::ffi::OsStr;
+use std::io::Write;
+use std::ops::RangeInclusive;
+use std::process::{Command, Stdio};
+
+/// Packet mark exempting our own RSTs from the drop rule ("SSWP").
+pub const MARK: u32 = 0x5353_5750;
+/// Every table this module creates is named `PREFIX<pid>`.
+pub const PREFIX: &str = "synsweep_";
+
+/// The installed suppression; dropping it removes the table.
+#[derive(Debug)]
+pub struct RstGuard {
+    table: String,
+}
+
+/// The table name for process `pid`.
+pub fn table_name(pid: u32) -> String {
+    format!("{PREFIX}{pid}")
+}
+
+/// Start time of process `pid` in clock ticks since boot (field 22 of
+/// `/proc/<pid>/stat`), or None if there is no such process.
+fn start_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: skip past
+    // the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+fn comment(pid: u32, start: u64) -> String {
+    format!("synsweep pid {pid} start {start}")
+}
+
+/// The nft program used by default.
+const NFT: &str = "nft";
+
+/// Run `nft` with `args`, `script` on stdin; stdout on success.
+fn nft(args: &[&str], script: &str) -> Result<String> {
+    nft_with(OsStr::new(NFT), args, script)
+}
+
+fn nft_with(program: &OsStr, args: &[&str], script: &str) -> Result<String> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::runtime(
+                    "cannot suppress the kernel's RSTs for identification: the nft command is \
+                     missing (install the nftables package), or use --no-identify",
+                )
+            } else {
+                Error::runtime(format!("cannot run nft: {e}"))
+            }
+        })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(script.as_bytes())
+            .map_err(|e| Error::runtime(format!("nft: writing the ruleset: {e}")))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::runtime(format!("nft: {e}")))?;
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    let first = err
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("failed");
+    if err.contains("Operation not permitted") || err.contains("Permission denied") {
+        Err(Error::runtime(
+            "cannot suppress the kernel's RSTs for identification: nftables needs \
+             CAP_NET_ADMIN (run as root or grant the capability), or use --no-identify",
+        ))
+    } else {
+        Err(Error::runtime(format!("nft: {first}")))
+    }
+}
+
+/// Names of the `inet` tables in the current network namespace.
+fn inet_tables(program: &OsStr) -> Result<Vec<String>> {
+    let out = nft_with(program, &["list", "tables"], "")?;
+    Ok(out
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("table inet "))
+        .map(|n| n.trim().to_string())
+        .collect())
+}
+
+/// Whether the table of `pid` belongs to a process that is gone: no such
+/// pid, or a pid whose start time differs from the one the table recorded.
+fn is_stale(program: &OsStr, table: &str, pid: u32) -> bool {
+    let Some(now) = start_ticks(pid) else {
+        return true;
+    };
+    let recorded = nft_with(program, &["list", "table", "inet", table], "")
+        .ok()
+        .and_then(|s| {
+            let at = s.find("synsweep pid ")?;
+            let words: Vec<&str> = s[at..]
+                .split(|c: char| c == '"' || c.is_whitespace())
+                .collect();
+            // ["synsweep", "pid", P, "start", T, ...]
+            (words.get(2)? == &pid.to_string() && words.get(3)? == &"start")
+                .then(|| words.get(4)?.parse::<u64>().ok())?
+        });
+    recorded.is_some_and(|t| t != now)
+}
+
+/// Remove the tables of synsweep processes that no longer run (crashed or
+/// killed); returns the names removed.
+pub fn remove_stale() -> Result<Vec<String>> {
+    remove_stale_with(OsStr::new(NFT))
+}
+
+fn remove_stale_with(program: &OsStr) -> Result<Vec<String>> {
+    let me = std::process::id();
+    let mut removed = Vec::new();
+    for t in inet_tables(program)? {
+        let Some(pid) = t.strip_prefix(PREFIX).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != me && is_stale(program, &t, pid) {
+            nft_with(program, &["-f", "-"], &format!("delete table inet {t}\n"))?;
+            removed.push(t);
+        }
+    }
+    Ok(removed)
+}
+
+impl RstGuard {
+    /// Remove stale tables, then install this process's table dropping the
+    /// kernel's RSTs from `sports` (synsweep's source ports). Replaces a
+    /// table this process installed before. One guard per process and
+    /// network namespace.
+    pub fn install(sports: RangeInclusive<u16>) -> Result<RstGuard> {
+        Self::install_using(OsStr::new(NFT), sports)
+    }
+
+    /// [`RstGuard::install`] with another `nft` program (a path, or a
+    /// wrapper); the guard's removal uses the default `nft`.
+    pub fn install_using(program: &OsStr, sports: RangeInclusive<u16>) -> Result<RstGuard> {
+        if sports.is_empty() {
+            return Err(Error::input("RST suppression: empty source port range"));
+        }
+        remove_stale_with(program)?;
+        let pid = std::process::id();
+        let table = table_name(pid);
+        let start = start_ticks(pid).unwrap_or(0);
+        let script = format!(
+            "add table inet {table}\n\
+             delete table inet {table}\n\
+             table inet {table} {{\n\
+             \tcomment \"{comment}\"\n\
+             \tchain out {{\n\
+             \t\ttype filter hook output priority filter; policy accept;\n\
+             \t\tmeta mark != {MARK:#x} tcp sport {lo}-{hi} tcp flags & rst == rst counter drop\n\
+             \t}}\n\
+             }}\n",
+            comment = comment(pid, start),
+            lo = sports.start(),
+            hi = sports.end(),
+        );
+        nft_with(program, &["-f", "-"], &script)?;
+        Ok(RstGuard { table })
+    }
+
+    /// The nftables table (family `inet`) this guard installed.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// How many RSTs the rule has dropped so far.
+    pub fn dropped(&self) -> Result<u64> {
+        let s = nft(&["list", "table", "inet", &self.table], "")?;
+        let at = s
+            .find("counter packets ")
+            .ok_or_else(|| Error::runtime("nft: no counter in the RST guard"))?;
+        s[at + 16..]
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| Error::runtime("nft: unreadable counter"))
+    }
+}
+
+impl Drop for RstGuard {
+    fn drop(&mut self) {
+        // Nothing useful to do on failure here: the next run removes it.
+        let _ = nft(&["-f", "-"], &format!("delete table inet {}\n", self.table));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_start_time_is_read_and_names_are_stable() {
+        assert!(start_ticks(std::process::id()).is_some());
+        assert_eq!(start_ticks(u32::MAX), None);
+        assert_eq!(table_name(42), "synsweep_42");
+        assert_eq!(comment(42, 7), "synsweep pid 42 start 7");
+    }
+}

@@ -1,0 +1,253 @@
+//! Service identification on literal bytes from real servers.
+//!
+//! Every `tests/identify_vectors/*.bin` was captured by
+//! `scripts/identify_vectors.sh` from a Debian daemon running in a network
+//! namespace of its own: the first bytes (at most 1024) the daemon sent after
+//! our hello (or unprompted, for servers that speak first). RTSP and MongoDB
+//! have no daemon in Debian; their vectors below are built from the
+//! specifications and say so.
+//!
+//! Besides naming each vector right, no vector may ever be named as another
+//! protocol: not with any other hello as the hint, not on any port, and not
+//! when cut short at any length.
+
+use synsweep::identify::hello::{ALL, MONGO_REQUEST_ID};
+use synsweep::identify::{Hello, identify};
+
+struct Vector {
+    file: &'static str,
+    /// What was sent before the bytes came (None: the server spoke first).
+    sent: Option<Hello>,
+    protocol: &'static str,
+    detail: Option<&'static str>,
+}
+
+const fn v(
+    file: &'static str,
+    sent: Option<Hello>,
+    protocol: &'static str,
+    detail: Option<&'static str>,
+) -> Vector {
+    Vector {
+        file,
+        sent,
+        protocol,
+        detail,
+    }
+}
+
+use Hello::*;
+
+/// Captured from Debian 12 packages (versions as the details say).
+const CAPTURED: &[Vector] = &[
+    v(
+        "ssh-openssh",
+        None,
+        "ssh",
+        Some("OpenSSH_9.2p1 Debian-2+deb12u10"),
+    ),
+    v("http-nginx", Some(Http), "http", Some("nginx/1.22.1")),
+    // nginx's TLS port answering a plain HTTP request speaks HTTP (400).
+    v(
+        "http-nginx-https-port-http-hello",
+        Some(Http),
+        "http",
+        Some("nginx/1.22.1"),
+    ),
+    // An HTTP server sent our redis hello still answers in HTTP.
+    v(
+        "http-nginx-redis-hello",
+        Some(Redis),
+        "http",
+        Some("nginx/1.22.1"),
+    ),
+    v("tls13-nginx", Some(Tls), "tls", Some("TLSv1.3")),
+    v("tls12-nginx", Some(Tls), "tls", Some("TLSv1.2")),
+    v("tls11-nginx", Some(Tls), "tls", Some("TLSv1.1")),
+    v("tls10-nginx", Some(Tls), "tls", Some("TLSv1.0")),
+    v("redis", Some(Redis), "redis", Some("7.0.15")),
+    v("redis-noauth", Some(Redis), "redis", None),
+    v("ftp-vsftpd", None, "ftp", Some("(vsFTPd 3.0.3)")),
+    v("memcached", Some(Memcached), "memcached", Some("1.6.18")),
+    v("mqtt-mosquitto", Some(Mqtt), "mqtt", None),
+    v(
+        "mqtt-mosquitto-refused",
+        Some(Mqtt),
+        "mqtt",
+        Some("connection refused: not authorized"),
+    ),
+    v("smtp-opensmtpd", None, "smtp", Some("vm ESMTP OpenSMTPD")),
+    v(
+        "pop3-dovecot",
+        None,
+        "pop3",
+        Some("Dovecot (Debian) ready."),
+    ),
+    v("imap-dovecot", None, "imap", None),
+    v("telnet-inetutils", None, "telnet", None),
+    v("rsync", None, "rsync", Some("32.0")),
+    v("ldap-slapd", Some(Ldap), "ldap", Some("resultCode 0")),
+    v("irc-ngircd", Some(Irc), "irc", Some("irc.lab.test")),
+    v(
+        "mysql-mariadb",
+        None,
+        "mysql",
+        Some("5.5.5-10.11.19-MariaDB-0+deb12u1"),
+    ),
+    v(
+        "postgresql-scram",
+        Some(Postgres),
+        "postgresql",
+        Some("SASL authentication"),
+    ),
+    v("postgresql-error", Some(Postgres), "postgresql", None),
+    v("vnc-tigervnc", None, "vnc", Some("RFB 003.008")),
+    v("rdp-xrdp", Some(Rdp), "rdp", Some("TLS")),
+    // xrdp answering our HTTP hello (RDP on an unexpected port).
+    v("rdp-xrdp-http-hello", Some(Http), "rdp", None),
+    v("smb-samba", Some(Smb), "smb", Some("SMB 2.x")),
+    v("amqp-rabbitmq", Some(Amqp), "amqp", Some("RabbitMQ 3.10.8")),
+    // RabbitMQ answering our HTTP hello with the protocol header it speaks.
+    v(
+        "amqp-rabbitmq-http-hello",
+        Some(Http),
+        "amqp",
+        Some("AMQP 0-9-1"),
+    ),
+];
+
+fn load(file: &str) -> Vec<u8> {
+    let p = format!(
+        "{}/tests/identify_vectors/{file}.bin",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+/// RTSP (no server in Debian): the reply to OPTIONS of RFC 2326 10.1's
+/// example, with a Server header as live555 sends one.
+fn rtsp_spec() -> Vec<u8> {
+    b"RTSP/1.0 200 OK\r\nCSeq: 1\r\nServer: LIVE555 Streaming Media v2023.01.19\r\nPublic: OPTIONS, DESCRIBE, SETUP, TEARDOWN, PLAY, PAUSE\r\n\r\n".to_vec()
+}
+
+/// MongoDB (no server in Debian): an OP_REPLY to our isMaster, built from
+/// the wire protocol reference: header (responseTo = our requestID, opCode
+/// 1), responseFlags 8, cursorID 0, startingFrom 0, numberReturned 1, then
+/// the BSON document `{ismaster: true, maxWireVersion: 17, ok: 1.0}`.
+fn mongo_spec() -> Vec<u8> {
+    let mut doc = Vec::new();
+    doc.push(0x08);
+    doc.extend_from_slice(b"ismaster\0");
+    doc.push(1);
+    doc.push(0x10);
+    doc.extend_from_slice(b"maxWireVersion\0");
+    doc.extend_from_slice(&17i32.to_le_bytes());
+    doc.push(0x01);
+    doc.extend_from_slice(b"ok\0");
+    doc.extend_from_slice(&1.0f64.to_le_bytes());
+    doc.push(0);
+    let mut bson = ((doc.len() + 4) as i32).to_le_bytes().to_vec();
+    bson.extend(doc);
+    let mut body = 8i32.to_le_bytes().to_vec();
+    body.extend(0i64.to_le_bytes());
+    body.extend(0i32.to_le_bytes());
+    body.extend(1i32.to_le_bytes());
+    body.extend(bson);
+    let mut m = ((16 + body.len()) as i32).to_le_bytes().to_vec();
+    m.extend(77i32.to_le_bytes());
+    m.extend(MONGO_REQUEST_ID.to_le_bytes());
+    m.extend(1i32.to_le_bytes());
+    m.extend(body);
+    m
+}
+
+/// (name, bytes, hello sent, protocol, detail)
+type Loaded = (
+    String,
+    Vec<u8>,
+    Option<Hello>,
+    &'static str,
+    Option<&'static str>,
+);
+
+fn all_vectors() -> Vec<Loaded> {
+    let mut all: Vec<_> = CAPTURED
+        .iter()
+        .map(|x| {
+            (
+                x.file.to_string(),
+                load(x.file),
+                x.sent,
+                x.protocol,
+                x.detail,
+            )
+        })
+        .collect();
+    all.push((
+        "rtsp (spec)".into(),
+        rtsp_spec(),
+        Some(Rtsp),
+        "rtsp",
+        Some("LIVE555 Streaming Media v2023.01.19"),
+    ));
+    all.push((
+        "mongodb (spec)".into(),
+        mongo_spec(),
+        Some(Mongo),
+        "mongodb",
+        None,
+    ));
+    all
+}
+
+#[test]
+fn every_protocol_of_the_vocabulary_has_a_vector() {
+    let all = all_vectors();
+    for p in synsweep::identify::PROTOCOLS {
+        assert!(all.iter().any(|v| v.3 == p), "no vector for {p}");
+    }
+}
+
+/// Each vector is named right, with the right detail, on its usual port and
+/// on a port no service is known for.
+#[test]
+fn real_server_bytes_are_named() {
+    for (file, data, sent, protocol, detail) in all_vectors() {
+        for port in [0u16, 4444, 65535] {
+            let got = identify(&data, sent, port)
+                .unwrap_or_else(|| panic!("{file} on port {port}: not identified"));
+            assert_eq!(got.protocol, protocol, "{file} on port {port}");
+            assert_eq!(got.detail.as_deref(), detail, "{file}");
+            assert!(got.banner.len() <= synsweep::identify::BANNER_MAX);
+        }
+    }
+}
+
+/// No vector is ever named as another protocol: whatever hello we claim to
+/// have sent, and cut at every length.
+#[test]
+fn real_server_bytes_are_never_misnamed() {
+    let hints: Vec<Option<Hello>> = ALL.iter().map(|h| Some(*h)).chain([None]).collect();
+    for (file, data, _, protocol, _) in all_vectors() {
+        for n in 0..=data.len() {
+            for &h in &hints {
+                if let Some(got) = identify(&data[..n], h, 4444) {
+                    assert_eq!(
+                        got.protocol, protocol,
+                        "{file} cut to {n} bytes with hello {h:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The text greetings keep the server's first line as the banner.
+#[test]
+fn banners_are_first_lines() {
+    let b = |f: &str| identify(&load(f), None, 0).unwrap().banner;
+    assert_eq!(b("ssh-openssh"), b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10");
+    assert_eq!(b("ftp-vsftpd"), b"220 (vsFTPd 3.0.3)");
+    assert_eq!(b("pop3-dovecot"), b"+OK Dovecot (Debian) ready.");
+    assert_eq!(b("mysql-mariadb"), b"5.5.5-10.11.19-MariaDB-0+deb12u1");
+}

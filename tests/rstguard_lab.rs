@@ -1,0 +1,259 @@
+//! RST suppression (`synsweep::net::rstguard`) in a network namespace of the
+//! test's own: the table is there while the guard lives and gone after;
+//! stale tables of dead processes are removed at the next install, live
+//! ones are not; and the rule really drops the kernel's RSTs from our
+//! source ports, except those carrying synsweep's mark.
+
+mod common;
+
+use common::Lab;
+use std::io::{ErrorKind, Read};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::process::Command;
+use std::time::Duration;
+use synsweep::net::rstguard::{self, MARK, RstGuard};
+
+/// `nft list tables` in the calling thread's namespace.
+fn tables() -> Vec<String> {
+    let out = Command::new("nft")
+        .args(["list", "tables"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "nft list tables: {out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+fn nft(script: &str) {
+    use std::io::Write;
+    let mut c = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    assert!(c.wait().unwrap().success(), "nft -f - <<{script}");
+}
+
+#[test]
+fn table_exists_while_the_guard_lives_and_is_gone_after() {
+    let lab = Lab::loopback_only(&[]);
+    lab.in_scanner(|| {
+        let me = format!("table inet {}", rstguard::table_name(std::process::id()));
+        assert!(!tables().contains(&me));
+        let g = RstGuard::install(61000..=61015).expect("install");
+        assert_eq!(format!("table inet {}", g.table()), me);
+        assert!(tables().contains(&me), "{:?}", tables());
+        // Installing again replaces it (one table, not two).
+        let g2 = RstGuard::install(61000..=61015).expect("reinstall");
+        assert_eq!(tables().iter().filter(|t| **t == me).count(), 1);
+        std::mem::forget(g2);
+        drop(g);
+        assert!(!tables().contains(&me), "{:?}", tables());
+    });
+}
+
+#[test]
+fn stale_tables_of_dead_processes_are_removed_live_ones_kept() {
+    let lab = Lab::loopback_only(&[]);
+    lab.in_scanner(|| {
+        // A pid that no longer runs.
+        let mut dead = Command::new("true").spawn().unwrap();
+        let dead_pid = dead.id();
+        dead.wait().unwrap();
+        // A pid that runs, whose table records its real start time ...
+        let mut live = Command::new("sleep").arg("60").spawn().unwrap();
+        let live_pid = live.id();
+        let stat = std::fs::read_to_string(format!("/proc/{live_pid}/stat")).unwrap();
+        let start: u64 = stat[stat.rfind(')').unwrap() + 1..]
+            .split_whitespace()
+            .nth(19)
+            .unwrap()
+            .parse()
+            .unwrap();
+        // ... and a table claiming the same live pid with another start time:
+        // the pid was reused, the synsweep that made it is gone.
+        nft(&format!(
+            "table inet synsweep_{dead_pid} {{ }}\n\
+             table inet synsweep_{live_pid} {{ comment \"synsweep pid {live_pid} start {start}\"; }}\n\
+             table inet synsweep_1 {{ comment \"synsweep pid 1 start 999999999\"; }}\n\
+             table inet synsweep_lab {{ }}\n"
+        ));
+        // pid 1 of this pid namespace is alive but started at another time.
+        let g = RstGuard::install(61000..=61015).expect("install");
+        let t = tables();
+        assert!(!t.contains(&format!("table inet synsweep_{dead_pid}")), "{t:?}");
+        assert!(!t.contains(&"table inet synsweep_1".to_string()), "{t:?}");
+        assert!(t.contains(&format!("table inet synsweep_{live_pid}")), "{t:?}");
+        assert!(t.contains(&"table inet synsweep_lab".to_string()), "{t:?}");
+        drop(g);
+        live.kill().unwrap();
+        live.wait().unwrap();
+        // Now that one is stale too.
+        assert_eq!(
+            rstguard::remove_stale().unwrap(),
+            vec![format!("synsweep_{live_pid}")]
+        );
+        assert!(
+            tables()
+                .iter()
+                .all(|t| !t.starts_with("table inet synsweep_") || t == "table inet synsweep_lab")
+        );
+    });
+}
+
+fn setsockopt_int(fd: i32, level: i32, name: i32, value: &[i32]) {
+    // SAFETY: valid fd, pointer and length of a live array.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            value.as_ptr().cast(),
+            std::mem::size_of_val(value) as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "setsockopt: {}", std::io::Error::last_os_error());
+}
+
+/// A connection to a listener on `port`; the server side is aborted
+/// (SO_LINGER 0: the kernel sends a RST from `port`), optionally marked.
+/// Returns what the client's read sees.
+fn abort_from(port: u16, mark: Option<u32>) -> std::io::Result<usize> {
+    let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (s, _) = l.accept().unwrap();
+    if let Some(m) = mark {
+        setsockopt_int(s.as_raw_fd(), libc::SOL_SOCKET, libc::SO_MARK, &[m as i32]);
+    }
+    setsockopt_int(s.as_raw_fd(), libc::SOL_SOCKET, libc::SO_LINGER, &[1, 0]);
+    drop(s);
+    c.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    c.read(&mut [0u8; 16])
+}
+
+#[test]
+fn the_rule_drops_rsts_from_our_ports_but_not_marked_ones() {
+    let lab = Lab::loopback_only(&[]);
+    lab.in_scanner(|| {
+        // Without the guard the RST arrives.
+        let e = abort_from(61005, None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+
+        let g = RstGuard::install(61000..=61015).expect("install");
+        assert_eq!(g.dropped().unwrap(), 0);
+        let e = abort_from(61006, None).unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+            "RST got through: {e:?}"
+        );
+        // The abort's RST, and the RST answering the client's FIN after it.
+        assert!(g.dropped().unwrap() >= 1);
+        // Our own marked RSTs pass; ports outside the range are untouched.
+        let e = abort_from(61007, Some(MARK)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+        let e = abort_from(61016, None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+    });
+}
+
+#[test]
+fn without_nft_or_without_cap_net_admin_the_error_says_so() {
+    let lab = Lab::loopback_only(&[]);
+    let (missing, denied) = lab.in_scanner(|| {
+        let missing = RstGuard::install_using("/nonexistent/nft".as_ref(), 61000..=61015)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        // The real nft, run as nobody without capabilities.
+        let dir = tempfile::tempdir().unwrap();
+        let wrapper = dir.path().join("nft-unprivileged");
+        std::fs::write(
+            &wrapper,
+            "#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all nft \"$@\"\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let denied = RstGuard::install_using(wrapper.as_os_str(), 61000..=61015)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        (missing, denied)
+    });
+    assert!(
+        missing.contains("install the nftables package"),
+        "{missing}"
+    );
+    assert!(denied.contains("CAP_NET_ADMIN"), "{denied}");
+}
+
+/// Run by `a_sigkilled_guard_is_cleaned_up_by_the_next_run` as a child
+/// process: install a guard, say so, and hold it until killed.
+#[test]
+#[ignore = "helper: run as a child process by the SIGKILL test"]
+fn helper_hold_a_guard_until_killed() {
+    if std::env::var_os("SSW_RSTGUARD_HOLD").is_none() {
+        return;
+    }
+    let _g = RstGuard::install(61000..=61015).expect("install in child");
+    println!("installed");
+    use std::io::Write;
+    std::io::stdout().flush().unwrap();
+    std::thread::sleep(Duration::from_secs(120));
+}
+
+#[test]
+fn a_sigkilled_guard_is_cleaned_up_by_the_next_run() {
+    use std::io::BufRead;
+    let lab = Lab::loopback_only(&[]);
+    let mut cmd = lab.wrap_in_scanner(&Command::new(std::env::current_exe().unwrap()));
+    cmd.args([
+        "--exact",
+        "helper_hold_a_guard_until_killed",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("SSW_RSTGUARD_HOLD", "1")
+    .stdout(std::process::Stdio::piped());
+    /// Kills the child also when an assertion below fails.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Killed(cmd.spawn().unwrap());
+    // `ip netns exec` execs the test binary: the child's pid is the guard's.
+    let pid = child.0.id();
+    let mut out = std::io::BufReader::new(child.0.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("installed") {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "child ended early");
+    }
+    let theirs = format!("table inet synsweep_{pid}");
+    lab.in_scanner(|| assert!(tables().contains(&theirs), "{:?}", tables()));
+    // SIGKILL: no destructor runs, the table stays behind.
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    lab.in_scanner(|| {
+        assert!(tables().contains(&theirs), "{:?}", tables());
+        // The next run removes it.
+        let g = RstGuard::install(61000..=61015).expect("install");
+        let t = tables();
+        assert!(!t.contains(&theirs), "{t:?}");
+        assert!(t.contains(&format!("table inet {}", g.table())));
+    });
+}
