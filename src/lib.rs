@@ -21,6 +21,7 @@ pub mod output;
 pub mod permutation;
 pub mod ports;
 pub mod privilege;
+pub mod probe;
 pub mod ratelimit;
 pub mod receiver;
 pub mod resume;
