@@ -6,10 +6,12 @@
 pub mod arp;
 pub mod checksum;
 pub mod ethernet;
+pub mod icmp;
 pub mod ipv4;
 pub mod probe;
 pub mod reply;
 pub mod tcp;
+pub mod udp;
 
 /// A packet was too short or malformed to be viewed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
