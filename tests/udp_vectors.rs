@@ -71,6 +71,16 @@ const VECTORS: &[(&str, &str, &[&[u8]])] = &[
         &[include_bytes!("udp_vectors/netbios-nbstat-0.bin")],
     ),
     (
+        "netbios-nbstat",
+        "samba 4.17 AD DC (nbt server)",
+        &[include_bytes!("udp_vectors/netbios-nbstat-samba-ad-0.bin")],
+    ),
+    (
+        "cldap-rootdse",
+        "samba 4.17 AD DC",
+        &[include_bytes!("udp_vectors/cldap-rootdse-0.bin")],
+    ),
+    (
         "portmap-dump",
         "rpcbind 1.2",
         &[include_bytes!("udp_vectors/portmap-dump-0.bin")],
@@ -205,6 +215,7 @@ fn classify_by_port_names_the_protocol() {
         (11211, "memcached-stats", "memcached"),
         (1900, "ssdp-msearch", "ssdp"),
         (137, "netbios-nbstat", "netbios-ns"),
+        (389, "cldap-rootdse", "cldap"),
         (111, "portmap-dump", "portmap"),
         (69, "tftp-rrq", "tftp"),
         (623, "ipmi-presence-ping", "ipmi"),
@@ -250,6 +261,13 @@ fn measured_amplification_of_real_replies() {
         amplification(1024, service("chargen").payload(COOKIE).len()),
         1024.0
     );
+    // CLDAP rootDSE from an AD DC: the amplifier Shadowserver reports.
+    let probe = service("cldap-rootdse").payload(COOKIE).len();
+    let reply = VECTORS.iter().find(|v| v.0 == "cldap-rootdse").unwrap().2[0].len();
+    assert_eq!((probe, reply), (42, 1754));
+    assert!(synsweep::probe::udp_payloads::is_amplifier(amplification(
+        reply, probe
+    )));
     // IKE NO_PROPOSAL_CHOSEN is smaller than the request: no amplifier.
     assert!(amplification(36, service("ike-sa-init").payload(COOKIE).len()) < 1.0);
 }
