@@ -227,6 +227,7 @@ grab coap-well-known-core 5683
 grab ipmi-presence-ping 623
 grab openvpn-hard-reset 1194
 grab ike-sa-init 500
+grab ike-v1-main-mode 500
 grab ike-sa-init-natt 4500
 grab mdns-services 5353
 grab wsd-probe-device 3702

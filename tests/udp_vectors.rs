@@ -116,6 +116,11 @@ const VECTORS: &[(&str, &str, &[&[u8]])] = &[
         &[include_bytes!("udp_vectors/ike-sa-init-0.bin")],
     ),
     (
+        "ike-v1-main-mode",
+        "strongSwan charon 5.9",
+        &[include_bytes!("udp_vectors/ike-v1-main-mode-0.bin")],
+    ),
+    (
         "ike-sa-init-natt",
         "strongSwan charon 5.9",
         &[include_bytes!("udp_vectors/ike-sa-init-natt-0.bin")],
@@ -181,7 +186,7 @@ fn each_checker_refuses_the_other_services_replies() {
         match n {
             "dns-version-bind" | "dns-recursive" | "mdns-services" => "dns",
             "snmp-v2c-public" | "snmp-v1-public" => "snmp",
-            "ike-sa-init" | "ike-sa-init-natt" => "ike",
+            "ike-sa-init" | "ike-sa-init-natt" | "ike-v1-main-mode" => "ike",
             n => n,
         }
     }
@@ -223,6 +228,7 @@ fn classify_by_port_names_the_protocol() {
         (5683, "coap-well-known-core", "coap"),
         (1194, "openvpn-hard-reset", "openvpn"),
         (500, "ike-sa-init", "ike"),
+        (500, "ike-v1-main-mode", "ike"),
         (4500, "ike-sa-init-natt", "ike"),
         (19, "chargen", "chargen"),
     ];

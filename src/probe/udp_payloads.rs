@@ -887,6 +887,71 @@ fn ike_sa_init(cookie: u32, out: &mut Vec<u8>) {
     out[start + 24..start + 28].copy_from_slice(&total.to_be_bytes());
 }
 
+/// IKEv1 Main Mode first message (RFC 2408, RFC 2409): an ISAKMP SA
+/// proposal with pre-shared-key transforms a v1-only gateway commonly
+/// accepts (AES-128 and 3DES, SHA-1, MODP-2048 and MODP-1024). The
+/// initiator cookie carries the cookie; the responder's SA choice or its
+/// NO-PROPOSAL-CHOSEN notification echoes it.
+fn ike_v1_main_mode(cookie: u32, out: &mut Vec<u8>) {
+    // (encryption algorithm, key length, DH group)
+    let transforms: [(u16, Option<u16>, u16); 4] = [
+        (7, Some(128), 14), // AES-CBC-128, MODP-2048
+        (7, Some(128), 2),  // AES-CBC-128, MODP-1024
+        (5, None, 14),      // 3DES-CBC, MODP-2048
+        (5, None, 2),       // 3DES-CBC, MODP-1024
+    ];
+    let mut prop = vec![0, 0, 0, 0, 1, 1, 0, transforms.len() as u8];
+    for (i, (enc, kl, group)) in transforms.iter().enumerate() {
+        // TV attributes: encryption, [key length], hash SHA-1, auth PSK,
+        // group, life type seconds, life duration 28800.
+        let mut attrs: Vec<(u16, u16)> = vec![(1, *enc)];
+        if let Some(kl) = kl {
+            attrs.push((14, *kl));
+        }
+        attrs.extend_from_slice(&[(2, 2), (3, 1), (4, *group), (11, 1), (12, 28800)]);
+        let len = 8 + 4 * attrs.len() as u16;
+        let last = i + 1 == transforms.len();
+        prop.extend_from_slice(&[if last { 0 } else { 3 }, 0]);
+        prop.extend_from_slice(&len.to_be_bytes());
+        prop.extend_from_slice(&[i as u8 + 1, 1, 0, 0]); // transform #, KEY_IKE
+        for (ty, v) in attrs {
+            prop.extend_from_slice(&(0x8000 | ty).to_be_bytes());
+            prop.extend_from_slice(&v.to_be_bytes());
+        }
+    }
+    let plen = prop.len() as u16;
+    prop[2..4].copy_from_slice(&plen.to_be_bytes());
+
+    let start = out.len();
+    out.extend_from_slice(&ike_spi(cookie));
+    out.extend_from_slice(&[0; 8]); // responder cookie
+    out.extend_from_slice(&[1, 0x10, 2, 0]); // next SA, v1.0, Main Mode, no flags
+    out.extend_from_slice(&[0; 4]); // message ID
+    out.extend_from_slice(&[0; 4]); // length, below
+    // SA payload: DOI IPsec, situation identity only, then the proposal.
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&(12 + plen).to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 1]);
+    out.extend_from_slice(&prop);
+    let total = (out.len() - start) as u32;
+    out[start + 24..start + 28].copy_from_slice(&total.to_be_bytes());
+}
+
+/// An IKEv1 answer: an ISAKMP header of version 1 with a responder cookie
+/// (Main Mode reply) or an Informational exchange (a notification); echo:
+/// the initiator cookie.
+fn ike_v1_check(reply: &[u8], cookie: u32) -> Verdict {
+    if reply.len() < 28 {
+        return Verdict::Invalid;
+    }
+    let len = be32(reply, 24).unwrap_or(0) as usize;
+    let answered = reply[8..16] != [0; 8] || reply[18] == 5;
+    if reply[17] >> 4 != 1 || !answered || len < 28 || len > reply.len() {
+        return Verdict::Invalid;
+    }
+    echo(reply[..8] == ike_spi(cookie))
+}
+
 /// IKE_SA_INIT on the NAT-T port 4500: the same message after the 4-byte
 /// non-ESP marker (RFC 3948 2.2).
 fn ike_sa_init_natt(cookie: u32, out: &mut Vec<u8>) {
@@ -903,8 +968,11 @@ fn ike_check(reply: &[u8], cookie: u32) -> Verdict {
     }
     let len = be32(reply, 24).unwrap_or(0) as usize;
     let major = reply[17] >> 4;
+    if major == 1 {
+        return ike_v1_check(reply, cookie);
+    }
     let v2_response = major == 2 && reply[19] & 0x20 != 0 && reply[19] & 0x08 == 0;
-    if !(v2_response || major == 1) || len < 28 || len > reply.len() || reply[16] == 0 && len > 28 {
+    if !v2_response || len < 28 || len > reply.len() || reply[16] == 0 && len > 28 {
         return Verdict::Invalid;
     }
     echo(reply[..8] == ike_spi(cookie))
@@ -1101,6 +1169,14 @@ service!(
 );
 service!(IKE, "ike", "ike-sa-init", [500], ike_sa_init, ike_check);
 service!(
+    IKE_V1,
+    "ike",
+    "ike-v1-main-mode",
+    [500],
+    ike_v1_main_mode,
+    ike_v1_check
+);
+service!(
     IKE_NATT,
     "ike",
     "ike-sa-init-natt",
@@ -1144,6 +1220,7 @@ pub static ALL: &[&UdpService] = &[
     &COAP,
     &OPENVPN,
     &IKE,
+    &IKE_V1,
     &IKE_NATT,
     &CHARGEN,
     &QOTD,
@@ -1162,7 +1239,7 @@ pub fn services_for_port(port: u16) -> &'static [&'static UdpService] {
         137 => &[&NETBIOS],
         161 => &[&SNMP_V2C, &SNMP_V1],
         389 => &[&CLDAP],
-        500 => &[&IKE],
+        500 => &[&IKE, &IKE_V1],
         623 => &[&IPMI],
         1194 => &[&OPENVPN],
         1900 => &[&SSDP],

@@ -343,6 +343,34 @@ fn ike_sa_init_structure() {
 }
 
 #[test]
+fn ike_v1_main_mode_structure() {
+    let p = IKE_V1.payload(C);
+    assert_eq!(&p[..8], &[0x9c, 0x3a, 0x51, 0xe7, b's', b'y', b'n', b's']);
+    assert_eq!(&p[16..20], &[1, 0x10, 2, 0]);
+    assert_eq!(
+        u32::from_be_bytes(p[24..28].try_into().unwrap()) as usize,
+        p.len()
+    );
+    // SA payload spans the rest: DOI 1, situation 1, one proposal of 4.
+    assert_eq!(u16::from_be_bytes([p[30], p[31]]) as usize, p.len() - 28);
+    assert_eq!(&p[32..40], &[0, 0, 0, 1, 0, 0, 0, 1]);
+    assert_eq!(u16::from_be_bytes([p[42], p[43]]) as usize, p.len() - 40);
+    assert_eq!(&p[44..48], &[1, 1, 0, 4]);
+    // Transforms chain: 3 (more) three times, then 0, lengths adding up.
+    let mut at = 48;
+    let mut nexts = vec![];
+    while at < p.len() {
+        nexts.push(p[at]);
+        at += u16::from_be_bytes([p[at + 2], p[at + 3]]) as usize;
+    }
+    assert_eq!((nexts, at), (vec![3, 3, 3, 0], p.len()));
+    // Our request is no answer (no responder cookie, not informational),
+    // for either IKE checker.
+    assert_eq!(ike_v1_check(&p, C), Verdict::Invalid);
+    assert_eq!(ike_check(&p, C), Verdict::Invalid);
+}
+
+#[test]
 fn chargen_and_qotd() {
     assert_eq!(CHARGEN.payload(C), b"\n");
     let lines = b"xyz{|}~ !\"#$%&\r\nyz{|}~ !\"#$%&'\r\nz{|";
