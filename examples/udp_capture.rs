@@ -43,9 +43,14 @@ fn main() {
     let bind: SocketAddr = if dst.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
         .parse()
         .unwrap();
-    let sock = UdpSocket::bind(bind).expect("bind");
+    let fail = |what: &str, e: std::io::Error| -> ! {
+        eprintln!("udp_capture: {what}: {e}");
+        std::process::exit(1)
+    };
+    let sock = UdpSocket::bind(bind).unwrap_or_else(|e| fail("bind", e));
     let payload = svc.payload(cookie);
-    sock.send_to(&payload, dst).expect("send");
+    sock.send_to(&payload, dst)
+        .unwrap_or_else(|e| fail("send", e));
     let end = Instant::now() + Duration::from_secs(2);
     let mut buf = [0u8; 65536];
     let mut n = 0;
@@ -53,11 +58,12 @@ fn main() {
         if left.is_zero() {
             break;
         }
-        sock.set_read_timeout(Some(left)).unwrap();
+        sock.set_read_timeout(Some(left))
+            .unwrap_or_else(|e| fail("timeout", e));
         match sock.recv_from(&mut buf) {
             Ok((len, from)) => {
                 let path = format!("{}/{}-{n}.bin", args[4], svc.name);
-                std::fs::write(&path, &buf[..len]).expect("write");
+                std::fs::write(&path, &buf[..len]).unwrap_or_else(|e| fail(&path, e));
                 println!(
                     "{}: {len} bytes from {from} -> {path} ({:?})",
                     svc.name,

@@ -18,8 +18,28 @@
 //! QOTD, SSDP, TFTP) answer [`Echo::NotApplicable`]; there the source port and
 //! the address are all the core can check.
 //!
-//! Everything here is pure: no sockets, no clock, no allocation beyond the
-//! output vector.
+//! Everything here is pure: no sockets, no clock, no state.
+//!
+//! What the scan core must know when it wires this in:
+//!
+//! | cookie bits echoed | how | protocols (field) |
+//! | --- | --- | --- |
+//! | 32 | as is | NTP (origin timestamp), SNMP (request-id), portmap (XID), CoAP (token), IKE (initiator SPI), OpenVPN (session ID), WS-Discovery (RelatesTo UUID) |
+//! | 31 | low 31 bits, never 0 | CLDAP (message ID) |
+//! | 16 | [`cookie16`] | DNS, mDNS (ID), memcached (request ID), NetBIOS (transaction ID), CoAP (message ID, beside the token) |
+//! | 8 | bytes XORed, 0..=0xfe | IPMI (ASF message tag) |
+//! | 0 | nothing echoed | SSDP, TFTP, chargen, QOTD, [`GENERIC`] |
+//!
+//! - Replies that do not come from the probed port: a TFTP server answers
+//!   from a fresh port (its transfer ID, RFC 1350), and wsdd answers a
+//!   WS-Discovery probe from its multicast socket's port. Both still go to
+//!   our source port, which carries the cookie: the core should accept
+//!   those two protocols from any source port of the probed address.
+//! - Several datagrams per reply: memcached splits `stats` into numbered
+//!   datagrams (each carries the request ID), wsdd repeats its answer
+//!   (SOAP-over-UDP). [`amplification`] counts all of them.
+//! - Identification: run every checker of the port's list ([`classify`])
+//!   and keep the first accepted verdict; its `protocol` names the service.
 
 use std::fmt::Write as _;
 
