@@ -1030,13 +1030,17 @@ fn chargen_check(reply: &[u8], _cookie: u32) -> Verdict {
     }
 }
 
-/// QOTD: a short text message (RFC 865 asks for under 512 characters).
+/// QOTD: a short text message (RFC 865 asks for under 512 characters) with
+/// at least one word in it, so our own one-byte probe reflected by an echo
+/// service is not taken for a quote. Any short text passes: only the port
+/// tells QOTD from another text protocol.
 fn qotd_check(reply: &[u8], _cookie: u32) -> Verdict {
     let text = std::str::from_utf8(reply).is_ok_and(|s| {
         s.chars()
             .all(|c| !c.is_control() || matches!(c, '\r' | '\n' | '\t'))
+            && s.chars().any(char::is_alphanumeric)
     });
-    if !reply.is_empty() && reply.len() <= 1024 && text {
+    if reply.len() <= 1024 && text {
         Verdict::Valid(Echo::NotApplicable)
     } else {
         Verdict::Invalid

@@ -384,6 +384,8 @@ fn chargen_and_qotd() {
         Verdict::Valid(Echo::NotApplicable)
     );
     assert_eq!(qotd_check(b"\x16\x03\x01", C), Verdict::Invalid);
+    assert_eq!(qotd_check(b"\n", C), Verdict::Invalid);
+    assert_eq!(qotd_check(b"", C), Verdict::Invalid);
     assert_eq!(qotd_check(&[b'a'; 2000], C), Verdict::Invalid);
 }
 
@@ -423,6 +425,27 @@ fn every_payload_depends_on_the_cookie_where_it_can_echo() {
         let (a, b) = (s.payload(C), s.payload(C ^ 0x0000_0100));
         assert!(!a.is_empty());
         assert_eq!(a == b, fixed.contains(&s.name), "{}", s.name);
+    }
+}
+
+#[test]
+fn no_checker_takes_a_reflected_probe() {
+    // An echo service (or a forger replaying our probe) sends our payload
+    // back: no checker may take it for an answer.
+    // QOTD takes any short text, so only its own port's probe counts there.
+    for s in ALL {
+        for t in ALL
+            .iter()
+            .filter(|t| t.name != "qotd" || t.ports == s.ports)
+        {
+            let v = (t.check)(&s.payload(C), C);
+            assert!(
+                !v.accepted(),
+                "{} accepted the {} probe: {v:?}",
+                t.name,
+                s.name
+            );
+        }
     }
 }
 
