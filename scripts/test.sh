@@ -6,10 +6,11 @@
 #
 # The lab tests build network namespaces (root), the format tests validate nmap
 # XML with xmllint against nmap's DTD (nmap-common) and render the HTML report
-# in headless Chromium. They fail, never skip, when something is missing.
+# in headless Chromium, the UDP lab sends probes to real dnsmasq, snmpd and
+# memcached. They fail, never skip, when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs=(nftables iproute2 libxml2-utils nmap-common chromium python3)
+pkgs=(nftables iproute2 libxml2-utils nmap-common chromium python3 dnsmasq-base snmpd memcached)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
