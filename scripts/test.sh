@@ -7,14 +7,16 @@
 # The lab tests build network namespaces (root), the format tests validate nmap
 # XML with xmllint against nmap's DTD (nmap-common) and render the HTML report
 # in headless Chromium, the deployment tests run Slurm's daemons, buildah and
-# kubernetes-validate. They fail, never skip, when something is missing.
+# kubernetes-validate, the UDP lab sends probes to real dnsmasq, snmpd and
+# memcached. They fail, never skip, when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # slurm-wlm and munge: a one-node Slurm cluster in a lab (tests/slurm_lab.rs);
 # buildah, libcap2-bin and binutils: the container image (tests/container_image.rs);
 # python3-venv: kubernetes-validate (PyPI) for the manifests (tests/deploy_manifests.rs).
 pkgs=(nftables iproute2 procps libxml2-utils nmap-common chromium python3
-    slurm-wlm munge buildah libcap2-bin binutils python3-venv)
+    slurm-wlm munge buildah libcap2-bin binutils python3-venv
+    dnsmasq-base snmpd memcached)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

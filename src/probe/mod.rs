@@ -13,6 +13,7 @@
 //! Adding a probe type is adding a file here and a row in [`MODULES`].
 
 pub mod tcp_syn;
+pub mod udp_payloads;
 
 use crate::engine::cookie::CookieKey;
 use crate::finding::PortState;

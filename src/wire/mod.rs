@@ -7,10 +7,27 @@ pub mod arp;
 pub mod bpf;
 pub mod checksum;
 pub mod ethernet;
+pub mod icmp;
 pub mod ipv4;
 pub mod reply;
 pub mod segment;
 pub mod tcp;
+pub mod udp;
+
+/// How a packet built here is framed on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// Ethernet II header first (AF_PACKET on an Ethernet-like interface).
+    Ethernet {
+        src: ethernet::Mac,
+        dst: ethernet::Mac,
+    },
+    /// Bare IPv4 (a layer-3 link, or a raw IP socket).
+    Ip,
+}
+
+/// The TTL of every packet we build.
+pub const TTL: u8 = 64;
 
 /// A packet was too short or malformed to be viewed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
