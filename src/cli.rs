@@ -32,6 +32,15 @@ skipped inside a wider target; a target wholly inside one is scanned as named.
 Output format follows the file extension: .ndjson/.jsonl, .json, .csv, .xml (nmap),
 .txt (masscan list), .html (report); '-' is NDJSON on stdout.
 
+Where probes go: each target the way the kernel routes it (several interfaces and
+gateways in one scan). Targets on a directly connected Ethernet network are first asked
+for their MAC with ARP and probed at their own MAC; hosts that do not answer ARP are
+counted as down and not probed. tun/WireGuard/ppp interfaces are probed at the IP layer.
+Targets with no route are named in a warning and not probed.
+
+While sending, the scan saves its state to paused.json every second: after a crash,
+--resume paused.json continues from there.
+
 Ctrl-C (or SIGTERM) stops sending, waits for late replies, flushes findings and writes
 paused.json (in --state-dir if given, else the working directory) and prints where; a
 second signal skips the wait. With --state-dir DIR the same command line starts, resumes
@@ -118,7 +127,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "VAR/N", conflicts_with = "shard")]
     pub shard_from_env: Option<String>,
 
-    /// Interface to send on [default: from the routing table]
+    /// Interface to send every probe on [default: the kernel's route for
+    /// each target, which may use several interfaces in one scan]
     #[arg(short = 'i', long = "interface", value_name = "IFACE")]
     pub interface: Option<String>,
 
@@ -129,7 +139,9 @@ pub struct ScanArgs {
     #[arg(long, value_name = "IPS")]
     pub source_ip: Option<String>,
 
-    /// MAC address of the next hop [default: neighbour table or ARP]
+    /// MAC address of the next hop for every Ethernet probe [default: the
+    /// gateway's from the neighbour table or ARP; on-link targets each at
+    /// their own MAC from an ARP sweep]
     #[arg(long, value_name = "MAC")]
     pub router_mac: Option<String>,
 
