@@ -167,7 +167,7 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
         )));
     }
     let senders = a.senders.unwrap_or(match rate {
-        Rate::Max => 2,
+        Rate::Max | Rate::Unlimited => 2,
         Rate::Pps(r) if r >= FAST_RATE => 2,
         Rate::Pps(_) => DEFAULT_SENDERS,
     });

@@ -239,11 +239,26 @@ impl Correlator {
 /// answered (most of the internet), one port per round is retried, chosen
 /// afresh each round: that finds hosts whose every probe was lost at a cost
 /// of 1/ports of the silent space, instead of all of it.
+///
+/// `--rate max` adds what its controller learned in the first pass (issue
+/// 13): `lossy` holds the positions (of one sender's walk) sent while the
+/// reply ratio was falling, during the ramp or a probe upward. There every
+/// silent pair is probed again, a silent host on every port, since whole
+/// hosts' replies were plausibly lost. With `silent_hosts` false (the retry
+/// round `--rate max` adds by itself) only those positions and the silent
+/// ports of hosts that answered are probed: the ramp's losses are covered
+/// without probing the silent space again.
 #[derive(Debug, Clone)]
 pub struct RetryPlan {
     pub answered: Arc<Answered>,
     pub round: u32,
     pub nports: u64,
+    // synsweep-rate (issue 13): begin
+    /// Sorted, disjoint ranges of positions sent while replies were lost.
+    pub lossy: Arc<[std::ops::Range<u64>]>,
+    /// Silent hosts outside `lossy` get one port per round.
+    pub silent_hosts: bool,
+    // synsweep-rate: end
 }
 
 /// Probes per retry round for a silent port of a host that answered.
@@ -270,6 +285,28 @@ impl RetryPlan {
     pub fn should_probe(&self, ip: u32, port: u16, port_index: u64) -> bool {
         self.probes(ip, port, port_index) > 0
     }
+
+    // synsweep-rate (issue 13): begin
+    /// [`RetryPlan::probes`] for the pair at position `pos` of the sender's
+    /// walk, with the first pass's lossy stretches and `silent_hosts`.
+    #[inline]
+    pub fn probes_at(&self, pos: u64, ip: u32, port: u16, port_index: u64) -> u32 {
+        if self.answered.pair(ip, port) {
+            return 0;
+        }
+        if self.answered.host(ip) {
+            return LIVE_HOST_COPIES;
+        }
+        let i = self.lossy.partition_point(|r| r.end <= pos);
+        if self.lossy.get(i).is_some_and(|r| r.contains(&pos)) {
+            return 1;
+        }
+        if !self.silent_hosts {
+            return 0;
+        }
+        self.probes(ip, port, port_index)
+    }
+    // synsweep-rate: end
 }
 
 #[cfg(test)]
@@ -402,6 +439,8 @@ mod tests {
             answered: Arc::new(c.answered().clone()),
             round: 1,
             nports: 3,
+            lossy: Arc::from([]),
+            silent_hosts: true,
         };
         assert!(!plan.should_probe(HOST, 22, 0), "answered pair");
         assert!(plan.should_probe(HOST, 80, 1), "silent port of a live host");
@@ -425,6 +464,8 @@ mod tests {
                     answered: plan.answered.clone(),
                     round,
                     nports: 3,
+                    lossy: Arc::from([]),
+                    silent_hosts: true,
                 };
                 let v: Vec<u64> = (0..3)
                     .filter(|&i| p.should_probe(silent, [22, 80, 443][i as usize], i))
@@ -436,6 +477,49 @@ mod tests {
         assert_ne!(picks[0], picks[1]);
         assert_ne!(picks[1], picks[2]);
     }
+
+    // synsweep-rate (issue 13): begin
+    #[test]
+    fn ramp_retry_covers_lossy_stretches_and_nothing_else_silent() {
+        let e = expect();
+        let mut c = Correlator::new(e.clone());
+        c.handle(&reply(&e, HOST, 22, 61000, tcp::SYN | tcp::ACK))
+            .unwrap();
+        let silent = HOST + 1;
+        let plan = |silent_hosts| RetryPlan {
+            answered: Arc::new(c.answered().clone()),
+            round: 1,
+            nports: 3,
+            lossy: Arc::from([10..20, 50..51]),
+            silent_hosts,
+        };
+        let ramp = plan(false);
+        // Answered pairs never; silent ports of a live host anywhere, twice.
+        assert_eq!(ramp.probes_at(15, HOST, 22, 0), 0);
+        assert_eq!(ramp.probes_at(99, HOST, 80, 1), LIVE_HOST_COPIES);
+        // A silent host: every port inside a lossy stretch, none outside.
+        for (pos, want) in [(9, 0), (10, 1), (19, 1), (20, 0), (49, 0), (50, 1), (51, 0)] {
+            for (i, port) in [22u16, 80, 443].into_iter().enumerate() {
+                assert_eq!(
+                    ramp.probes_at(pos, silent, port, i as u64),
+                    want,
+                    "pos {pos} port {port}"
+                );
+            }
+        }
+        // With silent hosts on (explicit --retries), outside the stretches
+        // the usual rotating port.
+        let full = plan(true);
+        let outside: u32 = (0..3)
+            .map(|i| full.probes_at(30, silent, [22, 80, 443][i as usize], i))
+            .sum();
+        assert_eq!(outside, 1);
+        let inside: u32 = (0..3)
+            .map(|i| full.probes_at(12, silent, [22, 80, 443][i as usize], i))
+            .sum();
+        assert_eq!(inside, 3);
+    }
+    // synsweep-rate: end
 
     mod props {
         use super::*;

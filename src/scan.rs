@@ -34,8 +34,11 @@ pub const SPORT_COUNT: u16 = 16;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Rate {
     Pps(f64),
-    /// As fast as the kernel takes them.
+    /// As fast as the path carries them: the adaptive controller.
     Max,
+    /// As fast as the kernel takes them, no controller (sender benchmarks,
+    /// paths known to be wide).
+    Unlimited,
 }
 
 impl Rate {
@@ -43,12 +46,15 @@ impl Rate {
         if s.eq_ignore_ascii_case("max") {
             return Ok(Rate::Max);
         }
+        if s.eq_ignore_ascii_case("unlimited") {
+            return Ok(Rate::Unlimited);
+        }
         let v: f64 = s
             .trim_end_matches(['k', 'K', 'm', 'M'])
             .parse()
             .map_err(|_| {
                 Error::input(format!(
-                    "invalid rate '{s}': want packets per second (e.g. 50000, 100k, 1.5M) or 'max'"
+                    "invalid rate '{s}': want packets per second (e.g. 50000, 100k, 1.5M), 'max' or 'unlimited'"
                 ))
             })?;
         let mult = match s.chars().last() {
@@ -68,7 +74,7 @@ impl Rate {
     fn pps(self) -> Option<f64> {
         match self {
             Rate::Pps(v) => Some(v),
-            Rate::Max => None,
+            Rate::Max | Rate::Unlimited => None,
         }
     }
 }
@@ -78,6 +84,7 @@ impl std::fmt::Display for Rate {
         match self {
             Rate::Pps(v) => write!(f, "{v}"),
             Rate::Max => f.write_str("max"),
+            Rate::Unlimited => f.write_str("unlimited"),
         }
     }
 }
@@ -126,6 +133,8 @@ pub struct Summary {
     pub backlog_drops: u64,
     /// Times `--rate max` backed off because replies were being lost.
     pub rate_cuts: u64,
+    /// `--rate max`: the rate it settled on and why.
+    pub rate_note: Option<String>,
     pub elapsed: Duration,
     /// Where the paused state went, when the scan was interrupted.
     pub paused: Option<PathBuf>,
@@ -449,12 +458,33 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         }
     }
     let corr = Mutex::new(Correlator::with_answered(expect, answered));
-    let per_sender = cfg.rate.pps().map(|r| r / cfg.senders as f64);
+    // synsweep-rate (issue 13): `--rate max` starts at the controller's safe
+    // rate, not unlimited (a first burst would spoil its baseline).
+    let per_sender = match cfg.rate {
+        Rate::Max => Some(adaptive::START),
+        r => r.pps(),
+    }
+    .map(|r| r / cfg.senders as f64);
     let limiters: Vec<Mutex<RateLimiter>> = (0..cfg.senders)
         .map(|_| Mutex::new(RateLimiter::new(per_sender)))
         .collect();
     // `--rate max`: the adaptive controller, fed every tick.
     let mut adaptive = (cfg.rate == Rate::Max).then(Adaptive::new);
+    // synsweep-rate (issue 13): begin. `--rate max` without --retries adds
+    // one retry round over what its controller saw lost while it learned
+    // (RetryPlan::lossy) and the silent ports of live hosts, not the silent
+    // space. Positions walked per tick map the controller's lossy ticks to
+    // positions.
+    let ramp_retry = cfg.rate == Rate::Max && cfg.args.retries.is_none();
+    let retries = if ramp_retry {
+        cfg.retries.max(1)
+    } else {
+        cfg.retries
+    };
+    let mut walked_hist: Vec<Vec<u64>> = Vec::new();
+    let round0_from = next.clone();
+    let mut lossy: Vec<Vec<std::ops::Range<u64>>> = vec![Vec::new(); cfg.senders];
+    // synsweep-rate: end
     let backlog0 = adaptive::backlog_drops().unwrap_or(0);
     let backlog_now = || adaptive::backlog_drops().map_or(0, |d| d.saturating_sub(backlog0));
     let started = Instant::now();
@@ -502,12 +532,17 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         let (corr_ref, risk_ref, counters_ref) = (&corr, &risk, &counters);
         let ch = s.spawn(move || collect(rx, corr_ref, risk_ref, w, cfg.show_closed, counters_ref));
         let tick = Duration::from_millis(if live { 100 } else { 50 });
-        for round in start_round..=cfg.retries {
+        for round in start_round..=retries {
             let retry = (round > 0).then(|| RetryPlan {
                 answered: Arc::new(corr.lock().unwrap().answered().clone()),
                 round,
                 nports: cfg.ports.len() as u64,
+                lossy: Arc::from([]),
+                silent_hosts: !ramp_retry,
             });
+            if let (1.., Some(a)) = (round, adaptive.as_mut()) {
+                a.new_round();
+            }
             let round_start = Instant::now();
             let handles: Vec<_> = (0..cfg.senders)
                 .map(|t| {
@@ -516,7 +551,10 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                         &tx_socks[t],
                         &limiters[t],
                         &progress[t],
-                        retry.clone(),
+                        retry.clone().map(|r| RetryPlan {
+                            lossy: Arc::from(lossy[t].clone()),
+                            ..r
+                        }),
                         slices[t],
                         next[t],
                     );
@@ -541,7 +579,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             let phase = if round == 0 {
                 "scan".to_string()
             } else {
-                format!("retry {round}/{}", cfg.retries)
+                format!("retry {round}/{retries}")
             };
             let (mut last_t, mut last_sent) = (Instant::now(), sent_now());
             let mut rate = 0.0;
@@ -562,13 +600,22 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                         rxstats.frames.load(Ordering::Relaxed),
                         rxstats.kernel_drops.load(Ordering::Relaxed) + backlog_now(),
                     );
-                    let cap = a.update(adaptive::Tick {
+                    let tk = adaptive::Tick {
                         dt: obs.0 - seen.0,
                         sent: obs.1 - seen.1,
                         replies: obs.2 - seen.2,
                         drops: obs.3 - seen.3,
-                    });
+                    };
+                    let cap = a.update(tk);
                     seen = obs;
+                    if round == 0 {
+                        walked_hist.push(
+                            progress
+                                .iter()
+                                .map(|p| p.walked.load(Ordering::Relaxed))
+                                .collect(),
+                        );
+                    }
                     let per = cap.map_or(sender::CAP_UNLIMITED, |c| {
                         ((c / cfg.senders as f64) as u64).max(1)
                     });
@@ -589,7 +636,10 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                 let pct = 100.0 * walked as f64 / mine.max(1) as f64;
                 let eta = (round == 0 && rate > 0.0)
                     .then(|| Duration::from_secs_f64(mine.saturating_sub(walked) as f64 / rate));
-                status(&phase, pct, eta, rate);
+                match adaptive.as_ref() {
+                    Some(a) => status(&format!("{phase} [{}]", a.status()), pct, eta, rate),
+                    None => status(&phase, pct, eta, rate),
+                }
             }
             for (t, h) in handles.into_iter().enumerate() {
                 match h.join().expect("sender thread panicked") {
@@ -605,12 +655,16 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             if io_err.is_some() {
                 break;
             }
+            if let (0, Some(a)) = (round, adaptive.as_ref()) {
+                walked_hist.push(next.clone());
+                lossy = adaptive::lossy_positions(a.lossy_ticks(), &walked_hist, &round0_from);
+            }
             if stop.load(Ordering::SeqCst) {
                 interrupted_round = Some(round);
                 break;
             }
             next.iter_mut().for_each(|j| *j = 0);
-            if round < cfg.retries {
+            if round < retries {
                 let until = Instant::now() + cfg.wait.min(Duration::from_secs(1));
                 while Instant::now() < until && !stop.load(Ordering::SeqCst) {
                     std::thread::sleep(tick);
@@ -728,6 +782,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         kernel_drops: rxstats.kernel_drops.load(Ordering::Relaxed),
         backlog_drops: backlog_now(),
         rate_cuts: adaptive.as_ref().map_or(0, Adaptive::cuts),
+        rate_note: adaptive.as_ref().map(Adaptive::status),
         elapsed: started.elapsed(),
         paused,
     })
@@ -761,7 +816,7 @@ impl Summary {
     pub fn line(&self, seed: u64) -> String {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         format!(
-            "synsweep: {} probes for {} pairs in {:.1}s ({} while sending), {} replies, {} open, {} closed, {} kernel drops, {} backlog drops, {} rate cuts, seed {seed}{}",
+            "synsweep: {} probes for {} pairs in {:.1}s ({} while sending), {} replies, {} open, {} closed, {} kernel drops, {} backlog drops, {} rate cuts{}, seed {seed}{}",
             self.sent,
             self.space,
             secs,
@@ -772,6 +827,9 @@ impl Summary {
             self.kernel_drops,
             self.backlog_drops,
             self.rate_cuts,
+            self.rate_note
+                .as_ref()
+                .map_or(String::new(), |n| format!(" ({n})")),
             match &self.paused {
                 Some(p) => format!(
                     " (paused: resume with synsweep scan --resume {})",
@@ -793,6 +851,7 @@ mod tests {
         assert_eq!(Rate::parse("100k").unwrap(), Rate::Pps(100_000.0));
         assert_eq!(Rate::parse("1.5M").unwrap(), Rate::Pps(1_500_000.0));
         assert_eq!(Rate::parse("max").unwrap(), Rate::Max);
+        assert_eq!(Rate::parse("unlimited").unwrap(), Rate::Unlimited);
         for bad in ["fast", "0", "-5", "1e400", ""] {
             assert_eq!(Rate::parse(bad).unwrap_err().exit_code(), 2, "{bad}");
         }

@@ -77,6 +77,8 @@ pub fn run(
     let sport = plan.expect.sport(round);
     let src = plan.expect.src_ip;
     let mut batch = TxBatch::new(BATCH);
+    // synsweep-rate (issue 13): paced batches need sleeps that end on time.
+    let _ = crate::sys::fine_timer_slack();
     let mut j = start;
     let mut cap = CAP_NONE;
     while j < total && !stop.load(Ordering::Relaxed) {
@@ -87,13 +89,17 @@ pub fn run(
                 limiter.set_rate((c != CAP_UNLIMITED).then_some(c as f64));
             }
         }
-        let want = limiter.acquire(BATCH as u64) as usize;
+        // synsweep-rate (issue 13): paced batches, sized by the rate.
+        let want = limiter.acquire(crate::ratelimit::batch_for_rate(limiter.rate(), BATCH) as u64)
+            as usize;
         batch.clear();
         while batch.len() < want && j < total {
             let (ip, port, pi) = plan.pair(plan.perm.at(slice.position(j)));
             // A retry may send a pair more than one probe (see RetryPlan);
             // all of a position's probes go in the same batch.
-            let copies = retry.map_or(1, |r| r.probes(ip, port, pi)) as usize;
+            // synsweep-rate (issue 13): the retry plan knows the first
+            // pass's lossy positions.
+            let copies = retry.map_or(1, |r| r.probes_at(j, ip, port, pi)) as usize;
             if copies > 1 && batch.len() + copies > batch.capacity() {
                 break;
             }
