@@ -97,7 +97,7 @@ pub const TOP: f64 = 4_000_000.0;
 /// that held at first lost its replies at the end).
 const LOSSY_TICKS: u64 = 10;
 /// A retry round runs at this share of the highest rate that held.
-pub const RETRY_SHARE: f64 = 0.8;
+pub const RETRY_SHARE: f64 = 0.5;
 /// Drops in an epoch below this many are noise (the backlog counter is
 /// host-wide).
 const DROP_NOISE: f64 = 16.0;
@@ -216,6 +216,10 @@ pub struct Adaptive {
     last_achieved: f64,
     /// The highest rate asked for that held a whole epoch or window.
     held_best: f64,
+    /// The rate at which the reply ratio last fell.
+    fell_at: Option<f64>,
+    /// What the first pass settled on and why (for the status once frozen).
+    learned: String,
     /// Ticks fed so far (numbered from 0).
     ticks: u64,
     /// The tick the current epoch (settling included) began with.
@@ -246,6 +250,8 @@ impl Adaptive {
             frozen_top: false,
             last_achieved: 0.0,
             held_best: 0.0,
+            fell_at: None,
+            learned: String::new(),
             ticks: 0,
             epoch_first: 0,
             lossy: Vec::new(),
@@ -276,6 +282,7 @@ impl Adaptive {
     /// reply ratio says nothing about the path. Keep the rate learned so far.
     pub fn new_round(&mut self) {
         if self.phase != Phase::Frozen {
+            self.learned = self.status();
             self.frozen_top = self.phase == Phase::Top;
             // Retries are few and matter most: a margin under what held.
             if !self.frozen_top && self.held_best > 0.0 {
@@ -304,14 +311,20 @@ impl Adaptive {
             Why::Ramp => format!("ramp {at}: reply ratio holds"),
             Why::Fell(r) => format!("held at {at}: reply ratio fell at {}", fmt_rate(r)),
             Why::Drops(r) => format!("held at {at}: drops on our side at {}", fmt_rate(r)),
-            Why::Probed => format!("held at {at}: probed upward, reply ratio holds"),
+            Why::Probed => match self.fell_at {
+                Some(r) => format!(
+                    "held at {at}: probing upward, reply ratio fell at {}",
+                    fmt_rate(r)
+                ),
+                None => format!("held at {at}: probing upward, reply ratio holds"),
+            },
             Why::SenderLimit(r) => {
                 format!(
                     "top: reply ratio holds at the sender's limit ({})",
                     fmt_rate(r)
                 )
             }
-            Why::Frozen => format!("retry at {at}, as learned in the first pass"),
+            Why::Frozen => format!("retry at {at}; first pass {}", self.learned),
         }
     }
 
@@ -463,6 +476,9 @@ impl Adaptive {
 
     /// Back off to [`BACKOFF`] of what the path delivered.
     fn cut(&mut self, achieved: f64, share: f64, why: Why) {
+        if let Why::Fell(r) = why {
+            self.fell_at = Some(r);
+        }
         let delivered = achieved.max(FLOOR) * share.clamp(0.0, 1.0);
         let base = if self.phase == Phase::Top {
             delivered
@@ -911,9 +927,12 @@ mod tests {
         p.syn_policer = Some(Bucket::new(50_000.0, 1000.0));
         drive(&mut a, &mut p, 5.0, 0.05);
         a.new_round();
-        // A margin under the highest rate that held, below the policer.
+        // RETRY_SHARE of the highest rate that held, below the policer.
         let frozen = a.cap().unwrap();
-        assert!((28_000.0..=45_000.0).contains(&frozen), "{frozen}");
+        assert!(
+            (0.5 * RETRY_SHARE * 50_000.0..=RETRY_SHARE * 50_000.0 * 1.1).contains(&frozen),
+            "{frozen}"
+        );
         // Retries go to silent pairs: almost nothing answers, and that
         // changes nothing.
         p.ratio = 0.01;
