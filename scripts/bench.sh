@@ -224,7 +224,7 @@ mem() {  # label ports
     local d="$work/mem.$1"
     mkdir -p "$d"
     (cd "$d" && timeout -s KILL 30 /usr/bin/time -v -o "$d/time" timeout -s INT 5 \
-        ip netns exec "$lns" "$bin" scan 198.19.0.0/16 -p "$2" --rate max --wait 1 \
+        ip netns exec "$lns" "$bin" scan 198.19.0.0/16 -p "$2" --rate unlimited --wait 1 \
         -i "$lif" --router-mac "$lmac" --keep-root -q -o "$d/f.ndjson" >/dev/null 2>&1 || true)
     local kb
     kb=$(awk -F': ' '/Maximum resident/ { print $2 }' "$d/time")
