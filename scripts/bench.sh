@@ -5,10 +5,12 @@
 #   scripts/bench.sh [--quick] [--skip-build] [--senders N]
 #
 # (a) sender-only rate into a sink (a lab whose target drops every frame at
-#     ingress): rawlimit mmsg (../shared/tools/rawlimit.c), synsweep --rate max,
+#     ingress): rawlimit mmsg (../shared/tools/rawlimit.c), synsweep --rate unlimited,
 #     masscan at its top rate, zmap -r 0. Each rate is read off the scanner
 #     veth's tx_packets counter, sampled every 0.1 s, over the window in which
 #     the counter moved (startup and cool-down excluded, same for every tool).
+#     synsweep runs with --rate unlimited (no controller: a sink answers
+#     nothing, so --rate max would stay at its safe rate).
 # (b) live lab (198.19.0.0/16, ports 22,80 open, a quarter of hosts alive;
 #     ground truth 32768 open pairs), probes to ports 22,80,443: wall time and
 #     completeness of synsweep --rate max --wait 2 (single pass), masscan
@@ -141,10 +143,10 @@ run_sink() {  # label cmd...
 }
 cd "$work"
 run_sink "rawlimit mmsg" "$work/rawlimit" "$sif" "$smac" "$nprobes_sink" mmsg
-run_sink "synsweep" "$bin" scan 198.19.0.0/16 -p "1-$nports_sink" --rate max --wait 0 \
+run_sink "synsweep" "$bin" scan 198.19.0.0/16 -p "1-$nports_sink" --rate unlimited --wait 0 \
     -i "$sif" --router-mac "$smac" --keep-root -q "${sen[@]}" -o "$work/sink.txt"
 for n in 1 2; do
-    run_sink "synsweep --senders $n" "$bin" scan 198.19.0.0/16 -p "1-$nports_sink" --rate max --wait 0 \
+    run_sink "synsweep --senders $n" "$bin" scan 198.19.0.0/16 -p "1-$nports_sink" --rate unlimited --wait 0 \
         -i "$sif" --router-mac "$smac" --keep-root -q --senders $n -o "$work/sink.txt"
 done
 run_sink "masscan" masscan 198.19.0.0/16 -p "1-$nports_sink" --rate 100000000 --wait 0 \
@@ -222,7 +224,7 @@ mem() {  # label ports
     local d="$work/mem.$1"
     mkdir -p "$d"
     (cd "$d" && timeout -s KILL 30 /usr/bin/time -v -o "$d/time" timeout -s INT 5 \
-        ip netns exec "$lns" "$bin" scan 198.19.0.0/16 -p "$2" --rate max --wait 1 \
+        ip netns exec "$lns" "$bin" scan 198.19.0.0/16 -p "$2" --rate unlimited --wait 1 \
         -i "$lif" --router-mac "$lmac" --keep-root -q -o "$d/f.ndjson" >/dev/null 2>&1 || true)
     local kb
     kb=$(awk -F': ' '/Maximum resident/ { print $2 }' "$d/time")

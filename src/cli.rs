@@ -101,12 +101,15 @@ pub struct ScanArgs {
     #[arg(short = 'p', long = "ports", value_name = "PORTS")]
     pub ports: Option<String>,
 
-    /// Packets per second (100k and 1.5M work), or 'max': as fast as the machine sends, backing off
-    /// when replies are being lost [default: 10000]
+    /// Packets per second (100k and 1.5M work); 'max': as fast as the path carries them (starts at
+    /// 10k, climbs while the share of probes answered holds, backs off when it falls, and adds one
+    /// retry round over what was lost unless --retries is given); 'unlimited': as fast as the
+    /// machine sends, no controller [default: 10000]
     #[arg(long, value_name = "PPS")]
     pub rate: Option<String>,
 
-    /// Retry rounds for pairs that stayed silent (only where a reply is plausibly missing) [default: 0]
+    /// Retry rounds for pairs that stayed silent (only where a reply is plausibly missing) [default:
+    /// 0; with --rate max, one round over what was lost while it learned]
     #[arg(long, value_name = "N")]
     pub retries: Option<u32>,
 

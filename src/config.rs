@@ -30,8 +30,11 @@ pub const FAST_RATE: f64 = 300_000.0;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Rate {
     Pps(f64),
-    /// As fast as the kernel takes them.
+    /// As fast as the path carries them: the adaptive controller.
     Max,
+    /// As fast as the kernel takes them, no controller (sender benchmarks,
+    /// paths known to be wide).
+    Unlimited,
 }
 
 impl Rate {
@@ -39,12 +42,15 @@ impl Rate {
         if s.eq_ignore_ascii_case("max") {
             return Ok(Rate::Max);
         }
+        if s.eq_ignore_ascii_case("unlimited") {
+            return Ok(Rate::Unlimited);
+        }
         let v: f64 = s
             .trim_end_matches(['k', 'K', 'm', 'M'])
             .parse()
             .map_err(|_| {
                 Error::input(format!(
-                    "invalid rate '{s}': want packets per second (e.g. 50000, 100k, 1.5M) or 'max'"
+                    "invalid rate '{s}': want packets per second (e.g. 50000, 100k, 1.5M), 'max' or 'unlimited'"
                 ))
             })?;
         let mult = match s.chars().last() {
@@ -64,7 +70,7 @@ impl Rate {
     pub fn pps(self) -> Option<f64> {
         match self {
             Rate::Pps(v) => Some(v),
-            Rate::Max => None,
+            Rate::Max | Rate::Unlimited => None,
         }
     }
 }
@@ -74,6 +80,7 @@ impl std::fmt::Display for Rate {
         match self {
             Rate::Pps(v) => write!(f, "{v}"),
             Rate::Max => f.write_str("max"),
+            Rate::Unlimited => f.write_str("unlimited"),
         }
     }
 }
@@ -87,6 +94,10 @@ pub struct ScanConfig {
     pub ports: Vec<u16>,
     pub rate: Rate,
     pub retries: u32,
+    /// `--rate max` without `--retries`: one retry round over what the
+    /// controller saw lost while it learned, plus the silent ports of live
+    /// hosts (not the silent hosts).
+    pub ramp_retry: bool,
     pub wait: Duration,
     /// Sender threads, each with its own socket and share of the rate.
     pub senders: usize,
@@ -277,14 +288,15 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
             "invalid --wait {wait}: want seconds from 0 to 3600"
         )));
     }
-    let retries = a.retries.unwrap_or(0);
+    let ramp_retry = rate == Rate::Max && a.retries.is_none();
+    let retries = a.retries.unwrap_or(if ramp_retry { 1 } else { 0 });
     if retries > 100 {
         return Err(Error::input(format!(
             "invalid --retries {retries}: at most 100"
         )));
     }
     let senders = a.senders.unwrap_or(match rate {
-        Rate::Max => 2,
+        Rate::Max | Rate::Unlimited => 2,
         Rate::Pps(r) if r >= FAST_RATE => 2,
         Rate::Pps(_) => DEFAULT_SENDERS,
     });
@@ -354,6 +366,7 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
         ports,
         rate,
         retries,
+        ramp_retry,
         wait: Duration::from_secs_f64(wait),
         senders,
         keep_root: a.keep_root,
@@ -510,6 +523,7 @@ mod tests {
         assert_eq!(Rate::parse("100k").unwrap(), Rate::Pps(100_000.0));
         assert_eq!(Rate::parse("1.5M").unwrap(), Rate::Pps(1_500_000.0));
         assert_eq!(Rate::parse("max").unwrap(), Rate::Max);
+        assert_eq!(Rate::parse("unlimited").unwrap(), Rate::Unlimited);
         for bad in ["fast", "0", "-5", "1e400", ""] {
             assert_eq!(Rate::parse(bad).unwrap_err().exit_code(), 2, "{bad}");
         }

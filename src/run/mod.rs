@@ -236,7 +236,13 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         corr: Correlator::new(space.clone(), answered),
         until: Instant::now(),
     });
-    let per_sender = cfg.rate.pps().map(|r| r / cfg.senders as f64);
+    // `--rate max` starts at the controller's safe rate, not unlimited (a
+    // first burst would spoil its baseline).
+    let per_sender = match cfg.rate {
+        Rate::Max => Some(adaptive::START),
+        r => r.pps(),
+    }
+    .map(|r| r / cfg.senders as f64);
     let limiters: Vec<Mutex<RateLimiter>> = (0..cfg.senders)
         .map(|_| Mutex::new(RateLimiter::new(per_sender)))
         .collect();
@@ -333,6 +339,11 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         let (mut last_t, mut last_sent, mut rate) = (Instant::now(), 0u64, 0.0);
         let mut seen = (Instant::now(), 0u64, 0u64, 0u64);
         let mut signals_seen = 0;
+        // `--rate max`: sender positions at each controller tick of the first
+        // pass, to map the ticks where replies were lost to positions.
+        let mut walked_hist: Vec<Vec<u64>> = Vec::new();
+        let mut round0_from: Vec<u64> = Vec::new();
+        let mut lossy: Vec<Vec<std::ops::Range<u64>>> = Vec::new();
         // Sender positions of the current round over the last seconds, for
         // checkpoints: (time, positions).
         let mut samples: std::collections::VecDeque<(Instant, Vec<u64>)> = Default::default();
@@ -346,21 +357,34 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                             answered: Arc::new(collected.lock().unwrap().corr.answered().clone()),
                             round,
                             nports: cfg.ports.len() as u64,
+                            lossy: Arc::from([]),
+                            silent_hosts: !cfg.ramp_retry,
                         });
+                        if let (1.., Some(a)) = (round, adaptive.as_mut()) {
+                            a.new_round();
+                        }
                         round_start = Instant::now();
+                        if round == 0 {
+                            round0_from = from.clone();
+                        }
                         samples.clear();
                         samples.push_back((round_start, from.clone()));
                         senders = (0..cfg.senders)
                             .map(|t| {
-                                let (plan, socks, lim, prog, retry, slice, from) = (
+                                let (plan, socks, lim, prog, slice, from) = (
                                     &plan,
                                     &tx_socks[t],
                                     &limiters[t],
                                     &progress[t],
-                                    retry.clone(),
                                     slices[t],
                                     from[t],
                                 );
+                                // `--rate max`: this sender's positions sent
+                                // while replies were being lost.
+                                let retry = retry.clone().map(|r| RetryPlan {
+                                    lossy: Arc::from(lossy.get(t).cloned().unwrap_or_default()),
+                                    ..r
+                                });
                                 prog.walked.store(from, Ordering::Relaxed);
                                 let stop = &stop_send;
                                 s.spawn(move || {
@@ -444,6 +468,10 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                 if io_err.is_some() {
                     break 'scan;
                 }
+                if let (Phase::Sending { round: 0 }, Some(a)) = (core.phase(), adaptive.as_ref()) {
+                    walked_hist.push(next.clone());
+                    lossy = adaptive::lossy_positions(a.lossy_ticks(), &walked_hist, &round0_from);
+                }
                 actions.extend(core.senders_done(now, next));
             }
             // The status line and `--rate max`.
@@ -462,6 +490,14 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                     drops: obs.3 - seen.3,
                 });
                 seen = obs;
+                if let Phase::Sending { round: 0 } = core.phase() {
+                    walked_hist.push(
+                        progress
+                            .iter()
+                            .map(|p| p.walked.load(Ordering::Relaxed))
+                            .collect(),
+                    );
+                }
                 let per = cap.map_or(send::CAP_UNLIMITED, |c| {
                     ((c / cfg.senders as f64) as u64).max(1)
                 });
@@ -492,7 +528,11 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                     let eta = (round == 0 && rate > 0.0).then(|| {
                         Duration::from_secs_f64(mine.saturating_sub(walked) as f64 / rate)
                     });
-                    status_line(&round_name(round, cfg.retries), pct, eta, rate);
+                    let name = round_name(round, cfg.retries);
+                    match adaptive.as_ref() {
+                        Some(a) => status_line(&format!("{name} [{}]", a.status()), pct, eta, rate),
+                        None => status_line(&name, pct, eta, rate),
+                    }
                 }
                 Phase::Settling { round, .. } => {
                     status_line(&round_name(round - 1, cfg.retries), 100.0, None, 0.0)
@@ -601,6 +641,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         kernel_drops: rxstats.kernel_drops.load(Ordering::Relaxed),
         backlog_drops: backlog_now(),
         rate_cuts: adaptive.as_ref().map_or(0, Adaptive::cuts),
+        rate_note: adaptive.as_ref().map(Adaptive::status),
         paths: routes.paths.len(),
         down: routes.down,
         unrouted: routes.unrouted.count(),
@@ -695,7 +736,7 @@ fn round_name(round: u32, retries: u32) -> String {
 fn sweep_on_link(cfg: &ScanConfig, routes: &mut Routes) -> Result<()> {
     let rate = match cfg.rate {
         Rate::Pps(r) => r.min(SweepConfig::default().rate),
-        Rate::Max => SweepConfig::default().rate,
+        Rate::Max | Rate::Unlimited => SweepConfig::default().rate,
     };
     let mut found_all = std::collections::HashMap::new();
     let mut down = 0;

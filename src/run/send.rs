@@ -5,7 +5,7 @@
 //! template writes the probe.
 
 use crate::engine::permutation::{Permutation, Slice};
-use crate::engine::ratelimit::RateLimiter;
+use crate::engine::ratelimit::{RateLimiter, batch_for_rate};
 use crate::engine::retry::RetryPlan;
 use crate::engine::space::Space;
 use crate::net::route::{Link, Routes};
@@ -110,6 +110,8 @@ pub fn run(
         .map(|p| p.sources.iter().map(|&s| u32::from(s)).collect())
         .collect();
     let mut batches: Vec<TxBatch> = socks.iter().map(|_| TxBatch::new(BATCH)).collect();
+    // Paced batches need sleeps that end on time.
+    let _ = crate::net::sys::fine_timer_slack();
     let mut j = start;
     let mut cap = CAP_NONE;
     while j < total && !stop.load(Ordering::Relaxed) {
@@ -120,17 +122,19 @@ pub fn run(
                 limiter.set_rate((c != CAP_UNLIMITED).then_some(c as f64));
             }
         }
-        let want = limiter.acquire(BATCH as u64) as usize;
+        // Paced: batches sized by the rate (a dozen probes at most back to
+        // back below 1 Mpps), full batches when unlimited.
+        let want = limiter.acquire(batch_for_rate(limiter.rate(), BATCH) as u64) as usize;
         let mut n = 0;
         while n < want && j < total {
             let index = plan.perm.at(slice.position(j));
             let (ip, port, pi) = plan.space.pair(index);
-            j += 1;
             // A retry may send a pair more than one probe (see RetryPlan).
             let copies = match retry {
-                Some(r) => r.probes(index, plan.space.host_of(index), pi),
+                Some(r) => r.probes_at(j, index, plan.space.host_of(index), pi),
                 None => 1,
             };
+            j += 1;
             if copies == 0 {
                 continue;
             }

@@ -21,6 +21,8 @@ pub struct Summary {
     pub backlog_drops: u64,
     /// Times `--rate max` backed off because replies were being lost.
     pub rate_cuts: u64,
+    /// `--rate max`: the rate it settled on and why.
+    pub rate_note: Option<String>,
     /// Paths (interface, next hop) the scan used.
     pub paths: usize,
     /// On-link hosts that did not answer ARP (not probed).
@@ -74,7 +76,7 @@ impl Summary {
             reach += &format!(", {} addresses with no route", self.unrouted);
         }
         format!(
-            "synsweep: {} probes for {} pairs in {:.1}s ({} while sending), {} replies, {} open, {} closed, {} kernel drops, {} backlog drops, {} rate cuts{reach}, seed {seed}{}",
+            "synsweep: {} probes for {} pairs in {:.1}s ({} while sending), {} replies, {} open, {} closed, {} kernel drops, {} backlog drops, {} rate cuts{}{reach}, seed {seed}{}",
             self.sent,
             self.space,
             secs,
@@ -85,6 +87,9 @@ impl Summary {
             self.kernel_drops,
             self.backlog_drops,
             self.rate_cuts,
+            self.rate_note
+                .as_ref()
+                .map_or(String::new(), |n| format!(" ({n})")),
             match &self.paused {
                 Some(p) => format!(
                     " (paused: resume with synsweep scan --resume {})",
