@@ -12,6 +12,12 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Retry rounds `--rate max` adds by itself (without `--retries`): over
+/// what its controller saw lost while it learned, and the silent ports of
+/// hosts that answered (a second round did not find measurably more behind
+/// a reply policer, and costs time behind a SYN policer).
+pub const RAMP_RETRIES: u32 = 1;
+
 /// Most source addresses `--source-ip` may name.
 pub const MAX_SOURCES: u64 = 256;
 
@@ -289,7 +295,9 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
         )));
     }
     let ramp_retry = rate == Rate::Max && a.retries.is_none();
-    let retries = a.retries.unwrap_or(if ramp_retry { 1 } else { 0 });
+    let retries = a
+        .retries
+        .unwrap_or(if ramp_retry { RAMP_RETRIES } else { 0 });
     if retries > 100 {
         return Err(Error::input(format!(
             "invalid --retries {retries}: at most 100"

@@ -208,6 +208,10 @@ pub struct Adaptive {
     cuts: u64,
     /// Frozen while unlimited.
     frozen_top: bool,
+    /// In a retry round: the replies per second the path carried in the
+    /// first pass (a margin under it), and the probe rate never exceeded.
+    retry_replies: f64,
+    retry_top: f64,
     /// The highest rate asked for that held a whole epoch or window.
     held_best: f64,
     /// The rate at which the reply ratio last fell.
@@ -242,6 +246,8 @@ impl Adaptive {
             why: Why::Learning,
             cuts: 0,
             frozen_top: false,
+            retry_replies: 0.0,
+            retry_top: 0.0,
             held_best: 0.0,
             fell_at: None,
             learned: String::new(),
@@ -278,8 +284,17 @@ impl Adaptive {
             self.learned = self.status();
             self.frozen_top = self.phase == Phase::Top;
             // Retries are few and matter most: a margin under what held.
+            // Their probes go to pairs whose replies were plausibly lost, so
+            // many more of them may be answered than in the first pass: a
+            // policer on the replies' way back then sees far more replies
+            // per probe. Start as if every probe were answered (the replies
+            // per second that held), and let the measured share of
+            // answers raise the rate up to the probe rate that held.
             if !self.frozen_top && self.held_best > 0.0 {
-                self.rate = (RETRY_SHARE * self.held_best.max(self.rate)).max(FLOOR);
+                self.retry_top = (RETRY_SHARE * self.held_best.max(self.rate)).max(FLOOR);
+                let b = self.baseline().unwrap_or(1.0).clamp(0.0, 1.0);
+                self.retry_replies = self.retry_top * b;
+                self.rate = self.retry_replies.clamp(FLOOR, self.retry_top);
             }
             self.phase = Phase::Frozen;
             self.why = Why::Frozen;
@@ -331,13 +346,21 @@ impl Adaptive {
             return self.cap();
         }
         if self.phase == Phase::Frozen {
-            // No learning; only our own drops still slow the retry down.
+            // No learning; the replies per second stay under what the path
+            // carried, and our own drops still slow the retry down.
             self.ep.add(&t);
             if self.ep.ticks >= MIN_TICKS {
                 if self.ep.drops > DROP_NOISE.max(MATERIAL * self.ep.replies) {
                     self.cut(self.ep.achieved(), 1.0, Why::Drops(self.ep.achieved()));
                     self.phase = Phase::Frozen;
                     self.frozen_top = false;
+                    self.retry_top = self.rate;
+                    self.retry_replies = self.retry_replies.min(self.rate);
+                } else if !self.frozen_top && self.retry_top > 0.0 && self.ep.sent >= 50.0 {
+                    let share = (self.ep.replies / self.ep.sent).clamp(0.0, 1.0);
+                    let b = self.baseline().unwrap_or(1.0);
+                    self.rate =
+                        (self.retry_replies / share.max(b).max(1e-6)).clamp(FLOOR, self.retry_top);
                 }
                 self.ep = Acc::default();
             }
@@ -915,17 +938,33 @@ mod tests {
         p.syn_policer = Some(Bucket::new(50_000.0, 1000.0));
         drive(&mut a, &mut p, 5.0, 0.05);
         a.new_round();
-        // RETRY_SHARE of the highest rate that held, below the policer.
-        let frozen = a.cap().unwrap();
+        // It starts as if every retry were answered: the replies per second
+        // of RETRY_SHARE of the highest rate that held, below the policer.
+        let start = a.cap().unwrap();
+        let b = a.baseline().unwrap();
+        assert!(
+            (0.5 * RETRY_SHARE * 50_000.0 * b..=RETRY_SHARE * 50_000.0 * 1.1 * b).contains(&start),
+            "{start}"
+        );
+        // Retries go to silent pairs: almost nothing answers, so the rate
+        // rises to RETRY_SHARE of what held, and no further.
+        p.ratio = 0.01;
+        let caps = drive(&mut a, &mut p, 3.0, 0.05);
+        let frozen = caps.last().unwrap().unwrap();
         assert!(
             (0.5 * RETRY_SHARE * 50_000.0..=RETRY_SHARE * 50_000.0 * 1.1).contains(&frozen),
             "{frozen}"
         );
-        // Retries go to silent pairs: almost nothing answers, and that
-        // changes nothing.
-        p.ratio = 0.01;
+        assert!(
+            caps.iter().all(|&c| c.unwrap() <= frozen),
+            "{frozen} {caps:?}"
+        );
+        // Retries that are all answered (lost SYN-ACKs, sent again) keep the
+        // replies per second where they were: the probe rate falls back.
+        p.ratio = 1.0;
         let caps = drive(&mut a, &mut p, 3.0, 0.05);
-        assert!(caps.iter().all(|&c| c == Some(frozen)), "{frozen} {caps:?}");
+        let last = caps.last().unwrap().unwrap();
+        assert!(last <= start * 1.05, "{last} vs {start}");
         assert!(a.status().starts_with("retry at"), "{}", a.status());
         // An unlimited first pass retries unlimited.
         let mut a = Adaptive::new();
