@@ -44,13 +44,14 @@ impl RetryPlan {
 mod tests {
     use super::*;
     use crate::engine::space::Space;
+    use crate::probe::Proto;
     use crate::targets::RangeSet;
 
     #[test]
     fn retries_go_where_replies_were_lost() {
         let s = Space::new(RangeSet::from_ranges(vec![(1000, 1009)]), vec![22, 80, 443]);
         let mut a = Answered::default();
-        let i22 = s.index_of(1004, 22).unwrap();
+        let i22 = s.index_of(1004, Proto::Tcp, 22).unwrap();
         a.insert(i22, s.host_of(i22));
         let plan = |round| RetryPlan {
             answered: Arc::new(a.clone()),
@@ -58,8 +59,8 @@ mod tests {
             nports: 3,
         };
         let p = plan(1);
-        let probes = |p: &RetryPlan, ip, port| {
-            let i = s.index_of(ip, port).unwrap();
+        let probes = |p: &RetryPlan, ip: u32, port: u16| {
+            let i = s.index_of(ip, Proto::Tcp, port).unwrap();
             let (_, _, pi) = s.pair(i);
             p.probes(i, s.host_of(i), pi)
         };
