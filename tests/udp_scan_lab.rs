@@ -111,7 +111,10 @@ fn memcached_hosts() -> Vec<Ipv4Addr> {
 /// the kernel's ICMP rate limit off there (a closed port must be able to
 /// answer every probe, as in the ground truth).
 fn udp_lab(dir: &std::path::Path) -> (Lab, Daemons) {
-    let lab = Lab::builder().alive_mask("0.0.0.1", "0.0.0.0").build();
+    let lab = Lab::builder()
+        .listen(&[22])
+        .alive_mask("0.0.0.1", "0.0.0.0")
+        .build();
     for kv in [
         "net.ipv4.icmp_ratelimit=0",
         "net.ipv4.icmp_msgs_per_sec=100000",
@@ -262,6 +265,75 @@ fn udp_scan_finds_and_names_every_open_service_and_icmp_closed_ports() {
             .filter(|r| r["port"] == 11211 && r["state"] == "open")
             .all(|r| r["amplification"].as_f64().unwrap() >= 2.0 && r["severity"] != "medium")
     );
+}
+
+/// TCP and UDP in one scan: `-p T:22,80,U:53,12345`. TCP/22 (the lab's
+/// listener) open and TCP/80 closed by RST; UDP/53 (dnsmasq) open and named,
+/// UDP/12345 closed by ICMP; each finding carries its own proto, and TCP/53
+/// is not probed, so no record says tcp/53.
+#[test]
+fn one_scan_mixes_tcp_and_udp_ports() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let (lab, daemons) = udp_lab(dir.path());
+    let out_file = dir.path().join("f.ndjson");
+    let out = lab.run_in_scanner(
+        synsweep()
+            .args([
+                "scan",
+                "198.19.0.0/28",
+                "-p",
+                "T:22,80,U:53,12345",
+                "--rate",
+                "2000",
+                "--retries",
+                "1",
+                "--wait",
+                "2",
+                "--show-closed",
+                "-o",
+            ])
+            .arg(&out_file),
+    );
+    check(&out);
+    drop(daemons);
+    let recs = records(&out_file);
+    let got: BTreeSet<(String, u16, String, String)> = recs
+        .iter()
+        .map(|r| {
+            (
+                r["ip"].as_str().unwrap().to_string(),
+                r["port"].as_u64().unwrap() as u16,
+                r["proto"].as_str().unwrap().to_string(),
+                r["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut want = BTreeSet::new();
+    for a in (0u32..16).map(|i| Ipv4Addr::from(0xc613_0000 + i)) {
+        if !lab.is_alive(a) {
+            continue;
+        }
+        let a = a.to_string();
+        for (port, proto, state) in [
+            (22, "tcp", "open"),
+            (80, "tcp", "closed"),
+            (53, "udp", "open"),
+            (12345, "udp", "closed"),
+        ] {
+            want.insert((a.clone(), port, proto.to_string(), state.to_string()));
+        }
+    }
+    assert_eq!(got, want);
+    assert_eq!(recs.len(), want.len(), "no pair twice");
+    for r in &recs {
+        if r["proto"] == "udp" && r["state"] == "open" {
+            assert_eq!(r["protocol"], "dns", "{r}");
+        }
+        if r["proto"] == "tcp" {
+            assert!(r.get("amplification").is_none_or(|v| v.is_null()), "{r}");
+        }
+    }
 }
 
 /// Forged replies from the target namespace, sent while a scan of it runs
