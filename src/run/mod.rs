@@ -773,6 +773,24 @@ fn dry_run(
         cfg.shard.0 + 1,
         cfg.shard.1
     );
+    // UDP ports with several payloads get one probe per payload.
+    let per_address: u64 = space
+        .ports()
+        .iter()
+        .zip(space.protos())
+        .map(|(&port, &proto)| {
+            cfg.probes
+                .iter()
+                .find(|m| m.proto() == proto)
+                .map_or(1, |m| m.variants(port) as u64)
+        })
+        .sum();
+    if per_address != space.ports().len() as u64 {
+        println!(
+            "payloads:  {} probes per address and pass (a UDP port gets one per payload)",
+            per_address
+        );
+    }
     let names: Vec<&str> = cfg.probes.iter().map(|m| m.name()).collect();
     println!("probe:     {}", names.join(", "));
     for p in &routes.paths {
