@@ -97,7 +97,10 @@ pub struct ScanConfig {
     pub targets: RangeSet,
     /// The targets as the user wrote them (for reports).
     pub target_text: String,
+    /// TCP ports.
     pub ports: Vec<u16>,
+    /// UDP ports (`-p U:...`).
+    pub udp_ports: Vec<u16>,
     pub rate: Rate,
     pub retries: u32,
     /// `--rate max` without `--retries`: one retry round over what the
@@ -117,8 +120,9 @@ pub struct ScanConfig {
     pub outputs: Vec<(String, Format)>,
     pub policy: Option<PathBuf>,
     pub dry_run: bool,
-    /// The probe module (TCP SYN today).
-    pub probe: &'static dyn Probe,
+    /// The probe modules the ports need: TCP SYN for TCP ports, UDP for
+    /// UDP ports (in that order).
+    pub probes: Vec<&'static dyn Probe>,
     pub quiet: bool,
     pub command_line: String,
     /// The arguments this configuration came from (saved in paused.json).
@@ -283,10 +287,14 @@ fn check_outputs(outs: &[String]) -> Result<()> {
 /// Build the scan configuration; `command_line` is recorded in reports.
 pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
     let set = resolve_targets(a)?;
-    let ports = match &a.ports {
-        Some(p) => crate::ports::parse_ports(p)?,
-        None => crate::risk::default_ports(),
+    let spec = match &a.ports {
+        Some(p) => crate::ports::parse_port_spec(p)?,
+        None => crate::ports::PortSpec {
+            tcp: crate::risk::default_ports(),
+            udp: Vec::new(),
+        },
     };
+    let (ports, udp_ports) = (spec.tcp, spec.udp);
     let rate = Rate::parse(a.rate.as_deref().unwrap_or(DEFAULT_RATE))?;
     let wait = a.wait.unwrap_or(DEFAULT_WAIT);
     if !(wait.is_finite() && (0.0..=3600.0).contains(&wait)) {
@@ -362,6 +370,13 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
         // socket opens (the scan loads it again).
         crate::risk::Policy::load(p)?;
     }
+    let mut probes: Vec<&'static dyn Probe> = Vec::new();
+    if !ports.is_empty() {
+        probes.push(&crate::probe::tcp_syn::TcpSyn);
+    }
+    if !udp_ports.is_empty() {
+        probes.push(&crate::probe::udp::Udp);
+    }
     Ok(ScanConfig {
         targets: set,
         target_text: a
@@ -372,6 +387,7 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
             .collect::<Vec<_>>()
             .join(" "),
         ports,
+        udp_ports,
         rate,
         retries,
         ramp_retry,
@@ -389,7 +405,7 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
         outputs,
         policy: a.policy.clone(),
         dry_run: a.dry_run,
-        probe: &crate::probe::tcp_syn::TcpSyn,
+        probes,
         quiet: a.quiet,
         command_line,
         paused_path: std::env::current_dir()

@@ -3,20 +3,57 @@
 
 use crate::error::{Error, Result};
 
-/// Parse a port spec into a sorted list without duplicates.
-pub fn parse_ports(spec: &str) -> Result<Vec<u16>> {
+/// The ports of a scan by protocol: `-p T:22,80,U:53,161`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortSpec {
+    /// TCP ports, sorted, no duplicates.
+    pub tcp: Vec<u16>,
+    /// UDP ports, sorted, no duplicates.
+    pub udp: Vec<u16>,
+}
+
+impl PortSpec {
+    /// The compact text form (`22,80,U:53,161`; TCP without a prefix).
+    pub fn format(&self) -> String {
+        match (self.tcp.is_empty(), self.udp.is_empty()) {
+            (_, true) => format_ports(&self.tcp),
+            (true, false) => format!("U:{}", format_ports(&self.udp)),
+            (false, false) => format!(
+                "T:{},U:{}",
+                format_ports(&self.tcp),
+                format_ports(&self.udp)
+            ),
+        }
+    }
+}
+
+/// Parse a port spec with nmap's protocol prefixes: a `T:` or `U:` prefix
+/// holds until the next one; a list without a prefix is TCP; `-` is every
+/// TCP port.
+pub fn parse_port_spec(spec: &str) -> Result<PortSpec> {
     let bad = |why: String| Error::input(format!("invalid port list '{spec}': {why}"));
-    let mut out = Vec::new();
+    let mut out = PortSpec::default();
+    let mut udp = false;
     for part in spec.split(',').map(str::trim) {
         if part.is_empty() {
             return Err(bad("empty entry".into()));
         }
+        let part = match part.split_at_checked(2) {
+            Some((p, rest)) if p.eq_ignore_ascii_case("T:") => {
+                udp = false;
+                rest.trim()
+            }
+            Some((p, rest)) if p.eq_ignore_ascii_case("U:") => {
+                udp = true;
+                rest.trim()
+            }
+            _ => part,
+        };
+        if part.is_empty() {
+            return Err(bad("a protocol prefix without ports".into()));
+        }
         let num = |s: &str| -> Result<u16> {
             let s = s.trim();
-            let s = s
-                .strip_prefix("T:")
-                .or_else(|| s.strip_prefix("t:"))
-                .unwrap_or(s);
             let n: u64 = s
                 .parse()
                 .map_err(|_| bad(format!("'{s}' is not a port number")))?;
@@ -25,20 +62,35 @@ pub fn parse_ports(spec: &str) -> Result<Vec<u16>> {
             }
             Ok(n as u16)
         };
+        let list = if udp { &mut out.udp } else { &mut out.tcp };
         if let Some((a, b)) = part.split_once('-') {
             let a = if a.trim().is_empty() { 1 } else { num(a)? };
             let b = if b.trim().is_empty() { 65535 } else { num(b)? };
             if a > b {
                 return Err(bad(format!("empty range {a}-{b}")));
             }
-            out.extend(a..=b);
+            list.extend(a..=b);
         } else {
-            out.push(num(part)?);
+            list.push(num(part)?);
         }
     }
-    out.sort_unstable();
-    out.dedup();
+    for l in [&mut out.tcp, &mut out.udp] {
+        l.sort_unstable();
+        l.dedup();
+    }
     Ok(out)
+}
+
+/// Parse a port spec into a sorted list of TCP ports without duplicates
+/// (an input error if it names UDP ports).
+pub fn parse_ports(spec: &str) -> Result<Vec<u16>> {
+    let s = parse_port_spec(spec)?;
+    if !s.udp.is_empty() {
+        return Err(Error::input(format!(
+            "invalid port list '{spec}': UDP ports are not allowed here"
+        )));
+    }
+    Ok(s.tcp)
 }
 
 /// A compact text form of a port list (`22,80,443,1000-2000`).
@@ -77,8 +129,30 @@ mod tests {
     }
 
     #[test]
+    fn protocol_prefixes_hold_until_the_next() {
+        let s = parse_port_spec("T:22,80,U:53,161,T:443,u:1-3").unwrap();
+        assert_eq!(s.tcp, vec![22, 80, 443]);
+        assert_eq!(s.udp, vec![1, 2, 3, 53, 161]);
+        assert_eq!(s.format(), "T:22,80,443,U:1-3,53,161");
+        let s = parse_port_spec("22,U:53").unwrap();
+        assert_eq!((s.tcp, s.udp), (vec![22], vec![53]));
+        let s = parse_port_spec("U:53,T:53").unwrap();
+        assert_eq!(
+            (s.tcp, s.udp),
+            (vec![53], vec![53]),
+            "TCP/53 and UDP/53 apart"
+        );
+        let s = parse_port_spec("U:161").unwrap();
+        assert_eq!(s.format(), "U:161");
+        assert_eq!(parse_port_spec("-").unwrap().tcp.len(), 65535);
+        assert!(parse_ports("U:53").is_err());
+    }
+
+    #[test]
     fn bad_ports_are_input_errors() {
-        for bad in ["70000", "0", "10-5", "http", "22,,80", ""] {
+        for bad in [
+            "70000", "0", "10-5", "http", "22,,80", "", "U:", "T:,22", "X:22", "U:53,T:",
+        ] {
             let e = parse_ports(bad).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{bad}");
         }

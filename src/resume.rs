@@ -180,10 +180,13 @@ pub fn check_same_scan(
     }
     if let Some(p) = &given.ports {
         let saved = match &saved_args.ports {
-            Some(s) => crate::ports::parse_ports(s)?,
-            None => crate::risk::default_ports(),
+            Some(s) => crate::ports::parse_port_spec(s)?,
+            None => crate::ports::PortSpec {
+                tcp: crate::risk::default_ports(),
+                udp: Vec::new(),
+            },
         };
-        if crate::ports::parse_ports(p)? != saved {
+        if crate::ports::parse_port_spec(p)? != saved {
             return Err(mismatch("ports"));
         }
     }

@@ -11,18 +11,22 @@
 use super::answered::Answered;
 use super::space::Space;
 use crate::finding::PortState;
-use crate::probe::Classified;
+use crate::probe::{Classified, Proto};
 
 /// A port whose state we learned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Event {
     /// The pair's index in the space.
     pub index: u64,
     pub ip: u32,
+    pub proto: Proto,
     pub port: u16,
     pub state: PortState,
     pub reason: &'static str,
     pub ttl: u8,
+    /// What the module identified (see [`Classified`]).
+    pub protocol: Option<&'static str>,
+    pub amplification: Option<f64>,
 }
 
 /// Why a classified reply was not a new event.
@@ -75,7 +79,7 @@ impl Correlator {
 
     /// Judge one classified reply.
     pub fn handle(&mut self, c: &Classified) -> Result<Event, Drop> {
-        let Some(index) = self.space.index_of(c.target, c.port) else {
+        let Some(index) = self.space.index_of(c.target, c.proto, c.port) else {
             self.stats.rejected += 1;
             return Err(Drop::NotScanned);
         };
@@ -90,10 +94,13 @@ impl Correlator {
         Ok(Event {
             index,
             ip: c.target,
+            proto: c.proto,
             port: c.port,
             state: c.state,
             reason: c.reason,
             ttl: c.ttl,
+            protocol: c.protocol,
+            amplification: c.amplification,
         })
     }
 }
@@ -118,10 +125,13 @@ mod tests {
     fn classified(target: u32, port: u16, state: PortState) -> Classified {
         Classified {
             target,
+            proto: Proto::Tcp,
             port,
             state,
             reason: "syn-ack",
             ttl: 64,
+            protocol: None,
+            amplification: None,
         }
     }
 
@@ -130,7 +140,7 @@ mod tests {
         let mut c = Correlator::new(space(), Answered::default());
         let ev = c.handle(&classified(LO + 4, 22, PortState::Open)).unwrap();
         assert_eq!((ev.ip, ev.port, ev.state), (LO + 4, 22, PortState::Open));
-        assert_eq!(ev.index, space().index_of(LO + 4, 22).unwrap());
+        assert_eq!(ev.index, space().index_of(LO + 4, Proto::Tcp, 22).unwrap());
         assert_eq!(
             c.handle(&classified(LO + 4, 22, PortState::Closed)),
             Err(Drop::Duplicate)
@@ -144,13 +154,19 @@ mod tests {
             Err(Drop::NotScanned)
         );
         assert!(c.handle(&classified(LO, 80, PortState::Closed)).is_ok());
+        // UDP/80 is not in this TCP-only space.
+        let udp = Classified {
+            proto: Proto::Udp,
+            ..classified(LO + 1, 80, PortState::Open)
+        };
+        assert_eq!(c.handle(&udp), Err(Drop::NotScanned));
         assert_eq!(
             c.stats(),
             Stats {
                 open: 1,
                 closed: 1,
                 duplicate: 1,
-                rejected: 2
+                rejected: 3
             }
         );
     }

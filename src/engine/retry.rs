@@ -78,13 +78,14 @@ impl RetryPlan {
 mod tests {
     use super::*;
     use crate::engine::space::Space;
+    use crate::probe::Proto;
     use crate::targets::RangeSet;
 
     #[test]
     fn retries_go_where_replies_were_lost() {
         let s = Space::new(RangeSet::from_ranges(vec![(1000, 1009)]), vec![22, 80, 443]);
         let mut a = Answered::default();
-        let i22 = s.index_of(1004, 22).unwrap();
+        let i22 = s.index_of(1004, Proto::Tcp, 22).unwrap();
         a.insert(i22, s.host_of(i22));
         let plan = |round| RetryPlan {
             answered: Arc::new(a.clone()),
@@ -94,8 +95,8 @@ mod tests {
             silent_hosts: true,
         };
         let p = plan(1);
-        let probes = |p: &RetryPlan, ip, port| {
-            let i = s.index_of(ip, port).unwrap();
+        let probes = |p: &RetryPlan, ip: u32, port: u16| {
+            let i = s.index_of(ip, Proto::Tcp, port).unwrap();
             let (_, _, pi) = s.pair(i);
             p.probes(i, s.host_of(i), pi)
         };
@@ -126,7 +127,7 @@ mod tests {
     fn ramp_retry_covers_lossy_stretches_and_nothing_else_silent() {
         let s = Space::new(RangeSet::from_ranges(vec![(1000, 1009)]), vec![22, 80, 443]);
         let mut a = Answered::default();
-        let i22 = s.index_of(1004, 22).unwrap();
+        let i22 = s.index_of(1004, Proto::Tcp, 22).unwrap();
         a.insert(i22, s.host_of(i22));
         let plan = |silent_hosts| RetryPlan {
             answered: Arc::new(a.clone()),
@@ -136,7 +137,7 @@ mod tests {
             silent_hosts,
         };
         let at = |p: &RetryPlan, pos, ip, port| {
-            let i = s.index_of(ip, port).unwrap();
+            let i = s.index_of(ip, Proto::Tcp, port).unwrap();
             let (_, _, pi) = s.pair(i);
             p.probes_at(pos, i, s.host_of(i), pi)
         };

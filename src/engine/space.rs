@@ -2,7 +2,12 @@
 //! `port_index * addresses + address_rank`, so consecutive indices spread
 //! over hosts. The permutation walks indices; the answered set, retries and
 //! checkpoints all speak in indices, never in addresses.
+//!
+//! A port entry is a (protocol, port): `-p T:53,U:53` has two entries, so
+//! TCP/53 and UDP/53 are two pairs per address and never collide. TCP
+//! entries come first.
 
+use crate::probe::Proto;
 use crate::targets::RangeSet;
 use std::sync::Arc;
 
@@ -14,8 +19,10 @@ const NOT_SCANNED: u32 = u32::MAX;
 pub struct Space {
     targets: Arc<RangeSet>,
     ports: Arc<Vec<u16>>,
-    /// port -> its index in `ports`, or NOT_SCANNED.
-    port_index: Arc<[u32]>,
+    /// The protocol of each entry of `ports`.
+    protos: Arc<Vec<Proto>>,
+    /// Per protocol (TCP, UDP): port -> its index in `ports`, or NOT_SCANNED.
+    port_index: [Arc<[u32]>; 2],
     addresses: u64,
 }
 
@@ -31,19 +38,36 @@ impl std::fmt::Debug for Space {
 }
 
 impl Space {
-    /// The space of `targets` x `ports` (ports in the given order, no
+    /// The space of `targets` x TCP `ports` (ports in the given order, no
     /// duplicates).
     pub fn new(targets: RangeSet, ports: Vec<u16>) -> Self {
-        let mut port_index = vec![NOT_SCANNED; 65536];
-        for (i, &p) in ports.iter().enumerate() {
-            debug_assert_eq!(port_index[p as usize], NOT_SCANNED, "port {p} twice");
-            port_index[p as usize] = i as u32;
+        Self::mixed(targets, ports, Vec::new())
+    }
+
+    /// The space of `targets` x (TCP `tcp` then UDP `udp`), each list
+    /// without duplicates.
+    pub fn mixed(targets: RangeSet, tcp: Vec<u16>, udp: Vec<u16>) -> Self {
+        let mut index = [vec![NOT_SCANNED; 65536], Vec::new()];
+        if !udp.is_empty() {
+            index[1] = vec![NOT_SCANNED; 65536];
         }
+        let protos: Vec<Proto> = std::iter::repeat_n(Proto::Tcp, tcp.len())
+            .chain(std::iter::repeat_n(Proto::Udp, udp.len()))
+            .collect();
+        let mut ports = tcp;
+        ports.extend(udp);
+        for (i, (&p, &proto)) in ports.iter().zip(&protos).enumerate() {
+            let t = &mut index[proto_slot(proto)];
+            debug_assert_eq!(t[p as usize], NOT_SCANNED, "port {p} twice");
+            t[p as usize] = i as u32;
+        }
+        let [t, u] = index;
         Space {
             addresses: targets.count(),
             targets: Arc::new(targets),
             ports: Arc::new(ports),
-            port_index: port_index.into(),
+            protos: Arc::new(protos),
+            port_index: [t.into(), u.into()],
         }
     }
 
@@ -69,6 +93,17 @@ impl Space {
         &self.ports
     }
 
+    /// The protocol of each port entry (parallel to [`ports`](Self::ports)).
+    pub fn protos(&self) -> &[Proto] {
+        &self.protos
+    }
+
+    /// The protocol of port entry `pi`.
+    #[inline]
+    pub fn proto(&self, pi: u64) -> Proto {
+        self.protos[pi as usize]
+    }
+
     /// The (address, port, port index) of index `i`.
     #[inline]
     pub fn pair(&self, i: u64) -> (u32, u16, u64) {
@@ -82,15 +117,24 @@ impl Space {
         i % self.addresses
     }
 
-    /// The index of (ip, port), or `None` when the scan does not cover it.
+    /// The index of (ip, proto, port), or `None` when the scan does not
+    /// cover it.
     #[inline]
-    pub fn index_of(&self, ip: u32, port: u16) -> Option<u64> {
-        let p = self.port_index[port as usize];
+    pub fn index_of(&self, ip: u32, proto: Proto, port: u16) -> Option<u64> {
+        let p = *self.port_index[proto_slot(proto)].get(port as usize)?;
         if p == NOT_SCANNED {
             return None;
         }
         let a = self.targets.rank(ip)?;
         Some(p as u64 * self.addresses + a)
+    }
+}
+
+#[inline]
+fn proto_slot(p: Proto) -> usize {
+    match p {
+        Proto::Tcp => 0,
+        Proto::Udp => 1,
     }
 }
 
@@ -111,7 +155,7 @@ mod tests {
             for i in 0..s.len() {
                 let (ip, port, pi) = s.pair(i);
                 prop_assert_eq!(ports[pi as usize], port);
-                prop_assert_eq!(s.index_of(ip, port), Some(i));
+                prop_assert_eq!(s.index_of(ip, Proto::Tcp, port), Some(i));
                 prop_assert_eq!(s.host_of(i), s.targets().rank(ip).unwrap());
             }
         }
@@ -121,8 +165,34 @@ mod tests {
     fn pairs_outside_the_space_have_no_index() {
         let s = Space::new(RangeSet::from_ranges(vec![(100, 103)]), vec![80, 22]);
         assert_eq!(s.len(), 8);
-        assert_eq!(s.index_of(104, 80), None);
-        assert_eq!(s.index_of(100, 443), None);
-        assert_eq!(s.index_of(101, 22), Some(5));
+        assert_eq!(s.index_of(104, Proto::Tcp, 80), None);
+        assert_eq!(s.index_of(100, Proto::Tcp, 443), None);
+        assert_eq!(s.index_of(101, Proto::Tcp, 22), Some(5));
+        assert_eq!(s.index_of(101, Proto::Udp, 22), None, "UDP/22 not scanned");
+    }
+
+    #[test]
+    fn tcp_and_udp_entries_of_one_port_are_distinct_pairs() {
+        let s = Space::mixed(
+            RangeSet::from_ranges(vec![(100, 101)]),
+            vec![53, 80],
+            vec![53, 161],
+        );
+        assert_eq!(s.len(), 8);
+        assert_eq!(
+            s.protos(),
+            &[Proto::Tcp, Proto::Tcp, Proto::Udp, Proto::Udp]
+        );
+        let t = s.index_of(101, Proto::Tcp, 53).unwrap();
+        let u = s.index_of(101, Proto::Udp, 53).unwrap();
+        assert_ne!(t, u);
+        let (ip, port, pi) = s.pair(u);
+        assert_eq!((ip, port, s.proto(pi)), (101, 53, Proto::Udp));
+        assert_eq!(s.index_of(100, Proto::Udp, 80), None);
+        assert_eq!(s.index_of(100, Proto::Tcp, 161), None);
+        for i in 0..s.len() {
+            let (ip, port, pi) = s.pair(i);
+            assert_eq!(s.index_of(ip, s.proto(pi), port), Some(i));
+        }
     }
 }

@@ -261,9 +261,10 @@ impl PacketSocket {
     }
 }
 
-/// Largest frame a receive slot holds; replies are small, and longer frames
-/// are cut (MSG_TRUNC) which is fine for header parsing.
-pub const RX_SLOT: usize = 256;
+/// Largest frame a receive slot holds; TCP replies are small, UDP replies
+/// (and ICMP errors quoting UDP probes) are checked whole, up to this size;
+/// longer frames are cut (MSG_TRUNC).
+pub const RX_SLOT: usize = 2048;
 
 /// Buffers for one `recvmmsg` call.
 pub struct RxBatch {
@@ -328,8 +329,8 @@ impl RxBatch {
     }
 }
 
-/// Largest probe a transmit slot holds.
-pub const TX_SLOT: usize = 512;
+/// Largest probe a transmit slot holds (the largest UDP payload, WS-Discovery, is 624 bytes).
+pub const TX_SLOT: usize = 1024;
 
 /// Frames for one `sendmmsg` call, each with an optional IPv4 destination
 /// (for raw IP sockets).

@@ -139,6 +139,12 @@ pub fn port_list(ports: &[u16]) -> String {
 pub fn count_ports(spec: &str) -> u64 {
     spec.split(',')
         .map(|p| p.trim())
+        // `T:22,80,U:53`: protocol prefixes count their ports too.
+        .map(|p| {
+            p.strip_prefix("T:")
+                .or_else(|| p.strip_prefix("U:"))
+                .unwrap_or(p)
+        })
         .map(|p| match p.split_once('-') {
             Some((a, b)) => match (a.trim().parse::<u32>(), b.trim().parse::<u32>()) {
                 (Ok(a), Ok(b)) if b >= a => (b - a + 1) as u64,
@@ -471,6 +477,7 @@ mod tests {
         assert_eq!(count_ports("22,80,443,8000-8002"), 6);
         assert_eq!(count_ports("1-65535"), 65535);
         assert_eq!(count_ports(""), 0);
+        assert_eq!(count_ports("T:22,80,U:53,161-162"), 5);
     }
 
     #[test]

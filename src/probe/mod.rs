@@ -13,6 +13,7 @@
 //! Adding a probe type is adding a file here and a row in [`MODULES`].
 
 pub mod tcp_syn;
+pub mod udp;
 pub mod udp_payloads;
 
 use crate::engine::cookie::CookieKey;
@@ -84,16 +85,23 @@ impl Identity {
 }
 
 /// A reply a module recognized as the answer to one of its probes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Classified {
     /// The probed address (the reply's source).
     pub target: u32,
+    /// The protocol of the probed port (the module's).
+    pub proto: Proto,
     /// The probed port.
     pub port: u16,
     pub state: PortState,
     /// What showed the state (`syn-ack`, `rst`, ...).
     pub reason: &'static str,
     pub ttl: u8,
+    /// The application protocol the reply showed (UDP: the payload checker
+    /// that accepted it).
+    pub protocol: Option<&'static str>,
+    /// Reply bytes over probe bytes (UDP payloads; the first reply datagram).
+    pub amplification: Option<f64>,
 }
 
 /// Why a captured packet is not an answer to one of our probes.
@@ -107,6 +115,9 @@ pub enum Reject {
     Flags,
     /// The cookie does not match: forged, stale or someone else's.
     BadCookie,
+    /// A valid ICMP unreachable other than port unreachable, quoting one of
+    /// our probes: the port is filtered (counted, not a finding).
+    Filtered,
 }
 
 /// Writes the IP packet of one probe from a fixed source address.
@@ -115,6 +126,23 @@ pub trait Template: Send + Sync + std::fmt::Debug {
     /// `cookie` into `out` (at least [`Probe::max_len`] bytes); returns the
     /// number of bytes written.
     fn write(&self, out: &mut [u8], dst: u32, sport: u16, dport: u16, cookie: u32) -> usize;
+
+    /// Write probe number `variant` (below [`Probe::variants`] of `dport`)
+    /// of the pair: modules that send several probes per port (UDP: one per
+    /// payload of the port's services) tell them apart here.
+    #[inline]
+    fn write_variant(
+        &self,
+        out: &mut [u8],
+        dst: u32,
+        sport: u16,
+        dport: u16,
+        cookie: u32,
+        variant: u32,
+    ) -> usize {
+        let _ = variant;
+        self.write(out, dst, sport, dport, cookie)
+    }
 }
 
 /// One kind of probe.
@@ -124,6 +152,12 @@ pub trait Probe: Send + Sync + std::fmt::Debug {
     fn proto(&self) -> Proto;
     /// Largest IP packet a template writes.
     fn max_len(&self) -> usize;
+    /// How many probes each pair on `port` gets per round (1 unless the
+    /// module has several payloads for the port).
+    fn variants(&self, port: u16) -> u32 {
+        let _ = port;
+        1
+    }
     /// A template for probes from `src`.
     fn template(&self, src: Ipv4Addr) -> Box<dyn Template>;
     /// A capture filter for frames whose IPv4 header starts at byte `l3` (0
@@ -135,7 +169,7 @@ pub trait Probe: Send + Sync + std::fmt::Debug {
 }
 
 /// Every probe module, by name.
-pub static MODULES: &[&dyn Probe] = &[&tcp_syn::TcpSyn];
+pub static MODULES: &[&dyn Probe] = &[&tcp_syn::TcpSyn, &udp::Udp];
 
 /// The module called `name`.
 pub fn by_name(name: &str) -> Option<&'static dyn Probe> {

@@ -90,10 +90,13 @@ pub fn classify(packet: &[u8], us: &Identity) -> Result<Classified, Reject> {
     }
     Ok(Classified {
         target: r.src,
+        proto: Proto::Tcp,
         port: r.sport,
         state,
         reason,
         ttl: r.ttl,
+        protocol: None,
+        amplification: None,
     })
 }
 
@@ -359,10 +362,13 @@ mod tests {
             c,
             Classified {
                 target: HOST,
+                proto: Proto::Tcp,
                 port: 22,
                 state: PortState::Open,
                 reason: "syn-ack",
-                ttl: 63
+                ttl: 63,
+                protocol: None,
+                amplification: None,
             }
         );
         let c = classify(

@@ -61,7 +61,12 @@ impl Risk {
                 f.mitigation = catalog::OTHER_MITIGATION.to_string();
             }
         }
-        if let Some(o) = self.policy.ports.get(&f.port) {
+        let overrides = if f.proto.eq_ignore_ascii_case("udp") {
+            &self.policy.udp_ports
+        } else {
+            &self.policy.ports
+        };
+        if let Some(o) = overrides.get(&f.port) {
             if let Some(c) = o.category {
                 f.category = c;
             }
@@ -80,6 +85,11 @@ impl Risk {
             if let Some(s) = &o.mitigation {
                 f.mitigation = s.clone();
             }
+        }
+        // An amplifier (UDP reply at least twice the probe) is at least
+        // high severity, whatever the catalog or the policy say.
+        if let Some(a) = f.amplification {
+            f.severity = crate::probe::udp_payloads::amplifier_severity(f.severity, a);
         }
         f.expected = self.policy.is_expected(f.ip, f.port, &f.proto);
     }
@@ -156,6 +166,51 @@ mod tests {
         assert_eq!(m[&("tcp".to_string(), 4242)], "foo");
         assert_eq!(m[&("udp".to_string(), 7)], "qux");
         assert_eq!(m.len(), 2);
+    }
+
+    fn finding(port: u16, proto: &str) -> Finding {
+        Finding::observed(
+            "198.19.0.4".parse().unwrap(),
+            port,
+            proto,
+            crate::finding::PortState::Open,
+            "udp-response",
+            64,
+            std::time::SystemTime::UNIX_EPOCH,
+        )
+    }
+
+    #[test]
+    fn tcp_and_udp_of_one_port_are_keyed_apart_and_amplifiers_are_high() {
+        let policy = Policy::parse(
+            "[ports.\"53/udp\"]\nseverity = \"low\"\nservice = \"resolver\"\n",
+            "p.toml",
+        )
+        .unwrap();
+        let r = Risk::new(Some(policy));
+        let mut t = finding(53, "tcp");
+        r.annotate(&mut t);
+        assert_eq!(t.severity, catalog::lookup(53, "tcp").unwrap().severity);
+        assert_ne!(
+            t.service, "resolver",
+            "the UDP override leaves TCP/53 alone"
+        );
+        let mut u = finding(53, "udp");
+        r.annotate(&mut u);
+        assert_eq!(
+            (u.service.as_str(), u.severity),
+            ("resolver", Severity::Low)
+        );
+        // The same reply, measured as an amplifier: at least high.
+        let mut a = finding(53, "udp");
+        a.amplification = Some(3.5);
+        r.annotate(&mut a);
+        assert_eq!(a.severity, Severity::High);
+        let mut small = finding(53, "udp");
+        small.amplification = Some(1.2);
+        r.annotate(&mut small);
+        assert_eq!(small.severity, Severity::Low);
+        assert!(Policy::parse("[ports.\"53/sctp\"]\nseverity = \"low\"\n", "p.toml").is_err());
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! ports = [3389]
 //! proto = "tcp"                              # optional, default "tcp"
 //!
-//! [ports.8443]                               # applies to the port on every host
+//! [ports.8443]                               # TCP port 8443 on every host
+//! [ports."53/udp"]                           # UDP port 53 ("53/tcp" = [ports.53])
 //! category = "normal"                        # risky | administrative | normal | other
 //! severity = "info"                          # critical | high | medium | low | info
 //! admin = false                              # optional
@@ -34,8 +35,10 @@ use toml::Spanned;
 pub struct Policy {
     /// Expected (hosts, ports) pairs.
     pub expect: Vec<Expect>,
-    /// Per-port overrides, keyed by port number.
+    /// Per-port overrides of TCP ports (`[ports.N]`, `[ports."N/tcp"]`).
     pub ports: BTreeMap<u16, PortOverride>,
+    /// Per-port overrides of UDP ports (`[ports."N/udp"]`).
+    pub udp_ports: BTreeMap<u16, PortOverride>,
 }
 
 /// One `[[expect]]` table.
@@ -171,8 +174,14 @@ impl Policy {
         }
 
         let mut ports = BTreeMap::new();
+        let mut udp_ports = BTreeMap::new();
         for (key, rule) in raw.ports {
-            let port = match key.trim().parse::<u16>() {
+            let (num, udp) = match key.trim().rsplit_once('/') {
+                Some((n, p)) if p.eq_ignore_ascii_case("udp") => (n, true),
+                Some((n, p)) if p.eq_ignore_ascii_case("tcp") => (n, false),
+                _ => (key.trim(), false),
+            };
+            let port = match num.trim().parse::<u16>() {
                 Ok(n) if n > 0 => n,
                 _ => {
                     // The span of the table's body starts on the header line
@@ -183,12 +192,14 @@ impl Policy {
                         .unwrap_or(rule.span().start);
                     return Err(err(
                         at,
-                        &format!("[ports.{key}]: '{key}' is not a port number in 1-65535"),
+                        &format!(
+                            "[ports.{key}]: '{key}' is not a port number in 1-65535 (optionally N/tcp or N/udp)"
+                        ),
                     ));
                 }
             };
             let r = rule.into_inner();
-            ports.insert(
+            if udp { &mut udp_ports } else { &mut ports }.insert(
                 port,
                 PortOverride {
                     category: r.category,
@@ -200,7 +211,11 @@ impl Policy {
                 },
             );
         }
-        Ok(Policy { expect, ports })
+        Ok(Policy {
+            expect,
+            ports,
+            udp_ports,
+        })
     }
 
     /// True when the policy expects `port`/`proto` on `ip`.
@@ -229,6 +244,7 @@ mod tests {
         assert!(!p.is_expected("198.19.0.16".parse().unwrap(), 3389, "tcp"));
         assert!(!p.is_expected("198.19.0.1".parse().unwrap(), 3389, "udp"));
         assert_eq!(p.ports[&8443].severity, Some(Severity::Info));
+        assert!(p.udp_ports.is_empty());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use crate::engine::correlator::Correlator;
 use crate::finding::{Finding, PortState};
 use crate::output::FindingWriter;
-use crate::probe::{Classified, Proto};
+use crate::probe::Classified;
 use crate::risk::Risk;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use std::net::{IpAddr, Ipv4Addr};
@@ -41,7 +41,6 @@ pub fn run(
     risk: &Risk,
     writers: &mut [Box<dyn FindingWriter>],
     show_closed: bool,
-    proto: Proto,
     counters: &Counters,
 ) -> std::io::Result<()> {
     let mut err = None;
@@ -72,12 +71,14 @@ pub fn run(
             let mut f = Finding::observed(
                 IpAddr::V4(Ipv4Addr::from(ev.ip)),
                 ev.port,
-                proto.name(),
+                ev.proto.name(),
                 ev.state,
                 ev.reason,
                 ev.ttl,
                 SystemTime::now(),
             );
+            f.protocol = ev.protocol.map(str::to_string);
+            f.amplification = ev.amplification;
             risk.annotate(&mut f);
             for w in writers.iter_mut() {
                 if let Err(e) = w.write(&f) {

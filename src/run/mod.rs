@@ -63,10 +63,14 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             "no targets left to scan (all excluded or reserved)",
         ));
     }
-    if cfg.ports.is_empty() {
+    if cfg.ports.is_empty() && cfg.udp_ports.is_empty() {
         return Err(Error::input("no ports to scan"));
     }
-    let space = Space::new(cfg.targets.clone(), cfg.ports.clone());
+    let space = Space::mixed(
+        cfg.targets.clone(),
+        cfg.ports.clone(),
+        cfg.udp_ports.clone(),
+    );
     let perm = Permutation::new(space.len(), cfg.seed);
     let shard = Slice::shard(cfg.shard.0, cfg.shard.1);
     let slices: Vec<Slice> = (0..cfg.senders as u64)
@@ -139,7 +143,25 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         templates: routes
             .paths
             .iter()
-            .map(|p| p.sources.iter().map(|&s| cfg.probe.template(s)).collect())
+            .map(|p| {
+                p.sources
+                    .iter()
+                    .map(|&s| cfg.probes.iter().map(|m| m.template(s)).collect())
+                    .collect()
+            })
+            .collect(),
+        port_module: space
+            .ports()
+            .iter()
+            .zip(space.protos())
+            .map(|(&port, &proto)| {
+                let m = cfg
+                    .probes
+                    .iter()
+                    .position(|m| m.proto() == proto)
+                    .expect("a module for every protocol of the space");
+                (m as u8, cfg.probes[m].variants(port))
+            })
             .collect(),
     };
 
@@ -169,10 +191,11 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     }
     let rx_socks = ifaces
         .iter()
-        .map(|i| {
+        .flat_map(|i| cfg.probes.iter().map(move |&m| (i, m)))
+        .map(|(i, m)| {
             let s = PacketSocket::open(i.index, sys::ETH_P_IP)
                 .map_err(|e| Error::socket(e, &i.name))?;
-            s.attach_filter(&cfg.probe.filter(
+            s.attach_filter(&m.filter(
                 i.link.capture_offset() as u32,
                 id.source_bounds(),
                 (sport_base, sport_base + SPORT_COUNT - 1),
@@ -186,7 +209,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             let _ = s.set_recv_buffer(64 << 20);
             s.set_recv_timeout(Duration::from_millis(50))
                 .map_err(|e| Error::socket(e, &i.name))?;
-            Ok((s, i.link.capture_offset()))
+            Ok((s, i.link.capture_offset(), m, i.name.clone()))
         })
         .collect::<Result<Vec<_>>>()?;
     let tx_socks: Vec<Vec<TxSocket>> = (0..cfg.senders)
@@ -307,11 +330,8 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         let (tx, rx) = crossbeam_channel::bounded::<(Instant, Vec<Classified>)>(1 << 14);
         let rxh: Vec<_> = rx_socks
             .into_iter()
-            .zip(&ifaces)
-            .map(|((sock, l3), i)| {
+            .map(|(sock, l3, probe, name)| {
                 let (tx, id, stop, stats) = (tx.clone(), &id, &stop_rx, &rxstats);
-                let name = i.name.clone();
-                let probe = cfg.probe;
                 (
                     name,
                     s.spawn(move || recv::run(sock, l3, probe, id, tx, stop, stats)),
@@ -321,18 +341,8 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         drop(tx);
         let w = &mut writers;
         let (corr_ref, risk_ref, counters_ref) = (&collected, &risk, &counters);
-        let proto = cfg.probe.proto();
-        let ch = s.spawn(move || {
-            collect::run(
-                rx,
-                corr_ref,
-                risk_ref,
-                w,
-                cfg.show_closed,
-                proto,
-                counters_ref,
-            )
-        });
+        let ch =
+            s.spawn(move || collect::run(rx, corr_ref, risk_ref, w, cfg.show_closed, counters_ref));
         let tick = Duration::from_millis(if live { 100 } else { 50 });
         let mut senders: Vec<std::thread::ScopedJoinHandle<'_, std::io::Result<u64>>> = Vec::new();
         let mut round_start = Instant::now();
@@ -356,7 +366,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                         let retry = (round > 0).then(|| RetryPlan {
                             answered: Arc::new(collected.lock().unwrap().corr.answered().clone()),
                             round,
-                            nports: cfg.ports.len() as u64,
+                            nports: space.ports().len() as u64,
                             lossy: Arc::from([]),
                             silent_hosts: !cfg.ramp_retry,
                         });
@@ -573,7 +583,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         started: started_wall,
         finished: SystemTime::now(),
         targets: cfg.target_text.clone(),
-        ports: crate::ports::format_ports(&cfg.ports),
+        ports: port_text(cfg),
         seed: cfg.seed,
         rate: cfg.rate.to_string(),
         probes_sent: sent + resume.as_ref().map_or(0, |r| r.sent),
@@ -638,6 +648,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         replies: c.open + c.closed,
         open: c.open,
         closed: c.closed,
+        filtered: rxstats.filtered.load(Ordering::Relaxed),
         kernel_drops: rxstats.kernel_drops.load(Ordering::Relaxed),
         backlog_drops: backlog_now(),
         rate_cuts: adaptive.as_ref().map_or(0, Adaptive::cuts),
@@ -723,6 +734,15 @@ fn checkpoint(i: CheckpointInput<'_>) -> PausedScan {
     }
 }
 
+/// The scan's ports as text (`22,80` for TCP only, `T:22,U:53` mixed).
+fn port_text(cfg: &ScanConfig) -> String {
+    crate::ports::PortSpec {
+        tcp: cfg.ports.clone(),
+        udp: cfg.udp_ports.clone(),
+    }
+    .format()
+}
+
 fn round_name(round: u32, retries: u32) -> String {
     if round == 0 {
         "scan".to_string()
@@ -787,18 +807,33 @@ fn dry_run(
         space.addresses(),
         cfg.target_text
     );
-    println!(
-        "ports:     {} ({})",
-        cfg.ports.len(),
-        crate::ports::format_ports(&cfg.ports)
-    );
+    println!("ports:     {} ({})", space.ports().len(), port_text(cfg));
     println!(
         "space:     {} probes, this shard {}/{}: {mine}",
         space.len(),
         cfg.shard.0 + 1,
         cfg.shard.1
     );
-    println!("probe:     {}", cfg.probe.name());
+    // UDP ports with several payloads get one probe per payload.
+    let per_address: u64 = space
+        .ports()
+        .iter()
+        .zip(space.protos())
+        .map(|(&port, &proto)| {
+            cfg.probes
+                .iter()
+                .find(|m| m.proto() == proto)
+                .map_or(1, |m| m.variants(port) as u64)
+        })
+        .sum();
+    if per_address != space.ports().len() as u64 {
+        println!(
+            "payloads:  {} probes per address and pass (a UDP port gets one per payload)",
+            per_address
+        );
+    }
+    let names: Vec<&str> = cfg.probes.iter().map(|m| m.name()).collect();
+    println!("probe:     {}", names.join(", "));
     for p in &routes.paths {
         let hop = match p.hop {
             Hop::Gateway { ip: Some(ip), mac } => format!("gateway {ip} ({mac})"),

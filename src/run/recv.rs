@@ -1,4 +1,4 @@
-//! The receiver thread, one per interface the scan uses: captures frames
+//! The receiver thread, one per interface and probe module of the scan: captures frames
 //! through the probe module's BPF filter, skips the link header, lets the
 //! module validate and classify each packet, and forwards what is ours in
 //! batches to the collector. It knows no protocol.
@@ -21,6 +21,8 @@ pub struct RxStats {
     pub malformed: AtomicU64,
     /// Frames that parsed but were not answers to our probes (bad cookie, ...).
     pub rejected: AtomicU64,
+    /// ICMP unreachables quoting our probes that say "filtered".
+    pub filtered: AtomicU64,
     /// Frames the kernel dropped because we were too slow.
     pub kernel_drops: AtomicU64,
 }
@@ -53,6 +55,9 @@ pub fn run(
                     Some(Ok(c)) => v.push(c),
                     None | Some(Err(Reject::Malformed)) => {
                         stats.malformed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(Err(Reject::Filtered)) => {
+                        stats.filtered.fetch_add(1, Ordering::Relaxed);
                     }
                     Some(Err(_)) => {
                         stats.rejected.fetch_add(1, Ordering::Relaxed);

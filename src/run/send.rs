@@ -30,8 +30,12 @@ pub struct Plan {
     pub space: Space,
     pub id: Identity,
     pub routes: Arc<Routes>,
-    /// Per path, per source address of the path: the module's template.
-    pub templates: Vec<Vec<Box<dyn Template>>>,
+    /// Per path, per source address of the path, per module of the scan:
+    /// the module's template.
+    pub templates: Vec<Vec<Vec<Box<dyn Template>>>>,
+    /// Per port entry of the space: which module probes it, and how many
+    /// probes (payloads) each pair of it gets per round.
+    pub port_module: Vec<(u8, u32)>,
 }
 
 impl Plan {
@@ -147,31 +151,34 @@ pub fn run(
             };
             let k = Plan::source_for(ip, sources[p].len());
             let src = sources[p][k];
-            let template = &plan.templates[p][k];
+            let (m, variants) = plan.port_module[pi as usize];
+            let template = &plan.templates[p][k][m as usize];
             for c in 0..copies {
-                if batches[p].is_full() {
-                    flush(&socks[p], &mut batches[p], progress)?;
-                }
                 let sport = if c == 0 {
                     plan.id.sport(round)
                 } else {
                     plan.id.sport_copy(round, c)
                 };
                 let cookie = key.cookie(src, ip, sport, port);
-                let slot = batches[p].slot();
-                let h = match mac {
-                    Some(m) => {
-                        let mut e = ethernet::Frame::new_unchecked(&mut slot[..]);
-                        e.set_dst(m);
-                        e.set_src(src_macs[p]);
-                        e.set_ethertype(ETHERTYPE_IPV4);
-                        ethernet::HEADER_LEN
+                for v in 0..variants {
+                    if batches[p].is_full() {
+                        flush(&socks[p], &mut batches[p], progress)?;
                     }
-                    None => 0,
-                };
-                let len = template.write(&mut slot[h..], ip, sport, port, cookie);
-                batches[p].commit(h + len, ip);
-                n += 1;
+                    let slot = batches[p].slot();
+                    let h = match mac {
+                        Some(m) => {
+                            let mut e = ethernet::Frame::new_unchecked(&mut slot[..]);
+                            e.set_dst(m);
+                            e.set_src(src_macs[p]);
+                            e.set_ethertype(ETHERTYPE_IPV4);
+                            ethernet::HEADER_LEN
+                        }
+                        None => 0,
+                    };
+                    let len = template.write_variant(&mut slot[h..], ip, sport, port, cookie, v);
+                    batches[p].commit(h + len, ip);
+                    n += 1;
+                }
             }
         }
         for (p, b) in batches.iter_mut().enumerate() {

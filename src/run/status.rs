@@ -16,6 +16,9 @@ pub struct Summary {
     pub replies: u64,
     pub open: u64,
     pub closed: u64,
+    /// ICMP unreachables (other than port unreachable from the target)
+    /// quoting our UDP probes: filtered, not findings (counted per message).
+    pub filtered: u64,
     pub kernel_drops: u64,
     /// Frames the host's input backlog dropped while we scanned (host-wide).
     pub backlog_drops: u64,
@@ -71,6 +74,9 @@ impl Summary {
         }
         if self.down > 0 {
             reach += &format!(", {} on-link hosts down (no ARP reply)", self.down);
+        }
+        if self.filtered > 0 {
+            reach += &format!(", {} ICMP unreachable (filtered)", self.filtered);
         }
         if self.unrouted > 0 {
             reach += &format!(", {} addresses with no route", self.unrouted);

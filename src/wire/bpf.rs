@@ -23,6 +23,8 @@ pub const LD_W_ABS: u16 = 0x20;
 pub const LD_B_ABS: u16 = 0x30;
 pub const LDX_B_MSH: u16 = 0xb1;
 pub const LD_H_IND: u16 = 0x48;
+/// `ldb [x + k]`
+pub const LD_B_IND: u16 = 0x50;
 pub const JEQ_K: u16 = 0x15;
 pub const JGE_K: u16 = 0x35;
 pub const JGT_K: u16 = 0x25;
@@ -41,6 +43,8 @@ pub enum To {
     Drop,
     /// The program's final "keep" (return [`KEEP`]).
     Keep,
+    /// Skip this many instructions after the next one.
+    Skip(u8),
 }
 
 /// A tiny assembler for filters that end in "drop" or "keep": conditional
@@ -72,6 +76,7 @@ impl Asm {
         let off = |i: usize, to: To| -> u8 {
             let target = match to {
                 To::Next => i + 1,
+                To::Skip(n) => i + 1 + n as usize,
                 To::Keep => keep,
                 To::Drop => drop,
             };
@@ -122,6 +127,10 @@ pub fn run(prog: &[Insn], pkt: &[u8]) -> u32 {
                 None => return 0,
             },
             LD_H_IND => match ld(x as usize + i.k as usize, 2) {
+                Some(v) => a = v,
+                None => return 0,
+            },
+            LD_B_IND => match ld(x as usize + i.k as usize, 1) {
                 Some(v) => a = v,
                 None => return 0,
             },
