@@ -90,7 +90,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Merge(a) => synsweep::output::merge(&a.inputs, &a.output),
         Command::Catalog(a) => {
-            print!("{}", synsweep::risk::catalog::render(&a.format)?);
+            let text = synsweep::risk::catalog::render(&a.format)?;
+            // A closed pipe (`| head`) ends the listing, not in a panic.
+            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
             Ok(())
         }
         Command::Completions { shell } => {

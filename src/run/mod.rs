@@ -802,13 +802,23 @@ fn dry_run(
     start: &Position,
     resumed: bool,
 ) {
-    println!(
+    use std::fmt::Write as _;
+    use std::io::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "targets:   {} addresses ({})",
         space.addresses(),
         cfg.target_text
     );
-    println!("ports:     {} ({})", space.ports().len(), port_text(cfg));
-    println!(
+    let _ = writeln!(
+        out,
+        "ports:     {} ({})",
+        space.ports().len(),
+        port_text(cfg)
+    );
+    let _ = writeln!(
+        out,
         "space:     {} probes, this shard {}/{}: {mine}",
         space.len(),
         cfg.shard.0 + 1,
@@ -827,13 +837,14 @@ fn dry_run(
         })
         .sum();
     if per_address != space.ports().len() as u64 {
-        println!(
+        let _ = writeln!(
+            out,
             "payloads:  {} probes per address and pass (a UDP port gets one per payload)",
             per_address
         );
     }
     let names: Vec<&str> = cfg.probes.iter().map(|m| m.name()).collect();
-    println!("probe:     {}", names.join(", "));
+    let _ = writeln!(out, "probe:     {}", names.join(", "));
     for p in &routes.paths {
         let hop = match p.hop {
             Hop::Gateway { ip: Some(ip), mac } => format!("gateway {ip} ({mac})"),
@@ -844,7 +855,8 @@ fn dry_run(
         };
         let sources: Vec<String> = p.sources.iter().map(|s| s.to_string()).collect();
         let set = RangeSet::from_ranges(p.ranges.clone());
-        println!(
+        let _ = writeln!(
+            out,
             "path:      interface {}, source {}, {hop}: {}",
             p.iface.name,
             sources.join(","),
@@ -852,9 +864,10 @@ fn dry_run(
         );
     }
     if !routes.unrouted.is_empty() {
-        println!("no route:  {}", route::describe(&routes.unrouted, 3));
+        let _ = writeln!(out, "no route:  {}", route::describe(&routes.unrouted, 3));
     }
-    println!(
+    let _ = writeln!(
+        out,
         "rate:      {}, retries {}, wait {}s, senders {}, seed {}",
         cfg.rate,
         cfg.retries,
@@ -863,18 +876,22 @@ fn dry_run(
         cfg.seed
     );
     if let Rate::Pps(r) = cfg.rate {
-        println!(
+        let _ = writeln!(
+            out,
             "time:      about {} for the first pass",
             fmt_dur(Duration::from_secs_f64(mine as f64 / r))
         );
     }
     if resumed {
-        println!(
+        let _ = writeln!(
+            out,
             "resume:    round {}, {} of {mine} positions done",
             start.round,
             start.next.iter().sum::<u64>()
         );
     }
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
 }
 
 /// The arguments with every file path made absolute, so a resume works from
