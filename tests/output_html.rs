@@ -3,8 +3,10 @@
 //! finding, and a screenshot is taken. Fails (does not skip) without
 //! chromium.
 
+mod common;
+
+use common::chromium::{chromium, dom_text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, UNIX_EPOCH};
 use synsweep::finding::{Finding, PortState};
 use synsweep::output::{self, Format, ScanMeta};
@@ -53,27 +55,6 @@ fn meta() -> ScanMeta {
     }
 }
 
-fn chromium(args: &[&str]) -> Output {
-    let profile = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new("chromium");
-    cmd.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-    ])
-    .arg(format!("--user-data-dir={}", profile.path().display()))
-    .args(args);
-    cmd.output().unwrap_or_else(|e| {
-        panic!("chromium is required for this test (apt-get install chromium): {e}")
-    })
-}
-
 fn write_report(dir: &Path, fs: &[Finding]) -> PathBuf {
     let path = dir.join("report.html");
     let p = path.to_str().unwrap();
@@ -84,29 +65,6 @@ fn write_report(dir: &Path, fs: &[Finding]) -> PathBuf {
     }
     w.finish(&meta()).unwrap();
     path
-}
-
-/// Text of the DOM with tags removed and the common entities decoded.
-fn dom_text(dom: &str) -> String {
-    let mut text = String::new();
-    let mut in_tag = false;
-    for c in dom.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => {
-                in_tag = false;
-                text.push(' ');
-            }
-            c if !in_tag => text.push(c),
-            _ => {}
-        }
-    }
-    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
 }
 
 #[test]
