@@ -10,8 +10,8 @@
 
 use super::answered::Answered;
 use super::space::Space;
+use super::validate::{Classified, Proto};
 use crate::finding::PortState;
-use crate::probe::{Classified, Proto};
 
 /// A port whose state we learned.
 #[derive(Debug, Clone, Copy, PartialEq)]

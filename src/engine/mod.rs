@@ -9,7 +9,9 @@
 //! - [`answered`]: the compact set of pairs and hosts that answered;
 //! - [`retry`]: which silent pairs a retry round probes again;
 //! - [`core`]: the scan's state machine (rounds, late wait, pause, checkpoints);
-//! - [`ratelimit`], [`adaptive`]: the send schedule and the `--rate max` controller.
+//! - [`ratelimit`], [`adaptive`]: the send schedule and the `--rate max` controller;
+//! - [`validate`]: our side of every probe, and a classified reply (what
+//!   probe modules hand the engine).
 
 pub mod adaptive;
 pub mod answered;
@@ -20,3 +22,4 @@ pub mod permutation;
 pub mod ratelimit;
 pub mod retry;
 pub mod space;
+pub mod validate;

@@ -78,7 +78,7 @@ impl RetryPlan {
 mod tests {
     use super::*;
     use crate::engine::space::Space;
-    use crate::probe::Proto;
+    use crate::engine::validate::Proto;
     use crate::targets::RangeSet;
 
     #[test]

@@ -7,7 +7,7 @@
 //! TCP/53 and UDP/53 are two pairs per address and never collide. TCP
 //! entries come first.
 
-use crate::probe::Proto;
+use super::validate::Proto;
 use crate::targets::RangeSet;
 use std::sync::Arc;
 
