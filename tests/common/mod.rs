@@ -42,6 +42,7 @@
 #![allow(dead_code)]
 
 pub mod chromium;
+pub mod daemons;
 pub mod findings;
 pub mod forge;
 pub mod run;
