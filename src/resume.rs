@@ -53,9 +53,29 @@ pub struct PausedScan {
     /// Written by a periodic checkpoint of a running scan (not a pause).
     #[serde(default)]
     pub checkpoint: bool,
+    /// `--rate max`: per sender, the ranges of first-pass positions sent
+    /// while replies were being lost, which the retry round probes again.
+    #[serde(default)]
+    pub lossy: Vec<Vec<(u64, u64)>>,
 }
 
 impl PausedScan {
+    /// The lossy ranges of `--rate max`'s first pass, as saved.
+    pub fn encode_lossy(lossy: &[Vec<std::ops::Range<u64>>]) -> Vec<Vec<(u64, u64)>> {
+        lossy
+            .iter()
+            .map(|v| v.iter().map(|r| (r.start, r.end)).collect())
+            .collect()
+    }
+
+    /// The lossy ranges back as ranges of positions.
+    pub fn lossy_ranges(&self) -> Vec<Vec<std::ops::Range<u64>>> {
+        self.lossy
+            .iter()
+            .map(|v| v.iter().map(|&(a, b)| a..b).collect())
+            .collect()
+    }
+
     pub fn load(path: &Path) -> Result<PausedScan> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::input(format!("cannot read resume file {}: {e}", path.display()))
@@ -278,4 +298,37 @@ pub fn check_same_scan(
         return Err(mismatch(what));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lossy_ranges_survive_a_save_and_a_load() {
+        let lossy = vec![vec![10..40, 50..60], vec![], vec![110..140]];
+        let saved = PausedScan::encode_lossy(&lossy);
+        let json = serde_json::to_string(&saved).unwrap();
+        assert_eq!(json, "[[[10,40],[50,60]],[],[[110,140]]]");
+        let back: Vec<Vec<(u64, u64)>> = serde_json::from_str(&json).unwrap();
+        let p = PausedScan {
+            lossy: back,
+            ..serde_json::from_str::<PausedScan>(&minimal()).unwrap()
+        };
+        assert_eq!(p.lossy_ranges(), lossy);
+        // A paused.json written before the field existed reads as none.
+        let old = serde_json::from_str::<PausedScan>(&minimal()).unwrap();
+        assert!(old.lossy_ranges().is_empty());
+    }
+
+    /// A paused.json with only the fields every version has.
+    fn minimal() -> String {
+        let args = serde_json::to_value(ScanArgs::default()).unwrap();
+        serde_json::json!({
+            "version": VERSION, "args": args, "space": 6, "seed": 1, "shard": [0, 1],
+            "key": [1, 2], "sport_base": 61000, "round": 1, "next": [0],
+            "sent": 6, "answered": ""
+        })
+        .to_string()
+    }
 }

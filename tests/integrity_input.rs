@@ -94,6 +94,7 @@ fn paused_file(dir: &Path) -> std::path::PathBuf {
         outputs: vec![],
         found: 0,
         checkpoint: false,
+        lossy: Vec::new(),
     };
     let p = dir.join("paused.json");
     st.save(&p).unwrap();

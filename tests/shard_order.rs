@@ -155,6 +155,7 @@ fn a_resume_file_brings_its_shard_back() {
         outputs: vec![],
         found: 0,
         checkpoint: false,
+        lossy: Vec::new(),
     };
     // Resumed anywhere (no scheduler variable needed), it is shard 3/3 again.
     let merged = paused.merge_args(&ScanArgs::default());

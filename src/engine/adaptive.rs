@@ -38,7 +38,13 @@
 //!
 //! Retry rounds probe a different mix (mostly silent pairs), whose reply
 //! ratio says nothing about the first pass's: [`Adaptive::new_round`] freezes
-//! the rate learned in the first pass.
+//! the rate learned in the first pass, at [`RETRY_SHARE`] of it. The retries
+//! to hosts that answered on another port are the exception: their replies
+//! were plausibly lost, so nearly all of them may be answered, in stretches
+//! of the walk where almost nothing else is sent. They get a cap of their
+//! own ([`Adaptive::live_cap`]), paced one by one, that keeps their replies
+//! per second under what the first pass carried; it rises only as fewer of
+//! them turn out to be answered.
 //!
 //! Like the correlator it is pure: no clock, no sockets. The scan loop feeds
 //! it a [`Tick`] every 50-100 ms and applies the cap it returns.
@@ -56,6 +62,9 @@ pub struct Tick {
     pub replies: u64,
     /// Frames dropped on our capture socket or in the host's backlog.
     pub drops: u64,
+    /// Of `sent`, probes to hosts that answered before (retry rounds): the
+    /// ones most likely to be answered now.
+    pub live_sent: u64,
 }
 
 /// The safe rate: where the baseline is measured, and where a scan stays
@@ -94,6 +103,11 @@ pub const TOP: f64 = 4_000_000.0;
 const LOSSY_TICKS: u64 = 10;
 /// A retry round runs at this share of the highest rate that held.
 pub const RETRY_SHARE: f64 = 0.5;
+/// Probes to live hosts an epoch of a retry round needs to measure their
+/// reply share.
+const LIVE_MIN: f64 = 50.0;
+/// The live share never goes below this (the live cap stays finite).
+const LIVE_SHARE_MIN: f64 = 1e-3;
 /// Drops in an epoch below this many are noise (the backlog counter is
 /// host-wide).
 const DROP_NOISE: f64 = 16.0;
@@ -104,6 +118,7 @@ struct Acc {
     sent: f64,
     replies: f64,
     drops: f64,
+    live: f64,
     secs: f64,
     ticks: u32,
     /// Probes of the latest tick (their replies may still be on the way).
@@ -117,6 +132,7 @@ impl Acc {
         self.sent += t.sent as f64;
         self.replies += t.replies as f64;
         self.drops += t.drops as f64;
+        self.live += t.live_sent as f64;
         self.secs += t.dt.as_secs_f64();
         self.ticks += 1;
         self.last_sent = t.sent as f64;
@@ -129,6 +145,7 @@ impl Acc {
         self.sent += o.sent;
         self.replies += o.replies;
         self.drops += o.drops;
+        self.live += o.live;
         self.secs += o.secs;
         self.ticks += o.ticks;
         self.last_sent = o.last_sent;
@@ -212,6 +229,9 @@ pub struct Adaptive {
     /// first pass (a margin under it), and the probe rate never exceeded.
     retry_replies: f64,
     retry_top: f64,
+    /// In a retry round: the share of probes to hosts that answered before
+    /// that is answered now (an upper bound, starting at 1).
+    live_share: f64,
     /// The highest rate asked for that held a whole epoch or window.
     held_best: f64,
     /// The rate at which the reply ratio last fell.
@@ -248,6 +268,7 @@ impl Adaptive {
             frozen_top: false,
             retry_replies: 0.0,
             retry_top: 0.0,
+            live_share: 1.0,
             held_best: 0.0,
             fell_at: None,
             learned: String::new(),
@@ -277,6 +298,15 @@ impl Adaptive {
         (self.base.replies >= BASE_MIN).then(|| self.base.replies / self.base.sent)
     }
 
+    /// In a retry round, the cap (probes per second for the whole scan) of
+    /// probes to hosts that answered before, `None` when only [`cap`](Self::cap)
+    /// applies. It keeps their replies per second under what the first pass
+    /// carried, however many of them are answered.
+    pub fn live_cap(&self) -> Option<f64> {
+        (self.phase == Phase::Frozen && !self.frozen_top && self.retry_top > 0.0)
+            .then(|| (self.retry_replies / self.live_share).clamp(FLOOR, self.retry_top))
+    }
+
     /// A retry round begins: its probes go mostly to silent pairs, so its
     /// reply ratio says nothing about the path. Keep the rate learned so far.
     pub fn new_round(&mut self) {
@@ -284,17 +314,20 @@ impl Adaptive {
             self.learned = self.status();
             self.frozen_top = self.phase == Phase::Top;
             // Retries are few and matter most: a margin under what held.
-            // Their probes go to pairs whose replies were plausibly lost, so
-            // many more of them may be answered than in the first pass: a
+            // Most of their probes go to silent pairs and are not answered,
+            // but those to hosts that answered on another port (pairs whose
+            // reply was plausibly lost) may nearly all be answered: a
             // policer on the replies' way back then sees far more replies
-            // per probe. Start as if every probe were answered (the replies
-            // per second that held), and let the measured share of
-            // answers raise the rate up to the probe rate that held.
+            // per probe than in the first pass. Those probes get a cap of
+            // their own ([`live_cap`](Self::live_cap)): the replies per
+            // second that held, as if every one were answered, raised as
+            // fewer turn out to be.
             if !self.frozen_top && self.held_best > 0.0 {
                 self.retry_top = (RETRY_SHARE * self.held_best.max(self.rate)).max(FLOOR);
                 let b = self.baseline().unwrap_or(1.0).clamp(0.0, 1.0);
-                self.retry_replies = self.retry_top * b;
-                self.rate = self.retry_replies.clamp(FLOOR, self.retry_top);
+                self.retry_replies = (self.retry_top * b).max(FLOOR);
+                self.rate = self.retry_top;
+                self.live_share = 1.0;
             }
             self.phase = Phase::Frozen;
             self.why = Why::Frozen;
@@ -332,7 +365,14 @@ impl Adaptive {
                     fmt_rate(r)
                 )
             }
-            Why::Frozen => format!("retry at {at}; first pass {}", self.learned),
+            Why::Frozen => match self.live_cap() {
+                Some(l) if Some(l) != self.cap() => format!(
+                    "retry at {at} (hosts that answered at {}); first pass {}",
+                    fmt_rate(l),
+                    self.learned
+                ),
+                _ => format!("retry at {at}; first pass {}", self.learned),
+            },
         }
     }
 
@@ -355,12 +395,22 @@ impl Adaptive {
                     self.phase = Phase::Frozen;
                     self.frozen_top = false;
                     self.retry_top = self.rate;
-                    self.retry_replies = self.retry_replies.min(self.rate);
-                } else if !self.frozen_top && self.retry_top > 0.0 && self.ep.sent >= 50.0 {
-                    let share = (self.ep.replies / self.ep.sent).clamp(0.0, 1.0);
-                    let b = self.baseline().unwrap_or(1.0);
-                    self.rate =
-                        (self.retry_replies / share.max(b).max(1e-6)).clamp(FLOOR, self.retry_top);
+                    self.retry_replies = if self.retry_replies > 0.0 {
+                        self.retry_replies.min(self.rate)
+                    } else {
+                        (self.rate * self.baseline().unwrap_or(1.0)).max(FLOOR)
+                    };
+                } else if self.ep.live >= LIVE_MIN {
+                    // Every reply counted against the live probes (an upper
+                    // bound), plus three standard deviations: the cap rises
+                    // only on evidence, and falls at once when replies come.
+                    let r = self.ep.replies;
+                    let up = ((r + Z * (r + 1.0).sqrt()) / self.ep.live).clamp(LIVE_SHARE_MIN, 1.0);
+                    self.live_share = if up >= self.live_share {
+                        up
+                    } else {
+                        up.max(0.5 * self.live_share)
+                    };
                 }
                 self.ep = Acc::default();
             }
@@ -730,6 +780,7 @@ mod tests {
                 sent: sent as u64,
                 replies: replies as u64,
                 drops: drops as u64,
+                live_sent: 0,
             }
         }
 
@@ -937,40 +988,63 @@ mod tests {
         let mut p = Path::new(5, 0.25);
         p.syn_policer = Some(Bucket::new(50_000.0, 1000.0));
         drive(&mut a, &mut p, 5.0, 0.05);
+        assert_eq!(a.live_cap(), None, "no live cap in the first pass");
         a.new_round();
-        // It starts as if every retry were answered: the replies per second
-        // of RETRY_SHARE of the highest rate that held, below the policer.
-        let start = a.cap().unwrap();
-        let b = a.baseline().unwrap();
+        // Retries go at RETRY_SHARE of the highest rate that held...
+        let top = a.cap().unwrap();
         assert!(
-            (0.5 * RETRY_SHARE * 50_000.0 * b..=RETRY_SHARE * 50_000.0 * 1.1 * b).contains(&start),
+            (0.5 * RETRY_SHARE * 50_000.0..=RETRY_SHARE * 50_000.0 * 1.1).contains(&top),
+            "{top}"
+        );
+        // ...and those to hosts that answered start as if every one were
+        // answered: the replies per second of that rate, below the policer.
+        let b = a.baseline().unwrap();
+        let start = a.live_cap().unwrap();
+        assert!(
+            (top * b * 0.99..=top * b * 1.01).contains(&start),
             "{start}"
         );
-        // Retries go to silent pairs: almost nothing answers, so the rate
-        // rises to RETRY_SHARE of what held, and no further.
-        p.ratio = 0.01;
-        let caps = drive(&mut a, &mut p, 3.0, 0.05);
-        let frozen = caps.last().unwrap().unwrap();
-        assert!(
-            (0.5 * RETRY_SHARE * 50_000.0..=RETRY_SHARE * 50_000.0 * 1.1).contains(&frozen),
-            "{frozen}"
-        );
-        assert!(
-            caps.iter().all(|&c| c.unwrap() <= frozen),
-            "{frozen} {caps:?}"
-        );
-        // Retries that are all answered (lost SYN-ACKs, sent again) keep the
-        // replies per second where they were: the probe rate falls back.
-        p.ratio = 1.0;
-        let caps = drive(&mut a, &mut p, 3.0, 0.05);
-        let last = caps.last().unwrap().unwrap();
-        assert!(last <= start * 1.05, "{last} vs {start}");
+        let tick = |sent: u64, live_sent: u64, replies: u64| Tick {
+            dt: Duration::from_millis(50),
+            sent,
+            replies,
+            drops: 0,
+            live_sent,
+        };
+        // Lost SYN-ACKs sent again: nearly every live probe is answered, the
+        // live cap stays where it started.
+        for _ in 0..20 {
+            a.update(tick(1000, 600, 600));
+        }
+        let held = a.live_cap().unwrap();
+        assert!(held <= start * 1.001, "{held} vs {start}");
+        // Live probes that are rarely answered (a host's filtered ports):
+        // the live cap rises to the retry rate, never beyond.
+        let mut caps = Vec::new();
+        for _ in 0..40 {
+            a.update(tick(1200, 1000, 3));
+            caps.push(a.live_cap().unwrap());
+        }
+        assert!(caps.iter().all(|&c| c <= top), "{caps:?}");
+        assert_eq!(*caps.last().unwrap(), top, "{caps:?}");
+        // Answered again: back down at once (one epoch).
+        a.update(tick(1000, 500, 500));
+        a.update(tick(1000, 500, 500));
+        let again = a.live_cap().unwrap();
+        assert!(again <= start * 1.001, "{again} vs {start}");
+        assert_eq!(a.cap(), Some(top), "the retry rate itself stays");
         assert!(a.status().starts_with("retry at"), "{}", a.status());
+        assert!(
+            a.status().contains("hosts that answered at"),
+            "{}",
+            a.status()
+        );
         // An unlimited first pass retries unlimited.
         let mut a = Adaptive::new();
         drive(&mut a, &mut Path::new(6, 0.25), 3.0, 0.05);
         a.new_round();
         assert_eq!(a.cap(), None);
+        assert_eq!(a.live_cap(), None);
     }
 
     #[test]

@@ -286,6 +286,12 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     let started = Instant::now();
     let started_wall = SystemTime::now();
     let live = !cfg.quiet && std::io::stderr().is_terminal();
+    let live_sent_now = || {
+        progress
+            .iter()
+            .map(|p| p.live_sent.load(Ordering::Relaxed))
+            .sum::<u64>()
+    };
     let sent_now = || {
         progress
             .iter()
@@ -326,6 +332,12 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     let mut io_err: Option<Error> = None;
     let mut send_time = Duration::ZERO;
     let mut paused_at: Option<Position> = None;
+    // `--rate max`: per sender, the positions of the first pass sent while
+    // replies were lost (the retry round covers them); kept across a pause.
+    let mut lossy: Vec<Vec<std::ops::Range<u64>>> = resume
+        .as_ref()
+        .map(PausedScan::lossy_ranges)
+        .unwrap_or_default();
     let collect_res = std::thread::scope(|s| {
         let (tx, rx) = crossbeam_channel::bounded::<(Instant, Vec<Classified>)>(1 << 14);
         let rxh: Vec<_> = rx_socks
@@ -347,13 +359,12 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         let mut senders: Vec<std::thread::ScopedJoinHandle<'_, std::io::Result<u64>>> = Vec::new();
         let mut round_start = Instant::now();
         let (mut last_t, mut last_sent, mut rate) = (Instant::now(), 0u64, 0.0);
-        let mut seen = (Instant::now(), 0u64, 0u64, 0u64);
+        let mut seen = (Instant::now(), 0u64, 0u64, 0u64, 0u64);
         let mut signals_seen = 0;
         // `--rate max`: sender positions at each controller tick of the first
         // pass, to map the ticks where replies were lost to positions.
         let mut walked_hist: Vec<Vec<u64>> = Vec::new();
         let mut round0_from: Vec<u64> = Vec::new();
-        let mut lossy: Vec<Vec<std::ops::Range<u64>>> = Vec::new();
         // Sender positions of the current round over the last seconds, for
         // checkpoints: (time, positions).
         let mut samples: std::collections::VecDeque<(Instant, Vec<u64>)> = Default::default();
@@ -372,6 +383,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                         });
                         if let (1.., Some(a)) = (round, adaptive.as_mut()) {
                             a.new_round();
+                            apply_caps(a, &progress, cfg.senders);
                         }
                         round_start = Instant::now();
                         if round == 0 {
@@ -427,6 +439,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                             sport_base,
                             sent: sent_now() + resume.as_ref().map_or(0, |r| r.sent),
                             found: found_now(),
+                            lossy: &lossy,
                         });
                         let file = &cfg.paused_path;
                         if let Err(e) = state.save(file) {
@@ -492,12 +505,14 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                     sent,
                     rxstats.frames.load(Ordering::Relaxed),
                     rxstats.kernel_drops.load(Ordering::Relaxed) + backlog_now(),
+                    live_sent_now(),
                 );
                 let cap = a.update(adaptive::Tick {
                     dt: obs.0 - seen.0,
                     sent: obs.1 - seen.1,
                     replies: obs.2 - seen.2,
                     drops: obs.3 - seen.3,
+                    live_sent: obs.4 - seen.4,
                 });
                 seen = obs;
                 if let Phase::Sending { round: 0 } = core.phase() {
@@ -508,18 +523,15 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                             .collect(),
                     );
                 }
-                let per = cap.map_or(send::CAP_UNLIMITED, |c| {
-                    ((c / cfg.senders as f64) as u64).max(1)
-                });
-                progress
-                    .iter()
-                    .for_each(|p| p.cap.store(per, Ordering::Relaxed));
+                debug_assert_eq!(cap, a.cap());
+                apply_caps(a, &progress, cfg.senders);
             } else {
                 seen = (
                     now,
                     sent,
                     rxstats.frames.load(Ordering::Relaxed),
                     rxstats.kernel_drops.load(Ordering::Relaxed) + backlog_now(),
+                    live_sent_now(),
                 );
             }
             // The shown rate is over the last second; before the first
@@ -627,6 +639,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             outputs: output_lengths(cfg),
             found: found_now(),
             checkpoint: false,
+            lossy: PausedScan::encode_lossy(&lossy),
         };
         let file = cfg.paused_path.clone();
         state
@@ -690,6 +703,7 @@ struct CheckpointInput<'a> {
     sport_base: u16,
     sent: u64,
     found: u64,
+    lossy: &'a [Vec<std::ops::Range<u64>>],
 }
 
 /// The state of a running scan, consistent as of a moment when every
@@ -731,6 +745,7 @@ fn checkpoint(i: CheckpointInput<'_>) -> PausedScan {
         outputs,
         found: i.found,
         checkpoint: true,
+        lossy: PausedScan::encode_lossy(i.lossy),
     }
 }
 
@@ -916,4 +931,15 @@ fn absolute_paths(a: &ScanArgs) -> ScanArgs {
         .collect();
     a.resume = None;
     a
+}
+
+/// Hand the `--rate max` controller's caps to the senders, split evenly.
+fn apply_caps(a: &Adaptive, progress: &[send::Progress], senders: usize) {
+    let per = |c: f64| ((c / senders as f64) as u64).max(1);
+    let cap = a.cap().map_or(send::CAP_UNLIMITED, per);
+    let live = a.live_cap().map_or(send::CAP_NONE, per);
+    for p in progress {
+        p.cap.store(cap, Ordering::Relaxed);
+        p.live_cap.store(live, Ordering::Relaxed);
+    }
 }

@@ -63,6 +63,13 @@ pub struct Progress {
     /// controller of `--rate max`): probes per second for this sender,
     /// [`CAP_UNLIMITED`], or [`CAP_NONE`] to keep the limiter's own rate.
     pub cap: AtomicU64,
+    /// In a retry round of `--rate max`: a second cap, on probes to hosts
+    /// that answered before (most of them may be answered now), paced one
+    /// by one; [`CAP_NONE`] or [`CAP_UNLIMITED`] for none.
+    pub live_cap: AtomicU64,
+    /// Probes handed to the kernel that went to hosts that answered before
+    /// (retry rounds only).
+    pub live_sent: AtomicU64,
 }
 
 fn flush(sock: &TxSocket, batch: &mut TxBatch, progress: &Progress) -> std::io::Result<()> {
@@ -118,6 +125,10 @@ pub fn run(
     let _ = crate::net::sys::fine_timer_slack();
     let mut j = start;
     let mut cap = CAP_NONE;
+    // Probes to hosts that answered before, in a retry round of `--rate
+    // max`: paced one by one under a cap of their own (see Progress).
+    let mut live = RateLimiter::new(None);
+    let mut live_cap = CAP_NONE;
     while j < total && !stop.load(Ordering::Relaxed) {
         let c = progress.cap.load(Ordering::Relaxed);
         if c != cap {
@@ -125,6 +136,11 @@ pub fn run(
             if c != CAP_NONE {
                 limiter.set_rate((c != CAP_UNLIMITED).then_some(c as f64));
             }
+        }
+        let c = progress.live_cap.load(Ordering::Relaxed);
+        if c != live_cap {
+            live_cap = c;
+            live.set_rate((c != CAP_NONE && c != CAP_UNLIMITED).then_some(c as f64));
         }
         // Paced: batches sized by the rate (a dozen probes at most back to
         // back below 1 Mpps), full batches when unlimited.
@@ -134,9 +150,12 @@ pub fn run(
             let index = plan.perm.at(slice.position(j));
             let (ip, port, pi) = plan.space.pair(index);
             // A retry may send a pair more than one probe (see RetryPlan).
-            let copies = match retry {
-                Some(r) => r.probes_at(j, index, plan.space.host_of(index), pi),
-                None => 1,
+            let (copies, paced) = match retry {
+                Some(r) => {
+                    let host = plan.space.host_of(index);
+                    (r.probes_at(j, index, host, pi), r.answered.host(host))
+                }
+                None => (1, false),
             };
             j += 1;
             if copies == 0 {
@@ -154,6 +173,18 @@ pub fn run(
             let (m, variants) = plan.port_module[pi as usize];
             let template = &plan.templates[p][k][m as usize];
             for c in 0..copies {
+                if paced {
+                    progress
+                        .live_sent
+                        .fetch_add(u64::from(variants), Ordering::Relaxed);
+                }
+                if paced && live.rate().is_some() {
+                    // What is batched so far goes first; then this probe on
+                    // the live schedule, alone, so that copies and their
+                    // replies are spread, not back to back.
+                    flush(&socks[p], &mut batches[p], progress)?;
+                    live.acquire(1);
+                }
                 let sport = if c == 0 {
                     plan.id.sport(round)
                 } else {
@@ -178,6 +209,9 @@ pub fn run(
                     let len = template.write_variant(&mut slot[h..], ip, sport, port, cookie, v);
                     batches[p].commit(h + len, ip);
                     n += 1;
+                }
+                if paced && live.rate().is_some() {
+                    flush(&socks[p], &mut batches[p], progress)?;
                 }
             }
         }
