@@ -93,7 +93,7 @@ pub enum Command {
 #[derive(Debug, Args, Clone, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct ScanArgs {
-    /// Targets: addresses, CIDR blocks or ranges a.b.c.d-e.f.g.h
+    /// Targets: IPv4 or IPv6 addresses, CIDR blocks (prefixes) or ranges a.b.c.d-e.f.g.h
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
 
@@ -163,6 +163,10 @@ pub struct ScanArgs {
     /// Also probe reserved ranges inside wider targets
     #[arg(long)]
     pub no_default_excludes: bool,
+
+    /// Sweep IPv6 targets wider than 2^32 addresses (a /96)
+    #[arg(long)]
+    pub allow_wide: bool,
 
     /// Report closed ports (RST) too
     #[arg(long)]

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::net::route::Overrides;
 use crate::output::Format;
 use crate::probe::Probe;
-use crate::targets::{self, RangeSet, TargetSpec};
+use crate::targets::{self, RangeSet, TargetSpec, Targets};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -94,7 +94,7 @@ impl std::fmt::Display for Rate {
 /// Everything that shapes one scan, resolved from the command line.
 #[derive(Debug, Clone)]
 pub struct ScanConfig {
-    pub targets: RangeSet,
+    pub targets: Targets,
     /// The targets as the user wrote them (for reports).
     pub target_text: String,
     /// TCP ports.
@@ -208,44 +208,57 @@ pub fn shard_from_env(spec: &str, get: impl Fn(&str) -> Option<String>) -> Resul
     Ok((k, n))
 }
 
-/// The address set the arguments name: targets and target files, minus
-/// excludes and (unless turned off) reserved space.
-pub fn resolve_targets(a: &ScanArgs) -> Result<RangeSet> {
-    let mut include = Vec::new();
+/// The address set the arguments name: targets and target files (IPv4 and
+/// IPv6 mixed), minus excludes and (unless turned off) reserved space. An
+/// IPv6 target wider than 2^32 addresses needs `--allow-wide`.
+pub fn resolve_targets(a: &ScanArgs) -> Result<Targets> {
+    let mut spec = TargetSpec {
+        default_excludes: !a.no_default_excludes,
+        ..Default::default()
+    };
+    let mut any = false;
     for t in &a.targets {
         for tok in t.split(',').filter(|s| !s.trim().is_empty()) {
-            include.push(targets::parse_target(tok)?);
+            let t = targets::parse_any(tok)?;
+            targets::check_width(tok, t, a.allow_wide)?;
+            spec.add(t, false);
+            any = true;
         }
     }
     for f in &a.targets_file {
-        include.extend(targets::read_target_file(f)?);
+        for (at, t) in targets::read_target_file_text(f)? {
+            targets::check_width(&at, t, a.allow_wide)?;
+            spec.add(t, false);
+            any = true;
+        }
     }
-    if include.is_empty() {
+    if !any {
         return Err(Error::input(
             "no targets given (name addresses, blocks or ranges, or --targets-file FILE)",
         ));
     }
-    let mut exclude = Vec::new();
     for e in &a.exclude {
         for tok in e.split(',').filter(|s| !s.trim().is_empty()) {
-            exclude.push(
-                targets::parse_target(tok).map_err(|e| Error::input(format!("--exclude: {e}")))?,
-            );
+            let t = targets::parse_any(tok).map_err(|e| Error::input(format!("--exclude: {e}")))?;
+            spec.add(t, true);
         }
     }
     for f in &a.exclude_file {
-        exclude.extend(targets::read_target_file(f)?);
+        for t in targets::read_target_file(f)? {
+            spec.add(t, true);
+        }
     }
-    let spec = TargetSpec {
-        include,
-        exclude,
-        default_excludes: !a.no_default_excludes,
-    };
-    let set = spec.resolve();
+    let set = spec.resolve_all();
     if set.is_empty() {
         return Err(Error::input(
             "no targets left to scan: every address is excluded or reserved",
         ));
+    }
+    if set.count_wide() >= 1u128 << 56 {
+        return Err(Error::input(format!(
+            "{} addresses are more than a scan can index (at most 2^56)",
+            set.count_wide()
+        )));
     }
     Ok(set)
 }
@@ -295,6 +308,17 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
         },
     };
     let (ports, udp_ports) = (spec.tcp, spec.udp);
+    if set
+        .count_wide()
+        .saturating_mul((ports.len() + udp_ports.len()) as u128)
+        >= 1u128 << 62
+    {
+        return Err(Error::input(format!(
+            "{} addresses x {} ports are more probes than a scan can index (at most 2^62)",
+            set.count_wide(),
+            ports.len() + udp_ports.len()
+        )));
+    }
     let rate = Rate::parse(a.rate.as_deref().unwrap_or(DEFAULT_RATE))?;
     let wait = a.wait.unwrap_or(DEFAULT_WAIT);
     if !(wait.is_finite() && (0.0..=3600.0).contains(&wait)) {
@@ -568,5 +592,61 @@ mod tests {
         assert_eq!(c.ports, vec![22, 80]);
         assert_eq!(c.seed, 5);
         assert_eq!(c.outputs, vec![("-".to_string(), Format::Ndjson)]);
+    }
+
+    #[test]
+    fn ipv6_targets_mix_with_ipv4_and_bad_ones_are_exit_2() {
+        let c = scan_config(
+            &args(&["198.19.0.0/24,2001:2:0:1::/120", "2001:2:0:1::1:0/127"]),
+            String::new(),
+        )
+        .unwrap();
+        assert_eq!((c.targets.v4.count(), c.targets.v6.count()), (256, 258));
+        let excluded = ScanArgs {
+            exclude: vec!["2001:2:0:1::/121".into()],
+            ..args(&["2001:2:0:1::/120"])
+        };
+        assert_eq!(
+            scan_config(&excluded, String::new())
+                .unwrap()
+                .targets
+                .v6
+                .count(),
+            128
+        );
+        for bad in [
+            "2001:2::/129",
+            "2001:2::/x",
+            "fe80::1%eth0",
+            "2001:2::/64",
+            "2001:2::1-198.19.0.1",
+        ] {
+            let e = scan_config(&args(&[bad]), String::new()).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert!(!e.to_string().contains('\n'), "{e}");
+        }
+        let wide = ScanArgs {
+            allow_wide: true,
+            ports: Some("80".into()),
+            ..args(&["2001:2::/80"])
+        };
+        assert_eq!(
+            scan_config(&wide, String::new())
+                .unwrap()
+                .targets
+                .v6
+                .count(),
+            1 << 48
+        );
+        let too_wide = ScanArgs {
+            allow_wide: true,
+            ..args(&["2001:2::/64"])
+        };
+        assert_eq!(
+            scan_config(&too_wide, String::new())
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
     }
 }
