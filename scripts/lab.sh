@@ -15,6 +15,12 @@
 #             --sources N: N more scanner addresses 198.18.2.1-198.18.2.N (/32 on
 #             NAME-s; the target routes 198.18.2.0/24 back via 198.18.0.1) and
 #             a counter syn_src_K of the SYNs from 198.18.2.K
+#             --ipv6: IPv6 next to IPv4 on the same veth (scanner 0 only, no
+#             DAD): NAME-s 2001:2:0:ff::1/64, target 2001:2:0:ff::2/64, route
+#             2001:2::/64 via 2001:2:0:ff::2 (no neighbour entry: the scanner
+#             finds the gateway by neighbour discovery), local 2001:2::/64
+#             dev lo in the target; listeners also on [::]; --alive-mask6
+#             ::3 [--alive-value6 ::]: IPv6 hosts outside it are silent
 #   loopback  one namespace sswlab-NAME-s with only lo (scan 127.0.0.1)
 #   lan       switch ns sswlab-NAME-w with bridge br0; scanner veth NAME-s
 #             198.18.1.1/24 on port p-s; --hosts N (default 12) host ns
@@ -36,6 +42,7 @@
 #                          [--alive-mask 0.0.0.3 [--alive-value 0.0.0.0]] [--loss PCT]
 #                          [--sink] [--backlog N] [--only PORT:MASK:VALUE]...
 #                          [--scanners N] [--hosts N] [--sources N] [--owner PID]
+#                          [--ipv6 [--alive-mask6 ::3 [--alive-value6 ::]]]
 #   (--only: PORT listens only on hosts whose address & MASK == VALUE; elsewhere it is closed)
 #   (--owner: the lab's daemons exit when PID is gone; `sweep` then removes the lab)
 #   scripts/lab.sh down NAME                 (idempotent)
@@ -48,6 +55,7 @@
 # `up` prints shell assignments (eval-able; values never contain spaces):
 #   shape=... scanner_ns=... scanner_iface=... scanner_ip=... target_ns=...
 #   target_iface=... gateway_ip=... router_mac=... (veth, twopath: path 0)
+#   veth --ipv6: scanner_ip6 gateway_ip6 target_range6
 #   veth:    sources=N scanners=N and per scanner K: scanner_ns_K scanner_iface_K
 #            target_iface_K scanner_ip_K gateway_ip_K scanner_mac_K router_mac_K
 #   twopath: paths=2 and per path K: path_iface_K path_ip_K path_gateway_K
@@ -68,6 +76,9 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 STATE_ROOT=/run/synsweep-lab
 TARGET_RANGE=198.19.0.0/16
+TARGET_RANGE6=2001:2::/64
+SCANNER_IP6=2001:2:0:ff::1
+GATEWAY_IP6=2001:2:0:ff::2
 SCANNER_MAC=02:53:53:57:00:01
 TARGET_MAC=02:53:53:57:00:02
 LAN_NET=198.18.1.0/24
@@ -124,6 +135,18 @@ new_ns() {  # create a namespace: lo up, no IPv6
     run ip -n "$1" link set lo up
 }
 
+# Turn IPv6 on in namespace $1 (new_ns turns it off), without duplicate
+# address detection (addresses usable at once) and without router
+# solicitations or autoconfiguration.
+ipv6_on() {
+    run ip netns exec "$1" sysctl -q -w net.ipv6.conf.all.disable_ipv6=0 \
+        net.ipv6.conf.default.disable_ipv6=0 net.ipv6.conf.lo.disable_ipv6=0 \
+        net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+        net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 \
+        net.ipv6.conf.all.autoconf=0 net.ipv6.conf.default.autoconf=0 \
+        net.ipv6.conf.default.router_solicitations=0
+}
+
 backlog_sysctls() {
     run ip netns exec "$1" sysctl -q -w net.core.somaxconn=65535 \
         net.ipv4.tcp_max_syn_backlog=65535 net.ipv4.tcp_syncookies=1
@@ -165,6 +188,9 @@ nft_rules() {  # "ifaces" mask value loss sink only...
     done
     if [[ "$mask" != 0.0.0.0 ]]; then
         echo "    iifname $m ip daddr $TARGET_RANGE ip daddr & $mask != $value counter name \"silent_dropped\" drop"
+    fi
+    if [[ -n "${MASK6:-}" ]]; then
+        echo "    iifname $m ip6 daddr $TARGET_RANGE6 ip6 daddr & $MASK6 != $VALUE6 counter name \"silent_dropped\" drop"
     fi
     if ((loss >= 100)); then  # nft rejects `< 100` for a `mod 100` value
         echo "    iifname $m $syn counter name \"syn_lost\" drop"
@@ -286,6 +312,7 @@ do_sweep() {
 build_veth() {
     local k s si ti saddr gw smac tmac ifaces=""
     new_ns "$T"
+    if ((IPV6)); then ipv6_on "$T"; fi
     run ip -n "$T" route add local "$TARGET_RANGE" dev lo
     for ((k = 0; k < SCANNERS; k++)); do
         if ((k == 0)); then s=$S; ti=$TI; else s="$S$k"; ti="tgt$k"; fi
@@ -293,8 +320,16 @@ build_veth() {
         saddr="198.18.0.$((4 * k + 1))"; gw="198.18.0.$((4 * k + 2))"
         smac=$(printf '02:53:53:57:%02x:01' "$k"); tmac=$(printf '02:53:53:57:%02x:02' "$k")
         new_ns "$s"
+        if ((k == 0 && IPV6)); then ipv6_on "$s"; fi
         veth "$s" "$si" "$smac" "$saddr" "$T" "$ti" "$tmac" "$gw" 30
         run ip -n "$s" route add "$TARGET_RANGE" via "$gw" dev "$si"
+        if ((k == 0 && IPV6)); then
+            run ip -n "$s" addr add "$SCANNER_IP6/64" dev "$si" nodad
+            run ip -n "$T" addr add "$GATEWAY_IP6/64" dev "$ti" nodad
+            run ip -n "$T" neigh replace "$SCANNER_IP6" lladdr "$smac" dev "$ti" nud permanent
+            run ip -n "$s" -6 route add "$TARGET_RANGE6" via "$GATEWAY_IP6" dev "$si"
+            run ip -n "$T" -6 route add local "$TARGET_RANGE6" dev lo
+        fi
         if ((k == 0 && SOURCES > 0)); then
             local j
             for ((j = 1; j <= SOURCES; j++)); do
@@ -311,6 +346,9 @@ build_veth() {
     if ((${#PORT_LIST[@]})); then start_daemon listener - lablisten.py --backlog "$BACKLOG" "$T=$PORTS"; fi
     INFO=("scanner_ns=$S" "target_ns=$T" "scanner_iface=$SI" "target_iface=$TI" "scanner_ip=198.18.0.1"
         "gateway_ip=198.18.0.2" "router_mac=$TARGET_MAC" "scanners=$SCANNERS" "sources=$SOURCES" "${INFO[@]}")
+    if ((IPV6)); then
+        INFO+=("scanner_ip6=$SCANNER_IP6" "gateway_ip6=$GATEWAY_IP6" "target_range6=$TARGET_RANGE6")
+    fi
 }
 
 build_loopback() {
@@ -423,6 +461,7 @@ build_lan() {
 do_up() {
     local name=$1; shift
     SHAPE=veth PORTS="" MASK=0.0.0.0 VALUE=0.0.0.0 LOSS=0 SINK=0 BACKLOG=65535 SCANNERS=1 HOSTS=12 SOURCES=0 OWNER=""
+    IPV6=0 MASK6="" VALUE6="::"
     ONLY=() INFO=() PORT_LIST=()
     while (($#)); do
         case "$1" in
@@ -438,6 +477,9 @@ do_up() {
             --hosts) HOSTS=${2:?--hosts needs a value}; shift 2 ;;
             --sources) SOURCES=${2:?--sources needs a value}; shift 2 ;;
             --owner) OWNER=${2:?--owner needs a pid}; shift 2 ;;
+            --ipv6) IPV6=1; shift ;;
+            --alive-mask6) MASK6=${2:?--alive-mask6 needs a value}; shift 2 ;;
+            --alive-value6) VALUE6=${2:?--alive-value6 needs a value}; shift 2 ;;
             *) bad "up: unknown option '$1'" ;;
         esac
     done
@@ -465,6 +507,10 @@ do_up() {
     [[ "$SOURCES" =~ ^[0-9]+$ ]] && ((SOURCES <= 16)) || bad "--sources: '$SOURCES' is not a number 0-16"
     ((SOURCES == 0)) || [[ "$SHAPE" == veth ]] || bad "--sources needs --shape veth"
     [[ -z "$OWNER" || "$OWNER" =~ ^[0-9]+$ ]] || bad "--owner: '$OWNER' is not a pid"
+    ((IPV6 == 0)) || [[ "$SHAPE" == veth ]] || bad "--ipv6 needs --shape veth"
+    [[ -z "$MASK6" ]] || ((IPV6)) || bad "--alive-mask6 needs --ipv6"
+    [[ -z "$MASK6" || "$MASK6" =~ ^::[0-9a-f]{1,4}$ ]] || bad "--alive-mask6: '$MASK6' is not a mask like ::3"
+    [[ "$VALUE6" =~ ^::[0-9a-f]{0,4}$ ]] || bad "--alive-value6: '$VALUE6' is not a value like ::1"
     local o
     for o in "${ONLY[@]}"; do
         [[ "$o" =~ ^[0-9]{1,5}:[0-9.]+:[0-9.]+$ ]] || bad "--only: '$o' is not PORT:MASK:VALUE (e.g. 23:0.0.7.0:0.0.0.0)"

@@ -36,7 +36,7 @@ use crate::wire::bpf::{
 use crate::wire::icmp::{self, PortState as IcmpState};
 use crate::wire::{TTL, ipv4, udp};
 use std::cell::RefCell;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// Reason of an open UDP port.
 pub const REASON_OPEN: &str = "udp-response";
@@ -153,7 +153,7 @@ fn classify_udp(packet: &[u8], us: &Identity) -> Result<Classified, Reject> {
     };
     let probe_bytes = service.payload(cookie(port)).len();
     Ok(Classified {
-        target: r.src,
+        target: IpAddr::V4(r.src.into()),
         proto: Proto::Udp,
         port,
         state: PortState::Open,
@@ -180,7 +180,7 @@ fn classify_icmp(packet: &[u8], us: &Identity) -> Result<Classified, Reject> {
     }
     match u.port_state() {
         IcmpState::Closed if u.from_target() => Ok(Classified {
-            target: q.dst,
+            target: IpAddr::V4(q.dst.into()),
             proto: Proto::Udp,
             port: q.dport,
             state: PortState::Closed,

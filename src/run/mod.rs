@@ -138,6 +138,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     let id = Identity {
         key,
         sources: routes.sources(),
+        sources6: Vec::new(), // ipv6: set from the IPv6 paths
         sport_base,
         sport_count: SPORT_COUNT,
     };
