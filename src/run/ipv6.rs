@@ -5,13 +5,14 @@
 //! [`super::run`] where its IPv4 counterpart is; with no IPv6 target each
 //! does nothing.
 
+use super::send::Templates6;
 use crate::config::{Rate, ScanConfig};
 use crate::error::{Error, Result};
 use crate::net::neigh6::{self, SweepConfig};
 use crate::net::route::{Iface, Link};
 use crate::net::route6::{self, Hop6, Routes6};
 use crate::net::sys::{PacketSocket, TxSocket};
-use crate::probe::{Identity, Probe, Template6};
+use crate::probe::{Identity, Probe};
 use crate::targets::RangeSet6;
 use crate::wire::ipv6::ETHERTYPE_IPV6;
 use std::time::Duration;
@@ -85,7 +86,7 @@ pub fn sweep_on_link(cfg: &ScanConfig, routes: &mut Routes6) -> Result<()> {
 }
 
 /// Per IPv6 path, per source, per module: the module's IPv6 template.
-pub fn templates(cfg: &ScanConfig, routes: &Routes6) -> Vec<Vec<Vec<Option<Box<dyn Template6>>>>> {
+pub fn templates(cfg: &ScanConfig, routes: &Routes6) -> Templates6 {
     routes
         .paths
         .iter()

@@ -42,8 +42,11 @@ pub struct Plan {
     /// socket list), and per path, per source, per module the module's
     /// IPv6 template (`None`: the module has none).
     pub routes6: Arc<Routes6>,
-    pub templates6: Vec<Vec<Vec<Option<Box<dyn Template6>>>>>,
+    pub templates6: Templates6,
 }
+
+/// Per IPv6 path, per source, per module: the module's IPv6 template.
+pub type Templates6 = Vec<Vec<Vec<Option<Box<dyn Template6>>>>>;
 
 impl Plan {
     /// Which of a path's `n` sources probes `ip` (always the same one).
