@@ -31,7 +31,8 @@
 #   vpn       scanner ns: tun NAME-s 198.18.0.1/30 (no Ethernet header), route
 #             198.19.0.0/16 dev NAME-s; tunrelay.py copies packets to tun
 #             NAME-t 198.18.0.2/30 in target ns sswlab-NAME-t (as veth: local
-#             198.19.0.0/16 dev lo, listeners, alive mask)
+#             198.19.0.0/16 dev lo, listeners, alive mask); --ipv6 as veth,
+#             with route 2001:2::/64 dev NAME-s (no next hop on a tun)
 #   twopath   scanner ns: veth NAME-a 198.18.0.1/30 to target ns sswlab-NAME-t
 #             (198.18.0.2, local 198.19.0.0/17) and veth NAME-b 198.18.0.5/30 to
 #             target ns sswlab-NAME-u (198.18.0.6, local 198.19.128.0/17);
@@ -55,7 +56,7 @@
 # `up` prints shell assignments (eval-able; values never contain spaces):
 #   shape=... scanner_ns=... scanner_iface=... scanner_ip=... target_ns=...
 #   target_iface=... gateway_ip=... router_mac=... (veth, twopath: path 0)
-#   veth --ipv6: scanner_ip6 gateway_ip6 target_range6
+#   veth, vpn --ipv6: scanner_ip6 gateway_ip6 target_range6
 #   veth:    sources=N scanners=N and per scanner K: scanner_ns_K scanner_iface_K
 #            target_iface_K scanner_ip_K gateway_ip_K scanner_mac_K router_mac_K
 #   twopath: paths=2 and per path K: path_iface_K path_ip_K path_gateway_K
@@ -363,6 +364,7 @@ build_loopback() {
 build_vpn() {
     new_ns "$S"
     new_ns "$T"
+    if ((IPV6)); then ipv6_on "$S"; ipv6_on "$T"; fi
     # The relay creates both tuns in the scanner namespace; one then moves.
     start_daemon relay "$S" tunrelay.py "$SI" "$TI"
     run ip -n "$S" link set "$TI" netns "$T"
@@ -372,11 +374,20 @@ build_vpn() {
     run ip -n "$T" addr add 198.18.0.2/30 dev "$TI"
     run ip -n "$T" link set "$TI" txqueuelen 10000 up
     run ip -n "$T" route add local "$TARGET_RANGE" dev lo
+    if ((IPV6)); then
+        run ip -n "$S" addr add "$SCANNER_IP6/64" dev "$SI" nodad
+        run ip -n "$T" addr add "$GATEWAY_IP6/64" dev "$TI" nodad
+        run ip -n "$S" -6 route add "$TARGET_RANGE6" dev "$SI"
+        run ip -n "$T" -6 route add local "$TARGET_RANGE6" dev lo
+    fi
     backlog_sysctls "$T"
     nft_load "$T" "$(nft_rules "$TI" "$MASK" "$VALUE" "$LOSS" "$SINK" "${ONLY[@]}")"
     if ((${#PORT_LIST[@]})); then start_daemon listener - lablisten.py --backlog "$BACKLOG" "$T=$PORTS"; fi
     INFO=("scanner_ns=$S" "target_ns=$T" "scanner_iface=$SI" "target_iface=$TI" "scanner_ip=198.18.0.1"
         "gateway_ip=198.18.0.2" "relay_pid=$(<"$DIR/relay.pid")")
+    if ((IPV6)); then
+        INFO+=("scanner_ip6=$SCANNER_IP6" "gateway_ip6=$GATEWAY_IP6" "target_range6=$TARGET_RANGE6")
+    fi
 }
 
 build_twopath() {
@@ -507,7 +518,7 @@ do_up() {
     [[ "$SOURCES" =~ ^[0-9]+$ ]] && ((SOURCES <= 16)) || bad "--sources: '$SOURCES' is not a number 0-16"
     ((SOURCES == 0)) || [[ "$SHAPE" == veth ]] || bad "--sources needs --shape veth"
     [[ -z "$OWNER" || "$OWNER" =~ ^[0-9]+$ ]] || bad "--owner: '$OWNER' is not a pid"
-    ((IPV6 == 0)) || [[ "$SHAPE" == veth ]] || bad "--ipv6 needs --shape veth"
+    ((IPV6 == 0)) || [[ "$SHAPE" =~ ^(veth|vpn)$ ]] || bad "--ipv6 needs --shape veth or vpn"
     [[ -z "$MASK6" ]] || ((IPV6)) || bad "--alive-mask6 needs --ipv6"
     [[ -z "$MASK6" || "$MASK6" =~ ^::[0-9a-f]{1,4}$ ]] || bad "--alive-mask6: '$MASK6' is not a mask like ::3"
     [[ "$VALUE6" =~ ^::[0-9a-f]{0,4}$ ]] || bad "--alive-value6: '$VALUE6' is not a value like ::1"

@@ -226,8 +226,9 @@ pub fn resolve_targets(a: &ScanArgs) -> Result<Targets> {
         }
     }
     for f in &a.targets_file {
-        for (at, t) in targets::read_target_file_text(f)? {
-            targets::check_width(&at, t, a.allow_wide)?;
+        for (at, tok, t) in targets::read_target_file_text(f)? {
+            targets::check_width(&tok, t, a.allow_wide)
+                .map_err(|e| Error::input(format!("{at}: {e}")))?;
             spec.add(t, false);
             any = true;
         }

@@ -334,12 +334,13 @@ pub fn check_width(s: &str, t: Target, allow_wide: bool) -> Result<()> {
 pub fn read_target_file(path: &Path) -> Result<Vec<Target>> {
     Ok(read_target_file_text(path)?
         .into_iter()
-        .map(|(_, t)| t)
+        .map(|(_, _, t)| t)
         .collect())
 }
 
-/// [`read_target_file`], each target with its text (for messages).
-pub fn read_target_file_text(path: &Path) -> Result<Vec<(String, Target)>> {
+/// [`read_target_file`], each target with its place (`FILE:LINE`) and text
+/// (for messages).
+pub fn read_target_file_text(path: &Path) -> Result<Vec<(String, String, Target)>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
     let mut out = Vec::new();
@@ -351,6 +352,7 @@ pub fn read_target_file_text(path: &Path) -> Result<Vec<(String, Target)>> {
         {
             out.push((
                 format!("{}:{}", path.display(), n + 1),
+                tok.to_string(),
                 parse_any(tok)
                     .map_err(|e| Error::input(format!("{}:{}: {e}", path.display(), n + 1)))?,
             ));

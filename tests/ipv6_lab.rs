@@ -12,6 +12,10 @@
 //! - forged IPv6 replies (wrong acknowledgements, addresses, ports, flags,
 //!   lengths, next headers, ICMPv6 errors with forged quotes) never become
 //!   findings;
+//! - on a layer-3 link (the VPN lab: tuns, no link header) IPv6 is probed
+//!   and captured as on Ethernet;
+//! - on-link IPv6 targets are found by neighbour discovery of our own: only
+//!   the hosts that answer a solicitation are probed;
 //! - bad IPv6 input (malformed prefixes, over-wide prefixes, zone IDs)
 //!   exits 2 with one line and sends nothing.
 
@@ -212,6 +216,107 @@ fn mixed_scan_of_an_ipv6_112_and_an_ipv4_20_finds_every_open_pair_once() {
             .any(|l| l.starts_with(&format!("open tcp 22 {four} "))),
         "list"
     );
+}
+
+#[test]
+fn ipv6_over_a_layer3_link_finds_every_open_pair() {
+    let lab = Lab::builder()
+        .listen(&LISTEN)
+        .alive_mask("0.0.0.3", "0.0.0.0")
+        .ipv6(Some("::3"))
+        .build_vpn();
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let out = lab.run_in_scanner(synsweep(cwd).args([
+        "scan",
+        "2001:2::/118",
+        "198.19.0.0/24",
+        "-p",
+        "22,80,443",
+        "--rate",
+        "5000",
+        "--wait",
+        "2",
+        "--show-closed",
+        "-o",
+        "f.ndjson",
+    ]));
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(probes_in_summary(&err), (1024 + 256) * 3);
+    let recs = records(&cwd.join("f.ndjson"));
+    let (open, closed) = (pairs(&recs, "open"), pairs(&recs, "closed"));
+    assert_eq!(
+        recs.len(),
+        open.len() + closed.len(),
+        "a pair reported twice"
+    );
+    let mut t_open = truth6(&lab, "2001:2::", "2001:2::3ff", &PORTS, true);
+    t_open.extend(truth4(&lab, "198.19.0.0/24", &PORTS, true));
+    let mut t_closed = truth6(&lab, "2001:2::", "2001:2::3ff", &PORTS, false);
+    t_closed.extend(truth4(&lab, "198.19.0.0/24", &PORTS, false));
+    let (share, fp) = score(&open, &t_open);
+    eprintln!("layer 3: {} of {} open pairs", open.len(), t_open.len());
+    assert!(fp.is_empty(), "false open: {fp:?}");
+    assert!(share >= 0.999, "found {share} of the open pairs");
+    assert_eq!(closed, t_closed, "closed pairs");
+    assert_eq!(family(&open, true).len(), 256 * 2, "IPv6 open pairs");
+}
+
+#[test]
+fn on_link_ipv6_targets_are_found_by_neighbour_discovery() {
+    // 2001:2:0:ff::/120 is on the veth's own /64: no gateway, each host at
+    // its own MAC. Only the target namespace (2001:2:0:ff::2) answers a
+    // solicitation; our own address is local (not probed); the other 254
+    // are down and get no probe.
+    let lab = lab();
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let dry = lab.run_in_scanner(synsweep(cwd).args([
+        "scan",
+        "2001:2:0:ff::/120",
+        "-p",
+        "22",
+        "--dry-run",
+    ]));
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    assert!(
+        text(&dry.stdout).contains("on-link (neighbour discovery"),
+        "{}",
+        text(&dry.stdout)
+    );
+    let out = lab.run_in_scanner(synsweep(cwd).args([
+        "scan",
+        "2001:2:0:ff::/120",
+        "-p",
+        "22,80,443",
+        "--rate",
+        "5000",
+        "--wait",
+        "1",
+        "--show-closed",
+        "-o",
+        "f.ndjson",
+    ]));
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("1 of 255 IPv6 hosts answered neighbour discovery"),
+        "{err}"
+    );
+    assert_eq!(
+        probes_in_summary(&err),
+        3,
+        "only the host that answered: {err}"
+    );
+    assert_eq!(lab.counters().syn_in, 3);
+    let recs = records(&cwd.join("f.ndjson"));
+    let host: IpAddr = "2001:2:0:ff::2".parse().unwrap();
+    assert_eq!(
+        pairs(&recs, "open"),
+        [(host, 22), (host, 80)].into_iter().collect()
+    );
+    assert_eq!(pairs(&recs, "closed"), [(host, 443)].into_iter().collect());
 }
 
 /// Run `cmd` in the scanner namespace; SIGINT once the target has seen
@@ -596,6 +701,7 @@ fn bad_ipv6_input_exits_2_with_one_line_and_sends_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
     std::fs::write(cwd.join("t.txt"), "2001:2::/120\n2001:2::/12x\n").unwrap();
+    std::fs::write(cwd.join("w.txt"), "# wide\n2001:2::/64\n").unwrap();
     for (args, mention) in [
         (vec!["2001:2::/129"], "malformed IPv6 prefix"),
         (vec!["2001:2::/"], "malformed IPv6 prefix"),
@@ -607,6 +713,10 @@ fn bad_ipv6_input_exits_2_with_one_line_and_sends_nothing() {
         (vec!["2001:2::9-2001:2::1"], "empty range"),
         (vec!["2001:2::1-198.19.0.1"], "cannot mix"),
         (vec!["--targets-file", "t.txt"], "t.txt:2"),
+        (
+            vec!["--targets-file", "w.txt"],
+            "w.txt:2: invalid target '2001:2::/64'",
+        ),
         (
             vec!["2001:2::/120", "--exclude", "2001:2::/1x"],
             "--exclude",

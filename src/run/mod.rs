@@ -122,8 +122,16 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         },
     };
     if cfg.dry_run {
-        dry_run(cfg, &space, &routes, mine, &start, resume.is_some());
-        print!("{}", ipv6::dry_run_lines(&routes6));
+        let paths6 = ipv6::dry_run_lines(&routes6);
+        dry_run(
+            cfg,
+            &space,
+            &routes,
+            &paths6,
+            mine,
+            &start,
+            resume.is_some(),
+        );
         return Ok(Summary {
             space: space.len(),
             ..Default::default()
@@ -681,7 +689,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         backlog_drops: backlog_now(),
         rate_cuts: adaptive.as_ref().map_or(0, Adaptive::cuts),
         rate_note: adaptive.as_ref().map(Adaptive::status),
-        paths: routes.paths.len(),
+        paths: routes.paths.len() + routes6.paths.len(),
         down: routes.down + routes6.down,
         unrouted: routes.unrouted.count() + routes6.unrouted.count(),
         elapsed: started.elapsed(),
@@ -826,6 +834,7 @@ fn dry_run(
     cfg: &ScanConfig,
     space: &Space,
     routes: &Routes,
+    paths6: &str,
     mine: u64,
     start: &Position,
     resumed: bool,
@@ -894,6 +903,7 @@ fn dry_run(
     if !routes.unrouted.is_empty() {
         let _ = writeln!(out, "no route:  {}", route::describe(&routes.unrouted, 3));
     }
+    out.push_str(paths6);
     let _ = writeln!(
         out,
         "rate:      {}, retries {}, wait {}s, senders {}, seed {}",
