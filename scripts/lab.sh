@@ -541,6 +541,7 @@ do_up() {
     local ns
     for ns in $(lab_namespaces "$name"); do
         [[ -z "$(ip -n "$ns" route show default)" ]] || die "namespace $ns has a default route"
+        [[ -z "$(ip -n "$ns" -6 route show default 2>/dev/null)" ]] || die "namespace $ns has an IPv6 default route"
     done
     printf '%s\n' "shape=$SHAPE" >"$DIR/config"
     trap - EXIT

@@ -117,6 +117,31 @@ fn score(
 }
 
 #[test]
+fn the_ipv6_lab_is_closed() {
+    for lab in [lab(), Lab::builder().ipv6(None).build_vpn()] {
+        for ns in [lab.scanner_ns(), lab.target_ns()] {
+            let out = common::run_ok(Command::new("ip").args(["-n", ns, "-6", "route", "show"]));
+            let routes = text(&out.stdout);
+            assert!(!routes.contains("default"), "{ns}: {routes}");
+            for r in routes.lines() {
+                let dst = r
+                    .split_whitespace()
+                    .nth(usize::from(r.starts_with("local")))
+                    .unwrap();
+                assert!(
+                    dst.starts_with("2001:2:") || dst.starts_with("fe80::") || dst == "::1",
+                    "{ns}: route outside the lab: {r}"
+                );
+            }
+        }
+        // Outside 2001:2::/48 there is no way out (asking sends nothing).
+        let out =
+            lab.run_in_scanner(Command::new("ip").args(["-6", "route", "get", "2001:db8::1"]));
+        assert!(!out.status.success(), "{}", text(&out.stdout));
+    }
+}
+
+#[test]
 fn mixed_scan_of_an_ipv6_112_and_an_ipv4_20_finds_every_open_pair_once() {
     let lab = lab();
     let dir = tempfile::tempdir().unwrap();
