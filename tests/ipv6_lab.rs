@@ -146,10 +146,22 @@ fn mixed_scan_of_an_ipv6_112_and_an_ipv4_20_finds_every_open_pair_once() {
     let lab = lab();
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
+    // The policy expects SSH on the first 256 IPv6 hosts.
+    std::fs::write(
+        cwd.join("policy.toml"),
+        "[[expect]]\nhosts = [\"2001:2::/120\"]\nports = [22]\n",
+    )
+    .unwrap();
     let out = lab.run_in_scanner(synsweep(cwd).args([
         "scan",
         "2001:2::/112",
         "198.19.0.0/20",
+        "--policy",
+        "policy.toml",
+        "-o",
+        "f.json",
+        "-o",
+        "f.html",
         "-p",
         "22,80,443",
         "--rate",
@@ -235,6 +247,26 @@ fn mixed_scan_of_an_ipv6_112_and_an_ipv4_20_finds_every_open_pair_once() {
         csv.lines().any(|l| l.starts_with(&format!("{four},22,"))),
         "CSV"
     );
+    // Policy host matching by IPv6 prefix.
+    for r in recs.iter().filter(|r| r["state"] == "open") {
+        let ip: IpAddr = r["ip"].as_str().unwrap().parse().unwrap();
+        let inside = matches!(ip, IpAddr::V6(a) if u128::from(a) >> 8 == v6("2001:2::") >> 8);
+        let want = inside && r["port"] == 22;
+        assert_eq!(r["expected"], want, "{r}");
+    }
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cwd.join("f.json")).unwrap()).unwrap();
+    assert!(
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["ip"] == four),
+        "JSON document"
+    );
+    let html = std::fs::read_to_string(cwd.join("f.html")).unwrap();
+    assert!(html.contains(">2001:2::"), "HTML report: IPv6 hosts");
+    assert!(!html.contains("2001:2:0:0:"), "long IPv6 form in the HTML");
     let list = std::fs::read_to_string(cwd.join("f.txt")).unwrap();
     assert!(
         list.lines()
