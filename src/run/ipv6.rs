@@ -20,12 +20,11 @@ use std::time::Duration;
 /// Refuse what this build cannot probe over IPv6: UDP (only the TCP SYN
 /// module has IPv6 templates).
 pub fn check(cfg: &ScanConfig) -> Result<()> {
-    if !cfg.targets.v6.is_empty()
-        && cfg
-            .probes
-            .iter()
-            .any(|m| m.filter6(0, &[], (0, 0)).is_none())
-    {
+    let ipv6_less = cfg
+        .probes
+        .iter()
+        .any(|m| m.template6(std::net::Ipv6Addr::UNSPECIFIED).is_none());
+    if !cfg.targets.v6.is_empty() && ipv6_less {
         return Err(Error::input(
             "UDP probes over IPv6 are not supported yet: scan IPv6 targets with TCP ports (-p T:...) only",
         ));
