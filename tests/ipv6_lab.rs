@@ -16,6 +16,8 @@
 //!   and captured as on Ethernet;
 //! - on-link IPv6 targets are found by neighbour discovery of our own: only
 //!   the hosts that answer a solicitation are probed;
+//! - UDP over IPv6: a reply is open, a port unreachable from the probed
+//!   address itself closed, one from another address filtered;
 //! - bad IPv6 input (malformed prefixes, over-wide prefixes, zone IDs)
 //!   exits 2 with one line and sends nothing.
 
@@ -374,6 +376,72 @@ fn on_link_ipv6_targets_are_found_by_neighbour_discovery() {
         [(host, 22), (host, 80)].into_iter().collect()
     );
     assert_eq!(pairs(&recs, "closed"), [(host, 443)].into_iter().collect());
+}
+
+#[test]
+fn udp_over_ipv6_open_closed_and_filtered() {
+    // 2001:2:0:ff::2 is the target namespace's own address: it answers
+    // from it. An AnyIP address of 2001:2::/64 answers errors from the
+    // link address (the kernel picks the source), so its closed port reads
+    // as filtered, and its service's reply (from the link address) is not
+    // the probed pair's.
+    let lab = lab();
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let stop = AtomicBool::new(false);
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let (out, answered) = std::thread::scope(|s| {
+        let service = s.spawn(|| {
+            lab.in_target(|| {
+                let sock = std::net::UdpSocket::bind("[::]:40123").expect("bind [::]:40123");
+                sock.set_read_timeout(Some(Duration::from_millis(20)))
+                    .unwrap();
+                ready_tx.send(()).unwrap();
+                let mut buf = [0u8; 2048];
+                let mut answered = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    if let Ok((_, from)) = sock.recv_from(&mut buf) {
+                        sock.send_to(b"hello from udp6", from).unwrap();
+                        answered += 1;
+                    }
+                }
+                answered
+            })
+        });
+        ready_rx.recv().expect("UDP service did not start");
+        let out = lab.run_in_scanner(synsweep(cwd).args([
+            "scan",
+            "2001:2:0:ff::2",
+            "2001:2::4",
+            "-p",
+            "U:9,40123",
+            "--rate",
+            "1000",
+            "--wait",
+            "1",
+            "--show-closed",
+            "-o",
+            "f.ndjson",
+        ]));
+        stop.store(true, Ordering::Relaxed);
+        (out, service.join().expect("service panicked"))
+    });
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(answered, 2, "the service saw both probes to 40123: {err}");
+    assert!(err.contains("1 ICMP unreachable (filtered)"), "{err}");
+    let recs = records(&cwd.join("f.ndjson"));
+    let host: IpAddr = "2001:2:0:ff::2".parse().unwrap();
+    assert_eq!(pairs(&recs, "open"), [(host, 40123)].into_iter().collect());
+    assert_eq!(pairs(&recs, "closed"), [(host, 9)].into_iter().collect());
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    for r in &recs {
+        assert_eq!(r["proto"], "udp");
+    }
+    let open = recs.iter().find(|r| r["state"] == "open").unwrap();
+    assert_eq!(open["reason"], "udp-response");
+    let closed = recs.iter().find(|r| r["state"] == "closed").unwrap();
+    assert_eq!(closed["reason"], "icmp-port-unreach");
 }
 
 /// Run `cmd` in the scanner namespace; SIGINT once the target has seen
@@ -778,7 +846,6 @@ fn bad_ipv6_input_exits_2_with_one_line_and_sends_nothing() {
             vec!["2001:2::/120", "--exclude", "2001:2::/1x"],
             "--exclude",
         ),
-        (vec!["2001:2::/120", "-p", "U:53"], "UDP probes over IPv6"),
     ] {
         let mut c = synsweep(cwd);
         c.arg("scan").args(&args);

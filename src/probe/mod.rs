@@ -15,6 +15,7 @@
 pub mod tcp_syn;
 pub mod tcp_syn6;
 pub mod udp;
+pub mod udp6;
 pub mod udp_payloads;
 
 use crate::wire::bpf::Insn;
@@ -68,6 +69,22 @@ pub trait Template6: Send + Sync + std::fmt::Debug {
     /// Write the probe to (dst, dport) from `sport` with cookie `cookie`
     /// into `out`; returns the number of bytes written.
     fn write6(&self, out: &mut [u8], dst: u128, sport: u16, dport: u16, cookie: u32) -> usize;
+
+    /// Write probe number `variant` of the pair (see
+    /// [`Template::write_variant`]).
+    #[inline]
+    fn write6_variant(
+        &self,
+        out: &mut [u8],
+        dst: u128,
+        sport: u16,
+        dport: u16,
+        cookie: u32,
+        variant: u32,
+    ) -> usize {
+        let _ = variant;
+        self.write6(out, dst, sport, dport, cookie)
+    }
 }
 
 /// One kind of probe.

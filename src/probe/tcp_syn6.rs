@@ -84,6 +84,13 @@ impl Template6 for ProbeTemplate6 {
 /// ethertype 0x86dd when `l3` is 14), to one of `dst`, and either TCP to a
 /// port in `dport` or an ICMPv6 destination unreachable.
 pub fn filter6(l3: u32, dst: &[u128], dport: (u16, u16)) -> Vec<Insn> {
+    filter6_for(l3, dst, dport, NEXT_TCP)
+}
+
+/// The IPv6 capture filter of a module whose replies are `next` (TCP or
+/// UDP, no extension headers): to one of `dst` and either `next` to a port
+/// in `dport`, or an ICMPv6 destination unreachable.
+pub fn filter6_for(l3: u32, dst: &[u128], dport: (u16, u16), next: u8) -> Vec<Insn> {
     use bpf::To::{Drop, Keep, Next, Skip};
     let mut a = Asm::new();
     if l3 >= 2 {
@@ -113,8 +120,8 @@ pub fn filter6(l3: u32, dst: &[u128], dport: (u16, u16)) -> Vec<Insn> {
         }
     }
     a.op(LD_B_ABS, l3 + 6) // next header
-        .jump(JEQ_K, NEXT_TCP as u32, Next, Skip(3))
-        .op(LD_H_ABS, l3 + 40 + 2) // TCP destination port in range
+        .jump(JEQ_K, next as u32, Next, Skip(3))
+        .op(LD_H_ABS, l3 + 40 + 2) // TCP or UDP destination port in range
         .jump(JGE_K, dport.0 as u32, Next, Drop)
         .jump(JGT_K, dport.1 as u32, Drop, Keep)
         .jump(JEQ_K, NEXT_ICMPV6 as u32, Next, Drop)

@@ -43,7 +43,7 @@ impl Ctx6 {
     }
 }
 
-/// Queue the `copies` probes of pair (`dst`, `port`, port entry `pi`) in
+/// Queue the `copies` probes (each with the module's variants) of pair (`dst`, `port`, port entry `pi`) in
 /// round `round`; returns how many were queued (0: no route, or an on-link
 /// host that did not answer neighbour discovery).
 #[allow(clippy::too_many_arguments)]
@@ -69,7 +69,7 @@ pub fn queue(
     let folded = (dst ^ (dst >> 32) ^ (dst >> 64) ^ (dst >> 96)) as u32;
     let k = Plan::source_for(folded, sources.len());
     let src = sources[k];
-    let (m, _) = plan.port_module[pi as usize];
+    let (m, variants) = plan.port_module[pi as usize];
     let Some(template) = plan.templates6[p][k][m as usize].as_deref() else {
         progress.unreachable.fetch_add(1, Ordering::Relaxed);
         return Ok(0);
@@ -83,23 +83,25 @@ pub fn queue(
             plan.id.sport_copy(round, c)
         };
         let cookie = plan.id.key.cookie6(src, dst, sport, port);
-        if batches[b].is_full() {
-            flush(&socks[b], &mut batches[b], progress)?;
-        }
-        let slot = batches[b].slot();
-        let h = match mac {
-            Some(m) => {
-                let mut e = ethernet::Frame::new_unchecked(&mut slot[..]);
-                e.set_dst(m);
-                e.set_src(ctx.src_macs[p]);
-                e.set_ethertype(ETHERTYPE_IPV6);
-                ethernet::HEADER_LEN
+        for v in 0..variants {
+            if batches[b].is_full() {
+                flush(&socks[b], &mut batches[b], progress)?;
             }
-            None => 0,
-        };
-        let len = template.write6(&mut slot[h..], dst, sport, port, cookie);
-        batches[b].commit(h + len, 0);
-        n += 1;
+            let slot = batches[b].slot();
+            let h = match mac {
+                Some(m) => {
+                    let mut e = ethernet::Frame::new_unchecked(&mut slot[..]);
+                    e.set_dst(m);
+                    e.set_src(ctx.src_macs[p]);
+                    e.set_ethertype(ETHERTYPE_IPV6);
+                    ethernet::HEADER_LEN
+                }
+                None => 0,
+            };
+            let len = template.write6_variant(&mut slot[h..], dst, sport, port, cookie, v);
+            batches[b].commit(h + len, 0);
+            n += 1;
+        }
     }
     Ok(n)
 }

@@ -43,6 +43,8 @@ pub struct Quoted6 {
     /// The probed host.
     pub dst: u128,
     pub next_header: u8,
+    /// The quoted flow label (UDP probes carry part of the cookie there).
+    pub flow: u32,
     pub sport: u16,
     pub dport: u16,
     /// TCP: the quoted sequence number (our cookie).
@@ -93,6 +95,7 @@ pub fn parse_unreachable(pkt: &[u8]) -> Result<Unreachable6> {
             src: u128::from(inner.src()),
             dst: u128::from(inner.dst()),
             next_header: next,
+            flow: be32(q, 0) & 0x000f_ffff,
             sport: be16(t, 0),
             dport: be16(t, 2),
             seq: (next == NEXT_TCP).then(|| be32(t, 4)),
@@ -276,6 +279,12 @@ mod tests {
                 src: u128::from(ip("2001:2:0:ff::1")),
                 dst: u128::from(ip("2001:2::4")),
                 next_header: NEXT_UDP,
+                flow: u32::from_be_bytes([
+                    0,
+                    f[14 + 48 + 1] & 0x0f,
+                    f[14 + 48 + 2],
+                    f[14 + 48 + 3]
+                ]),
                 sport: 40001,
                 dport: 9,
                 seq: None,
