@@ -16,7 +16,8 @@
 #             NAME-s; the target routes 198.18.2.0/24 back via 198.18.0.1) and
 #             a counter syn_src_K of the SYNs from 198.18.2.K
 #             --ipv6: IPv6 next to IPv4 on the same veth (scanner 0 only, no
-#             DAD): NAME-s 2001:2:0:ff::1/64, target 2001:2:0:ff::2/64, route
+#             DAD; with --sources N also 2001:2:0:2::1-N/128, routed back, and
+#             counters syn6_src_K): NAME-s 2001:2:0:ff::1/64, target 2001:2:0:ff::2/64, route
 #             2001:2::/64 via 2001:2:0:ff::2 (no neighbour entry: the scanner
 #             finds the gateway by neighbour discovery), local 2001:2::/64
 #             dev lo in the target; listeners also on [::]; --alive-mask6
@@ -181,12 +182,20 @@ nft_rules() {  # "ifaces" mask value loss sink only...
     for c in syn_in silent_dropped syn_lost synack_out rst_out; do echo "  counter $c {}"; done
     local k
     for ((k = 1; k <= ${SOURCES:-0}; k++)); do echo "  counter syn_src_$k {}"; done
+    if ((${IPV6:-0})); then
+        for ((k = 1; k <= ${SOURCES:-0}; k++)); do echo "  counter syn6_src_$k {}"; done
+    fi
     echo "  chain input {"
     echo "    type filter hook input priority filter; policy accept;"
     echo "    iifname $m $syn counter name \"syn_in\""
     for ((k = 1; k <= ${SOURCES:-0}; k++)); do
         echo "    iifname $m ip saddr 198.18.2.$k $syn counter name \"syn_src_$k\""
     done
+    if ((${IPV6:-0})); then
+        for ((k = 1; k <= ${SOURCES:-0}; k++)); do
+            echo "    iifname $m ip6 saddr 2001:2:0:2::$k $syn counter name \"syn6_src_$k\""
+        done
+    fi
     if [[ "$mask" != 0.0.0.0 ]]; then
         echo "    iifname $m ip daddr $TARGET_RANGE ip daddr & $mask != $value counter name \"silent_dropped\" drop"
     fi
@@ -325,11 +334,18 @@ build_veth() {
         veth "$s" "$si" "$smac" "$saddr" "$T" "$ti" "$tmac" "$gw" 30
         run ip -n "$s" route add "$TARGET_RANGE" via "$gw" dev "$si"
         if ((k == 0 && IPV6)); then
+            local j6
+            for ((j6 = 1; j6 <= SOURCES; j6++)); do
+                run ip -n "$s" addr add "2001:2:0:2::$j6/128" dev "$si" nodad
+            done
             run ip -n "$s" addr add "$SCANNER_IP6/64" dev "$si" nodad
             run ip -n "$T" addr add "$GATEWAY_IP6/64" dev "$ti" nodad
             run ip -n "$T" neigh replace "$SCANNER_IP6" lladdr "$smac" dev "$ti" nud permanent
             run ip -n "$s" -6 route add "$TARGET_RANGE6" via "$GATEWAY_IP6" dev "$si"
             run ip -n "$T" -6 route add local "$TARGET_RANGE6" dev lo
+            if ((SOURCES > 0)); then
+                run ip -n "$T" -6 route add 2001:2:0:2::/64 via "$SCANNER_IP6" dev "$ti"
+            fi
         fi
         if ((k == 0 && SOURCES > 0)); then
             local j

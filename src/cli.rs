@@ -136,7 +136,8 @@ pub struct ScanArgs {
     pub interface: Option<String>,
 
     /// Source addresses of probes: one address, a list, a range or a block
-    /// (198.18.0.1,198.18.0.5 or 198.18.0.1-198.18.0.8; at most 256); probes
+    /// (198.18.0.1,198.18.0.5 or 198.18.0.1-198.18.0.8; IPv6 too, for IPv6
+    /// targets; at most 256 of each family); probes
     /// spread over them, each target always from the same one
     /// [default: the kernel's choice for each route]
     #[arg(long, value_name = "IPS")]

@@ -8,7 +8,7 @@ use crate::net::route::Overrides;
 use crate::output::Format;
 use crate::probe::Probe;
 use crate::targets::{self, RangeSet, TargetSpec, Targets};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -131,6 +131,42 @@ pub struct ScanConfig {
     /// scan its checkpoints (`--state-dir` points it into the state
     /// directory; default `./paused.json`).
     pub paused_path: PathBuf,
+}
+
+/// Parse `--source-ip` with IPv4 and IPv6 mixed: addresses, ranges and
+/// blocks, comma-separated (at most [`MAX_SOURCES`] of each family).
+pub fn parse_sources_mixed(spec: &str) -> Result<(Vec<Ipv4Addr>, Vec<Ipv6Addr>)> {
+    let bad = |why: &str| Error::input(format!("invalid --source-ip '{spec}': {why}"));
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for tok in spec.split(',').filter(|t| !t.trim().is_empty()) {
+        if tok.contains(':') {
+            let (a, b) = targets::parse_target6(tok).map_err(|_| {
+                bad("want IPv6 addresses, ranges or prefixes, comma-separated (no zone IDs)")
+            })?;
+            v6.push((a, b));
+        } else {
+            v4.push(tok);
+        }
+    }
+    let v4 = if v4.is_empty() {
+        Vec::new()
+    } else {
+        parse_sources(&v4.join(","))?
+    };
+    let set = targets::RangeSet6::from_ranges(v6);
+    if set.count_wide() > MAX_SOURCES as u128 {
+        return Err(bad(&format!(
+            "{} IPv6 addresses, at most {MAX_SOURCES}",
+            set.count_wide()
+        )));
+    }
+    let v6 = (0..set.count())
+        .map(|i| Ipv6Addr::from(set.nth(i)))
+        .collect();
+    if v4.is_empty() && set.is_empty() {
+        return Err(bad("no address"));
+    }
+    Ok((v4, v6))
 }
 
 /// Parse `--source-ip`: addresses, ranges and blocks, comma-separated (at
@@ -356,9 +392,9 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
             "--shard needs --seed: every shard must walk the same order",
         ));
     }
-    let sources = match a.source_ip.as_deref() {
-        Some(s) => parse_sources(s)?,
-        None => Vec::new(),
+    let (sources, sources6) = match a.source_ip.as_deref() {
+        Some(s) => parse_sources_mixed(s)?,
+        None => (Vec::new(), Vec::new()),
     };
     let router_mac = a
         .router_mac
@@ -424,6 +460,7 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
         overrides: Overrides {
             iface: a.interface.clone(),
             sources,
+            sources6,
             router_mac,
         },
         show_closed: a.show_closed,
@@ -564,6 +601,18 @@ mod tests {
             vec![ip("198.18.0.1"), ip("198.18.0.2"), ip("198.18.0.9")]
         );
         assert_eq!(parse_sources("198.18.0.0/30").unwrap().len(), 4);
+        let (v4, v6) = parse_sources_mixed("198.18.0.1,2001:2:0:2::1-2001:2:0:2::3").unwrap();
+        assert_eq!(v4, vec![ip("198.18.0.1")]);
+        assert_eq!(v6.len(), 3);
+        assert_eq!(v6[2].to_string(), "2001:2:0:2::3");
+        assert_eq!(parse_sources_mixed("2001:2::/126").unwrap().1.len(), 4);
+        for bad in ["2001:2::/100", "fe80::1%eth0", "2001:2::x", ","] {
+            assert_eq!(
+                parse_sources_mixed(bad).unwrap_err().exit_code(),
+                2,
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -444,6 +444,52 @@ fn udp_over_ipv6_open_closed_and_filtered() {
     assert_eq!(closed["reason"], "icmp-port-unreach");
 }
 
+#[test]
+fn ipv6_probes_spread_over_the_given_source_addresses() {
+    let lab = Lab::builder()
+        .listen(&LISTEN)
+        .ipv6(Some("::3"))
+        .sources(4)
+        .build();
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let out = lab.run_in_scanner(synsweep(cwd).args([
+        "scan",
+        "2001:2::/116",
+        "-p",
+        "22,80",
+        "--source-ip",
+        "2001:2:0:2::1-2001:2:0:2::4",
+        "--rate",
+        "10000",
+        "--wait",
+        "1",
+        "-o",
+        "f.ndjson",
+    ]));
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let sent = probes_in_summary(&err);
+    assert_eq!(sent, 4096 * 2);
+    let per: Vec<u64> = (1..=4)
+        .map(|k| lab.counter(&format!("syn6_src_{k}")))
+        .collect();
+    eprintln!("SYNs per IPv6 source: {per:?}");
+    assert_eq!(
+        per.iter().sum::<u64>(),
+        sent,
+        "every probe from a given source"
+    );
+    assert!(per.iter().all(|&n| n > sent / 8), "uneven spread: {per:?}");
+    let recs = records(&cwd.join("f.ndjson"));
+    let open = pairs(&recs, "open");
+    assert_eq!(recs.len(), open.len(), "duplicates");
+    assert_eq!(
+        open,
+        truth6(&lab, "2001:2::", "2001:2::fff", &PORTS[..2], true)
+    );
+}
+
 /// Run `cmd` in the scanner namespace; SIGINT once the target has seen
 /// `after` SYNs; return its output.
 fn interrupt_after(lab: &Lab, cmd: &Command, after: u64) -> Output {

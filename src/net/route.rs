@@ -226,6 +226,8 @@ pub struct Overrides {
     pub iface: Option<String>,
     /// `--source-ip`: one or more addresses (probes spread over them).
     pub sources: Vec<Ipv4Addr>,
+    /// `--source-ip`, its IPv6 addresses.
+    pub sources6: Vec<std::net::Ipv6Addr>,
     pub router_mac: Option<Mac>,
 }
 

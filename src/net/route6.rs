@@ -334,10 +334,11 @@ pub fn resolve6(targets: &RangeSet6, o: &Overrides, may_send: bool) -> Result<Ro
         }
         let first = Ipv6Addr::from(ranges[0].0);
         let sources = match k.prefsrc.or_else(|| source_for(first)) {
+            _ if !o.sources6.is_empty() => o.sources6.clone(),
             Some(s) => vec![s],
             None => {
                 return Err(Error::runtime(format!(
-                    "no IPv6 source address to reach {first}"
+                    "no IPv6 source address to reach {first} (give --source-ip)"
                 )));
             }
         };
