@@ -22,7 +22,8 @@
 #             finds the gateway by neighbour discovery), local 2001:2::/64
 #             dev lo in the target; listeners also on [::]; --alive-mask6
 #             ::3 [--alive-value6 ::]: IPv6 hosts outside it are silent
-#   loopback  one namespace sswlab-NAME-s with only lo (scan 127.0.0.1)
+#   loopback  one namespace sswlab-NAME-s with only lo (scan 127.0.0.1; with
+#             --ipv6 also ::1)
 #   lan       switch ns sswlab-NAME-w with bridge br0; scanner veth NAME-s
 #             198.18.1.1/24 on port p-s; --hosts N (default 12) host ns
 #             sswlab-NAME-hK, eth0 with its own MAC 02:53:53:57:01:XX at a
@@ -371,6 +372,7 @@ build_veth() {
 build_loopback() {
     ((SINK == 0)) || die "--sink needs a lab with a link (not --shape loopback)"
     new_ns "$S"
+    if ((IPV6)); then ipv6_on "$S"; fi
     backlog_sysctls "$S"
     nft_load "$S" "$(nft_rules lo 0.0.0.0 0.0.0.0 "$LOSS" 0 "${ONLY[@]}")"
     if ((${#PORT_LIST[@]})); then start_daemon listener - lablisten.py --backlog "$BACKLOG" "$S=$PORTS"; fi
@@ -534,7 +536,7 @@ do_up() {
     [[ "$SOURCES" =~ ^[0-9]+$ ]] && ((SOURCES <= 16)) || bad "--sources: '$SOURCES' is not a number 0-16"
     ((SOURCES == 0)) || [[ "$SHAPE" == veth ]] || bad "--sources needs --shape veth"
     [[ -z "$OWNER" || "$OWNER" =~ ^[0-9]+$ ]] || bad "--owner: '$OWNER' is not a pid"
-    ((IPV6 == 0)) || [[ "$SHAPE" =~ ^(veth|vpn)$ ]] || bad "--ipv6 needs --shape veth or vpn"
+    ((IPV6 == 0)) || [[ "$SHAPE" =~ ^(veth|vpn|loopback)$ ]] || bad "--ipv6 needs --shape veth, vpn or loopback"
     [[ -z "$MASK6" ]] || ((IPV6)) || bad "--alive-mask6 needs --ipv6"
     [[ -z "$MASK6" || "$MASK6" =~ ^::[0-9a-f]{1,4}$ ]] || bad "--alive-mask6: '$MASK6' is not a mask like ::3"
     [[ "$VALUE6" =~ ^::[0-9a-f]{0,4}$ ]] || bad "--alive-value6: '$VALUE6' is not a value like ::1"

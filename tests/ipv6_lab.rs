@@ -16,6 +16,9 @@
 //!   and captured as on Ethernet;
 //! - on-link IPv6 targets are found by neighbour discovery of our own: only
 //!   the hosts that answer a solicitation are probed;
+//! - `::1` (the loopback lab with IPv6) is probed through a raw IPv6
+//!   socket, next to 127.0.0.1;
+//! - `--source-ip` with IPv6 addresses spreads probes over them;
 //! - UDP over IPv6: a reply is open, a port unreachable from the probed
 //!   address itself closed, one from another address filtered;
 //! - bad IPv6 input (malformed prefixes, over-wide prefixes, zone IDs)
@@ -326,8 +329,9 @@ fn ipv6_over_a_layer3_link_finds_every_open_pair() {
 fn on_link_ipv6_targets_are_found_by_neighbour_discovery() {
     // 2001:2:0:ff::/120 is on the veth's own /64: no gateway, each host at
     // its own MAC. Only the target namespace (2001:2:0:ff::2) answers a
-    // solicitation; our own address is local (not probed); the other 254
-    // are down and get no probe.
+    // solicitation; our own address (2001:2:0:ff::1) is probed through
+    // loopback (nothing listens there: closed); the other 254 are down and
+    // get no probe.
     let lab = lab();
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
@@ -365,17 +369,23 @@ fn on_link_ipv6_targets_are_found_by_neighbour_discovery() {
     );
     assert_eq!(
         probes_in_summary(&err),
-        3,
-        "only the host that answered: {err}"
+        6,
+        "the host that answered, and us: {err}"
     );
-    assert_eq!(lab.counters().syn_in, 3);
+    assert_eq!(lab.counters().syn_in, 3, "SYNs at the target");
     let recs = records(&cwd.join("f.ndjson"));
     let host: IpAddr = "2001:2:0:ff::2".parse().unwrap();
+    let us: IpAddr = "2001:2:0:ff::1".parse().unwrap();
     assert_eq!(
         pairs(&recs, "open"),
         [(host, 22), (host, 80)].into_iter().collect()
     );
-    assert_eq!(pairs(&recs, "closed"), [(host, 443)].into_iter().collect());
+    assert_eq!(
+        pairs(&recs, "closed"),
+        [(host, 443), (us, 22), (us, 80), (us, 443)]
+            .into_iter()
+            .collect()
+    );
 }
 
 #[test]
@@ -487,6 +497,49 @@ fn ipv6_probes_spread_over_the_given_source_addresses() {
     assert_eq!(
         open,
         truth6(&lab, "2001:2::", "2001:2::fff", &PORTS[..2], true)
+    );
+}
+
+#[test]
+fn ipv6_loopback_is_probed_through_a_raw_socket() {
+    let lab = Lab::builder().listen(&LISTEN).ipv6(None).build_loopback();
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let out = lab.run_in_scanner(synsweep(cwd).args([
+        "scan",
+        "::1",
+        "127.0.0.1",
+        "-p",
+        "22,80,443",
+        "--rate",
+        "1000",
+        "--wait",
+        "1",
+        "--show-closed",
+        "-o",
+        "f.ndjson",
+    ]));
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(probes_in_summary(&err), 6, "{err}");
+    let recs = records(&cwd.join("f.ndjson"));
+    let (v6, v4): (IpAddr, IpAddr) = ("::1".parse().unwrap(), "127.0.0.1".parse().unwrap());
+    assert_eq!(
+        pairs(&recs, "open"),
+        [(v6, 22), (v6, 80), (v4, 22), (v4, 80)]
+            .into_iter()
+            .collect()
+    );
+    assert_eq!(
+        pairs(&recs, "closed"),
+        [(v6, 443), (v4, 443)].into_iter().collect()
+    );
+    assert_eq!(recs.len(), 6);
+    let dry = lab.run_in_scanner(synsweep(cwd).args(["scan", "::1", "-p", "22", "--dry-run"]));
+    assert!(
+        text(&dry.stdout).contains("loopback (raw IPv6 socket)"),
+        "{}",
+        text(&dry.stdout)
     );
 }
 

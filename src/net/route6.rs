@@ -6,9 +6,9 @@
 //!
 //! Next hops on Ethernet are found by neighbour discovery of our own
 //! (`net::neigh6`): the gateway's MAC by one solicitation, on-link targets
-//! each by a solicitation sweep. Layer-3 links (tun, WireGuard) need none.
-//! IPv6 over loopback (`::1`, our own addresses) is not probed: such
-//! targets are reported as unrouted.
+//! each by a solicitation sweep. Layer-3 links (tun, WireGuard) need none;
+//! our own addresses (`::1`) go through loopback, probed by a raw IPv6
+//! socket.
 //!
 //! [`pieces6`] and [`plan6`] are pure and test on made-up tables;
 //! [`resolve6`] asks the live kernel.
@@ -58,7 +58,7 @@ pub struct Routes6 {
     pub paths: Vec<Path6>,
     /// (first, last, path index), sorted, disjoint.
     table: Vec<(u128, u128, u32)>,
-    /// Targets with no route (or only through loopback).
+    /// Targets with no route.
     pub unrouted: RangeSet6,
     /// MACs of on-link hosts that answered our solicitations.
     pub neighbours: HashMap<u128, Mac>,
@@ -302,7 +302,7 @@ pub fn resolve6(targets: &RangeSet6, o: &Overrides, may_send: bool) -> Result<Ro
     })?;
     let pieces = pieces6(targets, &prefixes);
     let mut err = None;
-    let (groups, mut unrouted) = plan6(&pieces, |ip| {
+    let (groups, unrouted) = plan6(&pieces, |ip| {
         let r = match nl::get(Ipv6Addr::from(ip)) {
             Ok(r) => r,
             Err(e) => {
@@ -325,12 +325,14 @@ pub fn resolve6(targets: &RangeSet6, o: &Overrides, may_send: bool) -> Result<Ro
         return Err(Error::runtime(format!("IPv6 route lookup (netlink): {e}")));
     }
     let mut paths: Vec<Path6> = Vec::new();
-    let mut looped = Vec::new();
     for (k, ranges) in groups {
-        let ifc = iface(k.oif)?;
-        if k.local || ifc.link == Link::Loopback {
-            looped.extend(ranges);
-            continue;
+        let mut ifc = iface(k.oif)?;
+        if k.local && forced.is_none() {
+            // Our own addresses: the kernel delivers them through loopback.
+            ifc = Iface {
+                link: Link::Loopback,
+                ..ifc
+            };
         }
         let first = Ipv6Addr::from(ranges[0].0);
         let sources = match k.prefsrc.or_else(|| source_for(first)) {
@@ -372,11 +374,6 @@ pub fn resolve6(targets: &RangeSet6, o: &Overrides, may_send: bool) -> Result<Ro
     }
     for p in &mut paths {
         p.ranges.sort_unstable();
-    }
-    if !looped.is_empty() {
-        let mut v = unrouted.ranges().to_vec();
-        v.extend(looped);
-        unrouted = RangeSet6::from_ranges(v);
     }
     Ok(Routes6::new(paths, unrouted))
 }

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::net::neigh6::{self, SweepConfig};
 use crate::net::route::{Iface, Link};
 use crate::net::route6::{self, Hop6, Routes6};
-use crate::net::sys::{PacketSocket, TxSocket};
+use crate::net::sys::{PacketSocket, RawIp6Socket, TxSocket};
 use crate::probe::{Identity, Probe};
 use crate::targets::RangeSet6;
 use crate::wire::ipv6::ETHERTYPE_IPV6;
@@ -106,8 +106,9 @@ pub fn tx_sockets(routes: &Routes6) -> Result<Vec<TxSocket>> {
         .map(|p| {
             let err = |e| Error::socket(e, &p.iface.name);
             let s = match p.iface.link {
+                Link::Loopback => return Ok(TxSocket::RawIp6(RawIp6Socket::open().map_err(err)?)),
                 Link::Layer3 => PacketSocket::open_sender(p.iface.index, ETHERTYPE_IPV6),
-                _ => PacketSocket::open(p.iface.index, 0),
+                Link::Ethernet { .. } => PacketSocket::open(p.iface.index, 0),
             }
             .map_err(err)?;
             let _ = s.set_qdisc_bypass();
@@ -164,6 +165,7 @@ pub fn dry_run_lines(routes: &Routes6) -> String {
             Hop6::Gateway { ip: Some(ip), mac } => format!("gateway {ip} ({mac})"),
             Hop6::Gateway { ip: None, mac } => format!("router MAC {mac}"),
             Hop6::OnLink => "on-link (neighbour discovery, each host at its own MAC)".into(),
+            Hop6::Direct if p.iface.link == Link::Loopback => "loopback (raw IPv6 socket)".into(),
             Hop6::Direct => "layer 3 (no link header)".into(),
         };
         let sources: Vec<String> = p.sources.iter().map(|s| s.to_string()).collect();
