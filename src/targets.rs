@@ -246,6 +246,21 @@ pub fn parse_target(s: &str) -> Result<(u32, u32)> {
 /// assert_eq!(parse_target6("fe80::1%eth0").unwrap_err().exit_code(), 2);
 /// ```
 pub fn parse_target6(s: &str) -> Result<(u128, u128)> {
+    let (a, b) = parse_target6_any(s)?;
+    // IPv4-mapped addresses (::ffff:a.b.c.d) are IPv4 hosts: probing them
+    // over IPv6 reaches nothing.
+    const MAPPED: (u128, u128) = (0xffff_0000_0000, 0xffff_ffff_ffff);
+    if MAPPED.0 <= a && b <= MAPPED.1 {
+        return Err(Error::input(format!(
+            "invalid target '{}': an IPv4-mapped IPv6 address; name the IPv4 address ({}) instead",
+            s.trim(),
+            Ipv4Addr::from(a as u32)
+        )));
+    }
+    Ok((a, b))
+}
+
+fn parse_target6_any(s: &str) -> Result<(u128, u128)> {
     let s = s.trim();
     let bad = |why: &str| Error::input(format!("invalid target '{s}': {why}"));
     if s.is_empty() {
@@ -418,7 +433,7 @@ pub fn reserved_set6() -> RangeSet6 {
     RangeSet6::from_ranges(
         RESERVED6
             .iter()
-            .map(|(c, _)| parse_target6(c).expect("built-in prefix"))
+            .map(|(c, _)| parse_target6_any(c).expect("built-in prefix"))
             .collect(),
     )
 }
@@ -437,7 +452,7 @@ fn inside_one_reserved(a: u32, b: u32) -> bool {
 /// [`inside_one_reserved`] for IPv6.
 fn inside_one_reserved6(a: u128, b: u128) -> bool {
     RESERVED6.iter().any(|(c, _)| {
-        let (x, y) = parse_target6(c).expect("built-in prefix");
+        let (x, y) = parse_target6_any(c).expect("built-in prefix");
         x <= a && b <= y
     })
 }
@@ -805,6 +820,11 @@ mod tests {
             ("2001:2::9-2001:2::1", "empty range"),
             ("2001:2::1-198.19.0.1", "cannot mix"),
             ("2001:2::1-2001:2::x", "range end"),
+            ("::ffff:198.19.0.1", "IPv4-mapped"),
+            (
+                "::ffff:198.19.0.0/120",
+                "name the IPv4 address (198.19.0.0)",
+            ),
         ] {
             let e = parse_any(bad).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{bad}");
@@ -866,6 +886,8 @@ mod tests {
         assert!(wide.v6.contains(ip6("2a00:1450::1")));
         assert!(wide.v6.contains(ip6("2001:4860::8888")));
         assert!(!wide.v6.contains(u128::MAX), "multicast");
+        assert!(!wide.v6.contains(0xffff_c613_0001), "IPv4-mapped");
+        assert!(reserved_set6().contains(0xffff_c613_0001));
         assert!(wide.v6.contains(ip6("fbff::1")));
         // Named inside one reserved range: on purpose, kept whole (as
         // 198.18.0.0/15 for IPv4), although 2001:2::/48 also lies in
