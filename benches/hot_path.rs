@@ -137,6 +137,7 @@ fn parse(c: &mut Criterion) {
     let id = Identity {
         key,
         sources: vec![SRC],
+        sources6: vec![],
         sport_base: 61000,
         sport_count: 16,
     };

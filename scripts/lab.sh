@@ -15,7 +15,15 @@
 #             --sources N: N more scanner addresses 198.18.2.1-198.18.2.N (/32 on
 #             NAME-s; the target routes 198.18.2.0/24 back via 198.18.0.1) and
 #             a counter syn_src_K of the SYNs from 198.18.2.K
-#   loopback  one namespace sswlab-NAME-s with only lo (scan 127.0.0.1)
+#             --ipv6: IPv6 next to IPv4 on the same veth (scanner 0 only, no
+#             DAD; with --sources N also 2001:2:0:2::1-N/128, routed back, and
+#             counters syn6_src_K): NAME-s 2001:2:0:ff::1/64, target 2001:2:0:ff::2/64, route
+#             2001:2::/64 via 2001:2:0:ff::2 (no neighbour entry: the scanner
+#             finds the gateway by neighbour discovery), local 2001:2::/64
+#             dev lo in the target; listeners also on [::]; --alive-mask6
+#             ::3 [--alive-value6 ::]: IPv6 hosts outside it are silent
+#   loopback  one namespace sswlab-NAME-s with only lo (scan 127.0.0.1; with
+#             --ipv6 also ::1)
 #   lan       switch ns sswlab-NAME-w with bridge br0; scanner veth NAME-s
 #             198.18.1.1/24 on port p-s; --hosts N (default 12) host ns
 #             sswlab-NAME-hK, eth0 with its own MAC 02:53:53:57:01:XX at a
@@ -25,7 +33,8 @@
 #   vpn       scanner ns: tun NAME-s 198.18.0.1/30 (no Ethernet header), route
 #             198.19.0.0/16 dev NAME-s; tunrelay.py copies packets to tun
 #             NAME-t 198.18.0.2/30 in target ns sswlab-NAME-t (as veth: local
-#             198.19.0.0/16 dev lo, listeners, alive mask)
+#             198.19.0.0/16 dev lo, listeners, alive mask); --ipv6 as veth,
+#             with route 2001:2::/64 dev NAME-s (no next hop on a tun)
 #   twopath   scanner ns: veth NAME-a 198.18.0.1/30 to target ns sswlab-NAME-t
 #             (198.18.0.2, local 198.19.0.0/17) and veth NAME-b 198.18.0.5/30 to
 #             target ns sswlab-NAME-u (198.18.0.6, local 198.19.128.0/17);
@@ -36,6 +45,7 @@
 #                          [--alive-mask 0.0.0.3 [--alive-value 0.0.0.0]] [--loss PCT]
 #                          [--sink] [--backlog N] [--only PORT:MASK:VALUE]...
 #                          [--scanners N] [--hosts N] [--sources N] [--owner PID]
+#                          [--ipv6 [--alive-mask6 ::3 [--alive-value6 ::]]]
 #   (--only: PORT listens only on hosts whose address & MASK == VALUE; elsewhere it is closed)
 #   (--owner: the lab's daemons exit when PID is gone; `sweep` then removes the lab)
 #   scripts/lab.sh down NAME                 (idempotent)
@@ -48,6 +58,7 @@
 # `up` prints shell assignments (eval-able; values never contain spaces):
 #   shape=... scanner_ns=... scanner_iface=... scanner_ip=... target_ns=...
 #   target_iface=... gateway_ip=... router_mac=... (veth, twopath: path 0)
+#   veth, vpn --ipv6: scanner_ip6 gateway_ip6 target_range6
 #   veth:    sources=N scanners=N and per scanner K: scanner_ns_K scanner_iface_K
 #            target_iface_K scanner_ip_K gateway_ip_K scanner_mac_K router_mac_K
 #   twopath: paths=2 and per path K: path_iface_K path_ip_K path_gateway_K
@@ -68,6 +79,9 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 STATE_ROOT=/run/synsweep-lab
 TARGET_RANGE=198.19.0.0/16
+TARGET_RANGE6=2001:2::/64
+SCANNER_IP6=2001:2:0:ff::1
+GATEWAY_IP6=2001:2:0:ff::2
 SCANNER_MAC=02:53:53:57:00:01
 TARGET_MAC=02:53:53:57:00:02
 LAN_NET=198.18.1.0/24
@@ -124,6 +138,18 @@ new_ns() {  # create a namespace: lo up, no IPv6
     run ip -n "$1" link set lo up
 }
 
+# Turn IPv6 on in namespace $1 (new_ns turns it off), without duplicate
+# address detection (addresses usable at once) and without router
+# solicitations or autoconfiguration.
+ipv6_on() {
+    run ip netns exec "$1" sysctl -q -w net.ipv6.conf.all.disable_ipv6=0 \
+        net.ipv6.conf.default.disable_ipv6=0 net.ipv6.conf.lo.disable_ipv6=0 \
+        net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+        net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 \
+        net.ipv6.conf.all.autoconf=0 net.ipv6.conf.default.autoconf=0 \
+        net.ipv6.conf.default.router_solicitations=0
+}
+
 backlog_sysctls() {
     run ip netns exec "$1" sysctl -q -w net.core.somaxconn=65535 \
         net.ipv4.tcp_max_syn_backlog=65535 net.ipv4.tcp_syncookies=1
@@ -157,14 +183,25 @@ nft_rules() {  # "ifaces" mask value loss sink only...
     for c in syn_in silent_dropped syn_lost synack_out rst_out; do echo "  counter $c {}"; done
     local k
     for ((k = 1; k <= ${SOURCES:-0}; k++)); do echo "  counter syn_src_$k {}"; done
+    if ((${IPV6:-0})); then
+        for ((k = 1; k <= ${SOURCES:-0}; k++)); do echo "  counter syn6_src_$k {}"; done
+    fi
     echo "  chain input {"
     echo "    type filter hook input priority filter; policy accept;"
     echo "    iifname $m $syn counter name \"syn_in\""
     for ((k = 1; k <= ${SOURCES:-0}; k++)); do
         echo "    iifname $m ip saddr 198.18.2.$k $syn counter name \"syn_src_$k\""
     done
+    if ((${IPV6:-0})); then
+        for ((k = 1; k <= ${SOURCES:-0}; k++)); do
+            echo "    iifname $m ip6 saddr 2001:2:0:2::$k $syn counter name \"syn6_src_$k\""
+        done
+    fi
     if [[ "$mask" != 0.0.0.0 ]]; then
         echo "    iifname $m ip daddr $TARGET_RANGE ip daddr & $mask != $value counter name \"silent_dropped\" drop"
+    fi
+    if [[ -n "${MASK6:-}" ]]; then
+        echo "    iifname $m ip6 daddr $TARGET_RANGE6 ip6 daddr & $MASK6 != $VALUE6 counter name \"silent_dropped\" drop"
     fi
     if ((loss >= 100)); then  # nft rejects `< 100` for a `mod 100` value
         echo "    iifname $m $syn counter name \"syn_lost\" drop"
@@ -286,6 +323,7 @@ do_sweep() {
 build_veth() {
     local k s si ti saddr gw smac tmac ifaces=""
     new_ns "$T"
+    if ((IPV6)); then ipv6_on "$T"; fi
     run ip -n "$T" route add local "$TARGET_RANGE" dev lo
     for ((k = 0; k < SCANNERS; k++)); do
         if ((k == 0)); then s=$S; ti=$TI; else s="$S$k"; ti="tgt$k"; fi
@@ -293,8 +331,23 @@ build_veth() {
         saddr="198.18.0.$((4 * k + 1))"; gw="198.18.0.$((4 * k + 2))"
         smac=$(printf '02:53:53:57:%02x:01' "$k"); tmac=$(printf '02:53:53:57:%02x:02' "$k")
         new_ns "$s"
+        if ((k == 0 && IPV6)); then ipv6_on "$s"; fi
         veth "$s" "$si" "$smac" "$saddr" "$T" "$ti" "$tmac" "$gw" 30
         run ip -n "$s" route add "$TARGET_RANGE" via "$gw" dev "$si"
+        if ((k == 0 && IPV6)); then
+            local j6
+            for ((j6 = 1; j6 <= SOURCES; j6++)); do
+                run ip -n "$s" addr add "2001:2:0:2::$j6/128" dev "$si" nodad
+            done
+            run ip -n "$s" addr add "$SCANNER_IP6/64" dev "$si" nodad
+            run ip -n "$T" addr add "$GATEWAY_IP6/64" dev "$ti" nodad
+            run ip -n "$T" neigh replace "$SCANNER_IP6" lladdr "$smac" dev "$ti" nud permanent
+            run ip -n "$s" -6 route add "$TARGET_RANGE6" via "$GATEWAY_IP6" dev "$si"
+            run ip -n "$T" -6 route add local "$TARGET_RANGE6" dev lo
+            if ((SOURCES > 0)); then
+                run ip -n "$T" -6 route add 2001:2:0:2::/64 via "$SCANNER_IP6" dev "$ti"
+            fi
+        fi
         if ((k == 0 && SOURCES > 0)); then
             local j
             for ((j = 1; j <= SOURCES; j++)); do
@@ -311,11 +364,15 @@ build_veth() {
     if ((${#PORT_LIST[@]})); then start_daemon listener - lablisten.py --backlog "$BACKLOG" "$T=$PORTS"; fi
     INFO=("scanner_ns=$S" "target_ns=$T" "scanner_iface=$SI" "target_iface=$TI" "scanner_ip=198.18.0.1"
         "gateway_ip=198.18.0.2" "router_mac=$TARGET_MAC" "scanners=$SCANNERS" "sources=$SOURCES" "${INFO[@]}")
+    if ((IPV6)); then
+        INFO+=("scanner_ip6=$SCANNER_IP6" "gateway_ip6=$GATEWAY_IP6" "target_range6=$TARGET_RANGE6")
+    fi
 }
 
 build_loopback() {
     ((SINK == 0)) || die "--sink needs a lab with a link (not --shape loopback)"
     new_ns "$S"
+    if ((IPV6)); then ipv6_on "$S"; fi
     backlog_sysctls "$S"
     nft_load "$S" "$(nft_rules lo 0.0.0.0 0.0.0.0 "$LOSS" 0 "${ONLY[@]}")"
     if ((${#PORT_LIST[@]})); then start_daemon listener - lablisten.py --backlog "$BACKLOG" "$S=$PORTS"; fi
@@ -325,6 +382,7 @@ build_loopback() {
 build_vpn() {
     new_ns "$S"
     new_ns "$T"
+    if ((IPV6)); then ipv6_on "$S"; ipv6_on "$T"; fi
     # The relay creates both tuns in the scanner namespace; one then moves.
     start_daemon relay "$S" tunrelay.py "$SI" "$TI"
     run ip -n "$S" link set "$TI" netns "$T"
@@ -334,11 +392,20 @@ build_vpn() {
     run ip -n "$T" addr add 198.18.0.2/30 dev "$TI"
     run ip -n "$T" link set "$TI" txqueuelen 10000 up
     run ip -n "$T" route add local "$TARGET_RANGE" dev lo
+    if ((IPV6)); then
+        run ip -n "$S" addr add "$SCANNER_IP6/64" dev "$SI" nodad
+        run ip -n "$T" addr add "$GATEWAY_IP6/64" dev "$TI" nodad
+        run ip -n "$S" -6 route add "$TARGET_RANGE6" dev "$SI"
+        run ip -n "$T" -6 route add local "$TARGET_RANGE6" dev lo
+    fi
     backlog_sysctls "$T"
     nft_load "$T" "$(nft_rules "$TI" "$MASK" "$VALUE" "$LOSS" "$SINK" "${ONLY[@]}")"
     if ((${#PORT_LIST[@]})); then start_daemon listener - lablisten.py --backlog "$BACKLOG" "$T=$PORTS"; fi
     INFO=("scanner_ns=$S" "target_ns=$T" "scanner_iface=$SI" "target_iface=$TI" "scanner_ip=198.18.0.1"
         "gateway_ip=198.18.0.2" "relay_pid=$(<"$DIR/relay.pid")")
+    if ((IPV6)); then
+        INFO+=("scanner_ip6=$SCANNER_IP6" "gateway_ip6=$GATEWAY_IP6" "target_range6=$TARGET_RANGE6")
+    fi
 }
 
 build_twopath() {
@@ -423,6 +490,7 @@ build_lan() {
 do_up() {
     local name=$1; shift
     SHAPE=veth PORTS="" MASK=0.0.0.0 VALUE=0.0.0.0 LOSS=0 SINK=0 BACKLOG=65535 SCANNERS=1 HOSTS=12 SOURCES=0 OWNER=""
+    IPV6=0 MASK6="" VALUE6="::"
     ONLY=() INFO=() PORT_LIST=()
     while (($#)); do
         case "$1" in
@@ -438,6 +506,9 @@ do_up() {
             --hosts) HOSTS=${2:?--hosts needs a value}; shift 2 ;;
             --sources) SOURCES=${2:?--sources needs a value}; shift 2 ;;
             --owner) OWNER=${2:?--owner needs a pid}; shift 2 ;;
+            --ipv6) IPV6=1; shift ;;
+            --alive-mask6) MASK6=${2:?--alive-mask6 needs a value}; shift 2 ;;
+            --alive-value6) VALUE6=${2:?--alive-value6 needs a value}; shift 2 ;;
             *) bad "up: unknown option '$1'" ;;
         esac
     done
@@ -465,6 +536,10 @@ do_up() {
     [[ "$SOURCES" =~ ^[0-9]+$ ]] && ((SOURCES <= 16)) || bad "--sources: '$SOURCES' is not a number 0-16"
     ((SOURCES == 0)) || [[ "$SHAPE" == veth ]] || bad "--sources needs --shape veth"
     [[ -z "$OWNER" || "$OWNER" =~ ^[0-9]+$ ]] || bad "--owner: '$OWNER' is not a pid"
+    ((IPV6 == 0)) || [[ "$SHAPE" =~ ^(veth|vpn|loopback)$ ]] || bad "--ipv6 needs --shape veth, vpn or loopback"
+    [[ -z "$MASK6" ]] || ((IPV6)) || bad "--alive-mask6 needs --ipv6"
+    [[ -z "$MASK6" || "$MASK6" =~ ^::[0-9a-f]{1,4}$ ]] || bad "--alive-mask6: '$MASK6' is not a mask like ::3"
+    [[ "$VALUE6" =~ ^::[0-9a-f]{0,4}$ ]] || bad "--alive-value6: '$VALUE6' is not a value like ::1"
     local o
     for o in "${ONLY[@]}"; do
         [[ "$o" =~ ^[0-9]{1,5}:[0-9.]+:[0-9.]+$ ]] || bad "--only: '$o' is not PORT:MASK:VALUE (e.g. 23:0.0.7.0:0.0.0.0)"
@@ -484,6 +559,7 @@ do_up() {
     local ns
     for ns in $(lab_namespaces "$name"); do
         [[ -z "$(ip -n "$ns" route show default)" ]] || die "namespace $ns has a default route"
+        [[ -z "$(ip -n "$ns" -6 route show default 2>/dev/null)" ]] || die "namespace $ns has an IPv6 default route"
     done
     printf '%s\n' "shape=$SHAPE" >"$DIR/config"
     trap - EXIT

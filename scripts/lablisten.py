@@ -3,7 +3,7 @@
 
     lablisten.py --ready FILE [--owner PID] [--backlog N] NS=PORT,PORT... ...
 
-For each NS (a name under /run/netns), binds 0.0.0.0:PORT for every PORT
+For each NS (a name under /run/netns), binds 0.0.0.0:PORT (and [::]:PORT where IPv6 is on) for every PORT
 inside that network namespace (the process enters each namespace in turn
 with setns(2); a socket stays in the namespace it was made in), writes its pid
 to FILE once every socket listens, then accepts and closes whatever completes,
@@ -42,6 +42,15 @@ def alive(pid):
     return True
 
 
+def ipv6_enabled():
+    """Whether the namespace entered last has IPv6 on (lab.sh --ipv6)."""
+    try:
+        with open("/proc/sys/net/ipv6/conf/all/disable_ipv6") as f:
+            return f.read().strip() == "0"
+    except OSError:
+        return False
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ready", required=True)
@@ -60,6 +69,14 @@ def main():
             s.listen(args.backlog)
             s.setblocking(False)
             sel.register(s, selectors.EVENT_READ)
+            if ipv6_enabled():
+                s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                s.bind(("::", int(p)))
+                s.listen(args.backlog)
+                s.setblocking(False)
+                sel.register(s, selectors.EVENT_READ)
     with open(args.ready + ".tmp", "w") as f:
         f.write(str(os.getpid()))
     os.rename(args.ready + ".tmp", args.ready)

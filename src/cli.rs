@@ -93,7 +93,7 @@ pub enum Command {
 #[derive(Debug, Args, Clone, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct ScanArgs {
-    /// Targets: addresses, CIDR blocks or ranges a.b.c.d-e.f.g.h
+    /// Targets: IPv4 or IPv6 addresses, CIDR blocks (prefixes) or ranges a.b.c.d-e.f.g.h
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
 
@@ -136,7 +136,8 @@ pub struct ScanArgs {
     pub interface: Option<String>,
 
     /// Source addresses of probes: one address, a list, a range or a block
-    /// (198.18.0.1,198.18.0.5 or 198.18.0.1-198.18.0.8; at most 256); probes
+    /// (198.18.0.1,198.18.0.5 or 198.18.0.1-198.18.0.8; IPv6 too, for IPv6
+    /// targets; at most 256 of each family); probes
     /// spread over them, each target always from the same one
     /// [default: the kernel's choice for each route]
     #[arg(long, value_name = "IPS")]
@@ -163,6 +164,10 @@ pub struct ScanArgs {
     /// Also probe reserved ranges inside wider targets
     #[arg(long)]
     pub no_default_excludes: bool,
+
+    /// Sweep IPv6 targets wider than 2^32 addresses (a /96)
+    #[arg(long)]
+    pub allow_wide: bool,
 
     /// Report closed ports (RST) too
     #[arg(long)]

@@ -7,8 +7,8 @@ use crate::error::{Error, Result};
 use crate::net::route::Overrides;
 use crate::output::Format;
 use crate::probe::Probe;
-use crate::targets::{self, RangeSet, TargetSpec};
-use std::net::Ipv4Addr;
+use crate::targets::{self, RangeSet, TargetSpec, Targets};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -94,7 +94,7 @@ impl std::fmt::Display for Rate {
 /// Everything that shapes one scan, resolved from the command line.
 #[derive(Debug, Clone)]
 pub struct ScanConfig {
-    pub targets: RangeSet,
+    pub targets: Targets,
     /// The targets as the user wrote them (for reports).
     pub target_text: String,
     /// TCP ports.
@@ -131,6 +131,42 @@ pub struct ScanConfig {
     /// scan its checkpoints (`--state-dir` points it into the state
     /// directory; default `./paused.json`).
     pub paused_path: PathBuf,
+}
+
+/// Parse `--source-ip` with IPv4 and IPv6 mixed: addresses, ranges and
+/// blocks, comma-separated (at most [`MAX_SOURCES`] of each family).
+pub fn parse_sources_mixed(spec: &str) -> Result<(Vec<Ipv4Addr>, Vec<Ipv6Addr>)> {
+    let bad = |why: &str| Error::input(format!("invalid --source-ip '{spec}': {why}"));
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for tok in spec.split(',').filter(|t| !t.trim().is_empty()) {
+        if tok.contains(':') {
+            let (a, b) = targets::parse_target6(tok).map_err(|_| {
+                bad("want IPv6 addresses, ranges or prefixes, comma-separated (no zone IDs)")
+            })?;
+            v6.push((a, b));
+        } else {
+            v4.push(tok);
+        }
+    }
+    let v4 = if v4.is_empty() {
+        Vec::new()
+    } else {
+        parse_sources(&v4.join(","))?
+    };
+    let set = targets::RangeSet6::from_ranges(v6);
+    if set.count_wide() > MAX_SOURCES as u128 {
+        return Err(bad(&format!(
+            "{} IPv6 addresses, at most {MAX_SOURCES}",
+            set.count_wide()
+        )));
+    }
+    let v6 = (0..set.count())
+        .map(|i| Ipv6Addr::from(set.nth(i)))
+        .collect();
+    if v4.is_empty() && set.is_empty() {
+        return Err(bad("no address"));
+    }
+    Ok((v4, v6))
 }
 
 /// Parse `--source-ip`: addresses, ranges and blocks, comma-separated (at
@@ -208,44 +244,58 @@ pub fn shard_from_env(spec: &str, get: impl Fn(&str) -> Option<String>) -> Resul
     Ok((k, n))
 }
 
-/// The address set the arguments name: targets and target files, minus
-/// excludes and (unless turned off) reserved space.
-pub fn resolve_targets(a: &ScanArgs) -> Result<RangeSet> {
-    let mut include = Vec::new();
+/// The address set the arguments name: targets and target files (IPv4 and
+/// IPv6 mixed), minus excludes and (unless turned off) reserved space. An
+/// IPv6 target wider than 2^32 addresses needs `--allow-wide`.
+pub fn resolve_targets(a: &ScanArgs) -> Result<Targets> {
+    let mut spec = TargetSpec {
+        default_excludes: !a.no_default_excludes,
+        ..Default::default()
+    };
+    let mut any = false;
     for t in &a.targets {
         for tok in t.split(',').filter(|s| !s.trim().is_empty()) {
-            include.push(targets::parse_target(tok)?);
+            let t = targets::parse_any(tok)?;
+            targets::check_width(tok, t, a.allow_wide)?;
+            spec.add(t, false);
+            any = true;
         }
     }
     for f in &a.targets_file {
-        include.extend(targets::read_target_file(f)?);
+        for (at, tok, t) in targets::read_target_file_text(f)? {
+            targets::check_width(&tok, t, a.allow_wide)
+                .map_err(|e| Error::input(format!("{at}: {e}")))?;
+            spec.add(t, false);
+            any = true;
+        }
     }
-    if include.is_empty() {
+    if !any {
         return Err(Error::input(
             "no targets given (name addresses, blocks or ranges, or --targets-file FILE)",
         ));
     }
-    let mut exclude = Vec::new();
     for e in &a.exclude {
         for tok in e.split(',').filter(|s| !s.trim().is_empty()) {
-            exclude.push(
-                targets::parse_target(tok).map_err(|e| Error::input(format!("--exclude: {e}")))?,
-            );
+            let t = targets::parse_any(tok).map_err(|e| Error::input(format!("--exclude: {e}")))?;
+            spec.add(t, true);
         }
     }
     for f in &a.exclude_file {
-        exclude.extend(targets::read_target_file(f)?);
+        for t in targets::read_target_file(f)? {
+            spec.add(t, true);
+        }
     }
-    let spec = TargetSpec {
-        include,
-        exclude,
-        default_excludes: !a.no_default_excludes,
-    };
-    let set = spec.resolve();
+    let set = spec.resolve_all();
     if set.is_empty() {
         return Err(Error::input(
             "no targets left to scan: every address is excluded or reserved",
         ));
+    }
+    if set.count_wide() >= 1u128 << 56 {
+        return Err(Error::input(format!(
+            "{} addresses are more than a scan can index (at most 2^56)",
+            set.count_wide()
+        )));
     }
     Ok(set)
 }
@@ -295,6 +345,17 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
         },
     };
     let (ports, udp_ports) = (spec.tcp, spec.udp);
+    if set
+        .count_wide()
+        .saturating_mul((ports.len() + udp_ports.len()) as u128)
+        >= 1u128 << 62
+    {
+        return Err(Error::input(format!(
+            "{} addresses x {} ports are more probes than a scan can index (at most 2^62)",
+            set.count_wide(),
+            ports.len() + udp_ports.len()
+        )));
+    }
     let rate = Rate::parse(a.rate.as_deref().unwrap_or(DEFAULT_RATE))?;
     let wait = a.wait.unwrap_or(DEFAULT_WAIT);
     if !(wait.is_finite() && (0.0..=3600.0).contains(&wait)) {
@@ -331,9 +392,9 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
             "--shard needs --seed: every shard must walk the same order",
         ));
     }
-    let sources = match a.source_ip.as_deref() {
-        Some(s) => parse_sources(s)?,
-        None => Vec::new(),
+    let (sources, sources6) = match a.source_ip.as_deref() {
+        Some(s) => parse_sources_mixed(s)?,
+        None => (Vec::new(), Vec::new()),
     };
     let router_mac = a
         .router_mac
@@ -399,6 +460,7 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
         overrides: Overrides {
             iface: a.interface.clone(),
             sources,
+            sources6,
             router_mac,
         },
         show_closed: a.show_closed,
@@ -539,6 +601,18 @@ mod tests {
             vec![ip("198.18.0.1"), ip("198.18.0.2"), ip("198.18.0.9")]
         );
         assert_eq!(parse_sources("198.18.0.0/30").unwrap().len(), 4);
+        let (v4, v6) = parse_sources_mixed("198.18.0.1,2001:2:0:2::1-2001:2:0:2::3").unwrap();
+        assert_eq!(v4, vec![ip("198.18.0.1")]);
+        assert_eq!(v6.len(), 3);
+        assert_eq!(v6[2].to_string(), "2001:2:0:2::3");
+        assert_eq!(parse_sources_mixed("2001:2::/126").unwrap().1.len(), 4);
+        for bad in ["2001:2::/100", "fe80::1%eth0", "2001:2::x", ","] {
+            assert_eq!(
+                parse_sources_mixed(bad).unwrap_err().exit_code(),
+                2,
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -568,5 +642,61 @@ mod tests {
         assert_eq!(c.ports, vec![22, 80]);
         assert_eq!(c.seed, 5);
         assert_eq!(c.outputs, vec![("-".to_string(), Format::Ndjson)]);
+    }
+
+    #[test]
+    fn ipv6_targets_mix_with_ipv4_and_bad_ones_are_exit_2() {
+        let c = scan_config(
+            &args(&["198.19.0.0/24,2001:2:0:1::/120", "2001:2:0:1::1:0/127"]),
+            String::new(),
+        )
+        .unwrap();
+        assert_eq!((c.targets.v4.count(), c.targets.v6.count()), (256, 258));
+        let excluded = ScanArgs {
+            exclude: vec!["2001:2:0:1::/121".into()],
+            ..args(&["2001:2:0:1::/120"])
+        };
+        assert_eq!(
+            scan_config(&excluded, String::new())
+                .unwrap()
+                .targets
+                .v6
+                .count(),
+            128
+        );
+        for bad in [
+            "2001:2::/129",
+            "2001:2::/x",
+            "fe80::1%eth0",
+            "2001:2::/64",
+            "2001:2::1-198.19.0.1",
+        ] {
+            let e = scan_config(&args(&[bad]), String::new()).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert!(!e.to_string().contains('\n'), "{e}");
+        }
+        let wide = ScanArgs {
+            allow_wide: true,
+            ports: Some("80".into()),
+            ..args(&["2001:2::/80"])
+        };
+        assert_eq!(
+            scan_config(&wide, String::new())
+                .unwrap()
+                .targets
+                .v6
+                .count(),
+            1 << 48
+        );
+        let too_wide = ScanArgs {
+            allow_wide: true,
+            ..args(&["2001:2::/64"])
+        };
+        assert_eq!(
+            scan_config(&too_wide, String::new())
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
     }
 }

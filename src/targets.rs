@@ -1,39 +1,79 @@
-//! Target address sets: parse addresses, CIDR blocks and ranges, apply
-//! excludes and the reserved-space rule, and map a dense index to an address.
+//! Target address sets: parse IPv4 and IPv6 addresses, CIDR blocks
+//! (prefixes) and ranges, apply excludes and the reserved-space rule, and map
+//! a dense index to an address.
 //!
-//! The set is a sorted list of disjoint inclusive ranges, so a /8 costs what a
+//! A set is a sorted list of disjoint inclusive ranges, so a /8 costs what a
 //! /32 costs. `nth` maps an index in `0..count()` to an address by binary
 //! search over prefix sums: this is how the permutation's indices become
-//! addresses without ever listing the space.
+//! addresses without ever listing the space. [`RangeSet`] holds IPv4
+//! addresses (as `u32`), [`RangeSet6`] IPv6 addresses (as `u128`), and
+//! [`Targets`] both: IPv4 ranks first, then IPv6, one index space.
 
 use crate::error::{Error, Result};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
-/// A set of IPv4 addresses as sorted, disjoint, non-adjacent inclusive ranges.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RangeSet {
-    ranges: Vec<(u32, u32)>,
-    /// prefix[i] = number of addresses in ranges[..i].
-    prefix: Vec<u64>,
+/// An address as an integer: `u32` (IPv4) or `u128` (IPv6).
+pub trait Addr: Copy + Ord + Default + std::fmt::Debug + Send + Sync + 'static {
+    fn wide(self) -> u128;
+    /// The inverse of [`wide`](Addr::wide); `v` must fit.
+    fn narrow(v: u128) -> Self;
 }
 
-impl RangeSet {
+impl Addr for u32 {
+    #[inline]
+    fn wide(self) -> u128 {
+        self as u128
+    }
+    #[inline]
+    fn narrow(v: u128) -> Self {
+        v as u32
+    }
+}
+
+impl Addr for u128 {
+    #[inline]
+    fn wide(self) -> u128 {
+        self
+    }
+    #[inline]
+    fn narrow(v: u128) -> Self {
+        v
+    }
+}
+
+/// A set of addresses as sorted, disjoint, non-adjacent inclusive ranges.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ranges<A: Addr> {
+    ranges: Vec<(A, A)>,
+    /// prefix[i] = number of addresses in ranges[..i].
+    prefix: Vec<u128>,
+}
+
+/// A set of IPv4 addresses.
+pub type RangeSet = Ranges<u32>;
+/// A set of IPv6 addresses.
+pub type RangeSet6 = Ranges<u128>;
+
+impl<A: Addr> Ranges<A> {
     pub fn new() -> Self {
-        Self::default()
+        Ranges {
+            ranges: Vec::new(),
+            prefix: Vec::new(),
+        }
     }
 
     /// Build from arbitrary (possibly overlapping) inclusive ranges.
-    pub fn from_ranges(mut v: Vec<(u32, u32)>) -> Self {
+    pub fn from_ranges(mut v: Vec<(A, A)>) -> Self {
         v.sort_unstable();
-        let mut out: Vec<(u32, u32)> = Vec::with_capacity(v.len());
+        let mut out: Vec<(A, A)> = Vec::with_capacity(v.len());
         for (a, b) in v {
             match out.last_mut() {
-                Some(last) if (a as u64) <= last.1 as u64 + 1 => last.1 = last.1.max(b),
+                Some(last) if a.wide() <= last.1.wide().saturating_add(1) => last.1 = last.1.max(b),
                 _ => out.push((a, b)),
             }
         }
-        let mut s = RangeSet {
+        let mut s = Ranges {
             ranges: out,
             prefix: Vec::new(),
         };
@@ -42,19 +82,19 @@ impl RangeSet {
     }
 
     fn reindex(&mut self) {
-        let mut acc = 0u64;
+        let mut acc = 0u128;
         self.prefix = self
             .ranges
             .iter()
             .map(|&(a, b)| {
                 let p = acc;
-                acc += (b - a) as u64 + 1;
+                acc = acc.saturating_add((b.wide() - a.wide()).saturating_add(1));
                 p
             })
             .collect();
     }
 
-    pub fn ranges(&self) -> &[(u32, u32)] {
+    pub fn ranges(&self) -> &[(A, A)] {
         &self.ranges
     }
 
@@ -62,69 +102,98 @@ impl RangeSet {
         self.ranges.is_empty()
     }
 
-    /// Number of addresses in the set.
+    /// Number of addresses in the set (saturating; see
+    /// [`count_wide`](Self::count_wide)).
     pub fn count(&self) -> u64 {
+        u64::try_from(self.count_wide()).unwrap_or(u64::MAX)
+    }
+
+    /// Number of addresses in the set, exactly (the whole IPv6 space
+    /// saturates at `u128::MAX`).
+    pub fn count_wide(&self) -> u128 {
         match (self.ranges.last(), self.prefix.last()) {
-            (Some(&(a, b)), Some(&p)) => p + (b - a) as u64 + 1,
+            (Some(&(a, b)), Some(&p)) => p.saturating_add((b.wide() - a.wide()).saturating_add(1)),
             _ => 0,
         }
     }
 
     /// The `i`-th address in ascending order. Panics if `i >= count()`.
     #[inline]
-    pub fn nth(&self, i: u64) -> u32 {
+    pub fn nth(&self, i: u64) -> A {
+        let i = i as u128;
         let k = self.prefix.partition_point(|&p| p <= i) - 1;
-        self.ranges[k].0 + (i - self.prefix[k]) as u32
+        A::narrow(self.ranges[k].0.wide() + (i - self.prefix[k]))
     }
 
     /// The position of `ip` in ascending order (the inverse of [`nth`](Self::nth)),
     /// or `None` when the set does not hold it.
     #[inline]
-    pub fn rank(&self, ip: u32) -> Option<u64> {
+    pub fn rank(&self, ip: A) -> Option<u64> {
         let k = self.ranges.partition_point(|&(a, _)| a <= ip);
         (k > 0 && ip <= self.ranges[k - 1].1)
-            .then(|| self.prefix[k - 1] + (ip - self.ranges[k - 1].0) as u64)
+            .then(|| (self.prefix[k - 1] + (ip.wide() - self.ranges[k - 1].0.wide())) as u64)
     }
 
     /// Whether the set holds `ip`.
     #[inline]
-    pub fn contains(&self, ip: u32) -> bool {
+    pub fn contains(&self, ip: A) -> bool {
         let k = self.ranges.partition_point(|&(a, _)| a <= ip);
         k > 0 && ip <= self.ranges[k - 1].1
     }
 
     /// The set minus `other`.
-    pub fn subtract(&self, other: &RangeSet) -> RangeSet {
+    pub fn subtract(&self, other: &Ranges<A>) -> Ranges<A> {
         let mut out = Vec::new();
         for &(a, b) in &self.ranges {
-            let mut lo = a as u64;
-            let hi = b as u64;
+            // `lo` may step one past the top of the address space: u128 holds
+            // it for IPv4, and for IPv6 the `None` below says "nothing left".
+            let mut lo = Some(a.wide());
+            let hi = b.wide();
             for &(x, y) in &other.ranges {
-                let (x, y) = (x as u64, y as u64);
-                if y < lo || x > hi {
+                let Some(l) = lo else { break };
+                let (x, y) = (x.wide(), y.wide());
+                if y < l || x > hi {
                     continue;
                 }
-                if x > lo {
-                    out.push((lo as u32, (x - 1) as u32));
+                if x > l {
+                    out.push((A::narrow(l), A::narrow(x - 1)));
                 }
-                lo = y + 1;
-                if lo > hi {
-                    break;
-                }
+                lo = y.checked_add(1).filter(|&n| n <= hi);
             }
-            if lo <= hi {
-                out.push((lo as u32, hi as u32));
+            if let Some(l) = lo {
+                out.push((A::narrow(l), A::narrow(hi)));
             }
         }
-        RangeSet::from_ranges(out)
+        Ranges::from_ranges(out)
     }
 
     /// Whether `[a, b]` lies wholly inside one range of the set.
-    pub fn covers(&self, a: u32, b: u32) -> bool {
+    pub fn covers(&self, a: A, b: A) -> bool {
         let k = self.ranges.partition_point(|&(x, _)| x <= a);
         k > 0 && b <= self.ranges[k - 1].1
     }
 }
+
+/// One target as written: an inclusive range of IPv4 or of IPv6 addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    V4(u32, u32),
+    V6(u128, u128),
+}
+
+impl Target {
+    /// Number of addresses.
+    pub fn size(&self) -> u128 {
+        match *self {
+            Target::V4(a, b) => (b - a) as u128 + 1,
+            Target::V6(a, b) => (b - a).saturating_add(1),
+        }
+    }
+}
+
+/// The widest IPv6 target a scan sweeps without `--allow-wide`: 2^32
+/// addresses (a /96), as many as the whole IPv4 space.
+pub const MAX_V6_TARGET_BITS: u32 = 32;
 
 /// Parse one target: `1.2.3.4`, `1.2.3.0/24` or `1.2.3.4-1.2.3.9`, as an
 /// inclusive range of addresses.
@@ -167,9 +236,126 @@ pub fn parse_target(s: &str) -> Result<(u32, u32)> {
     Ok((u32::from(a), u32::from(a)))
 }
 
+/// Parse one IPv6 target: `2001:2::7`, `2001:2::/112` or
+/// `2001:2::1-2001:2::9`, as an inclusive range. Zone IDs (`fe80::1%eth0`)
+/// are refused: they name a link, not an address to sweep.
+///
+/// ```
+/// use synsweep::targets::parse_target6;
+/// assert_eq!(parse_target6("2001:2::/127").unwrap(), (0x2001_0002u128 << 96, (0x2001_0002u128 << 96) + 1));
+/// assert_eq!(parse_target6("fe80::1%eth0").unwrap_err().exit_code(), 2);
+/// ```
+pub fn parse_target6(s: &str) -> Result<(u128, u128)> {
+    let (a, b) = parse_target6_any(s)?;
+    // IPv4-mapped addresses (::ffff:a.b.c.d) are IPv4 hosts: probing them
+    // over IPv6 reaches nothing.
+    const MAPPED: (u128, u128) = (0xffff_0000_0000, 0xffff_ffff_ffff);
+    if MAPPED.0 <= a && b <= MAPPED.1 {
+        return Err(Error::input(format!(
+            "invalid target '{}': an IPv4-mapped IPv6 address; name the IPv4 address ({}) instead",
+            s.trim(),
+            Ipv4Addr::from(a as u32)
+        )));
+    }
+    Ok((a, b))
+}
+
+fn parse_target6_any(s: &str) -> Result<(u128, u128)> {
+    let s = s.trim();
+    let bad = |why: &str| Error::input(format!("invalid target '{s}': {why}"));
+    if s.is_empty() {
+        return Err(bad("empty"));
+    }
+    if s.contains('%') {
+        return Err(bad(
+            "zone IDs (%IFACE) are not targets; name the address without one (the route picks the link)",
+        ));
+    }
+    if let Some((a, b)) = s.split_once('-') {
+        let a: Ipv6Addr = a
+            .trim()
+            .parse()
+            .map_err(|_| bad("range start is not an IPv6 address"))?;
+        let b: Ipv6Addr = b
+            .trim()
+            .parse()
+            .map_err(|_| bad("range end is not an IPv6 address"))?;
+        let (a, b) = (u128::from(a), u128::from(b));
+        if a > b {
+            return Err(bad("empty range (start is after end)"));
+        }
+        return Ok((a, b));
+    }
+    if s.contains('/') {
+        let net: ipnet::Ipv6Net = s
+            .parse()
+            .map_err(|_| bad("malformed IPv6 prefix (want an address and /0-128)"))?;
+        return Ok((u128::from(net.network()), u128::from(net.broadcast())));
+    }
+    let a: Ipv6Addr = s
+        .parse()
+        .map_err(|_| bad("not an IPv6 address, prefix or range"))?;
+    Ok((u128::from(a), u128::from(a)))
+}
+
+/// Parse one target of either family (IPv6 when it holds a `:`).
+///
+/// ```
+/// use synsweep::targets::{parse_any, Target};
+/// assert!(matches!(parse_any("198.19.0.0/30").unwrap(), Target::V4(..)));
+/// assert!(matches!(parse_any("2001:2::/112").unwrap(), Target::V6(..)));
+/// ```
+pub fn parse_any(s: &str) -> Result<Target> {
+    if s.contains(':') {
+        if s.contains('.') && s.contains('-') && {
+            let (a, b) = s.split_once('-').unwrap_or_default();
+            a.contains(':') != b.contains(':')
+        } {
+            return Err(Error::input(format!(
+                "invalid target '{}': a range cannot mix IPv4 and IPv6",
+                s.trim()
+            )));
+        }
+        let (a, b) = parse_target6(s)?;
+        Ok(Target::V6(a, b))
+    } else {
+        let (a, b) = parse_target(s)?;
+        Ok(Target::V4(a, b))
+    }
+}
+
+/// Refuse an IPv6 target too wide to sweep unless `allow_wide`: more than
+/// 2^[`MAX_V6_TARGET_BITS`] addresses.
+pub fn check_width(s: &str, t: Target, allow_wide: bool) -> Result<()> {
+    let Target::V6(..) = t else { return Ok(()) };
+    let n = t.size();
+    if allow_wide || n <= 1u128 << MAX_V6_TARGET_BITS {
+        return Ok(());
+    }
+    let bits = if n == u128::MAX {
+        128
+    } else {
+        127 - n.leading_zeros()
+    };
+    Err(Error::input(format!(
+        "invalid target '{}': it holds about 2^{bits} addresses, too many to sweep (at most 2^{MAX_V6_TARGET_BITS}, a /96, per IPv6 target); name a narrower prefix or pass --allow-wide",
+        s.trim()
+    )))
+}
+
 /// Read targets from a file: one per line (several per line may be separated
-/// by commas or spaces), `#` starts a comment. Errors name file and line.
-pub fn read_target_file(path: &Path) -> Result<Vec<(u32, u32)>> {
+/// by commas or spaces), `#` starts a comment, IPv4 and IPv6 mixed. Errors
+/// name file and line.
+pub fn read_target_file(path: &Path) -> Result<Vec<Target>> {
+    Ok(read_target_file_text(path)?
+        .into_iter()
+        .map(|(_, _, t)| t)
+        .collect())
+}
+
+/// [`read_target_file`], each target with its place (`FILE:LINE`) and text
+/// (for messages).
+pub fn read_target_file_text(path: &Path) -> Result<Vec<(String, String, Target)>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
     let mut out = Vec::new();
@@ -179,10 +365,12 @@ pub fn read_target_file(path: &Path) -> Result<Vec<(u32, u32)>> {
             .split(|c: char| c == ',' || c.is_whitespace())
             .filter(|t| !t.is_empty())
         {
-            out.push(
-                parse_target(tok)
+            out.push((
+                format!("{}:{}", path.display(), n + 1),
+                tok.to_string(),
+                parse_any(tok)
                     .map_err(|e| Error::input(format!("{}:{}: {e}", path.display(), n + 1)))?,
-            );
+            ));
         }
     }
     Ok(out)
@@ -209,12 +397,43 @@ pub const RESERVED: &[(&str, &str)] = &[
     ("255.255.255.255/32", "limited broadcast"),
 ];
 
+/// IANA IPv6 special-purpose ranges (RFC 6890 and successors, the IPv6
+/// Special-Purpose Address Registry) that are not globally reachable, and
+/// multicast: a wide sweep must not probe them.
+pub const RESERVED6: &[(&str, &str)] = &[
+    ("::/128", "unspecified"),
+    ("::1/128", "loopback"),
+    ("::ffff:0:0/96", "IPv4-mapped"),
+    ("64:ff9b:1::/48", "IPv4-IPv6 translation (local use)"),
+    ("100::/64", "discard-only"),
+    ("100:0:0:1::/64", "dummy prefix"),
+    ("2001::/23", "IETF protocol assignments"),
+    ("2001:2::/48", "benchmarking"),
+    ("2001:db8::/32", "documentation"),
+    ("2002::/16", "6to4"),
+    ("3fff::/20", "documentation"),
+    ("5f00::/16", "segment routing (SRv6) SIDs"),
+    ("fc00::/7", "unique local"),
+    ("fe80::/10", "link local"),
+    ("ff00::/8", "multicast"),
+];
+
 /// The reserved ranges as a set.
 pub fn reserved_set() -> RangeSet {
     RangeSet::from_ranges(
         RESERVED
             .iter()
             .map(|(c, _)| parse_target(c).expect("built-in CIDR"))
+            .collect(),
+    )
+}
+
+/// The reserved IPv6 ranges as a set.
+pub fn reserved_set6() -> RangeSet6 {
+    RangeSet6::from_ranges(
+        RESERVED6
+            .iter()
+            .map(|(c, _)| parse_target6_any(c).expect("built-in prefix"))
             .collect(),
     )
 }
@@ -230,19 +449,98 @@ fn inside_one_reserved(a: u32, b: u32) -> bool {
     })
 }
 
+/// [`inside_one_reserved`] for IPv6.
+fn inside_one_reserved6(a: u128, b: u128) -> bool {
+    RESERVED6.iter().any(|(c, _)| {
+        let (x, y) = parse_target6_any(c).expect("built-in prefix");
+        x <= a && b <= y
+    })
+}
+
+/// The addresses of a scan, both families: IPv4 ranks first, then IPv6.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Targets {
+    pub v4: RangeSet,
+    pub v6: RangeSet6,
+}
+
+impl From<RangeSet> for Targets {
+    fn from(v4: RangeSet) -> Self {
+        Targets {
+            v4,
+            v6: RangeSet6::new(),
+        }
+    }
+}
+
+impl Targets {
+    /// Number of addresses (saturating; see [`count_wide`](Self::count_wide)).
+    pub fn count(&self) -> u64 {
+        u64::try_from(self.count_wide()).unwrap_or(u64::MAX)
+    }
+
+    pub fn count_wide(&self) -> u128 {
+        self.v4.count_wide().saturating_add(self.v6.count_wide())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.v4.is_empty() && self.v6.is_empty()
+    }
+
+    /// The `i`-th address: IPv4 in ascending order, then IPv6.
+    #[inline]
+    pub fn nth(&self, i: u64) -> IpAddr {
+        let n4 = self.v4.count();
+        if i < n4 {
+            IpAddr::V4(Ipv4Addr::from(self.v4.nth(i)))
+        } else {
+            IpAddr::V6(Ipv6Addr::from(self.v6.nth(i - n4)))
+        }
+    }
+
+    /// The inverse of [`nth`](Self::nth).
+    #[inline]
+    pub fn rank(&self, ip: IpAddr) -> Option<u64> {
+        match ip {
+            IpAddr::V4(a) => self.v4.rank(u32::from(a)),
+            IpAddr::V6(a) => Some(self.v4.count() + self.v6.rank(u128::from(a))?),
+        }
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(a) => self.v4.contains(u32::from(a)),
+            IpAddr::V6(a) => self.v6.contains(u128::from(a)),
+        }
+    }
+}
+
 /// Everything that decides which addresses a scan probes.
 #[derive(Debug, Clone, Default)]
 pub struct TargetSpec {
     pub include: Vec<(u32, u32)>,
     pub exclude: Vec<(u32, u32)>,
+    pub include6: Vec<(u128, u128)>,
+    pub exclude6: Vec<(u128, u128)>,
     /// Apply the reserved-space rule (the default).
     pub default_excludes: bool,
 }
 
 impl TargetSpec {
-    /// Resolve to the final address set. A target wholly inside one reserved
-    /// range was named on purpose and is kept whole; a wider target loses the
-    /// reserved ranges inside it. User excludes always apply.
+    /// Add parsed targets to the includes (`exclude`: to the excludes).
+    pub fn add(&mut self, t: Target, exclude: bool) {
+        match (t, exclude) {
+            (Target::V4(a, b), false) => self.include.push((a, b)),
+            (Target::V4(a, b), true) => self.exclude.push((a, b)),
+            (Target::V6(a, b), false) => self.include6.push((a, b)),
+            (Target::V6(a, b), true) => self.exclude6.push((a, b)),
+        }
+    }
+
+    /// Resolve the IPv4 targets to the final address set. A target wholly
+    /// inside one reserved range was named on purpose and is kept whole; a
+    /// wider target loses the reserved ranges inside it. User excludes
+    /// always apply.
     pub fn resolve(&self) -> RangeSet {
         let reserved = reserved_set();
         let mut kept = Vec::new();
@@ -258,6 +556,32 @@ impl TargetSpec {
             }
         }
         RangeSet::from_ranges(kept).subtract(&RangeSet::from_ranges(self.exclude.clone()))
+    }
+
+    /// [`resolve`](Self::resolve) for the IPv6 targets, by the same rule.
+    pub fn resolve6(&self) -> RangeSet6 {
+        let reserved = reserved_set6();
+        let mut kept = Vec::new();
+        for &(a, b) in &self.include6 {
+            if !self.default_excludes || inside_one_reserved6(a, b) {
+                kept.push((a, b));
+            } else {
+                kept.extend_from_slice(
+                    RangeSet6::from_ranges(vec![(a, b)])
+                        .subtract(&reserved)
+                        .ranges(),
+                );
+            }
+        }
+        RangeSet6::from_ranges(kept).subtract(&RangeSet6::from_ranges(self.exclude6.clone()))
+    }
+
+    /// Both families.
+    pub fn resolve_all(&self) -> Targets {
+        Targets {
+            v4: self.resolve(),
+            v6: self.resolve6(),
+        }
     }
 }
 
@@ -275,6 +599,7 @@ mod tests {
             include: vec![parse_target(t).unwrap()],
             exclude: vec![],
             default_excludes: true,
+            ..Default::default()
         };
         assert!(
             spec("224.0.0.0/3").resolve().is_empty(),
@@ -364,6 +689,7 @@ mod tests {
             include: vec![(0, u32::MAX)],
             exclude: vec![],
             default_excludes: true,
+            ..Default::default()
         }
         .resolve();
         for r in [
@@ -383,6 +709,7 @@ mod tests {
             include: vec![parse_target("198.19.0.0/16").unwrap()],
             exclude: vec![],
             default_excludes: true,
+            ..Default::default()
         }
         .resolve();
         assert_eq!(lab.count(), 65536);
@@ -390,6 +717,7 @@ mod tests {
             include: vec![parse_target("127.0.0.1").unwrap()],
             exclude: vec![],
             default_excludes: true,
+            ..Default::default()
         }
         .resolve();
         assert_eq!(lo.count(), 1);
@@ -397,6 +725,7 @@ mod tests {
             include: vec![parse_target("196.0.0.0/6").unwrap()],
             exclude: vec![],
             default_excludes: false,
+            ..Default::default()
         }
         .resolve();
         assert_eq!(off.count(), 1 << 26);
@@ -411,6 +740,7 @@ mod tests {
                 parse_target("198.19.0.255").unwrap(),
             ],
             default_excludes: true,
+            ..Default::default()
         }
         .resolve();
         assert_eq!(s.count(), 127);
@@ -427,5 +757,209 @@ mod tests {
         std::fs::write(&dir, "# lab\n198.19.0.0/30, 198.19.1.1\n").unwrap();
         assert_eq!(read_target_file(&dir).unwrap().len(), 2);
         std::fs::remove_file(&dir).ok();
+    }
+
+    fn ip6(s: &str) -> u128 {
+        u128::from(s.parse::<Ipv6Addr>().unwrap())
+    }
+
+    fn spec6(include: &[&str], exclude: &[&str]) -> Targets {
+        let mut s = TargetSpec {
+            default_excludes: true,
+            ..Default::default()
+        };
+        for t in include {
+            s.add(parse_any(t).unwrap(), false);
+        }
+        for t in exclude {
+            s.add(parse_any(t).unwrap(), true);
+        }
+        s.resolve_all()
+    }
+
+    #[test]
+    fn parses_the_three_ipv6_forms() {
+        assert_eq!(
+            parse_target6("2001:2::7").unwrap(),
+            (ip6("2001:2::7"), ip6("2001:2::7"))
+        );
+        assert_eq!(
+            parse_target6("2001:2:0:1::/112").unwrap(),
+            (ip6("2001:2:0:1::"), ip6("2001:2:0:1::ffff"))
+        );
+        assert_eq!(
+            parse_target6("2001:2:0:1::9:1/112").unwrap(),
+            (ip6("2001:2:0:1::9:0"), ip6("2001:2:0:1::9:ffff")),
+            "host bits are cleared, as for IPv4"
+        );
+        assert_eq!(
+            parse_target6("2001:2::1 - 2001:2::3").unwrap(),
+            (ip6("2001:2::1"), ip6("2001:2::3"))
+        );
+        assert_eq!(parse_target6("::/0").unwrap(), (0, u128::MAX));
+        assert_eq!(
+            parse_any("2001:2::/126").unwrap(),
+            Target::V6(ip6("2001:2::"), ip6("2001:2::3"))
+        );
+        assert_eq!(
+            parse_any("198.19.0.0/30").unwrap(),
+            Target::V4(ip("198.19.0.0"), ip("198.19.0.3"))
+        );
+    }
+
+    #[test]
+    fn rejects_bad_ipv6_targets_with_one_line() {
+        for (bad, why) in [
+            ("2001:2::/129", "malformed IPv6 prefix"),
+            ("2001:2::/", "malformed IPv6 prefix"),
+            ("2001:2::/abc", "malformed IPv6 prefix"),
+            ("2001:2:::1/64", "malformed IPv6 prefix"),
+            ("2001:2::g", "not an IPv6 address"),
+            ("fe80::1%eth0", "zone IDs"),
+            ("fe80::%1/64", "zone IDs"),
+            ("2001:2::9-2001:2::1", "empty range"),
+            ("2001:2::1-198.19.0.1", "cannot mix"),
+            ("2001:2::1-2001:2::x", "range end"),
+            ("::ffff:198.19.0.1", "IPv4-mapped"),
+            (
+                "::ffff:198.19.0.0/120",
+                "name the IPv4 address (198.19.0.0)",
+            ),
+        ] {
+            let e = parse_any(bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            let m = e.to_string();
+            assert!(
+                m.contains("invalid target") && m.contains(why),
+                "{bad}: {m}"
+            );
+            assert!(!m.contains('\n'), "{m}");
+        }
+    }
+
+    #[test]
+    fn over_wide_ipv6_targets_need_allow_wide() {
+        let t = |s: &str| parse_any(s).unwrap();
+        assert!(check_width("2001:2::/96", t("2001:2::/96"), false).is_ok());
+        assert!(check_width("198.19.0.0/0", t("0.0.0.0/0"), false).is_ok());
+        for wide in [
+            "2001:2::/95",
+            "2001:2::/64",
+            "::/0",
+            "2001:2::-2001:2::1:0:0",
+        ] {
+            let e = check_width(wide, t(wide), false).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            let m = e.to_string();
+            assert!(m.contains("--allow-wide") && m.contains(wide), "{m}");
+            assert!(check_width(wide, t(wide), true).is_ok());
+        }
+        let m = check_width("::/0", t("::/0"), false)
+            .unwrap_err()
+            .to_string();
+        assert!(m.contains("2^128"), "{m}");
+        let m = check_width("x", t("2001:2::/64"), false)
+            .unwrap_err()
+            .to_string();
+        assert!(m.contains("2^64"), "{m}");
+    }
+
+    #[test]
+    fn ipv6_reserved_space_skipped_inside_wider_targets_only() {
+        let all = RangeSet6::from_ranges(vec![(0, u128::MAX)]);
+        assert_eq!(all.count_wide(), u128::MAX, "saturates");
+        let wide = spec6(&["::/0"], &[]);
+        for r in [
+            "::",
+            "::1",
+            "::ffff:198.19.0.1",
+            "fe80::1",
+            "fd00::1",
+            "ff02::1",
+            "2001:db8::1",
+            "2001:2::1",
+            "2002::1",
+            "3fff::1",
+        ] {
+            assert!(!wide.v6.contains(ip6(r)), "{r} must be skipped");
+        }
+        assert!(wide.v6.contains(ip6("2a00:1450::1")));
+        assert!(wide.v6.contains(ip6("2001:4860::8888")));
+        assert!(!wide.v6.contains(u128::MAX), "multicast");
+        assert!(!wide.v6.contains(0xffff_c613_0001), "IPv4-mapped");
+        assert!(reserved_set6().contains(0xffff_c613_0001));
+        assert!(wide.v6.contains(ip6("fbff::1")));
+        // Named inside one reserved range: on purpose, kept whole (as
+        // 198.18.0.0/15 for IPv4), although 2001:2::/48 also lies in
+        // 2001::/23.
+        let lab = spec6(&["2001:2:0:1::/112"], &[]);
+        assert_eq!(lab.v6.count(), 65536);
+        assert_eq!(spec6(&["::1"], &[]).v6.count(), 1);
+        // Spanning 2001::/23 and beyond: the reserved part goes.
+        let span = spec6(&["2001::/22"], &[]);
+        assert!(!span.v6.contains(ip6("2001:2::1")));
+        assert!(span.v6.contains(ip6("2001:200::1")));
+        let off = TargetSpec {
+            include6: vec![parse_target6("2001:2::/112").unwrap()],
+            default_excludes: false,
+            ..Default::default()
+        }
+        .resolve6();
+        assert_eq!(off.count(), 65536);
+    }
+
+    #[test]
+    fn mixed_targets_rank_ipv4_first_then_ipv6() {
+        let t = spec6(
+            &["2001:2:0:1::/126", "198.19.0.0/30", "2001:2:0:1::10"],
+            &["2001:2:0:1::1", "198.19.0.3"],
+        );
+        assert_eq!((t.v4.count(), t.v6.count(), t.count()), (3, 4, 7));
+        let all: Vec<String> = (0..t.count()).map(|i| t.nth(i).to_string()).collect();
+        assert_eq!(
+            all,
+            [
+                "198.19.0.0",
+                "198.19.0.1",
+                "198.19.0.2",
+                "2001:2:0:1::",
+                "2001:2:0:1::2",
+                "2001:2:0:1::3",
+                "2001:2:0:1::10"
+            ]
+        );
+        for i in 0..t.count() {
+            assert_eq!(t.rank(t.nth(i)), Some(i));
+            assert!(t.contains(t.nth(i)));
+        }
+        assert_eq!(t.rank("2001:2:0:1::1".parse().unwrap()), None);
+        assert_eq!(t.rank("198.19.0.3".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn subtract_reaches_the_top_of_the_ipv6_space() {
+        let s = RangeSet6::from_ranges(vec![(u128::MAX - 9, u128::MAX)]);
+        let cut = s.subtract(&RangeSet6::from_ranges(vec![(u128::MAX - 1, u128::MAX)]));
+        assert_eq!(cut.ranges(), &[(u128::MAX - 9, u128::MAX - 2)]);
+        assert!(s.subtract(&s).is_empty());
+        let cut = s.subtract(&RangeSet6::from_ranges(vec![(
+            u128::MAX - 5,
+            u128::MAX - 5,
+        )]));
+        assert_eq!(cut.count(), 9);
+        assert_eq!(cut.nth(8), u128::MAX);
+    }
+
+    #[test]
+    fn target_files_mix_families() {
+        let f = std::env::temp_dir().join(format!("ssw-tf6-{}", std::process::id()));
+        std::fs::write(&f, "198.19.0.0/30, 2001:2::/126\n2001:2::9 # one\n").unwrap();
+        let v = read_target_file(&f).unwrap();
+        assert_eq!(v.len(), 3);
+        assert!(matches!(v[1], Target::V6(..)));
+        std::fs::write(&f, "2001:2::/126\nfe80::1%lo\n").unwrap();
+        let e = read_target_file(&f).unwrap_err().to_string();
+        assert!(e.contains(":2:") && e.contains("zone"), "{e}");
+        std::fs::remove_file(&f).ok();
     }
 }

@@ -31,6 +31,7 @@ fn identity() -> Identity {
     Identity {
         key: KEY,
         sources: vec![US],
+        sources6: vec![],
         sport_base: 61000,
         sport_count: 16,
     }

@@ -37,6 +37,24 @@ impl CookieKey {
     pub fn validates(&self, src: u32, dst: u32, sport: u16, dport: u16, ack: u32) -> bool {
         self.cookie(src, dst, sport, dport).wrapping_add(1) == ack
     }
+
+    /// The sequence number of the IPv6 probe (src, dst, sport, dport): the
+    /// same hash over the 128-bit addresses (36 bytes in, so never equal by
+    /// construction to an IPv4 input of 12 bytes).
+    #[inline]
+    pub fn cookie6(&self, src: u128, dst: u128, sport: u16, dport: u16) -> u32 {
+        let mut h = SipHasher13::new_with_keys(self.k0, self.k1);
+        h.write(&src.to_be_bytes());
+        h.write(&dst.to_be_bytes());
+        h.write_u32(((sport as u32) << 16) | dport as u32);
+        h.finish() as u32
+    }
+
+    /// [`validates`](Self::validates) for IPv6.
+    #[inline]
+    pub fn validates6(&self, src: u128, dst: u128, sport: u16, dport: u16, ack: u32) -> bool {
+        self.cookie6(src, dst, sport, dport).wrapping_add(1) == ack
+    }
 }
 
 #[cfg(test)]
@@ -55,5 +73,35 @@ mod tests {
         assert_ne!(base, CookieKey { k0: 1, k1: 3 }.cookie(1, 2, 3, 4));
         assert!(k.validates(1, 2, 3, 4, base.wrapping_add(1)));
         assert!(!k.validates(1, 2, 3, 4, base));
+    }
+
+    #[test]
+    fn ipv6_cookie_depends_on_every_bit_of_both_addresses() {
+        let k = CookieKey { k0: 1, k1: 2 };
+        let (a, b) = (
+            0x2001_0002_0000_00ff_0000_0000_0000_0001u128,
+            0x2001_0002u128 << 96 | 4,
+        );
+        let base = k.cookie6(a, b, 40000, 22);
+        assert_eq!(base, k.cookie6(a, b, 40000, 22));
+        for bit in [0, 31, 32, 64, 127] {
+            assert_ne!(
+                base,
+                k.cookie6(a ^ (1 << bit), b, 40000, 22),
+                "src bit {bit}"
+            );
+            assert_ne!(
+                base,
+                k.cookie6(a, b ^ (1 << bit), 40000, 22),
+                "dst bit {bit}"
+            );
+        }
+        assert_ne!(base, k.cookie6(a, b, 40001, 22));
+        assert_ne!(base, k.cookie6(a, b, 40000, 23));
+        assert_ne!(base, CookieKey { k0: 1, k1: 3 }.cookie6(a, b, 40000, 22));
+        // An IPv4 probe whose addresses are the low bits is another probe.
+        assert_ne!(k.cookie6(1, 2, 3, 4), k.cookie(1, 2, 3, 4));
+        assert!(k.validates6(a, b, 40000, 22, base.wrapping_add(1)));
+        assert!(!k.validates6(b, a, 40000, 22, base.wrapping_add(1)));
     }
 }

@@ -12,13 +12,14 @@ use super::answered::Answered;
 use super::space::Space;
 use super::validate::{Classified, Proto};
 use crate::finding::PortState;
+use std::net::IpAddr;
 
 /// A port whose state we learned.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Event {
     /// The pair's index in the space.
     pub index: u64,
-    pub ip: u32,
+    pub ip: IpAddr,
     pub proto: Proto,
     pub port: u16,
     pub state: PortState,
@@ -79,7 +80,7 @@ impl Correlator {
 
     /// Judge one classified reply.
     pub fn handle(&mut self, c: &Classified) -> Result<Event, Drop> {
-        let Some(index) = self.space.index_of(c.target, c.proto, c.port) else {
+        let Some(index) = self.space.index_of_ip(c.target, c.proto, c.port) else {
             self.stats.rejected += 1;
             return Err(Drop::NotScanned);
         };
@@ -124,7 +125,7 @@ mod tests {
 
     fn classified(target: u32, port: u16, state: PortState) -> Classified {
         Classified {
-            target,
+            target: IpAddr::V4(target.into()),
             proto: Proto::Tcp,
             port,
             state,
@@ -139,7 +140,10 @@ mod tests {
     fn each_pair_once_and_only_pairs_of_the_space() {
         let mut c = Correlator::new(space(), Answered::default());
         let ev = c.handle(&classified(LO + 4, 22, PortState::Open)).unwrap();
-        assert_eq!((ev.ip, ev.port, ev.state), (LO + 4, 22, PortState::Open));
+        assert_eq!(
+            (ev.ip, ev.port, ev.state),
+            (IpAddr::V4((LO + 4).into()), 22, PortState::Open)
+        );
         assert_eq!(ev.index, space().index_of(LO + 4, Proto::Tcp, 22).unwrap());
         assert_eq!(
             c.handle(&classified(LO + 4, 22, PortState::Closed)),
@@ -208,6 +212,7 @@ mod tests {
             Identity {
                 key: CookieKey { k0: 11, k1: 22 },
                 sources: vec![US],
+                sources6: vec![],
                 sport_base: 61000,
                 sport_count: 4,
             }

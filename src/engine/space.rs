@@ -6,9 +6,13 @@
 //! A port entry is a (protocol, port): `-p T:53,U:53` has two entries, so
 //! TCP/53 and UDP/53 are two pairs per address and never collide. TCP
 //! entries come first.
+//!
+//! Addresses are ranks in [`Targets`]: IPv4 first, then IPv6, so both
+//! families share one permutation, one answered set and one checkpoint.
 
 use super::validate::Proto;
-use crate::targets::RangeSet;
+use crate::targets::Targets;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Marks a port that is not scanned in the port lookup table.
@@ -17,7 +21,7 @@ const NOT_SCANNED: u32 = u32::MAX;
 /// Targets x ports, with lookups both ways.
 #[derive(Clone)]
 pub struct Space {
-    targets: Arc<RangeSet>,
+    targets: Arc<Targets>,
     ports: Arc<Vec<u16>>,
     /// The protocol of each entry of `ports`.
     protos: Arc<Vec<Proto>>,
@@ -40,13 +44,14 @@ impl std::fmt::Debug for Space {
 impl Space {
     /// The space of `targets` x TCP `ports` (ports in the given order, no
     /// duplicates).
-    pub fn new(targets: RangeSet, ports: Vec<u16>) -> Self {
+    pub fn new(targets: impl Into<Targets>, ports: Vec<u16>) -> Self {
         Self::mixed(targets, ports, Vec::new())
     }
 
     /// The space of `targets` x (TCP `tcp` then UDP `udp`), each list
     /// without duplicates.
-    pub fn mixed(targets: RangeSet, tcp: Vec<u16>, udp: Vec<u16>) -> Self {
+    pub fn mixed(targets: impl Into<Targets>, tcp: Vec<u16>, udp: Vec<u16>) -> Self {
+        let targets = targets.into();
         let mut index = [vec![NOT_SCANNED; 65536], Vec::new()];
         if !udp.is_empty() {
             index[1] = vec![NOT_SCANNED; 65536];
@@ -85,7 +90,7 @@ impl Space {
         self.addresses
     }
 
-    pub fn targets(&self) -> &RangeSet {
+    pub fn targets(&self) -> &Targets {
         &self.targets
     }
 
@@ -104,9 +109,18 @@ impl Space {
         self.protos[pi as usize]
     }
 
-    /// The (address, port, port index) of index `i`.
+    /// The (IPv4 address, port, port index) of index `i`, for spaces of
+    /// IPv4 targets only (see [`pair_ip`](Self::pair_ip)).
     #[inline]
     pub fn pair(&self, i: u64) -> (u32, u16, u64) {
+        let (a, p) = (i % self.addresses, i / self.addresses);
+        debug_assert!(a < self.targets.v4.count(), "an IPv6 index");
+        (self.targets.v4.nth(a), self.ports[p as usize], p)
+    }
+
+    /// The (address, port, port index) of index `i`, either family.
+    #[inline]
+    pub fn pair_ip(&self, i: u64) -> (IpAddr, u16, u64) {
         let (a, p) = (i % self.addresses, i / self.addresses);
         (self.targets.nth(a), self.ports[p as usize], p)
     }
@@ -117,16 +131,27 @@ impl Space {
         i % self.addresses
     }
 
-    /// The index of (ip, proto, port), or `None` when the scan does not
-    /// cover it.
+    /// The index of (IPv4 ip, proto, port), or `None` when the scan does
+    /// not cover it.
     #[inline]
     pub fn index_of(&self, ip: u32, proto: Proto, port: u16) -> Option<u64> {
-        let p = *self.port_index[proto_slot(proto)].get(port as usize)?;
-        if p == NOT_SCANNED {
-            return None;
-        }
+        let p = self.port_entry(proto, port)?;
+        let a = self.targets.v4.rank(ip)?;
+        Some(p * self.addresses + a)
+    }
+
+    /// The index of (ip, proto, port), either family.
+    #[inline]
+    pub fn index_of_ip(&self, ip: IpAddr, proto: Proto, port: u16) -> Option<u64> {
+        let p = self.port_entry(proto, port)?;
         let a = self.targets.rank(ip)?;
-        Some(p as u64 * self.addresses + a)
+        Some(p * self.addresses + a)
+    }
+
+    #[inline]
+    fn port_entry(&self, proto: Proto, port: u16) -> Option<u64> {
+        let p = *self.port_index[proto_slot(proto)].get(port as usize)?;
+        (p != NOT_SCANNED).then_some(p as u64)
     }
 }
 
@@ -141,6 +166,7 @@ fn proto_slot(p: Proto) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::targets::{RangeSet, RangeSet6};
     use proptest::prelude::*;
 
     proptest! {
@@ -156,7 +182,7 @@ mod tests {
                 let (ip, port, pi) = s.pair(i);
                 prop_assert_eq!(ports[pi as usize], port);
                 prop_assert_eq!(s.index_of(ip, Proto::Tcp, port), Some(i));
-                prop_assert_eq!(s.host_of(i), s.targets().rank(ip).unwrap());
+                prop_assert_eq!(s.host_of(i), s.targets().v4.rank(ip).unwrap());
             }
         }
     }
@@ -193,6 +219,68 @@ mod tests {
         for i in 0..s.len() {
             let (ip, port, pi) = s.pair(i);
             assert_eq!(s.index_of(ip, s.proto(pi), port), Some(i));
+        }
+    }
+
+    fn mixed_space(v4: &[(u32, u32)], v6: &[(u128, u32)], ports: Vec<u16>) -> Space {
+        let t = Targets {
+            v4: RangeSet::from_ranges(v4.iter().map(|&(a, n)| (a, a + n)).collect()),
+            v6: RangeSet6::from_ranges(v6.iter().map(|&(a, n)| (a, a + n as u128)).collect()),
+        };
+        Space::mixed(t, ports, vec![53])
+    }
+
+    proptest! {
+        #[test]
+        fn index_of_ip_inverts_pair_ip_over_both_families(
+            v4 in prop::collection::vec((0u32..5000, 0u32..20), 0..4),
+            v6 in prop::collection::vec((any::<u128>().prop_map(|x| x >> 8), 0u32..20), 1..4),
+            ports in prop::collection::btree_set(any::<u16>(), 1..6),
+        ) {
+            let s = mixed_space(&v4, &v6, ports.into_iter().collect());
+            let mut seen = std::collections::HashSet::new();
+            for i in 0..s.len() {
+                let (ip, port, pi) = s.pair_ip(i);
+                prop_assert_eq!(s.index_of_ip(ip, s.proto(pi), port), Some(i));
+                prop_assert_eq!(s.host_of(i), s.targets().rank(ip).unwrap());
+                prop_assert!(seen.insert((ip, s.proto(pi), port)));
+                if let IpAddr::V4(a) = ip {
+                    prop_assert_eq!(s.pair(i).0, u32::from(a));
+                    prop_assert_eq!(s.index_of(u32::from(a), s.proto(pi), port), Some(i));
+                }
+            }
+        }
+
+        /// Every (address, port) pair of a mixed IPv4 + IPv6 space is probed
+        /// exactly once across the shards of one seed, and within a shard
+        /// across sender threads.
+        #[test]
+        fn shards_of_a_mixed_space_visit_every_pair_once(
+            v4 in prop::collection::vec((0u32..5000, 0u32..30), 0..3),
+            v6 in prop::collection::vec((any::<u128>().prop_map(|x| x >> 8), 0u32..30), 1..3),
+            ports in prop::collection::btree_set(any::<u16>(), 1..5),
+            seed in any::<u64>(),
+            shards in 1u64..6,
+            threads in 1u64..4,
+        ) {
+            use crate::engine::permutation::{Permutation, Slice};
+            let s = mixed_space(&v4, &v6, ports.into_iter().collect());
+            let perm = Permutation::new(s.len(), seed);
+            let mut count = std::collections::HashMap::new();
+            for k in 0..shards {
+                let shard = Slice::shard(k, shards);
+                for t in 0..threads {
+                    let part = shard.split(t, threads);
+                    for j in 0..part.len(perm.len()) {
+                        let (ip, port, pi) = s.pair_ip(perm.at(part.position(j)));
+                        *count.entry((ip, s.proto(pi), port)).or_insert(0u32) += 1;
+                    }
+                }
+            }
+            prop_assert_eq!(count.len() as u64, s.len());
+            prop_assert!(count.values().all(|&n| n == 1));
+            let v6n = count.keys().filter(|(ip, _, _)| ip.is_ipv6()).count() as u64;
+            prop_assert_eq!(v6n, s.targets().v6.count() * s.ports().len() as u64);
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use super::cookie::CookieKey;
 use crate::finding::PortState;
+use std::net::IpAddr;
 
 /// The transport protocol a module probes (the findings' `proto`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,6 +29,8 @@ pub struct Identity {
     pub key: CookieKey,
     /// Our source addresses (sorted, deduplicated).
     pub sources: Vec<u32>,
+    /// Our IPv6 source addresses (sorted, deduplicated).
+    pub sources6: Vec<u128>,
     /// Probes come from ports `sport_base .. sport_base + sport_count`.
     pub sport_base: u16,
     pub sport_count: u16,
@@ -38,6 +41,12 @@ impl Identity {
     #[inline]
     pub fn is_source(&self, ip: u32) -> bool {
         self.sources.binary_search(&ip).is_ok()
+    }
+
+    /// Whether `ip` is one of our IPv6 source addresses.
+    #[inline]
+    pub fn is_source6(&self, ip: u128) -> bool {
+        self.sources6.binary_search(&ip).is_ok()
     }
 
     /// Whether `port` is one of our source ports.
@@ -73,7 +82,7 @@ impl Identity {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Classified {
     /// The probed address (the reply's source).
-    pub target: u32,
+    pub target: IpAddr,
     /// The protocol of the probed port (the module's).
     pub proto: Proto,
     /// The probed port.

@@ -3,7 +3,9 @@
 //! the ARP sweep of on-link hosts ([`neigh`]) and signals ([`signals`]).
 
 pub mod neigh;
+pub mod neigh6;
 pub mod route;
+pub mod route6;
 pub mod rstguard;
 pub mod signals;
 pub mod sys;

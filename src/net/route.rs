@@ -226,10 +226,12 @@ pub struct Overrides {
     pub iface: Option<String>,
     /// `--source-ip`: one or more addresses (probes spread over them).
     pub sources: Vec<Ipv4Addr>,
+    /// `--source-ip`, its IPv6 addresses.
+    pub sources6: Vec<std::net::Ipv6Addr>,
     pub router_mac: Option<Mac>,
 }
 
-fn sysfs(iface: &str, what: &str) -> Option<String> {
+pub(crate) fn sysfs(iface: &str, what: &str) -> Option<String> {
     std::fs::read_to_string(format!("/sys/class/net/{iface}/{what}"))
         .ok()
         .map(|s| s.trim().to_string())
@@ -267,7 +269,7 @@ pub fn iface(index: u32) -> Result<Iface> {
 }
 
 /// Ask the kernel for every route prefix (all tables) and for single routes.
-mod netlink {
+pub(crate) mod netlink {
     use super::KernelRoute;
     use netlink_packet_core::{
         NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
@@ -280,14 +282,14 @@ mod netlink {
     use std::io;
     use std::net::Ipv4Addr;
 
-    fn socket() -> io::Result<Socket> {
+    pub(crate) fn socket() -> io::Result<Socket> {
         let mut s = Socket::new(NETLINK_ROUTE)?;
         s.bind_auto()?;
         s.connect(&SocketAddr::new(0, 0))?;
         Ok(s)
     }
 
-    fn send(s: &Socket, msg: RouteMessage, flags: u16) -> io::Result<()> {
+    pub(crate) fn send(s: &Socket, msg: RouteMessage, flags: u16) -> io::Result<()> {
         let mut hdr = NetlinkHeader::default();
         hdr.flags = flags;
         let mut packet = NetlinkMessage::new(
@@ -302,7 +304,7 @@ mod netlink {
     }
 
     /// Read replies until Done or an error; call `f` on each route message.
-    fn read(s: &Socket, mut f: impl FnMut(RouteMessage)) -> io::Result<()> {
+    pub(crate) fn read(s: &Socket, mut f: impl FnMut(RouteMessage)) -> io::Result<()> {
         let mut buf = vec![0u8; 1 << 16];
         loop {
             let n = s.recv(&mut &mut buf[..], 0)?;

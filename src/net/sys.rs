@@ -478,6 +478,7 @@ impl RawIpSocket {
 pub enum TxSocket {
     Packet(PacketSocket),
     RawIp(RawIpSocket),
+    RawIp6(RawIp6Socket),
 }
 
 impl TxSocket {
@@ -485,9 +486,81 @@ impl TxSocket {
         match self {
             TxSocket::Packet(s) => batch.send_on(s.fd.as_raw_fd(), false),
             TxSocket::RawIp(s) => batch.send_on(s.fd.as_raw_fd(), true),
+            TxSocket::RawIp6(s) => s.send_batch(batch),
         }
     }
 }
+
+// synsweep-ipv6 (issue 12): begin
+/// A raw IPv6 socket with our own headers (`IPPROTO_RAW` implies
+/// `IPV6_HDRINCL`): the way to reach `::1` and our own IPv6 addresses,
+/// where AF_PACKET frames on `lo` would be dropped.
+#[derive(Debug)]
+pub struct RawIp6Socket {
+    fd: OwnedFd,
+}
+
+impl RawIp6Socket {
+    pub fn open() -> io::Result<Self> {
+        // SAFETY: plain socket(2) call.
+        let fd = cvt(unsafe {
+            libc::socket(
+                libc::AF_INET6,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::IPPROTO_RAW,
+            )
+        })?;
+        // SAFETY: fd was just returned by socket(2).
+        Ok(RawIp6Socket {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// Send every packet of `batch` (bare IPv6 packets), each to the
+    /// destination in its own header; returns how many the kernel took.
+    pub fn send_batch(&self, batch: &TxBatch) -> io::Result<usize> {
+        let mut stalls = 0;
+        let mut i = 0;
+        while i < batch.len() {
+            let p = batch.frame(i);
+            if p.len() < 40 {
+                return Err(io::Error::from(io::ErrorKind::InvalidInput));
+            }
+            // SAFETY: an all-zero sockaddr_in6 is valid.
+            let mut sa: libc::sockaddr_in6 = unsafe { zeroed() };
+            sa.sin6_family = libc::AF_INET6 as u16;
+            sa.sin6_addr.s6_addr.copy_from_slice(&p[24..40]);
+            // SAFETY: the buffer and the address are valid for their lengths.
+            let r = unsafe {
+                libc::sendto(
+                    self.fd.as_raw_fd(),
+                    p.as_ptr() as *const libc::c_void,
+                    p.len(),
+                    0,
+                    &sa as *const _ as *const libc::sockaddr,
+                    size_of::<libc::sockaddr_in6>() as u32,
+                )
+            };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::ENOBUFS) | Some(libc::EAGAIN) | Some(libc::EINTR)
+                        if stalls < 10_000 =>
+                    {
+                        stalls += 1;
+                        std::thread::sleep(Duration::from_micros(50));
+                        continue;
+                    }
+                    _ if i > 0 => return Ok(i),
+                    _ => return Err(e),
+                }
+            }
+            i += 1;
+        }
+        Ok(i)
+    }
+}
+// synsweep-ipv6: end
 
 // synsweep-rate (issue 13): begin
 /// Let this thread's sleeps end within a microsecond of their deadline

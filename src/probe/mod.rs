@@ -13,11 +13,13 @@
 //! Adding a probe type is adding a file here and a row in [`MODULES`].
 
 pub mod tcp_syn;
+pub mod tcp_syn6;
 pub mod udp;
+pub mod udp6;
 pub mod udp_payloads;
 
 use crate::wire::bpf::Insn;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub use crate::engine::validate::{Classified, Identity, Proto};
 
@@ -62,6 +64,29 @@ pub trait Template: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// Writes the IPv6 packet of one probe from a fixed source address.
+pub trait Template6: Send + Sync + std::fmt::Debug {
+    /// Write the probe to (dst, dport) from `sport` with cookie `cookie`
+    /// into `out`; returns the number of bytes written.
+    fn write6(&self, out: &mut [u8], dst: u128, sport: u16, dport: u16, cookie: u32) -> usize;
+
+    /// Write probe number `variant` of the pair (see
+    /// [`Template::write_variant`]).
+    #[inline]
+    fn write6_variant(
+        &self,
+        out: &mut [u8],
+        dst: u128,
+        sport: u16,
+        dport: u16,
+        cookie: u32,
+        variant: u32,
+    ) -> usize {
+        let _ = variant;
+        self.write6(out, dst, sport, dport, cookie)
+    }
+}
+
 /// One kind of probe.
 pub trait Probe: Send + Sync + std::fmt::Debug {
     /// Name on the command line and in reports (`tcp-syn`).
@@ -81,7 +106,20 @@ pub trait Probe: Send + Sync + std::fmt::Debug {
     /// on layer-3 links, 14 behind Ethernet): keep this module's replies to
     /// addresses in `dst` (inclusive bounds) and ports in `dport`.
     fn filter(&self, l3: u32, dst: (u32, u32), dport: (u16, u16)) -> Vec<Insn>;
-    /// Validate and classify a captured IPv4 packet.
+    /// A template for IPv6 probes from `src` (`None`: the module does not
+    /// probe over IPv6).
+    fn template6(&self, src: Ipv6Addr) -> Option<Box<dyn Template6>> {
+        let _ = src;
+        None
+    }
+    /// The capture filter for IPv6 replies at byte `l3` to one of `dst`
+    /// (`None`: the module does not probe over IPv6).
+    fn filter6(&self, l3: u32, dst: &[u128], dport: (u16, u16)) -> Option<Vec<Insn>> {
+        let _ = (l3, dst, dport);
+        None
+    }
+    /// Validate and classify a captured IPv4 (or, for modules with
+    /// [`template6`](Probe::template6), IPv6) packet.
     fn classify(&self, packet: &[u8], us: &Identity) -> Result<Classified, Reject>;
 }
 

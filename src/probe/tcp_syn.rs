@@ -13,7 +13,7 @@ use crate::wire::bpf::{
 use crate::wire::checksum::{add32, finish, sum};
 use crate::wire::reply;
 use crate::wire::{ipv4, tcp};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// TCP options of the probe: MSS 1460, as a real stack would send.
 pub const TCP_OPTIONS: [u8; 4] = [2, 4, 0x05, 0xb4];
@@ -46,6 +46,12 @@ impl Probe for TcpSyn {
     fn classify(&self, packet: &[u8], us: &Identity) -> Result<Classified, Reject> {
         classify(packet, us)
     }
+    fn template6(&self, src: std::net::Ipv6Addr) -> Option<Box<dyn super::Template6>> {
+        Some(Box::new(super::tcp_syn6::ProbeTemplate6::new(src)))
+    }
+    fn filter6(&self, l3: u32, dst: &[u128], dport: (u16, u16)) -> Option<Vec<Insn>> {
+        Some(super::tcp_syn6::filter6(l3, dst, dport))
+    }
 }
 
 /// The capture filter: IPv4 at byte `l3` (behind an ethertype 0x0800 when
@@ -76,6 +82,9 @@ pub fn filter(l3: u32, dst: (u32, u32), dport: (u16, u16)) -> Vec<Insn> {
 
 /// Validate a captured IPv4 packet as the answer to one of our SYNs.
 pub fn classify(packet: &[u8], us: &Identity) -> Result<Classified, Reject> {
+    if packet.first().is_some_and(|b| b >> 4 == 6) {
+        return super::tcp_syn6::classify(packet, us);
+    }
     let r = reply::parse_ipv4(packet).map_err(|_| Reject::Malformed)?;
     if !us.is_source(r.dst) || !us.is_sport(r.dport) {
         return Err(Reject::NotForUs);
@@ -89,7 +98,7 @@ pub fn classify(packet: &[u8], us: &Identity) -> Result<Classified, Reject> {
         return Err(Reject::BadCookie);
     }
     Ok(Classified {
-        target: r.src,
+        target: IpAddr::V4(r.src.into()),
         proto: Proto::Tcp,
         port: r.sport,
         state,
@@ -324,6 +333,7 @@ mod tests {
         Identity {
             key: crate::engine::cookie::CookieKey { k0: 11, k1: 22 },
             sources: vec![US],
+            sources6: vec![],
             sport_base: 61000,
             sport_count: 4,
         }
@@ -361,7 +371,7 @@ mod tests {
         assert_eq!(
             c,
             Classified {
-                target: HOST,
+                target: IpAddr::V4(HOST.into()),
                 proto: Proto::Tcp,
                 port: 22,
                 state: PortState::Open,

@@ -36,7 +36,7 @@ use crate::wire::bpf::{
 use crate::wire::icmp::{self, PortState as IcmpState};
 use crate::wire::{TTL, ipv4, udp};
 use std::cell::RefCell;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// Reason of an open UDP port.
 pub const REASON_OPEN: &str = "udp-response";
@@ -80,6 +80,12 @@ impl Probe for Udp {
     }
     fn classify(&self, packet: &[u8], us: &Identity) -> Result<Classified, Reject> {
         classify(packet, us)
+    }
+    fn template6(&self, src: std::net::Ipv6Addr) -> Option<Box<dyn super::Template6>> {
+        Some(Box::new(super::udp6::UdpTemplate6::new(src)))
+    }
+    fn filter6(&self, l3: u32, dst: &[u128], dport: (u16, u16)) -> Option<Vec<Insn>> {
+        Some(super::udp6::filter6(l3, dst, dport))
     }
 }
 
@@ -126,6 +132,9 @@ fn accept(port: u16, payload: &[u8], cookie: u32) -> Option<&'static UdpService>
 
 /// Validate a captured IPv4 packet as an answer to one of our UDP probes.
 pub fn classify(packet: &[u8], us: &Identity) -> Result<Classified, Reject> {
+    if packet.first().is_some_and(|b| b >> 4 == 6) {
+        return super::udp6::classify(packet, us);
+    }
     match packet.get(9) {
         Some(&udp::PROTO_UDP) => classify_udp(packet, us),
         Some(&icmp::PROTO_ICMP) => classify_icmp(packet, us),
@@ -139,28 +148,41 @@ fn classify_udp(packet: &[u8], us: &Identity) -> Result<Classified, Reject> {
         return Err(Reject::NotForUs);
     }
     let cookie = |port: u16| us.key.cookie(r.dst, r.src, r.dport, port);
-    let known = !std::ptr::eq(udp_payloads::services_for_port(r.sport)[0], &GENERIC);
+    open_reply(r.sport, r.payload, cookie, IpAddr::V4(r.src.into()), r.ttl)
+}
+
+/// A UDP reply to us from `target` port `sport` (either IP version): which
+/// probed port and service it answers, checked against `cookie` (the
+/// probe's cookie for a destination port).
+pub(super) fn open_reply(
+    sport: u16,
+    payload: &[u8],
+    cookie: impl Fn(u16) -> u32,
+    target: IpAddr,
+    ttl: u8,
+) -> Result<Classified, Reject> {
+    let known = !std::ptr::eq(udp_payloads::services_for_port(sport)[0], &GENERIC);
     let found = if known {
-        accept(r.sport, r.payload, cookie(r.sport)).map(|s| (r.sport, s))
+        accept(sport, payload, cookie(sport)).map(|s| (sport, s))
     } else {
         OTHER_PORT_SERVICES
             .iter()
-            .find_map(|&p| accept(p, r.payload, cookie(p)).map(|s| (p, s)))
-            .or_else(|| accept(r.sport, r.payload, cookie(r.sport)).map(|s| (r.sport, s)))
+            .find_map(|&p| accept(p, payload, cookie(p)).map(|s| (p, s)))
+            .or_else(|| accept(sport, payload, cookie(sport)).map(|s| (sport, s)))
     };
     let Some((port, service)) = found else {
         return Err(Reject::BadCookie);
     };
     let probe_bytes = service.payload(cookie(port)).len();
     Ok(Classified {
-        target: r.src,
+        target,
         proto: Proto::Udp,
         port,
         state: PortState::Open,
         reason: REASON_OPEN,
-        ttl: r.ttl,
+        ttl,
         protocol: (!service.protocol.is_empty()).then_some(service.protocol),
-        amplification: Some(udp_payloads::amplification(r.payload.len(), probe_bytes)),
+        amplification: Some(udp_payloads::amplification(payload.len(), probe_bytes)),
     })
 }
 
@@ -180,7 +202,7 @@ fn classify_icmp(packet: &[u8], us: &Identity) -> Result<Classified, Reject> {
     }
     match u.port_state() {
         IcmpState::Closed if u.from_target() => Ok(Classified {
-            target: q.dst,
+            target: IpAddr::V4(q.dst.into()),
             proto: Proto::Udp,
             port: q.dport,
             state: PortState::Closed,

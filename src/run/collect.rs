@@ -10,7 +10,6 @@ use crate::output::FindingWriter;
 use crate::probe::Classified;
 use crate::risk::Risk;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
@@ -69,7 +68,7 @@ pub fn run(
                 continue;
             }
             let mut f = Finding::observed(
-                IpAddr::V4(Ipv4Addr::from(ev.ip)),
+                ev.ip,
                 ev.port,
                 ev.proto.name(),
                 ev.state,

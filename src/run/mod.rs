@@ -11,8 +11,10 @@
 //! state at the end.
 
 pub mod collect;
+pub mod ipv6;
 pub mod recv;
 pub mod send;
+pub mod send6;
 pub mod status;
 
 use crate::cli::ScanArgs;
@@ -66,6 +68,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     if cfg.ports.is_empty() && cfg.udp_ports.is_empty() {
         return Err(Error::input("no ports to scan"));
     }
+    ipv6::check(cfg)?;
     let space = Space::mixed(
         cfg.targets.clone(),
         cfg.ports.clone(),
@@ -77,7 +80,18 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         .map(|t| shard.split(t, cfg.senders as u64))
         .collect();
     let mine = shard.len(space.len());
-    let mut routes = route::resolve(&cfg.targets, &cfg.overrides, !cfg.dry_run)?;
+    let mut routes = if cfg.targets.v4.is_empty() {
+        Routes::default()
+    } else {
+        route::resolve(&cfg.targets.v4, &cfg.overrides, !cfg.dry_run)?
+    };
+    let mut routes6 = ipv6::resolve(cfg)?;
+    if routes.paths.is_empty() && routes6.paths.is_empty() {
+        return Err(Error::runtime(format!(
+            "no route to any target ({})",
+            crate::net::route6::describe6(&routes6.unrouted, 4)
+        )));
+    }
     if !routes.unrouted.is_empty() && !cfg.quiet {
         eprintln!(
             "synsweep: warning: no route to {}; they are not probed",
@@ -108,7 +122,16 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         },
     };
     if cfg.dry_run {
-        dry_run(cfg, &space, &routes, mine, &start, resume.is_some());
+        let paths6 = ipv6::dry_run_lines(&routes6);
+        dry_run(
+            cfg,
+            &space,
+            &routes,
+            &paths6,
+            mine,
+            &start,
+            resume.is_some(),
+        );
         return Ok(Summary {
             space: space.len(),
             ..Default::default()
@@ -128,10 +151,13 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         )));
     }
     sweep_on_link(cfg, &mut routes)?;
+    ipv6::sweep_on_link(cfg, &mut routes6)?;
     let routes = Arc::new(routes);
+    let routes6 = Arc::new(routes6);
     let id = Identity {
         key,
         sources: routes.sources(),
+        sources6: routes6.sources(),
         sport_base,
         sport_count: SPORT_COUNT,
     };
@@ -163,6 +189,8 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                 (m as u8, cfg.probes[m].variants(port))
             })
             .collect(),
+        templates6: ipv6::templates(cfg, &routes6),
+        routes6: routes6.clone(),
     };
 
     let policy = cfg.policy.as_deref().map(Policy::load).transpose()?;
@@ -189,7 +217,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             ifaces.push(&p.iface);
         }
     }
-    let rx_socks = ifaces
+    let mut rx_socks = ifaces
         .iter()
         .flat_map(|i| cfg.probes.iter().map(move |&m| (i, m)))
         .map(|(i, m)| {
@@ -212,9 +240,15 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             Ok((s, i.link.capture_offset(), m, i.name.clone()))
         })
         .collect::<Result<Vec<_>>>()?;
+    rx_socks.extend(ipv6::rx_sockets(
+        cfg,
+        &routes6,
+        &id,
+        (sport_base, sport_base + SPORT_COUNT - 1),
+    )?);
     let tx_socks: Vec<Vec<TxSocket>> = (0..cfg.senders)
         .map(|_| {
-            routes
+            let mut v = routes
                 .paths
                 .iter()
                 .map(|p| {
@@ -234,7 +268,9 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                         Link::Loopback => TxSocket::RawIp(RawIpSocket::open().map_err(err)?),
                     })
                 })
-                .collect::<Result<Vec<_>>>()
+                .collect::<Result<Vec<_>>>()?;
+            v.extend(ipv6::tx_sockets(&routes6)?);
+            Ok(v)
         })
         .collect::<Result<_>>()?;
     if !cfg.keep_root {
@@ -666,9 +702,9 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         backlog_drops: backlog_now(),
         rate_cuts: adaptive.as_ref().map_or(0, Adaptive::cuts),
         rate_note: adaptive.as_ref().map(Adaptive::status),
-        paths: routes.paths.len(),
-        down: routes.down,
-        unrouted: routes.unrouted.count(),
+        paths: routes.paths.len() + routes6.paths.len(),
+        down: routes.down + routes6.down,
+        unrouted: routes.unrouted.count() + routes6.unrouted.count(),
         elapsed: started.elapsed(),
         paused,
     })
@@ -813,6 +849,7 @@ fn dry_run(
     cfg: &ScanConfig,
     space: &Space,
     routes: &Routes,
+    paths6: &str,
     mine: u64,
     start: &Position,
     resumed: bool,
@@ -881,6 +918,7 @@ fn dry_run(
     if !routes.unrouted.is_empty() {
         let _ = writeln!(out, "no route:  {}", route::describe(&routes.unrouted, 3));
     }
+    out.push_str(paths6);
     let _ = writeln!(
         out,
         "rate:      {}, retries {}, wait {}s, senders {}, seed {}",

@@ -9,9 +9,11 @@ use crate::engine::ratelimit::{RateLimiter, batch_for_rate};
 use crate::engine::retry::RetryPlan;
 use crate::engine::space::Space;
 use crate::net::route::{Link, Routes};
+use crate::net::route6::Routes6;
 use crate::net::sys::{TxBatch, TxSocket};
-use crate::probe::{Identity, Template};
+use crate::probe::{Identity, Template, Template6};
 use crate::wire::ethernet::{self, ETHERTYPE_IPV4, Mac};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -36,7 +38,15 @@ pub struct Plan {
     /// Per port entry of the space: which module probes it, and how many
     /// probes (payloads) each pair of it gets per round.
     pub port_module: Vec<(u8, u32)>,
+    /// The IPv6 paths (their sockets follow the IPv4 paths' in a sender's
+    /// socket list), and per path, per source, per module the module's
+    /// IPv6 template (`None`: the module has none).
+    pub routes6: Arc<Routes6>,
+    pub templates6: Templates6,
 }
+
+/// Per IPv6 path, per source, per module: the module's IPv6 template.
+pub type Templates6 = Vec<Vec<Vec<Option<Box<dyn Template6>>>>>;
 
 impl Plan {
     /// Which of a path's `n` sources probes `ip` (always the same one).
@@ -72,7 +82,11 @@ pub struct Progress {
     pub live_sent: AtomicU64,
 }
 
-fn flush(sock: &TxSocket, batch: &mut TxBatch, progress: &Progress) -> std::io::Result<()> {
+pub(super) fn flush(
+    sock: &TxSocket,
+    batch: &mut TxBatch,
+    progress: &Progress,
+) -> std::io::Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
@@ -121,6 +135,7 @@ pub fn run(
         .map(|p| p.sources.iter().map(|&s| u32::from(s)).collect())
         .collect();
     let mut batches: Vec<TxBatch> = socks.iter().map(|_| TxBatch::new(BATCH)).collect();
+    let ctx6 = super::send6::Ctx6::new(plan);
     // Paced batches need sleeps that end on time.
     let _ = crate::net::sys::fine_timer_slack();
     let mut j = start;
@@ -148,7 +163,7 @@ pub fn run(
         let mut n = 0;
         while n < want && j < total {
             let index = plan.perm.at(slice.position(j));
-            let (ip, port, pi) = plan.space.pair(index);
+            let (addr, port, pi) = plan.space.pair_ip(index);
             // A retry may send a pair more than one probe (see RetryPlan).
             let (copies, paced) = match retry {
                 Some(r) => {
@@ -161,6 +176,23 @@ pub fn run(
             if copies == 0 {
                 continue;
             }
+            let ip = match addr {
+                IpAddr::V4(a) => u32::from(a),
+                IpAddr::V6(a) => {
+                    let pair = (u128::from(a), port, pi);
+                    n += super::send6::queue(
+                        plan,
+                        &ctx6,
+                        socks,
+                        &mut batches,
+                        progress,
+                        pair,
+                        copies,
+                        round,
+                    )?;
+                    continue;
+                }
+            };
             let Some((p, mac)) = routes
                 .path_of(ip)
                 .and_then(|p| routes.next_mac(p, ip).map(|m| (p, m)))

@@ -192,6 +192,11 @@ fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
 impl PacketSocket {
     /// Open on `iface` (of this thread's namespace), capturing IPv4.
     pub fn open(iface: &str) -> io::Result<PacketSocket> {
+        Self::open_ethertype(iface, ETH_P_IP)
+    }
+
+    /// Open on `iface`, capturing frames of `ethertype` (0x86dd: IPv6).
+    pub fn open_ethertype(iface: &str, ethertype: u16) -> io::Result<PacketSocket> {
         let name = std::ffi::CString::new(iface).unwrap();
         // SAFETY: plain syscalls on values we own; the fd moves into OwnedFd.
         unsafe {
@@ -202,12 +207,12 @@ impl PacketSocket {
             let fd = cvt(libc::socket(
                 libc::AF_PACKET,
                 libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                i32::from(ETH_P_IP.to_be()),
+                i32::from(ethertype.to_be()),
             ))?;
             let fd = OwnedFd::from_raw_fd(fd);
             let mut sll: libc::sockaddr_ll = std::mem::zeroed();
             sll.sll_family = libc::AF_PACKET as u16;
-            sll.sll_protocol = ETH_P_IP.to_be();
+            sll.sll_protocol = ethertype.to_be();
             sll.sll_ifindex = idx as i32;
             cvt(libc::bind(
                 fd.as_raw_fd(),

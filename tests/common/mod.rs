@@ -70,6 +70,10 @@ pub const TARGET_MAC: [u8; 6] = [0x02, 0x53, 0x53, 0x57, 0x00, 0x02];
 pub const LAN_NET: &str = "198.18.1.0/24";
 /// The scanner's address in the LAN lab.
 pub const LAN_SCANNER_ADDR: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 1);
+/// The scanner's IPv6 address (veth lab with `.ipv6(..)`).
+pub const SCANNER_ADDR6: &str = "2001:2:0:ff::1";
+/// The IPv6 range the target namespace answers for (veth lab with `.ipv6(..)`).
+pub const TARGET_RANGE6: &str = "2001:2::/64";
 /// The two halves of [`TARGET_RANGE`] in the two-path lab, path 0 and path 1.
 pub const PATH_RANGES: [&str; 2] = ["198.19.0.0/17", "198.19.128.0/17"];
 
@@ -94,6 +98,9 @@ pub struct LabBuilder {
     scanners: usize,
     hosts: usize,
     sources: usize,
+    /// IPv6 next to IPv4 (veth lab), and its alive mask (`::3`: one host
+    /// in four of 2001:2::/64 answers).
+    ipv6: Option<Option<String>>,
 }
 
 /// Most scanner namespaces one lab may have (each takes a /30 of 198.18.0.0/24).
@@ -111,6 +118,7 @@ impl Default for LabBuilder {
             scanners: 1,
             hosts: 12,
             sources: 0,
+            ipv6: None,
         }
     }
 }
@@ -197,6 +205,14 @@ impl LabBuilder {
     pub fn sources(mut self, n: usize) -> Self {
         assert!(n <= 16, "lab: {n} extra sources, want 0 to 16");
         self.sources = n;
+        self
+    }
+
+    /// IPv6 next to IPv4 on the veth lab (`lab.sh --ipv6`): the scanner at
+    /// [`SCANNER_ADDR6`], the target answering for [`TARGET_RANGE6`]; with
+    /// `alive_mask6` (`"::3"`) an IPv6 host is alive iff `addr & mask == 0`.
+    pub fn ipv6(mut self, alive_mask6: Option<&str>) -> Self {
+        self.ipv6 = Some(alive_mask6.map(str::to_string));
         self
     }
 
@@ -446,6 +462,12 @@ impl Lab {
         if shape == Shape::Lan {
             args.extend(["--hosts".into(), config.hosts.to_string()]);
         }
+        if let Some(mask6) = &config.ipv6 {
+            args.push("--ipv6".into());
+            if let Some(m) = mask6 {
+                args.extend(["--alive-mask6".into(), m.clone()]);
+            }
+        }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         // lab.sh removes what it built when `up` fails; on success the Lab
         // owns the lab and its Drop takes it down.
@@ -667,6 +689,18 @@ impl Lab {
                     && a & u32::from(self.config.alive_mask) == u32::from(self.config.alive_value)
             }
         }
+    }
+
+    /// Whether IPv6 `addr` answers at all (veth lab with `.ipv6(..)`).
+    pub fn is_alive6(&self, addr: std::net::Ipv6Addr) -> bool {
+        let Some(mask6) = &self.config.ipv6 else {
+            return false;
+        };
+        let a = u128::from(addr);
+        let mask = mask6
+            .as_deref()
+            .map_or(0, |m| u128::from(m.parse::<std::net::Ipv6Addr>().unwrap()));
+        !self.config.sink && a >> 64 == 0x2001_0002_0000_0000 && a & mask == 0
     }
 
     /// The ports `addr` listens on (alive hosts only).

@@ -11,6 +11,7 @@ fn identity() -> Identity {
     Identity {
         key: CookieKey { k0: 5, k1: 7 },
         sources: vec![US],
+        sources6: vec![],
         sport_base: 61000,
         sport_count: 16,
     }
@@ -110,7 +111,13 @@ fn a_dns_answer_echoing_the_id_is_open_and_named() {
     let c = classify(&reply(53, &answer), &us).unwrap();
     assert_eq!(
         (c.target, c.proto, c.port, c.state, c.reason),
-        (HOST, Proto::Udp, 53, PortState::Open, REASON_OPEN)
+        (
+            IpAddr::V4(HOST.into()),
+            Proto::Udp,
+            53,
+            PortState::Open,
+            REASON_OPEN
+        )
     );
     assert_eq!(c.protocol, Some("dns"));
     assert_eq!(c.amplification, Some(1.0));
@@ -133,7 +140,13 @@ fn port_unreachable_from_the_target_quoting_our_probe_is_closed() {
     let c = classify(&unreachable(HOST, icmp::code::PORT, &p), &us).unwrap();
     assert_eq!(
         (c.target, c.proto, c.port, c.state, c.reason),
-        (HOST, Proto::Udp, 161, PortState::Closed, REASON_CLOSED)
+        (
+            IpAddr::V4(HOST.into()),
+            Proto::Udp,
+            161,
+            PortState::Closed,
+            REASON_CLOSED
+        )
     );
     // Another code, or a port unreachable from someone else: filtered.
     assert_eq!(

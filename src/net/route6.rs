@@ -1,0 +1,492 @@
+//! Where IPv6 probes go: the IPv6 half of `net::route`. For every IPv6
+//! target, the interface, source address and next hop the kernel would use
+//! (netlink `RTM_GETROUTE` for `AF_INET6`, after cutting the targets at
+//! every IPv6 route prefix), grouped into [`Path6`]s. Targets with no route
+//! are kept aside and named.
+//!
+//! Next hops on Ethernet are found by neighbour discovery of our own
+//! (`net::neigh6`): the gateway's MAC by one solicitation, on-link targets
+//! each by a solicitation sweep. Layer-3 links (tun, WireGuard) need none;
+//! our own addresses (`::1`) go through loopback, probed by a raw IPv6
+//! socket.
+//!
+//! [`pieces6`] and [`plan6`] are pure and test on made-up tables;
+//! [`resolve6`] asks the live kernel.
+
+use super::neigh6;
+use super::route::{Iface, Link, Overrides, iface, netlink};
+use crate::error::{Error, Result};
+use crate::targets::RangeSet6;
+use crate::wire::ethernet::Mac;
+use std::collections::HashMap;
+use std::net::Ipv6Addr;
+
+/// Where an IPv6 frame goes next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hop6 {
+    /// Every probe to one MAC: the gateway's (or `--router-mac`).
+    Gateway { ip: Option<Ipv6Addr>, mac: Mac },
+    /// The targets are on the link: each host at its own MAC (ND sweep).
+    OnLink,
+    /// No link-layer next hop (layer 3).
+    Direct,
+}
+
+/// A group of IPv6 targets that share an interface, next hop and sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Path6 {
+    pub iface: Iface,
+    pub hop: Hop6,
+    pub sources: Vec<Ipv6Addr>,
+    /// The target ranges this path carries (sorted).
+    pub ranges: Vec<(u128, u128)>,
+}
+
+/// What the kernel said about one IPv6 destination.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KernelRoute6 {
+    pub oif: u32,
+    pub gateway: Option<Ipv6Addr>,
+    pub prefsrc: Option<Ipv6Addr>,
+    /// One of our own addresses (delivered through loopback).
+    pub local: bool,
+}
+
+/// Every IPv6 path of a scan, and the lookup from a target to its path.
+#[derive(Debug, Clone, Default)]
+pub struct Routes6 {
+    pub paths: Vec<Path6>,
+    /// (first, last, path index), sorted, disjoint.
+    table: Vec<(u128, u128, u32)>,
+    /// Targets with no route.
+    pub unrouted: RangeSet6,
+    /// MACs of on-link hosts that answered our solicitations.
+    pub neighbours: HashMap<u128, Mac>,
+    /// On-link addresses that did not answer (counted as down).
+    pub down: u64,
+}
+
+impl Routes6 {
+    /// Build from paths (their ranges must be disjoint).
+    pub fn new(paths: Vec<Path6>, unrouted: RangeSet6) -> Routes6 {
+        let mut table: Vec<(u128, u128, u32)> = paths
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| p.ranges.iter().map(move |&(a, b)| (a, b, i as u32)))
+            .collect();
+        table.sort_unstable();
+        Routes6 {
+            paths,
+            table,
+            unrouted,
+            neighbours: HashMap::new(),
+            down: 0,
+        }
+    }
+
+    /// The index of the path that carries `ip`.
+    #[inline]
+    pub fn path_of(&self, ip: u128) -> Option<usize> {
+        let k = self.table.partition_point(|&(a, _, _)| a <= ip);
+        (k > 0 && ip <= self.table[k - 1].1).then(|| self.table[k - 1].2 as usize)
+    }
+
+    /// Where a frame to `ip` on path `p` goes: `Some(Some(mac))` for
+    /// Ethernet, `Some(None)` with no link header, `None` when the host is
+    /// on the link and did not answer (down: no probe).
+    #[inline]
+    pub fn next_mac(&self, p: usize, ip: u128) -> Option<Option<Mac>> {
+        match self.paths[p].hop {
+            Hop6::Gateway { mac, .. } => Some(Some(mac)),
+            Hop6::Direct => Some(None),
+            Hop6::OnLink => self.neighbours.get(&ip).map(|m| Some(*m)),
+        }
+    }
+
+    /// Every source address of every path (sorted, deduplicated).
+    pub fn sources(&self) -> Vec<u128> {
+        let mut v: Vec<u128> = self
+            .paths
+            .iter()
+            .flat_map(|p| p.sources.iter().map(|&s| u128::from(s)))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
+/// Cut `targets` at every prefix boundary in `prefixes` ((network, length)
+/// of every IPv6 route): inside one piece every address has the same
+/// longest match.
+pub fn pieces6(targets: &RangeSet6, prefixes: &[(u128, u8)]) -> Vec<(u128, u128)> {
+    // A cut at c: a piece ends at c - 1. Cuts at 0 and past the top
+    // (2^128) cut nothing.
+    let mut cuts: Vec<u128> = Vec::new();
+    for &(net, len) in prefixes {
+        if len == 0 || len > 128 {
+            continue;
+        }
+        let host_bits = 128 - len as u32;
+        let mask = if host_bits == 128 {
+            0
+        } else {
+            !((1u128 << host_bits) - 1)
+        };
+        let start = net & mask;
+        if start != 0 {
+            cuts.push(start);
+        }
+        let size_minus_1 = !mask;
+        if let Some(end) = start
+            .checked_add(size_minus_1)
+            .and_then(|e| e.checked_add(1))
+        {
+            cuts.push(end);
+        }
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut out = Vec::new();
+    for &(a, b) in targets.ranges() {
+        let mut lo = a;
+        let k = cuts.partition_point(|&c| c <= lo);
+        for &c in &cuts[k..] {
+            if c > b {
+                break;
+            }
+            out.push((lo, c - 1));
+            lo = c;
+        }
+        out.push((lo, b));
+    }
+    out
+}
+
+/// IPv6 target ranges grouped by the route that carries them.
+pub type RouteGroups6 = Vec<(KernelRoute6, Vec<(u128, u128)>)>;
+
+/// Group pieces by their route (`route_of` answers for one address of a
+/// piece; None: no route). Returns the groups in first-seen order and the
+/// ranges with no route.
+pub fn plan6(
+    pieces: &[(u128, u128)],
+    mut route_of: impl FnMut(u128) -> Option<KernelRoute6>,
+) -> (RouteGroups6, RangeSet6) {
+    let mut groups: RouteGroups6 = Vec::new();
+    let mut unrouted = Vec::new();
+    for &(a, b) in pieces {
+        match route_of(a) {
+            Some(r) => match groups.iter_mut().find(|(k, _)| *k == r) {
+                Some((_, v)) => match v.last_mut() {
+                    Some(last) if last.1.checked_add(1) == Some(a) => last.1 = b,
+                    _ => v.push((a, b)),
+                },
+                None => groups.push((r, vec![(a, b)])),
+            },
+            None => unrouted.push((a, b)),
+        }
+    }
+    (groups, RangeSet6::from_ranges(unrouted))
+}
+
+mod nl {
+    use super::KernelRoute6;
+    use super::netlink::{read, send, socket};
+    use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST};
+    use netlink_packet_route::AddressFamily;
+    use netlink_packet_route::route::{
+        RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType,
+    };
+    use std::io;
+    use std::net::Ipv6Addr;
+
+    /// (network, prefix length) of every IPv6 route of every table.
+    pub fn prefixes() -> io::Result<Vec<(u128, u8)>> {
+        let s = socket()?;
+        let mut m = RouteMessage::default();
+        m.header.address_family = AddressFamily::Inet6;
+        m.header.table = RouteHeader::RT_TABLE_UNSPEC;
+        send(&s, m, NLM_F_REQUEST | NLM_F_DUMP)?;
+        let mut out = Vec::new();
+        read(&s, |r| {
+            let len = r.header.destination_prefix_length;
+            let net = r.attributes.iter().find_map(|a| match a {
+                RouteAttribute::Destination(RouteAddress::Inet6(ip)) => Some(u128::from(*ip)),
+                _ => None,
+            });
+            out.push((net.unwrap_or(0), len));
+        })?;
+        Ok(out)
+    }
+
+    /// The route the kernel would use for `dst` (None: unreachable).
+    pub fn get(dst: Ipv6Addr) -> io::Result<Option<KernelRoute6>> {
+        let s = socket()?;
+        let mut m = RouteMessage::default();
+        m.header.address_family = AddressFamily::Inet6;
+        m.header.destination_prefix_length = 128;
+        m.attributes
+            .push(RouteAttribute::Destination(RouteAddress::Inet6(dst)));
+        send(&s, m, NLM_F_REQUEST)?;
+        let mut found = None;
+        let res = read(&s, |r| {
+            let ok = matches!(r.header.kind, RouteType::Unicast | RouteType::Local);
+            let mut k = KernelRoute6 {
+                oif: 0,
+                gateway: None,
+                prefsrc: None,
+                local: r.header.kind == RouteType::Local,
+            };
+            for a in &r.attributes {
+                match a {
+                    RouteAttribute::Oif(i) => k.oif = *i,
+                    RouteAttribute::Gateway(RouteAddress::Inet6(g)) => k.gateway = Some(*g),
+                    RouteAttribute::PrefSource(RouteAddress::Inet6(p)) => k.prefsrc = Some(*p),
+                    _ => {}
+                }
+            }
+            if ok && k.oif != 0 {
+                found = Some(k);
+            }
+        });
+        match res {
+            Ok(()) => Ok(found),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(
+                        libc::ENETUNREACH
+                            | libc::EHOSTUNREACH
+                            | libc::EACCES
+                            | libc::EINVAL
+                            | libc::EAFNOSUPPORT
+                    )
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The source address the kernel would use for `dst` (a connected UDP
+/// socket sends nothing).
+fn source_for(dst: Ipv6Addr) -> Option<Ipv6Addr> {
+    let s = std::net::UdpSocket::bind("[::]:0").ok()?;
+    s.connect((dst, 9)).ok()?;
+    match s.local_addr().ok()?.ip() {
+        std::net::IpAddr::V6(ip) if !ip.is_unspecified() => Some(ip),
+        _ => None,
+    }
+}
+
+/// Resolve every IPv6 target to a path, from the live kernel. With
+/// `may_send` false (a dry run) no solicitation is sent and an unknown
+/// gateway MAC is left as 00:00:00:00:00:00. An empty `targets` resolves
+/// to no path without asking the kernel.
+pub fn resolve6(targets: &RangeSet6, o: &Overrides, may_send: bool) -> Result<Routes6> {
+    if targets.is_empty() {
+        return Ok(Routes6::default());
+    }
+    let forced = match &o.iface {
+        Some(name) => Some(
+            crate::net::sys::if_index(name)
+                .map_err(|_| Error::input(format!("unknown interface '{name}'")))?,
+        ),
+        None => None,
+    };
+    let prefixes = nl::prefixes().map_err(|e| {
+        Error::runtime(format!("cannot read the IPv6 routing table (netlink): {e}"))
+    })?;
+    let pieces = pieces6(targets, &prefixes);
+    let mut err = None;
+    let (groups, unrouted) = plan6(&pieces, |ip| {
+        let r = match nl::get(Ipv6Addr::from(ip)) {
+            Ok(r) => r,
+            Err(e) => {
+                err.get_or_insert(e);
+                None
+            }
+        };
+        match (forced, r) {
+            (Some(f), Some(r)) if r.oif == f && !r.local => Some(r),
+            (Some(f), r) => Some(KernelRoute6 {
+                oif: f,
+                gateway: None,
+                prefsrc: r.as_ref().and_then(|r| r.prefsrc),
+                local: false,
+            }),
+            (None, r) => r,
+        }
+    });
+    if let Some(e) = err {
+        return Err(Error::runtime(format!("IPv6 route lookup (netlink): {e}")));
+    }
+    let mut paths: Vec<Path6> = Vec::new();
+    for (k, ranges) in groups {
+        let mut ifc = iface(k.oif)?;
+        if k.local && forced.is_none() {
+            // Our own addresses: the kernel delivers them through loopback.
+            ifc = Iface {
+                link: Link::Loopback,
+                ..ifc
+            };
+        }
+        let first = Ipv6Addr::from(ranges[0].0);
+        let sources = match k.prefsrc.or_else(|| source_for(first)) {
+            _ if !o.sources6.is_empty() => o.sources6.clone(),
+            Some(s) => vec![s],
+            None => {
+                return Err(Error::runtime(format!(
+                    "no IPv6 source address to reach {first} (give --source-ip)"
+                )));
+            }
+        };
+        let hop = match ifc.link {
+            Link::Layer3 | Link::Loopback => Hop6::Direct,
+            Link::Ethernet { src_mac } => match (o.router_mac, k.gateway) {
+                (Some(mac), g) => Hop6::Gateway { ip: g, mac },
+                (None, Some(g)) => Hop6::Gateway {
+                    ip: Some(g),
+                    mac: if may_send {
+                        neigh6::resolve_one(&ifc, src_mac, sources[0], g)?
+                    } else {
+                        Mac::ZERO
+                    },
+                },
+                (None, None) => Hop6::OnLink,
+            },
+        };
+        match paths
+            .iter_mut()
+            .find(|p| p.iface == ifc && p.hop == hop && p.sources == sources)
+        {
+            Some(p) => p.ranges.extend(ranges),
+            None => paths.push(Path6 {
+                iface: ifc,
+                hop,
+                sources,
+                ranges,
+            }),
+        }
+    }
+    for p in &mut paths {
+        p.ranges.sort_unstable();
+    }
+    Ok(Routes6::new(paths, unrouted))
+}
+
+/// A short text for a set of IPv6 ranges: the first `n`, then how many more.
+pub fn describe6(set: &RangeSet6, n: usize) -> String {
+    let r = set.ranges();
+    let mut parts: Vec<String> = r
+        .iter()
+        .take(n)
+        .map(|&(a, b)| {
+            if a == b {
+                Ipv6Addr::from(a).to_string()
+            } else {
+                format!("{}-{}", Ipv6Addr::from(a), Ipv6Addr::from(b))
+            }
+        })
+        .collect();
+    if r.len() > n {
+        parts.push(format!("and {} more ranges", r.len() - n));
+    }
+    format!("{} IPv6 addresses: {}", set.count(), parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> u128 {
+        u128::from(s.parse::<Ipv6Addr>().unwrap())
+    }
+
+    #[test]
+    fn pieces_cut_at_every_prefix_inside_the_targets() {
+        let t = RangeSet6::from_ranges(vec![(ip("2001:2::"), ip("2001:2::ffff"))]);
+        let prefixes = [
+            (ip("2001:2::"), 64),      // covers all: no cut inside
+            (ip("2001:2::8000"), 113), // the upper half
+            (ip("2001:2::c000"), 114), // a quarter of it
+            (0, 0),                    // default route: no cut
+            (ip("2001:db8::"), 32),    // elsewhere
+            (ip("ffff::"), 16),        // up to the top of the space
+        ];
+        let p = pieces6(&t, &prefixes);
+        assert_eq!(
+            p,
+            vec![
+                (ip("2001:2::"), ip("2001:2::7fff")),
+                (ip("2001:2::8000"), ip("2001:2::bfff")),
+                (ip("2001:2::c000"), ip("2001:2::ffff")),
+            ]
+        );
+        let top = RangeSet6::from_ranges(vec![(u128::MAX - 3, u128::MAX)]);
+        assert_eq!(pieces6(&top, &prefixes), vec![(u128::MAX - 3, u128::MAX)]);
+        assert_eq!(
+            pieces6(&top, &[(u128::MAX - 1, 127)]),
+            vec![(u128::MAX - 3, u128::MAX - 2), (u128::MAX - 1, u128::MAX)]
+        );
+    }
+
+    #[test]
+    fn plan_groups_by_route_and_keeps_the_unrouted() {
+        let gw = |g: &str| KernelRoute6 {
+            oif: 2,
+            gateway: Some(g.parse().unwrap()),
+            prefsrc: Some("2001:2:0:ff::1".parse().unwrap()),
+            local: false,
+        };
+        let pieces = [
+            (ip("2001:2::"), ip("2001:2::ff")),
+            (ip("2001:2::100"), ip("2001:2::1ff")),
+            (ip("2001:2:1::"), ip("2001:2:1::ff")),
+            (ip("2001:2:2::"), ip("2001:2:2::ff")),
+        ];
+        let (groups, unrouted) = plan6(&pieces, |a| {
+            if a >= ip("2001:2:2::") {
+                None
+            } else if a >= ip("2001:2:1::") {
+                Some(gw("2001:2:0:ff::3"))
+            } else {
+                Some(gw("2001:2:0:ff::2"))
+            }
+        });
+        assert_eq!(groups.len(), 2);
+        assert_eq!(
+            groups[0].1,
+            vec![(ip("2001:2::"), ip("2001:2::1ff"))],
+            "merged"
+        );
+        assert_eq!(groups[1].1, vec![(ip("2001:2:1::"), ip("2001:2:1::ff"))]);
+        assert_eq!(unrouted.count(), 256);
+        let r = Routes6::new(
+            groups
+                .into_iter()
+                .map(|(k, ranges)| Path6 {
+                    iface: Iface {
+                        name: "x".into(),
+                        index: k.oif,
+                        link: Link::Layer3,
+                    },
+                    hop: Hop6::Direct,
+                    sources: vec![k.prefsrc.unwrap()],
+                    ranges,
+                })
+                .collect(),
+            unrouted,
+        );
+        assert_eq!(r.path_of(ip("2001:2::1ff")), Some(0));
+        assert_eq!(r.path_of(ip("2001:2:1::7")), Some(1));
+        assert_eq!(r.path_of(ip("2001:2:2::7")), None);
+        assert_eq!(r.path_of(ip("2001:2::200")), None);
+        assert_eq!(r.next_mac(0, ip("2001:2::1")), Some(None));
+        assert_eq!(r.sources(), vec![ip("2001:2:0:ff::1")]);
+        assert!(describe6(&r.unrouted, 4).contains("2001:2:2::-2001:2:2::ff"));
+    }
+}
