@@ -180,16 +180,38 @@ pub fn run(
                 IpAddr::V4(a) => u32::from(a),
                 IpAddr::V6(a) => {
                     let pair = (u128::from(a), port, pi);
-                    n += super::send6::queue(
-                        plan,
-                        &ctx6,
-                        socks,
-                        &mut batches,
-                        progress,
-                        pair,
-                        copies,
-                        round,
-                    )?;
+                    let one_by_one = paced && live.rate().is_some();
+                    // As for IPv4 below: retries to hosts that answered go
+                    // one by one on the live cap.
+                    let runs = if one_by_one { copies } else { 1 };
+                    for r in 0..runs {
+                        let range = if one_by_one { r..r + 1 } else { 0..copies };
+                        if one_by_one {
+                            for (p, b) in batches.iter_mut().enumerate() {
+                                flush(&socks[p], b, progress)?;
+                            }
+                            live.acquire(1);
+                        }
+                        let q = super::send6::queue(
+                            plan,
+                            &ctx6,
+                            socks,
+                            &mut batches,
+                            progress,
+                            pair,
+                            range,
+                            round,
+                        )?;
+                        if paced {
+                            progress.live_sent.fetch_add(q as u64, Ordering::Relaxed);
+                        }
+                        n += q;
+                        if one_by_one {
+                            for (p, b) in batches.iter_mut().enumerate() {
+                                flush(&socks[p], b, progress)?;
+                            }
+                        }
+                    }
                     continue;
                 }
             };

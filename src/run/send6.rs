@@ -43,7 +43,8 @@ impl Ctx6 {
     }
 }
 
-/// Queue the `copies` probes (each with the module's variants) of pair (`dst`, `port`, port entry `pi`) in
+/// Queue copies `copies` (0 is the first probe; each with the module's
+/// variants) of pair (`dst`, `port`, port entry `pi`) in
 /// round `round`; returns how many were queued (0: no route, or an on-link
 /// host that did not answer neighbour discovery).
 #[allow(clippy::too_many_arguments)]
@@ -54,7 +55,7 @@ pub fn queue(
     batches: &mut [TxBatch],
     progress: &Progress,
     (dst, port, pi): (u128, u16, u64),
-    copies: u32,
+    copies: std::ops::Range<u32>,
     round: u32,
 ) -> std::io::Result<usize> {
     let routes = &*plan.routes6;
@@ -76,7 +77,7 @@ pub fn queue(
     };
     let b = ctx.offset + p;
     let mut n = 0;
-    for c in 0..copies {
+    for c in copies {
         let sport = if c == 0 {
             plan.id.sport(round)
         } else {
