@@ -4,6 +4,7 @@
 //!
 //! - [`catalog`]: synsweep's own table of well-known ports and the rules it keeps.
 //! - [`policy`]: the user's TOML policy (expected ports, per-port overrides).
+//! - [`protocol`]: the row of an identified service (telnet on 8080 is telnet).
 //! - [`score`]: the score formula, grades and the weakest-link roll-up.
 //!
 //! Ports the catalog does not know are `other` (severity low); their service
@@ -12,6 +13,7 @@
 
 pub mod catalog;
 pub mod policy;
+pub mod protocol;
 pub mod score;
 
 use crate::finding::{Category, Finding, Severity};
@@ -41,7 +43,15 @@ impl Risk {
     /// mitigation of a finding from its ip, port and proto. Whatever those
     /// fields held before is replaced.
     pub fn annotate(&self, f: &mut Finding) {
-        match catalog::lookup(f.port, &f.proto) {
+        // An identified TCP service is rated as what it is (see `protocol`).
+        let row = if f.proto.eq_ignore_ascii_case("tcp") {
+            protocol::catalog_port(f.port, f.protocol.as_deref(), |p| {
+                catalog::lookup(p, "tcp").is_some()
+            })
+        } else {
+            f.port
+        };
+        match catalog::lookup(row, &f.proto) {
             Some(e) => {
                 f.service = e.service.to_string();
                 f.category = e.category;

@@ -42,6 +42,7 @@ pub fn run(
     writers: &mut [Box<dyn FindingWriter>],
     show_closed: bool,
     counters: &Counters,
+    ident: Option<&super::respond::Shared>,
 ) -> std::io::Result<()> {
     let mut err = None;
     loop {
@@ -59,6 +60,10 @@ pub fn run(
         st.until = st.until.max(at - super::recv::READ_TIMEOUT);
         let c = &mut st.corr;
         for r in &batch {
+            // synsweep-identify (issue 15): what identification found.
+            let outcome = ident
+                .filter(|_| r.proto == crate::probe::Proto::Tcp && r.state == PortState::Open)
+                .and_then(|s| s.take(r.target, r.port));
             let Ok(ev) = c.handle(r) else { continue };
             counters.valid.fetch_add(1, Ordering::Relaxed);
             match ev.state {
@@ -79,10 +84,15 @@ pub fn run(
             );
             f.protocol = ev.protocol.map(str::to_string);
             f.amplification = ev.amplification;
+            let legacy = outcome.and_then(|o| super::respond::apply(&mut f, o));
             risk.annotate(&mut f);
-            for w in writers.iter_mut() {
-                if let Err(e) = w.write(&f) {
-                    err.get_or_insert(e);
+            // TLS 1.0/1.1: a finding of its own, after the port's.
+            let legacy = legacy.map(|v| crate::risk::protocol::legacy_tls_finding(&f, &v));
+            for f in std::iter::once(&f).chain(legacy.as_ref()) {
+                for w in writers.iter_mut() {
+                    if let Err(e) = w.write(f) {
+                        err.get_or_insert(e);
+                    }
                 }
             }
         }

@@ -1,0 +1,547 @@
+//! The identification sessions of a scan, sans-IO: what to send after a
+//! SYN-ACK, which captured segments belong to which open port, when an
+//! attempt gave up, and when a port's finding may be written.
+//!
+//! One [`Sessions`] table per receiver. It is fed the segments of our
+//! connections and ticks (time is passed in), and returns [`Out`]s: segments
+//! to send (the ACK, the hello, a RST, the SYN of a further attempt) and the
+//! [`Done`] outcome of each open port, identified or not. It holds at most
+//! `capacity` ports at once: a SYN-ACK that finds the table full is answered
+//! with a RST and its port reported unidentified at once, so memory never
+//! grows with the scan and every open port is still reported.
+//!
+//! Per port: the attempts of [`super::plan`] in order, one connection each
+//! (the first is the probe's own; a further one opens from the next source
+//! port of the scan), then the fallback hellos ([`super::Plan::with_fallbacks`])
+//! unless the host is judged a middlebox ([`super::pseudo`]). A connection
+//! whose service sends something unidentifiable, or closes, ends the port's
+//! attempts early.
+
+use super::pseudo::{HostCounts, PseudoRule, Verdict};
+use super::{Attempt, Hello, Identified, handshake, identify, plan, raw_banner};
+use crate::engine::validate::Classified;
+use crate::wire::segment::Incoming;
+use crate::wire::tcp;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+/// Most bytes of a service's reply kept for fingerprinting (a TLS
+/// ServerHello and the start of its certificates).
+pub const DATA_MAX: usize = 4096;
+/// After data that names nothing yet, how long to wait for more.
+pub const LINGER: Duration = Duration::from_millis(300);
+/// How long a further attempt waits for its SYN-ACK.
+pub const SYN_WAIT: Duration = Duration::from_millis(1500);
+/// Hosts whose counts are kept for the middlebox judgement (beyond it, new
+/// hosts are judged real).
+pub const HOSTS_MAX: usize = 1 << 16;
+
+/// Settings of a table.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// Most ports identified at once.
+    pub capacity: usize,
+    /// Longest wait for a banner or a reply (the plan's waits are capped at it).
+    pub max_wait: Duration,
+    /// Whether ports the plan named nothing on get the fallback hellos.
+    pub fallbacks: bool,
+    pub rule: PseudoRule,
+    /// Source ports of the scan: `sport_base .. sport_base + sport_count`.
+    pub sport_base: u16,
+    pub sport_count: u16,
+}
+
+/// A segment to send (owned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub src: u32,
+    pub dst: u32,
+    pub sport: u16,
+    pub dport: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u8,
+    pub payload: Vec<u8>,
+}
+
+/// What the table asks the caller to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Out {
+    /// Send this segment.
+    Send(Segment),
+    /// Send a SYN from `src:sport` to `dst:dport` carrying the pair's cookie.
+    Syn {
+        src: u32,
+        dst: u32,
+        sport: u16,
+        dport: u16,
+    },
+    /// The port is done: write its finding.
+    Done(Box<Done>),
+}
+
+/// The outcome of one open port.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Done {
+    /// The SYN-ACK that showed it open (the finding's reply).
+    pub reply: Classified,
+    pub identified: Option<Identified>,
+    /// What it sent when nothing was identified (first line, bounded).
+    pub banner: Option<Vec<u8>>,
+    /// Its host is judged a middlebox and nothing was identified here.
+    pub pseudo: bool,
+}
+
+/// Whether the caller should still treat a captured packet as a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// Ours: nothing more to do with it.
+    Yes,
+    /// Not part of an identification: classify and forward as usual.
+    No,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// A further attempt's SYN is out.
+    SynSent,
+    /// Connected, listening for a server that speaks first.
+    Banner,
+    /// The hello is out.
+    Reply,
+}
+
+#[derive(Debug)]
+struct Entry {
+    reply: Classified,
+    /// Our address.
+    src: u32,
+    attempt: usize,
+    sport: u16,
+    isn: u32,
+    /// The service's next sequence number (its SYN-ACK's plus one, plus data).
+    rcv_next: u32,
+    hello: Option<Hello>,
+    hello_len: usize,
+    phase: Phase,
+    deadline: Instant,
+    data: Vec<u8>,
+    /// Data from an earlier attempt that named nothing.
+    first_banner: Option<Vec<u8>>,
+    /// The service answered (data or an orderly close) on some attempt.
+    responsive: bool,
+    /// The host was counted as identified/responsive already.
+    counted: bool,
+    /// A name worth less than a later attempt's (an HTTP 400 to our plain
+    /// request may be a TLS port that speaks HTTP errors).
+    provisional: Option<Identified>,
+}
+
+/// The table.
+#[derive(Debug)]
+pub struct Sessions {
+    cfg: Config,
+    entries: HashMap<(u32, u16), Entry>,
+    hosts: HashMap<u32, HostCounts>,
+    /// Ports reported unidentified because the table was full.
+    pub overflowed: u64,
+}
+
+/// The attempts on `port`: the plan's, then the fallback hellos on a port
+/// no protocol is expected on (on a well-known port, a service that ignored
+/// both the port's own hello and HTTP/TLS is not worth eleven more
+/// connections).
+fn attempts(port: u16, fallbacks: bool) -> Vec<Attempt> {
+    let p = plan(port);
+    if fallbacks && crate::risk::protocol::expected(port).is_none() {
+        p.with_fallbacks().collect()
+    } else {
+        p.attempts.to_vec()
+    }
+}
+
+impl Sessions {
+    pub fn new(cfg: Config) -> Sessions {
+        Sessions {
+            cfg,
+            entries: HashMap::new(),
+            hosts: HashMap::new(),
+            overflowed: 0,
+        }
+    }
+
+    /// Ports being identified now.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The verdict on `host` so far.
+    pub fn verdict(&self, host: u32) -> Verdict {
+        self.cfg
+            .rule
+            .judge(self.hosts.get(&host).copied().unwrap_or_default())
+    }
+
+    /// Hosts judged middleboxes so far.
+    pub fn pseudo_hosts(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = self
+            .hosts
+            .iter()
+            .filter(|(_, c)| self.cfg.rule.judge(**c) == Verdict::Pseudo)
+            .map(|(h, _)| *h)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    fn wait(&self, ms: u32) -> Duration {
+        Duration::from_millis(ms as u64).min(self.cfg.max_wait)
+    }
+
+    /// A SYN-ACK the probe module validated as `reply` (open). Returns
+    /// [`Taken::Yes`] when the table handles it: its finding comes later as
+    /// [`Out::Done`]; [`Taken::No`] when it is a duplicate of a port already
+    /// done (forward it: the correlator drops it).
+    pub fn on_syn_ack(
+        &mut self,
+        now: Instant,
+        seg: &Incoming<'_>,
+        reply: Classified,
+        out: &mut Vec<Out>,
+    ) -> Taken {
+        let key = (seg.src, seg.sport);
+        if let Some(e) = self.entries.get_mut(&key) {
+            if e.phase == Phase::SynSent && seg.dport == e.sport {
+                // A further attempt connected.
+                e.isn = seg.ack.wrapping_sub(1);
+                e.rcv_next = seg.seq.wrapping_add(1);
+                let a = attempts(key.1, self.cfg.fallbacks)[e.attempt];
+                let wait = Duration::from_millis(a.banner_wait_ms as u64).min(self.cfg.max_wait);
+                start_attempt(e, a, wait, self.cfg.max_wait, now, seg, out);
+            } else if seg.dport == e.sport && e.phase != Phase::SynSent {
+                // A retransmitted SYN-ACK: our ACK was lost; ACK again.
+                out.push(Out::Send(to_segment(&handshake::complete(seg))));
+            } else {
+                // A SYN-ACK of an older attempt or another round: close it.
+                out.push(Out::Send(to_segment(&handshake::close(seg))));
+            }
+            return Taken::Yes;
+        }
+        if self.entries.len() >= self.cfg.capacity {
+            self.overflowed += 1;
+            out.push(Out::Send(to_segment(&handshake::close(seg))));
+            out.push(Out::Done(Box::new(Done {
+                reply,
+                identified: None,
+                banner: None,
+                pseudo: false,
+            })));
+            return Taken::Yes;
+        }
+        if self.hosts.len() < HOSTS_MAX || self.hosts.contains_key(&seg.src) {
+            self.hosts.entry(seg.src).or_default().open += 1;
+        }
+        let a = attempts(seg.sport, self.cfg.fallbacks)[0];
+        let mut e = Entry {
+            reply,
+            src: seg.dst,
+            attempt: 0,
+            sport: seg.dport,
+            isn: seg.ack.wrapping_sub(1),
+            rcv_next: seg.seq.wrapping_add(1),
+            hello: None,
+            hello_len: 0,
+            phase: Phase::Banner,
+            deadline: now,
+            data: Vec::new(),
+            first_banner: None,
+            responsive: false,
+            counted: false,
+            provisional: None,
+        };
+        let wait = self.wait(a.banner_wait_ms);
+        start_attempt(&mut e, a, wait, self.cfg.max_wait, now, seg, out);
+        self.entries.insert(key, e);
+        Taken::Yes
+    }
+
+    /// Any other TCP segment to our addresses and ports: data, FIN or RST of
+    /// a connection being identified is taken; anything else is not.
+    pub fn on_segment(&mut self, now: Instant, seg: &Incoming<'_>, out: &mut Vec<Out>) -> Taken {
+        let key = (seg.src, seg.sport);
+        let Some(e) = self.entries.get_mut(&key) else {
+            return Taken::No;
+        };
+        if seg.dport != e.sport
+            || e.phase == Phase::SynSent
+            || !handshake::ack_is_ours(seg.ack, e.isn, e.hello_len)
+            || seg.flags & tcp::SYN != 0
+        {
+            return Taken::No;
+        }
+        if seg.flags & tcp::RST != 0 {
+            // Reset: the service (or a firewall) refuses what we do; no
+            // other hello will fare better.
+            e.responsive = true;
+            self.attempt_over(now, key, false, true, out);
+            return Taken::Yes;
+        }
+        if !seg.payload.is_empty() && seg.seq == e.rcv_next {
+            let room = DATA_MAX - e.data.len();
+            e.data
+                .extend_from_slice(&seg.payload[..seg.payload.len().min(room)]);
+            e.rcv_next = e.rcv_next.wrapping_add(seg.payload.len() as u32);
+            e.responsive = true;
+            if let Some(id) = identify(&e.data, e.hello, key.1) {
+                out.push(Out::Send(to_segment(&handshake::close(seg))));
+                let rest = &attempts(key.1, self.cfg.fallbacks)[e.attempt + 1..];
+                if e.provisional.is_none()
+                    && is_http_refusal(&id, e.hello)
+                    && rest.iter().any(|a| a.hello == Some(Hello::Tls))
+                {
+                    // nginx and others answer plain HTTP on a TLS port
+                    // with a 400: see whether TLS is what it speaks.
+                    e.provisional = Some(id);
+                    e.data.clear();
+                    self.attempt_over(now, key, false, false, out);
+                } else {
+                    self.finish(key, Some(id), out);
+                }
+                return Taken::Yes;
+            }
+            e.deadline = e.deadline.min(now + LINGER);
+        }
+        if seg.flags & tcp::FIN != 0 {
+            // Closed. If the service read our hello first, it may be one
+            // that refuses other protocols' hellos (redis closes on an HTTP
+            // request): try the next attempt. If it closed without reading
+            // anything, it closes on everyone.
+            e.responsive = true;
+            let read_hello = e.hello_len > 0 && seg.ack != e.isn.wrapping_add(1);
+            out.push(Out::Send(to_segment(&handshake::close(seg))));
+            self.attempt_over(now, key, false, !read_hello, out);
+        }
+        Taken::Yes
+    }
+
+    /// Advance the clock: send hellos after banner waits, give up attempts
+    /// whose time is over.
+    pub fn tick(&mut self, now: Instant, out: &mut Vec<Out>) {
+        let due: Vec<(u32, u16)> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.deadline <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in due {
+            let fallbacks = self.cfg.fallbacks;
+            let max_wait = self.cfg.max_wait;
+            let Some(e) = self.entries.get_mut(&key) else {
+                continue;
+            };
+            let a = attempts(key.1, fallbacks)[e.attempt];
+            match (e.phase, a.hello) {
+                (Phase::Banner, Some(h)) if e.data.is_empty() => {
+                    send_hello(e, h, key, now, wait_of(a.reply_wait_ms, max_wait), out);
+                }
+                _ => self.attempt_over(now, key, true, false, out),
+            }
+        }
+    }
+
+    /// End every session now (the scan is over): each port is done with
+    /// what it has.
+    pub fn flush(&mut self, out: &mut Vec<Out>) {
+        let keys: Vec<(u32, u16)> = self.entries.keys().copied().collect();
+        for key in keys {
+            if let Some(e) = self.entries.get(&key)
+                && e.phase != Phase::SynSent
+            {
+                out.push(Out::Send(rst_of(e, key)));
+            }
+            let id = self
+                .entries
+                .get(&key)
+                .and_then(|e| identify(&e.data, e.hello, key.1));
+            self.finish(key, id, out);
+        }
+    }
+
+    /// The current attempt on `key` is over without a name (`close`: we
+    /// still hold the connection and must reset it; `last`: no further
+    /// attempt).
+    fn attempt_over(
+        &mut self,
+        now: Instant,
+        key: (u32, u16),
+        close: bool,
+        last: bool,
+        out: &mut Vec<Out>,
+    ) {
+        let verdict = self.verdict(key.0);
+        let Some(e) = self.entries.get_mut(&key) else {
+            return;
+        };
+        if close && e.phase != Phase::SynSent {
+            out.push(Out::Send(rst_of(e, key)));
+        }
+        let got_data = !e.data.is_empty();
+        if got_data && e.first_banner.is_none() {
+            e.first_banner = Some(raw_banner(&e.data));
+        }
+        let plan = attempts(key.1, self.cfg.fallbacks);
+        let next = e.attempt + 1;
+        // Data that names nothing ends the port (a service of its own kind
+        // answers every hello the same); so does the end of the plan, and a
+        // host judged a middlebox gets no further attempt.
+        let more = !last
+            && !got_data
+            && next < plan.len()
+            && verdict == Verdict::Real
+            && self.cfg.sport_count > 1;
+        if !more {
+            self.finish(key, None, out);
+            return;
+        }
+        e.attempt = next;
+        e.phase = Phase::SynSent;
+        e.data.clear();
+        e.hello = None;
+        e.hello_len = 0;
+        let off =
+            (e.sport.wrapping_sub(self.cfg.sport_base) as u32 + 1) % self.cfg.sport_count as u32;
+        e.sport = self.cfg.sport_base + off as u16;
+        e.deadline = now + SYN_WAIT;
+        out.push(Out::Syn {
+            src: e.src,
+            dst: key.0,
+            sport: e.sport,
+            dport: key.1,
+        });
+    }
+
+    fn finish(&mut self, key: (u32, u16), id: Option<Identified>, out: &mut Vec<Out>) {
+        let Some(mut e) = self.entries.remove(&key) else {
+            return;
+        };
+        let id = id.or_else(|| e.provisional.take());
+        if (id.is_some() || e.responsive)
+            && !e.counted
+            && let Some(h) = self.hosts.get_mut(&key.0)
+        {
+            h.identified += 1;
+            e.counted = true;
+        }
+        let banner = if id.is_some() {
+            None
+        } else {
+            e.first_banner
+                .take()
+                .or_else(|| (!e.data.is_empty()).then(|| raw_banner(&e.data)))
+        };
+        let pseudo = id.is_none() && !e.responsive && self.verdict(key.0) == Verdict::Pseudo;
+        out.push(Out::Done(Box::new(Done {
+            reply: e.reply,
+            identified: id,
+            banner,
+            pseudo,
+        })));
+    }
+}
+
+/// An HTTP 400 to our own plain HTTP request.
+fn is_http_refusal(id: &Identified, sent: Option<Hello>) -> bool {
+    id.protocol == "http"
+        && sent == Some(Hello::Http)
+        && (id.banner.starts_with(b"HTTP/1.1 400") || id.banner.starts_with(b"HTTP/1.0 400"))
+}
+
+fn wait_of(ms: u32, max: Duration) -> Duration {
+    Duration::from_millis(ms as u64).min(max)
+}
+
+/// Connected (a SYN-ACK `seg`): ACK it, and either listen (banner wait)
+/// or send the hello at once.
+fn start_attempt(
+    e: &mut Entry,
+    a: Attempt,
+    banner_wait: Duration,
+    max_wait: Duration,
+    now: Instant,
+    seg: &Incoming<'_>,
+    out: &mut Vec<Out>,
+) {
+    out.push(Out::Send(to_segment(&handshake::complete(seg))));
+    e.data.clear();
+    e.phase = Phase::Banner;
+    match a.hello {
+        Some(h) if a.banner_wait_ms == 0 => {
+            send_hello(
+                e,
+                h,
+                (seg.src, seg.sport),
+                now,
+                wait_of(a.reply_wait_ms, max_wait),
+                out,
+            );
+        }
+        _ => e.deadline = now + banner_wait,
+    }
+}
+
+fn send_hello(
+    e: &mut Entry,
+    h: Hello,
+    key: (u32, u16),
+    now: Instant,
+    wait: Duration,
+    out: &mut Vec<Out>,
+) {
+    let payload = h.payload(IpAddr::V4(Ipv4Addr::from(key.0)), rand::random());
+    e.hello = Some(h);
+    e.hello_len = payload.len();
+    e.phase = Phase::Reply;
+    e.deadline = now + wait;
+    out.push(Out::Send(Segment {
+        src: e.src,
+        dst: key.0,
+        sport: e.sport,
+        dport: key.1,
+        seq: e.isn.wrapping_add(1),
+        ack: e.rcv_next,
+        flags: tcp::PSH | tcp::ACK,
+        payload,
+    }));
+}
+
+/// The RST that ends our side of the current connection of `e`.
+fn rst_of(e: &Entry, key: (u32, u16)) -> Segment {
+    Segment {
+        src: e.src,
+        dst: key.0,
+        sport: e.sport,
+        dport: key.1,
+        seq: e.isn.wrapping_add(1).wrapping_add(e.hello_len as u32),
+        ack: 0,
+        flags: tcp::RST,
+        payload: Vec::new(),
+    }
+}
+
+fn to_segment(o: &crate::wire::segment::Outgoing<'_>) -> Segment {
+    Segment {
+        src: u32::from(o.src),
+        dst: u32::from(o.dst),
+        sport: o.sport,
+        dport: o.dport,
+        seq: o.seq,
+        ack: o.ack,
+        flags: o.flags,
+        payload: o.payload.to_vec(),
+    }
+}
