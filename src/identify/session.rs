@@ -545,3 +545,336 @@ fn to_segment(o: &crate::wire::segment::Outgoing<'_>) -> Segment {
         payload: o.payload.to_vec(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::validate::Proto;
+    use crate::finding::PortState;
+
+    const US: u32 = 0xc612_0001; // 198.18.0.1
+    const HOST: u32 = 0xc613_0004; // 198.19.0.4
+    const BASE: u16 = 61000;
+    const ISN: u32 = 0x1000_0000;
+    const SEQ: u32 = 0x7000_0000;
+
+    fn table(capacity: usize) -> Sessions {
+        Sessions::new(Config {
+            capacity,
+            max_wait: Duration::from_millis(1000),
+            fallbacks: true,
+            rule: PseudoRule::default(),
+            sport_base: BASE,
+            sport_count: 16,
+        })
+    }
+
+    fn reply(host: u32, port: u16) -> Classified {
+        Classified {
+            target: host,
+            proto: Proto::Tcp,
+            port,
+            state: PortState::Open,
+            reason: "syn-ack",
+            ttl: 64,
+            protocol: None,
+            amplification: None,
+        }
+    }
+
+    fn seg(
+        host: u32,
+        port: u16,
+        sport: u16,
+        flags: u8,
+        seq: u32,
+        ack: u32,
+        payload: &[u8],
+    ) -> Incoming<'_> {
+        Incoming {
+            src: host,
+            dst: US,
+            sport: port,
+            dport: sport,
+            seq,
+            ack,
+            flags,
+            window: 65535,
+            ttl: 64,
+            payload,
+        }
+    }
+
+    fn syn_ack(host: u32, port: u16, sport: u16) -> Incoming<'static> {
+        seg(host, port, sport, tcp::SYN | tcp::ACK, SEQ, ISN + 1, &[])
+    }
+
+    fn sends(out: &[Out]) -> Vec<&Segment> {
+        out.iter()
+            .filter_map(|o| match o {
+                Out::Send(s) => Some(s),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn done(out: &[Out]) -> Vec<&Done> {
+        out.iter()
+            .filter_map(|o| match o {
+                Out::Done(d) => Some(&**d),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn server_first_port_listens_then_names_the_banner_and_resets() {
+        let mut t = table(8);
+        let now = Instant::now();
+        let mut out = Vec::new();
+        assert_eq!(
+            t.on_syn_ack(now, &syn_ack(HOST, 22, BASE), reply(HOST, 22), &mut out),
+            Taken::Yes
+        );
+        // Only the ACK: SSH speaks first.
+        let s = sends(&out);
+        assert_eq!(s.len(), 1);
+        assert_eq!(
+            (s[0].flags, s[0].seq, s[0].ack),
+            (tcp::ACK, ISN + 1, SEQ + 1)
+        );
+        assert!(
+            done(&out).is_empty(),
+            "the finding waits for identification"
+        );
+        assert_eq!(t.len(), 1);
+        out.clear();
+        let banner = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n";
+        let data = seg(
+            HOST,
+            22,
+            BASE,
+            tcp::PSH | tcp::ACK,
+            SEQ + 1,
+            ISN + 1,
+            banner,
+        );
+        assert_eq!(t.on_segment(now, &data, &mut out), Taken::Yes);
+        let s = sends(&out);
+        assert_eq!(
+            (s[0].flags, s[0].seq),
+            (tcp::RST, ISN + 1),
+            "closed with a RST"
+        );
+        let d = done(&out);
+        assert_eq!(d[0].identified.as_ref().unwrap().protocol, "ssh");
+        assert_eq!(d[0].reply, reply(HOST, 22));
+        assert!(t.is_empty());
+        // Someone else's data, or a wrong ack, is not taken.
+        let mut t = table(8);
+        t.on_syn_ack(
+            now,
+            &syn_ack(HOST, 22, BASE),
+            reply(HOST, 22),
+            &mut Vec::new(),
+        );
+        let forged = seg(
+            HOST,
+            22,
+            BASE,
+            tcp::PSH | tcp::ACK,
+            SEQ + 1,
+            ISN + 7,
+            banner,
+        );
+        assert_eq!(t.on_segment(now, &forged, &mut out), Taken::No);
+        let other = seg(
+            HOST + 1,
+            22,
+            BASE,
+            tcp::PSH | tcp::ACK,
+            SEQ + 1,
+            ISN + 1,
+            banner,
+        );
+        assert_eq!(t.on_segment(now, &other, &mut out), Taken::No);
+    }
+
+    #[test]
+    fn client_first_port_gets_its_hello_with_the_ack() {
+        let mut t = table(8);
+        let now = Instant::now();
+        let mut out = Vec::new();
+        t.on_syn_ack(now, &syn_ack(HOST, 6379, BASE), reply(HOST, 6379), &mut out);
+        let s = sends(&out);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[1].flags, tcp::PSH | tcp::ACK);
+        assert_eq!(s[1].payload, b"PING\r\nINFO server\r\n");
+        let len = s[1].payload.len() as u32;
+        out.clear();
+        let pong = seg(
+            HOST,
+            6379,
+            BASE,
+            tcp::PSH | tcp::ACK,
+            SEQ + 1,
+            ISN + 1 + len,
+            b"+PONG\r\n",
+        );
+        t.on_segment(now, &pong, &mut out);
+        assert_eq!(done(&out)[0].identified.as_ref().unwrap().protocol, "redis");
+        assert_eq!(
+            sends(&out)[0].seq,
+            ISN + 1 + len,
+            "the RST follows our hello"
+        );
+    }
+
+    #[test]
+    fn silence_sends_the_hello_then_gives_up_unidentified() {
+        let mut t = table(8);
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        // 22: listen, then HTTP on the same connection, then TLS on a new one.
+        t.on_syn_ack(t0, &syn_ack(HOST, 22, BASE), reply(HOST, 22), &mut out);
+        out.clear();
+        t.tick(t0 + Duration::from_millis(500), &mut out);
+        assert!(out.is_empty(), "still listening");
+        t.tick(t0 + Duration::from_millis(1000), &mut out);
+        let s = sends(&out);
+        assert!(s[0].payload.starts_with(b"GET / HTTP/1.1\r\n"), "{s:?}");
+        out.clear();
+        t.tick(t0 + Duration::from_millis(2000), &mut out);
+        // A RST for the silent connection, and a SYN from the next source port.
+        assert_eq!(sends(&out)[0].flags, tcp::RST);
+        assert!(out.contains(&Out::Syn {
+            src: US,
+            dst: HOST,
+            sport: BASE + 1,
+            dport: 22
+        }));
+        out.clear();
+        // The SYN-ACK of the first connection again is closed, not counted.
+        assert_eq!(
+            t.on_syn_ack(t0, &syn_ack(HOST, 22, BASE), reply(HOST, 22), &mut out),
+            Taken::Yes
+        );
+        assert_eq!(sends(&out)[0].flags, tcp::RST);
+        out.clear();
+        // The new connection: TLS hello at once.
+        t.on_syn_ack(
+            t0 + Duration::from_millis(2010),
+            &syn_ack(HOST, 22, BASE + 1),
+            reply(HOST, 22),
+            &mut out,
+        );
+        assert_eq!(sends(&out)[1].payload[0], 0x16, "a TLS ClientHello");
+        out.clear();
+        // Silent again: the plan (22 is a known port: no fallbacks) ends.
+        t.tick(t0 + Duration::from_millis(3100), &mut out);
+        let d = done(&out);
+        assert_eq!(d.len(), 1);
+        assert_eq!((d[0].identified.as_ref(), d[0].pseudo), (None, false));
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn a_service_that_closes_without_reading_gets_no_further_connection() {
+        let mut t = table(8);
+        let now = Instant::now();
+        let mut out = Vec::new();
+        t.on_syn_ack(now, &syn_ack(HOST, 80, BASE), reply(HOST, 80), &mut out);
+        out.clear();
+        let fin = seg(HOST, 80, BASE, tcp::FIN | tcp::ACK, SEQ + 1, ISN + 1, &[]);
+        t.on_segment(now, &fin, &mut out);
+        assert!(!out.iter().any(|o| matches!(o, Out::Syn { .. })));
+        assert_eq!(done(&out).len(), 1);
+        // One that read the hello and closed (redis on an HTTP request) does.
+        let mut t = table(8);
+        t.on_syn_ack(now, &syn_ack(HOST, 7379, BASE), reply(HOST, 7379), &mut out);
+        t.tick(now + Duration::from_millis(1000), &mut out);
+        let len = sends(&out).last().unwrap().payload.len() as u32;
+        out.clear();
+        let fin = seg(
+            HOST,
+            7379,
+            BASE,
+            tcp::FIN | tcp::ACK,
+            SEQ + 1,
+            ISN + 1 + len,
+            &[],
+        );
+        t.on_segment(now, &fin, &mut out);
+        assert!(
+            out.iter()
+                .any(|o| matches!(o, Out::Syn { sport, .. } if *sport == BASE + 1))
+        );
+        assert!(done(&out).is_empty());
+    }
+
+    #[test]
+    fn a_full_table_reports_at_once_and_never_grows() {
+        let mut t = table(2);
+        let now = Instant::now();
+        let mut out = Vec::new();
+        for port in [22, 23, 25] {
+            assert_eq!(
+                t.on_syn_ack(now, &syn_ack(HOST, port, BASE), reply(HOST, port), &mut out),
+                Taken::Yes
+            );
+        }
+        assert_eq!(t.len(), 2);
+        let d = done(&out);
+        assert_eq!(d.len(), 1, "the third port is reported unidentified");
+        assert_eq!((d[0].reply.port, d[0].identified.as_ref()), (25, None));
+        assert_eq!(t.overflowed, 1);
+        // The scan ends: every port still in the table is reported.
+        out.clear();
+        t.flush(&mut out);
+        assert_eq!(done(&out).len(), 2);
+        assert_eq!(
+            sends(&out).iter().filter(|s| s.flags == tcp::RST).count(),
+            2
+        );
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn a_host_answering_everywhere_with_silence_is_pseudo() {
+        let mut t = table(1000);
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        let ports: Vec<u16> = (2000..2020).collect();
+        for &p in &ports {
+            t.on_syn_ack(t0, &syn_ack(HOST, p, BASE), reply(HOST, p), &mut out);
+        }
+        // A real host with one silent port.
+        t.on_syn_ack(
+            t0,
+            &syn_ack(HOST + 1, 2000, BASE),
+            reply(HOST + 1, 2000),
+            &mut out,
+        );
+        out.clear();
+        for ms in (0..=6000).step_by(100) {
+            t.tick(t0 + Duration::from_millis(ms), &mut out);
+        }
+        let d = done(&out);
+        let (mb, real): (Vec<&Done>, Vec<&Done>) = d.iter().partition(|d| d.reply.target == HOST);
+        assert_eq!(mb.len(), ports.len());
+        assert!(mb.iter().all(|d| d.pseudo));
+        // The middlebox got one connection per port: no further attempt.
+        let syns = out
+            .iter()
+            .filter(|o| matches!(o, Out::Syn { dst, .. } if *dst == HOST))
+            .count();
+        assert_eq!(syns, 0);
+        assert_eq!(t.pseudo_hosts(), vec![HOST]);
+        // The real host's silent unknown port tried more (fallbacks).
+        assert!(
+            out.iter()
+                .any(|o| matches!(o, Out::Syn { dst, .. } if *dst == HOST + 1))
+        );
+        assert!(real.iter().all(|d| !d.pseudo));
+    }
+}
