@@ -48,6 +48,11 @@ const SERVICES: [(u16, &str); 13] = [
     (8443, "tls"),
     (11211, "memcached"),
 ];
+/// A service of no known protocol that greets with a hostile banner:
+/// a spreadsheet formula, markup and script, terminal escapes, then 5 KB of
+/// binary junk.
+const HOSTILE_PORT: u16 = 9999;
+const HOSTILE_HEAD: &str = "=cmd|' /C calc'!A0<script>alert(1)</script>\\x1b[2J\\x1b]0;pwned\\x07";
 /// Closed on the real hosts, open (SYN-ACK) on the middleboxes.
 const CLOSED: std::ops::RangeInclusive<u16> = 2000..=2009;
 
@@ -55,11 +60,10 @@ fn ports_arg() -> String {
     SERVICES
         .iter()
         .map(|(p, _)| p.to_string())
-        .chain(std::iter::once(format!(
-            "{}-{}",
-            CLOSED.start(),
-            CLOSED.end()
-        )))
+        .chain([
+            HOSTILE_PORT.to_string(),
+            format!("{}-{}", CLOSED.start(), CLOSED.end()),
+        ])
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -246,11 +250,39 @@ fn identify_lab(dir: &Path) -> (Lab, Daemons) {
             ),
         ],
     );
+    daemons.start(
+        &lab,
+        "python3",
+        &[
+            "-c",
+            &format!(
+                "import socketserver\n\
+                 junk=bytes((i*131)%256 for i in range(5000))\n\
+                 class H(socketserver.BaseRequestHandler):\n\
+                 \tdef handle(self):\n\
+                 \t\tself.request.sendall(b\"{HOSTILE_HEAD}\"+junk)\n\
+                 socketserver.ThreadingTCPServer.allow_reuse_address=True\n\
+                 socketserver.ThreadingTCPServer.request_queue_size=1024\n\
+                 socketserver.ThreadingTCPServer(('0.0.0.0',{HOSTILE_PORT}),H).serve_forever()\n"
+            ),
+        ],
+    );
     wait_tcp(
         &lab,
         &mut daemons,
         &[
-            21, 22, 23, 80, 1883, 4443, 6379, 7777, 8443, 11211, HOLD_PORT,
+            21,
+            22,
+            23,
+            80,
+            1883,
+            4443,
+            6379,
+            7777,
+            8443,
+            11211,
+            HOLD_PORT,
+            HOSTILE_PORT,
         ],
     );
     // Services on unexpected ports, and the middleboxes.
@@ -304,7 +336,8 @@ fn scan(lab: &Lab, out: &Path, extra: &[&str]) -> (Vec<Value>, Duration, String)
             ])
             .args(["--wait", "2", "--seed", "7", "-o"])
             .arg(out)
-            .args(extra),
+            .args(extra)
+            .current_dir(out.parent().unwrap()),
     );
     let took = t.elapsed();
     check(&o);
@@ -333,7 +366,53 @@ fn real_daemons_are_identified_middleboxes_are_pseudo_and_nothing_is_left_behind
     let (lab, _daemons) = identify_lab(dir.path());
 
     let (plain, plain_time, _) = scan(&lab, &dir.path().join("plain.ndjson"), &["--no-identify"]);
-    let (recs, ident_time, stderr) = scan(&lab, &dir.path().join("ident.ndjson"), &[]);
+    let (csv, html, xml) = (
+        dir.path().join("ident.csv"),
+        dir.path().join("ident.html"),
+        dir.path().join("ident.xml"),
+    );
+    let (recs, ident_time, stderr) = scan(
+        &lab,
+        &dir.path().join("ident.ndjson"),
+        &[
+            "-o",
+            csv.to_str().unwrap(),
+            "-o",
+            html.to_str().unwrap(),
+            "-o",
+            xml.to_str().unwrap(),
+        ],
+    );
+    // The hostile banner reached every format, and nothing live did.
+    for f in [&csv, &html, &xml] {
+        let text = std::fs::read(f).unwrap();
+        assert!(!text.contains(&0x1b), "an escape in {}", f.display());
+        let text = String::from_utf8(text).unwrap();
+        assert!(
+            text.contains("cmd|"),
+            "no banner in {}: {:?}",
+            f.display(),
+            text.lines()
+                .filter(|l| l.contains("9999"))
+                .take(2)
+                .collect::<Vec<_>>()
+        );
+        if f != &csv {
+            assert!(
+                !text.contains("<script>alert"),
+                "live markup in {}",
+                f.display()
+            );
+        } else {
+            for cell in text.split([',', '\n']) {
+                let cell = cell.trim_start_matches('"');
+                assert!(
+                    !cell.starts_with("=cmd"),
+                    "a formula cell in the CSV: {cell}"
+                );
+            }
+        }
+    }
     assert!(
         guard_tables(&lab).is_empty(),
         "table left after a normal exit"
@@ -348,12 +427,17 @@ fn real_daemons_are_identified_middleboxes_are_pseudo_and_nothing_is_left_behind
     // Every open port is found, identifying or not: the ground truth.
     let mut truth = BTreeSet::new();
     for h in hosts(REAL) {
-        for (p, _) in SERVICES {
+        for p in SERVICES.iter().map(|(p, _)| *p).chain([HOSTILE_PORT]) {
             truth.insert((h.to_string(), p as u64));
         }
     }
     for h in hosts(MIDDLEBOX) {
-        for p in SERVICES.iter().map(|(p, _)| *p).chain(CLOSED) {
+        for p in SERVICES
+            .iter()
+            .map(|(p, _)| *p)
+            .chain([HOSTILE_PORT])
+            .chain(CLOSED)
+        {
             truth.insert((h.to_string(), p as u64));
         }
     }
@@ -374,17 +458,32 @@ fn real_daemons_are_identified_middleboxes_are_pseudo_and_nothing_is_left_behind
         .iter()
         .filter(|r| real.contains(r["ip"].as_str().unwrap()))
     {
-        total += 1;
         let port = r["port"].as_u64().unwrap() as u16;
+        assert!(
+            r.get("pseudo").is_none(),
+            "a real host's port is pseudo: {r}"
+        );
+        if port == HOSTILE_PORT {
+            // No protocol of ours: recorded, named nothing, the banner
+            // escaped (printable ASCII only) and bounded.
+            assert!(r.get("protocol").is_none(), "{r}");
+            let b = r["banner"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no banner: {r}"));
+            assert!(b.len() <= 256, "{r}");
+            assert!(b.bytes().all(|c| (0x20..0x7f).contains(&c)), "{r}");
+            assert!(
+                b.starts_with("=cmd|' /C calc'!A0<script>alert(1)</script>\\x1b[2J"),
+                "{b}"
+            );
+            continue;
+        }
+        total += 1;
         match r.get("protocol").and_then(Value::as_str) {
             Some(p) if p == want[&port] => right += 1,
             Some(_) => wrong.push(r.clone()),
             None => {}
         }
-        assert!(
-            r.get("pseudo").is_none(),
-            "a real host's port is pseudo: {r}"
-        );
     }
     assert!(wrong.is_empty(), "wrongly identified: {wrong:#?}");
     assert!(

@@ -272,7 +272,15 @@ impl Sessions {
 
     /// Any other TCP segment to our addresses and ports: data, FIN or RST of
     /// a connection being identified is taken; anything else is not.
-    pub fn on_segment(&mut self, now: Instant, seg: &Incoming<'_>, out: &mut Vec<Out>) -> Taken {
+    /// `wire_len` is the payload's length on the wire (a capture may hold
+    /// only the start of a large segment).
+    pub fn on_segment(
+        &mut self,
+        now: Instant,
+        seg: &Incoming<'_>,
+        wire_len: usize,
+        out: &mut Vec<Out>,
+    ) -> Taken {
         let key = (seg.src, seg.sport);
         let Some(e) = self.entries.get_mut(&key) else {
             return Taken::No;
@@ -291,11 +299,11 @@ impl Sessions {
             self.attempt_over(now, key, false, true, out);
             return Taken::Yes;
         }
-        if !seg.payload.is_empty() && seg.seq == e.rcv_next {
+        if wire_len > 0 && seg.seq == e.rcv_next {
             let room = DATA_MAX - e.data.len();
             e.data
                 .extend_from_slice(&seg.payload[..seg.payload.len().min(room)]);
-            e.rcv_next = e.rcv_next.wrapping_add(seg.payload.len() as u32);
+            e.rcv_next = e.rcv_next.wrapping_add(wire_len as u32);
             e.responsive = true;
             if let Some(id) = identify(&e.data, e.hello, key.1) {
                 out.push(Out::Send(to_segment(&handshake::close(seg))));
@@ -659,7 +667,10 @@ mod tests {
             ISN + 1,
             banner,
         );
-        assert_eq!(t.on_segment(now, &data, &mut out), Taken::Yes);
+        assert_eq!(
+            t.on_segment(now, &data, data.payload.len(), &mut out),
+            Taken::Yes
+        );
         let s = sends(&out);
         assert_eq!(
             (s[0].flags, s[0].seq),
@@ -687,7 +698,10 @@ mod tests {
             ISN + 7,
             banner,
         );
-        assert_eq!(t.on_segment(now, &forged, &mut out), Taken::No);
+        assert_eq!(
+            t.on_segment(now, &forged, forged.payload.len(), &mut out),
+            Taken::No
+        );
         let other = seg(
             HOST + 1,
             22,
@@ -697,7 +711,10 @@ mod tests {
             ISN + 1,
             banner,
         );
-        assert_eq!(t.on_segment(now, &other, &mut out), Taken::No);
+        assert_eq!(
+            t.on_segment(now, &other, other.payload.len(), &mut out),
+            Taken::No
+        );
     }
 
     #[test]
@@ -721,7 +738,7 @@ mod tests {
             ISN + 1 + len,
             b"+PONG\r\n",
         );
-        t.on_segment(now, &pong, &mut out);
+        t.on_segment(now, &pong, pong.payload.len(), &mut out);
         assert_eq!(done(&out)[0].identified.as_ref().unwrap().protocol, "redis");
         assert_eq!(
             sends(&out)[0].seq,
@@ -786,7 +803,7 @@ mod tests {
         t.on_syn_ack(now, &syn_ack(HOST, 80, BASE), reply(HOST, 80), &mut out);
         out.clear();
         let fin = seg(HOST, 80, BASE, tcp::FIN | tcp::ACK, SEQ + 1, ISN + 1, &[]);
-        t.on_segment(now, &fin, &mut out);
+        t.on_segment(now, &fin, 0, &mut out);
         assert!(!out.iter().any(|o| matches!(o, Out::Syn { .. })));
         assert_eq!(done(&out).len(), 1);
         // One that read the hello and closed (redis on an HTTP request) does.
@@ -804,7 +821,7 @@ mod tests {
             ISN + 1 + len,
             &[],
         );
-        t.on_segment(now, &fin, &mut out);
+        t.on_segment(now, &fin, 0, &mut out);
         assert!(
             out.iter()
                 .any(|o| matches!(o, Out::Syn { sport, .. } if *sport == BASE + 1))

@@ -211,7 +211,7 @@ impl<'a> Responder<'a> {
         us: &Identity,
         fwd: &mut Vec<Classified>,
     ) -> bool {
-        let Ok(seg) = segment::parse_ipv4(pkt) else {
+        let Ok((seg, wire_len)) = segment::parse_ipv4_captured(pkt) else {
             return false;
         };
         let before = self.sessions.len();
@@ -220,7 +220,7 @@ impl<'a> Responder<'a> {
                 self.sessions.on_syn_ack(now, &seg, *r, &mut self.out)
             }
             _ if us.is_source(seg.dst) && us.is_sport(seg.dport) => {
-                self.sessions.on_segment(now, &seg, &mut self.out)
+                self.sessions.on_segment(now, &seg, wire_len, &mut self.out)
             }
             _ => Taken::No,
         };
