@@ -33,7 +33,7 @@ const MIDDLEBOX: &str = "198.19.1.0/29";
 const HOLD_PORT: u16 = 65000;
 
 /// Port -> the protocol that answers there on a real host.
-const SERVICES: [(u16, &str); 13] = [
+const SERVICES: [(u16, &str); 14] = [
     (21, "ftp"),
     (22, "ssh"),
     (23, "telnet"),
@@ -46,6 +46,7 @@ const SERVICES: [(u16, &str); 13] = [
     (7777, "http"),   // nginx on a port nobody knows
     (8080, "telnet"), // redirected to telnetd
     (8443, "tls"),
+    (993, "tls"), // openssl s_server speaking TLS 1.0 only
     (11211, "memcached"),
 ];
 /// A service of no known protocol that greets with a hostile banner:
@@ -189,6 +190,23 @@ fn identify_lab(dir: &Path) -> (Lab, Daemons) {
     );
     daemons.start(
         &lab,
+        "openssl",
+        &[
+            "s_server",
+            "-accept",
+            "993",
+            "-cert",
+            &d("tls.crt"),
+            "-key",
+            &d("tls.key"),
+            "-tls1",
+            "-cipher",
+            "DEFAULT@SECLEVEL=0",
+            "-quiet",
+        ],
+    );
+    daemons.start(
+        &lab,
         "redis-server",
         &[
             "--port",
@@ -280,6 +298,7 @@ fn identify_lab(dir: &Path) -> (Lab, Daemons) {
             6379,
             7777,
             8443,
+            993,
             11211,
             HOLD_PORT,
             HOSTILE_PORT,
@@ -447,8 +466,37 @@ fn real_daemons_are_identified_middleboxes_are_pseudo_and_nothing_is_left_behind
         plain.iter().all(|r| r.get("protocol").is_none()),
         "--no-identify identified something"
     );
-    // One record per open port (no TLS 1.0/1.1 in this lab).
-    assert_eq!(recs.len(), truth.len());
+    // One record per open port, and one more for each TLS 1.0 service: a
+    // finding of its own.
+    let legacy: Vec<&Value> = recs
+        .iter()
+        .filter(|r| r["reason"] == "tls-version")
+        .collect();
+    assert_eq!(recs.len(), truth.len() + legacy.len());
+    let legacy_at: BTreeSet<(String, u64)> = legacy
+        .iter()
+        .map(|r| {
+            (
+                r["ip"].as_str().unwrap().to_string(),
+                r["port"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want_legacy: BTreeSet<(String, u64)> =
+        hosts(REAL).iter().map(|h| (h.to_string(), 993)).collect();
+    assert_eq!(legacy_at, want_legacy);
+    for r in &legacy {
+        assert_eq!(
+            (
+                r["service"].as_str(),
+                r["category"].as_str(),
+                r["protocol"].as_str()
+            ),
+            (Some("tls-legacy"), Some("risky"), Some("tls")),
+            "{r}"
+        );
+        assert!(r["rationale"].as_str().unwrap().contains("TLSv1.0"), "{r}");
+    }
 
     // Real hosts: >= 99% identified right, none wrong.
     let want: BTreeMap<u16, &str> = SERVICES.into_iter().collect();
@@ -456,7 +504,7 @@ fn real_daemons_are_identified_middleboxes_are_pseudo_and_nothing_is_left_behind
     let (mut right, mut wrong, mut total) = (0, Vec::new(), 0);
     for r in recs
         .iter()
-        .filter(|r| real.contains(r["ip"].as_str().unwrap()))
+        .filter(|r| real.contains(r["ip"].as_str().unwrap()) && r["reason"] == "syn-ack")
     {
         let port = r["port"].as_u64().unwrap() as u16;
         assert!(

@@ -309,11 +309,12 @@ impl Sessions {
                 out.push(Out::Send(to_segment(&handshake::close(seg))));
                 let rest = &attempts(key.1, self.cfg.fallbacks)[e.attempt + 1..];
                 if e.provisional.is_none()
-                    && is_http_refusal(&id, e.hello)
+                    && is_refusal(&id, e.hello)
                     && rest.iter().any(|a| a.hello == Some(Hello::Tls))
                 {
                     // nginx and others answer plain HTTP on a TLS port
-                    // with a 400: see whether TLS is what it speaks.
+                    // with a 400, TLS servers with an alert: see whether
+                    // (and which) TLS is what it speaks.
                     e.provisional = Some(id);
                     e.data.clear();
                     self.attempt_over(now, key, false, false, out);
@@ -462,11 +463,14 @@ impl Sessions {
     }
 }
 
-/// An HTTP 400 to our own plain HTTP request.
-fn is_http_refusal(id: &Identified, sent: Option<Hello>) -> bool {
-    id.protocol == "http"
+/// A name that a TLS hello may improve on: an HTTP 400 to our own plain
+/// HTTP request, or a TLS alert to a hello that was not TLS (TLS, but
+/// which version?).
+fn is_refusal(id: &Identified, sent: Option<Hello>) -> bool {
+    (id.protocol == "http"
         && sent == Some(Hello::Http)
-        && (id.banner.starts_with(b"HTTP/1.1 400") || id.banner.starts_with(b"HTTP/1.0 400"))
+        && (id.banner.starts_with(b"HTTP/1.1 400") || id.banner.starts_with(b"HTTP/1.0 400")))
+        || (id.protocol == "tls" && id.detail.is_none() && sent != Some(Hello::Tls))
 }
 
 fn wait_of(ms: u32, max: Duration) -> Duration {
