@@ -115,6 +115,8 @@ enum Phase {
 #[derive(Debug)]
 struct Entry {
     reply: Classified,
+    /// When its SYN-ACK arrived.
+    since: Instant,
     /// Our address.
     src: u32,
     attempt: usize,
@@ -178,6 +180,12 @@ impl Sessions {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// When the SYN-ACK of the oldest port still being identified arrived:
+    /// no reply captured before it is still held back.
+    pub fn oldest(&self) -> Option<Instant> {
+        self.entries.values().map(|e| e.since).min()
     }
 
     /// The verdict on `host` so far.
@@ -249,6 +257,7 @@ impl Sessions {
         let a = attempts(seg.sport, self.cfg.fallbacks)[0];
         let mut e = Entry {
             reply,
+            since: now,
             src: seg.dst,
             attempt: 0,
             sport: seg.dport,

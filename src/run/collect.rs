@@ -34,6 +34,17 @@ pub struct Collected {
     pub until: Instant,
 }
 
+/// Identification holds a port's reply back until it is done: nothing
+/// captured since the oldest reply still held counts as handled.
+fn held_back(st: &mut Collected, ident: Option<&super::respond::Shared>) {
+    if let Some(t) = ident
+        .and_then(|s| s.oldest_pending())
+        .and_then(|t| t.checked_sub(super::recv::READ_TIMEOUT))
+    {
+        st.until = st.until.min(t);
+    }
+}
+
 /// Correlate, annotate and write until the channel closes.
 pub fn run(
     rx: Receiver<(Instant, Vec<Classified>)>,
@@ -51,13 +62,16 @@ pub fn run(
             Err(RecvTimeoutError::Timeout) => {
                 // Nothing waiting: whatever the kernel captured more than a
                 // read timeout (and a margin) ago has been handled.
-                state.lock().unwrap().until = Instant::now() - 2 * super::recv::READ_TIMEOUT;
+                let mut st = state.lock().unwrap();
+                st.until = Instant::now() - 2 * super::recv::READ_TIMEOUT;
+                held_back(&mut st, ident);
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => break,
         };
         let mut st = state.lock().unwrap();
         st.until = st.until.max(at - super::recv::READ_TIMEOUT);
+        held_back(&mut st, ident);
         let c = &mut st.corr;
         for r in &batch {
             // synsweep-identify (issue 15): what identification found.

@@ -52,6 +52,9 @@ pub fn run(
         if let Some(r) = responder.as_mut() {
             r.tick(at, &mut v);
         }
+        // Replies count when captured (`--rate max` compares them with
+        // what was sent), not when a port's identification is done.
+        let mut replies = 0u64;
         if n > 0 || !v.is_empty() {
             for i in 0..n {
                 let (frame, outgoing) = batch.frame(i);
@@ -59,6 +62,7 @@ pub fn run(
                     continue;
                 }
                 let c = frame.get(l3..).map(|p| (p, probe.classify(p, us)));
+                replies += matches!(c, Some((_, Ok(_)))) as u64;
                 if let (Some((p, c)), Some(r)) = (&c, responder.as_mut())
                     && r.on_packet(at, p, c, us, &mut v)
                 {
@@ -78,7 +82,7 @@ pub fn run(
                     }
                 }
             }
-            stats.frames.fetch_add(v.len() as u64, Ordering::Relaxed);
+            stats.frames.fetch_add(replies, Ordering::Relaxed);
             if !v.is_empty() && out.send((at, v)).is_err() {
                 break;
             }
@@ -98,7 +102,6 @@ pub fn run(
         let mut v = Vec::new();
         r.flush(&mut v);
         if !v.is_empty() {
-            stats.frames.fetch_add(v.len() as u64, Ordering::Relaxed);
             let _ = out.send((Instant::now(), v));
         }
     }

@@ -76,9 +76,18 @@ pub struct Shared {
     /// Open ports reported unidentified because a table was full.
     pub overflowed: AtomicU64,
     pseudo_hosts: Mutex<BTreeSet<u32>>,
+    /// Per responder: the SYN-ACK time of its oldest port still held.
+    oldest: Mutex<Vec<Option<Instant>>>,
 }
 
 impl Shared {
+    /// The capture time of the oldest SYN-ACK whose port is still being
+    /// identified (its finding not yet forwarded): checkpoints must not
+    /// count it as collected.
+    pub fn oldest_pending(&self) -> Option<Instant> {
+        self.oldest.lock().unwrap().iter().flatten().min().copied()
+    }
+
     /// The outcome of an open port, once (the collector takes it).
     pub fn take(&self, ip: u32, port: u16) -> Option<Outcome> {
         self.outcomes.lock().unwrap().remove(&(ip, port))
@@ -177,11 +186,19 @@ pub struct Responder<'a> {
     /// Follow-ups the kernel refused.
     pub send_errors: u64,
     overflowed: u64,
+    /// This responder's slot in `Shared::oldest`.
+    slot: usize,
 }
 
 impl<'a> Responder<'a> {
     pub fn new(tx: &'a Tx, us: &Identity, shared: &'a Shared) -> Responder<'a> {
+        let slot = {
+            let mut o = shared.oldest.lock().unwrap();
+            o.push(None);
+            o.len() - 1
+        };
         Responder {
+            slot,
             sessions: Sessions::new(Config {
                 capacity: CAPACITY,
                 max_wait: MAX_WAIT,
@@ -249,6 +266,11 @@ impl<'a> Responder<'a> {
         let d = self.sessions.len() as i64 - before as i64;
         if d != 0 {
             self.shared.pending.fetch_add(d, Ordering::Relaxed);
+        }
+        let oldest = self.sessions.oldest();
+        let mut o = self.shared.oldest.lock().unwrap();
+        if o[self.slot] != oldest {
+            o[self.slot] = oldest;
         }
     }
 
