@@ -328,14 +328,17 @@ fn identify_lab(dir: &Path) -> (Lab, Daemons) {
     (lab, daemons)
 }
 
-/// The `synsweep_*` nftables tables in the scanner namespace.
+/// The RST guards' nftables tables (`synsweep_<pid>`) in the scanner namespace.
 fn guard_tables(lab: &Lab) -> Vec<String> {
     let out = lab.run_in_scanner(Command::new("nft").args(["list", "tables"]));
     assert!(out.status.success(), "nft list tables");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.trim().strip_prefix("table inet "))
-        .filter(|t| t.starts_with("synsweep_"))
+        .filter(|t| {
+            t.strip_prefix("synsweep_")
+                .is_some_and(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        })
         .map(str::to_string)
         .collect()
 }
@@ -710,4 +713,55 @@ fn run_in_scanner_nft(lab: &Lab, script: &str) {
         .write_all(script.as_bytes())
         .unwrap();
     assert!(child.wait().unwrap().success());
+}
+
+/// Loopback: follow-ups go through a raw IP socket whose packets the RST
+/// guard must let through (marked), and are captured on `lo`.
+#[test]
+fn a_loopback_scan_identifies_through_the_raw_ip_socket() {
+    let lab = Lab::loopback_only(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = lab.scanner_command("python3");
+    cmd.args(["-m", "http.server", "8000", "--bind", "127.0.0.1"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _server = Kill(cmd.spawn().expect("python3 -m http.server"));
+    let up = lab.in_scanner(|| {
+        (0..100).any(|_| {
+            let ok = std::net::TcpStream::connect(("127.0.0.1", 8000)).is_ok();
+            if !ok {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            ok
+        })
+    });
+    assert!(up, "http.server never listened");
+    let out = dir.path().join("lo.ndjson");
+    let o = lab.run_in_scanner(
+        synsweep()
+            .args(["scan", "127.0.0.1", "-p", "8000,9", "--wait", "1", "-o"])
+            .arg(&out)
+            .current_dir(dir.path()),
+    );
+    check(&o);
+    let recs = records(&out);
+    assert_eq!(recs.len(), 1, "{recs:#?}");
+    assert_eq!(recs[0]["protocol"], "http", "{}", recs[0]);
+    assert!(
+        recs[0]["banner"]
+            .as_str()
+            .unwrap()
+            .starts_with("HTTP/1.0 200"),
+        "{}",
+        recs[0]
+    );
+    assert!(guard_tables(&lab).is_empty());
 }
