@@ -536,6 +536,7 @@ fn real_daemons_are_identified_middleboxes_are_pseudo_and_nothing_is_left_behind
             None => {}
         }
     }
+    eprintln!("identify lab: {right} of {total} services identified right");
     assert!(wrong.is_empty(), "wrongly identified: {wrong:#?}");
     assert!(
         right * 100 >= total * 99,

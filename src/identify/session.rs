@@ -211,10 +211,11 @@ impl Sessions {
         Duration::from_millis(ms as u64).min(self.cfg.max_wait)
     }
 
-    /// A SYN-ACK the probe module validated as `reply` (open). Returns
-    /// [`Taken::Yes`] when the table handles it: its finding comes later as
-    /// [`Out::Done`]; [`Taken::No`] when it is a duplicate of a port already
-    /// done (forward it: the correlator drops it).
+    /// A SYN-ACK the probe module validated as `reply` (open). Always taken:
+    /// a new port's finding comes later as [`Out::Done`] (at once,
+    /// unidentified, when the table is full); a SYN-ACK of a port being
+    /// identified belongs to one of its connections (a further attempt, a
+    /// retransmission: ACKed again, or an older one: reset).
     pub fn on_syn_ack(
         &mut self,
         now: Instant,
