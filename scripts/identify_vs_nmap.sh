@@ -198,8 +198,12 @@ for h in doc.getElementsByTagName("host"):
         s = p.getElementsByTagName("service")
         name = s[0].getAttribute("name") if s else ""
         tunnel = s[0].getAttribute("tunnel") if s else ""
+        # method="table": no probe matched; the name is the one of the port in
+        # nmap-services, a guess, not an identification.
+        if s and s[0].getAttribute("method") == "table":
+            name, tunnel = "", ""
         m = {"ssh": "ssh", "http": "http", "ftp": "ftp", "telnet": "telnet", "redis": "redis",
-             "memcached": "memcached", "mqtt": "mqtt", "https": "tls", "imaps": "tls", "ssl": "tls",
+             "memcached": "memcached", "mqtt": "mqtt", "mosquitto": "mqtt", "https": "tls", "imaps": "tls", "ssl": "tls",
              "http-proxy": "http", "smtp": "smtp", "pop3": "pop3", "imap": "imap", "vnc": "vnc",
              "mysql": "mysql", "rdp": "rdp", "ms-wbt-server": "rdp", "ldap": "ldap", "rtsp": "rtsp",
              "rsync": "rsync", "amqp": "amqp", "irc": "irc", "mongodb": "mongodb",
@@ -210,5 +214,5 @@ for h in doc.getElementsByTagName("host"):
 }
 read -r r w n ex < <(nmap_lines | score)
 row "$label" "${wall[nmap]}" "$r" "$w" "$n" "$ex"
-echo "      middlebox ports nmap names: $(nmap_lines | awk '$1 ~ /^198\.19\.1\./ { c[$3]++ } END { for (k in c) printf "%s %d, ", k, c[k] }')"
+echo "      middlebox ports: $(nmap_lines | awk '$1 ~ /^198\.19\.1\./ { n++; if ($3 != "-") { named++; c[$3]++ } } END { printf "%d open, %d named a service by nmap", n, named; for (k in c) printf " (%s %d)", k, c[k] }')"
 tail -n 1 "$work/n.out" | sed 's/^/      /'

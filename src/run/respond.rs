@@ -34,6 +34,10 @@ use std::time::{Duration, Instant};
 pub const CAPACITY: usize = 16_384;
 /// Longest wait for a banner or a reply on one connection.
 pub const MAX_WAIT: Duration = Duration::from_millis(1000);
+/// How often a responder looks for waits that are over.
+pub const TICK_EVERY: Duration = Duration::from_millis(10);
+/// How often a responder recomputes its oldest held port.
+pub const OLDEST_EVERY: Duration = Duration::from_millis(20);
 /// How long the end of a scan waits for identifications still running.
 pub const DRAIN_MAX: Duration = Duration::from_secs(15);
 
@@ -186,8 +190,10 @@ pub struct Responder<'a> {
     /// Follow-ups the kernel refused.
     pub send_errors: u64,
     overflowed: u64,
-    /// This responder's slot in `Shared::oldest`.
+    /// This responder's slot in `Shared::oldest`, and when it was last set.
     slot: usize,
+    oldest_at: Instant,
+    ticked: Instant,
 }
 
 impl<'a> Responder<'a> {
@@ -199,6 +205,8 @@ impl<'a> Responder<'a> {
         };
         Responder {
             slot,
+            oldest_at: Instant::now(),
+            ticked: Instant::now(),
             sessions: Sessions::new(Config {
                 capacity: CAPACITY,
                 max_wait: MAX_WAIT,
@@ -241,16 +249,21 @@ impl<'a> Responder<'a> {
             }
             _ => Taken::No,
         };
-        self.account(before);
+        self.account(before, now);
         self.drain(fwd);
         taken == Taken::Yes
     }
 
-    /// Advance the sessions' clock.
+    /// Advance the sessions' clock (a scan of the table: at most every
+    /// [`TICK_EVERY`]).
     pub fn tick(&mut self, now: Instant, fwd: &mut Vec<Classified>) {
+        if now.duration_since(self.ticked) < TICK_EVERY {
+            return;
+        }
+        self.ticked = now;
         let before = self.sessions.len();
         self.sessions.tick(now, &mut self.out);
-        self.account(before);
+        self.account(before, now);
         self.drain(fwd);
     }
 
@@ -258,19 +271,30 @@ impl<'a> Responder<'a> {
     pub fn flush(&mut self, fwd: &mut Vec<Classified>) {
         let before = self.sessions.len();
         self.sessions.flush(&mut self.out);
-        self.account(before);
+        self.account(before, Instant::now());
         self.drain(fwd);
     }
 
-    fn account(&self, before: usize) {
-        let d = self.sessions.len() as i64 - before as i64;
+    /// Publish how many ports are held and since when. The oldest time is
+    /// recomputed every [`OLDEST_EVERY`] (a scan of the table); in between
+    /// it may only be too old (safe for checkpoints), except when the table
+    /// was empty: then the new port's time is published at once.
+    fn account(&mut self, before: usize, now: Instant) {
+        let len = self.sessions.len();
+        let d = len as i64 - before as i64;
         if d != 0 {
             self.shared.pending.fetch_add(d, Ordering::Relaxed);
         }
-        let oldest = self.sessions.oldest();
-        let mut o = self.shared.oldest.lock().unwrap();
-        if o[self.slot] != oldest {
-            o[self.slot] = oldest;
+        let set = if before == 0 && len > 0 {
+            Some(Some(now))
+        } else if now.duration_since(self.oldest_at) >= OLDEST_EVERY || (len == 0 && before > 0) {
+            Some(self.sessions.oldest())
+        } else {
+            None
+        };
+        if let Some(t) = set {
+            self.oldest_at = now;
+            self.shared.oldest.lock().unwrap()[self.slot] = t;
         }
     }
 
