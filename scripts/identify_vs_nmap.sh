@@ -4,7 +4,11 @@
 # costs against) and nmap -sV, on the same real Debian daemons; share of
 # open ports named correctly, named wrongly, and wall time.
 #
-#   scripts/identify_vs_nmap.sh [--skip-build]
+#   scripts/identify_vs_nmap.sh [--skip-build] [--real-bits B] [--no-nmap]
+#
+# --real-bits B: 2^B real hosts (198.19.0.0/(32-B), default 3: 8 hosts, at
+# most 8: a /24), and 2^(B-1) middleboxes in 198.19.1.0; --no-nmap: only
+# synsweep, identifying and not (the wall-time cost at a larger size).
 #
 # Lab (scripts/lab.sh, veth shape). Real hosts 198.19.0.0/29 (every daemon
 # listens on 0.0.0.0, so all 8 answer): sshd 22, vsftpd 21, telnetd 23
@@ -16,7 +20,7 @@
 # accepts (SYN-ACK everywhere, nothing said). Ports scanned: the 14 above
 # and 2000-2009 (closed on the real hosts).
 #
-# Truth: 8 x 14 = 112 real services; a tool is right on a port when it names
+# Truth: 14 services per real host (8 x 14 = 112 by default); a tool is right on a port when it names
 # the protocol that answers there (nmap's names mapped to synsweep's:
 # ssl/* and https are tls, ...). Middlebox ports: synsweep should say pseudo
 # (no protocol); what nmap says is shown.
@@ -29,12 +33,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 lab="$here/lab.sh"
 build=1
+bits=3
+nmap=1
 while (($#)); do
     case "$1" in
         --skip-build) build=0; shift ;;
-        *) echo "usage: $0 [--skip-build]" >&2; exit 2 ;;
+        --real-bits) bits=${2:?--real-bits needs a value}; shift 2 ;;
+        --no-nmap) nmap=0; shift ;;
+        *) echo "usage: $0 [--skip-build] [--real-bits B] [--no-nmap]" >&2; exit 2 ;;
     esac
 done
+[[ $bits =~ ^[1-8]$ ]] || { echo "identify_vs_nmap.sh: --real-bits takes 1 to 8" >&2; exit 2; }
 [[ $EUID -eq 0 ]] || { echo "identify_vs_nmap.sh: must run as root (network namespaces)" >&2; exit 1; }
 for t in sshd nginx redis-server vsftpd memcached mosquitto socat openssl nmap jq ssh-keygen python3; do
     command -v "$t" >/dev/null || [[ -x /usr/sbin/$t ]] || { echo "identify_vs_nmap.sh: $t not found" >&2; exit 1; }
@@ -66,8 +75,10 @@ fi
 
 eval "$("$lab" up "$name")"
 tns=$target_ns; sns=$scanner_ns
-REAL=198.19.0.0/29
-MB=198.19.1.0/30
+REAL=198.19.0.0/$((32 - bits))
+MB=198.19.1.0/$((33 - bits))
+nreal=$((1 << bits))
+nmb=$((1 << (bits - 1)))
 HOLD=65000
 PORTS=21,22,23,80,443,993,1883,4443,6379,7379,7777,8080,8443,11211,2000-2009
 
@@ -101,9 +112,11 @@ bg memcached -u root -l 0.0.0.0 -p 11211 -U 0 -c 4096
 printf 'listener 1883 0.0.0.0\nallow_anonymous true\nmax_connections -1\n' >"$work/mosquitto.conf"
 bg mosquitto -c "$work/mosquitto.conf"
 bg socat TCP-LISTEN:23,reuseaddr,fork,backlog=1024 EXEC:/usr/sbin/telnetd,nofork
+# One listener answers for every middlebox: a deep accept queue, as if each had its own.
+inns sysctl -q -w net.core.somaxconn=65535
 bg python3 -c "import socket,time
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('0.0.0.0', $HOLD)); s.listen(4096)
+s.bind(('0.0.0.0', $HOLD)); s.listen(65535)
 while True: time.sleep(3600)"
 for p in 21 22 23 80 993 1883 4443 6379 7777 8443 11211 $HOLD; do
     for _ in $(seq 200); do
@@ -141,12 +154,12 @@ cat >"$work/truth" <<EOF
 8443 tls
 11211 memcached
 EOF
-truth=$((8 * $(wc -l <"$work/truth")))
+truth=$((nreal * $(wc -l <"$work/truth")))
 now() { date +%s.%N; }
 # Score "IP PORT PROTOCOL" lines (PROTOCOL "-" when none) of the real hosts.
 score() {
     awk -v T="$work/truth" 'BEGIN { while ((getline l < T) > 0) { split(l, a, " "); want[a[1]] = a[2] } }
-        $1 ~ /^198\.19\.0\.[0-7]$/ && ($2 in want) {
+        $1 ~ /^198\.19\.0\./ && ($2 in want) {
             if ($3 == want[$2]) right++; else if ($3 == "-") none++; else { wrong++; if (w < 5) { w++; ex = ex " " $2 ":" $3 } } }
         END { printf "%d %d %d%s\n", right + 0, wrong + 0, none + 0, ex }'
 }
@@ -156,7 +169,7 @@ row() { # label wall right wrong none [examples]
 }
 
 echo "synsweep identification vs nmap -sV: $(date -u +%FT%TZ), $(nproc) CPUs, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "lab: $REAL (8 real hosts x 14 services = $truth) + $MB (4 middleboxes), ports $PORTS; nmap $(nmap --version | awk 'NR==1 {print $3}')"
+echo "lab: $REAL ($nreal real hosts x 14 services = $truth) + $MB ($nmb middleboxes), ports $PORTS; nmap $(nmap --version | awk 'NR==1 {print $3}')"
 cd "$work"
 
 declare -A wall
@@ -178,6 +191,7 @@ echo "      TLS 1.0 findings: $(jq -r 'select(.reason == "tls-version") | .ip' "
 grep -o 'synsweep: .*' "$work/ident.out" | sed 's/^/      /' || true
 printf '  %-34s %7.2f s\n' "synsweep --no-identify" "${wall[plain]}"
 
+((nmap)) || exit 0
 label="nmap -sV -n -Pn -T4"
 t0=$(now)
 timeout -s INT 1800 ip netns exec "$sns" nmap -sV -n -Pn -T4 -p "$PORTS" -oX "$work/n.xml" \

@@ -256,7 +256,13 @@ fn identify_lab(dir: &Path) -> (Lab, Daemons) {
         ],
     );
     // The middleboxes: every port to a listener that never accepts (the
-    // kernel completes the handshakes; nothing is ever sent).
+    // kernel completes the handshakes; nothing is ever sent). One listener
+    // answers for every middlebox: a deep accept queue, as if each had its own.
+    run_ok(&mut in_target(
+        &lab,
+        "sysctl",
+        &["-q", "-w", "net.core.somaxconn=65535"],
+    ));
     daemons.start(
         &lab,
         "python3",
@@ -264,7 +270,7 @@ fn identify_lab(dir: &Path) -> (Lab, Daemons) {
             "-c",
             &format!(
                 "import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
-                 s.bind(('0.0.0.0',{HOLD_PORT}))\ns.listen(4096)\nwhile True: time.sleep(3600)\n"
+                 s.bind(('0.0.0.0',{HOLD_PORT}))\ns.listen(65535)\nwhile True: time.sleep(3600)\n"
             ),
         ],
     );

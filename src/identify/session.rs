@@ -33,6 +33,10 @@ pub const DATA_MAX: usize = 4096;
 pub const LINGER: Duration = Duration::from_millis(300);
 /// How long a further attempt waits for its SYN-ACK.
 pub const SYN_WAIT: Duration = Duration::from_millis(1500);
+/// How long a silent port waits for its host to be judged (see
+/// [`Phase::Parked`]); at the end of a scan parked ports are judged with
+/// the final counts.
+pub const PARK: Duration = Duration::from_secs(3);
 /// Hosts whose counts are kept for the middlebox judgement (beyond it, new
 /// hosts are judged real).
 pub const HOSTS_MAX: usize = 1 << 16;
@@ -110,6 +114,10 @@ enum Phase {
     Banner,
     /// The hello is out.
     Reply,
+    /// No connection: a silent port of a host that has not shown many open
+    /// ports yet, waiting for the host to be judged (middlebox or not)
+    /// before any further attempt.
+    Parked,
 }
 
 #[derive(Debug)]
@@ -138,6 +146,8 @@ struct Entry {
     /// A name worth less than a later attempt's (an HTTP 400 to our plain
     /// request may be a TLS port that speaks HTTP errors).
     provisional: Option<Identified>,
+    /// It was parked once already.
+    parked: bool,
 }
 
 /// The table.
@@ -146,6 +156,8 @@ pub struct Sessions {
     cfg: Config,
     entries: HashMap<(u32, u16), Entry>,
     hosts: HashMap<u32, HostCounts>,
+    /// Entries in [`Phase::Parked`].
+    parked: usize,
     /// Ports reported unidentified because the table was full.
     pub overflowed: u64,
 }
@@ -169,6 +181,7 @@ impl Sessions {
             cfg,
             entries: HashMap::new(),
             hosts: HashMap::new(),
+            parked: 0,
             overflowed: 0,
         }
     }
@@ -180,6 +193,12 @@ impl Sessions {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Ports with a connection or a SYN out (not parked): what the end of a
+    /// scan waits for.
+    pub fn active(&self) -> usize {
+        self.entries.len() - self.parked
     }
 
     /// When the SYN-ACK of the oldest port still being identified arrived:
@@ -273,6 +292,7 @@ impl Sessions {
             responsive: false,
             counted: false,
             provisional: None,
+            parked: false,
         };
         let wait = self.wait(a.banner_wait_ms);
         start_attempt(&mut e, a, wait, self.cfg.max_wait, now, seg, out);
@@ -296,7 +316,7 @@ impl Sessions {
             return Taken::No;
         };
         if seg.dport != e.sport
-            || e.phase == Phase::SynSent
+            || matches!(e.phase, Phase::SynSent | Phase::Parked)
             || !handshake::ack_is_ours(seg.ack, e.isn, e.hello_len)
             || seg.flags & tcp::SYN != 0
         {
@@ -368,6 +388,12 @@ impl Sessions {
                 (Phase::Banner, Some(h)) if e.data.is_empty() => {
                     send_hello(e, h, key, now, wait_of(a.reply_wait_ms, max_wait), out);
                 }
+                (Phase::Parked, _) => {
+                    // Out of the parking (no connection: nothing to reset).
+                    e.phase = Phase::SynSent;
+                    self.parked -= 1;
+                    self.attempt_over(now, key, false, false, out)
+                }
                 _ => self.attempt_over(now, key, true, false, out),
             }
         }
@@ -379,7 +405,7 @@ impl Sessions {
         let keys: Vec<(u32, u16)> = self.entries.keys().copied().collect();
         for key in keys {
             if let Some(e) = self.entries.get(&key)
-                && e.phase != Phase::SynSent
+                && !matches!(e.phase, Phase::SynSent | Phase::Parked)
             {
                 out.push(Out::Send(rst_of(e, key)));
             }
@@ -412,6 +438,22 @@ impl Sessions {
         let got_data = !e.data.is_empty();
         if got_data && e.first_banner.is_none() {
             e.first_banner = Some(raw_banner(&e.data));
+        }
+        // A silent port (no data, no close) of a host that has not shown
+        // many open ports yet: wait for the judgement before trying more.
+        let seen = self.hosts.get(&key.0).map_or(0, |c| c.open);
+        if !e.parked
+            && !e.responsive
+            && !got_data
+            && !last
+            && verdict == Verdict::Real
+            && seen < self.cfg.rule.min_open
+        {
+            e.parked = true;
+            e.phase = Phase::Parked;
+            e.deadline = now + PARK;
+            self.parked += 1;
+            return;
         }
         let plan = attempts(key.1, self.cfg.fallbacks);
         let next = e.attempt + 1;
@@ -448,6 +490,9 @@ impl Sessions {
         let Some(mut e) = self.entries.remove(&key) else {
             return;
         };
+        if e.phase == Phase::Parked {
+            self.parked -= 1;
+        }
         let id = id.or_else(|| e.provisional.take());
         if (id.is_some() || e.responsive)
             && !e.counted
@@ -776,8 +821,17 @@ mod tests {
         assert!(s[0].payload.starts_with(b"GET / HTTP/1.1\r\n"), "{s:?}");
         out.clear();
         t.tick(t0 + Duration::from_millis(2000), &mut out);
-        // A RST for the silent connection, and a SYN from the next source port.
+        // A RST for the silent connection; the port is parked: its host has
+        // shown one open port so far, it might yet turn out a middlebox.
+        assert_eq!(sends(&out).len(), 1);
         assert_eq!(sends(&out)[0].flags, tcp::RST);
+        assert!(!out.iter().any(|o| matches!(o, Out::Syn { .. })));
+        assert_eq!((t.len(), t.active()), (1, 0));
+        out.clear();
+        t.tick(t0 + Duration::from_millis(4900), &mut out);
+        assert!(out.is_empty());
+        // Still an ordinary host after the wait: a SYN from the next source port.
+        t.tick(t0 + Duration::from_millis(5000), &mut out);
         assert!(out.contains(&Out::Syn {
             src: US,
             dst: HOST,
@@ -794,7 +848,7 @@ mod tests {
         out.clear();
         // The new connection: TLS hello at once.
         t.on_syn_ack(
-            t0 + Duration::from_millis(2010),
+            t0 + Duration::from_millis(5010),
             &syn_ack(HOST, 22, BASE + 1),
             reply(HOST, 22),
             &mut out,
@@ -802,7 +856,7 @@ mod tests {
         assert_eq!(sends(&out)[1].payload[0], 0x16, "a TLS ClientHello");
         out.clear();
         // Silent again: the plan (22 is a known port: no fallbacks) ends.
-        t.tick(t0 + Duration::from_millis(3100), &mut out);
+        t.tick(t0 + Duration::from_millis(6100), &mut out);
         let d = done(&out);
         assert_eq!(d.len(), 1);
         assert_eq!((d[0].identified.as_ref(), d[0].pseudo), (None, false));
@@ -868,6 +922,42 @@ mod tests {
             2
         );
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn a_parked_port_is_pseudo_once_its_host_shows_itself_a_middlebox() {
+        let mut t = table(1000);
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        t.on_syn_ack(t0, &syn_ack(HOST, 2000, BASE), reply(HOST, 2000), &mut out);
+        t.tick(t0 + Duration::from_millis(1000), &mut out);
+        t.tick(t0 + Duration::from_millis(2000), &mut out);
+        assert_eq!((t.len(), t.active()), (1, 0), "parked");
+        // The host's other ports answer while the first one waits.
+        for p in 2001..2020 {
+            let at = t0 + Duration::from_millis(2100);
+            t.on_syn_ack(at, &syn_ack(HOST, p, BASE), reply(HOST, p), &mut out);
+        }
+        out.clear();
+        t.tick(t0 + Duration::from_millis(5000), &mut out);
+        let d = done(&out);
+        assert_eq!(d.len(), 1);
+        assert_eq!((d[0].reply.port, d[0].pseudo), (2000, true));
+        assert!(!out.iter().any(|o| matches!(o, Out::Syn { .. })));
+        // At the end of the scan, parked ports are judged with what is known.
+        let mut t = table(1000);
+        t.on_syn_ack(t0, &syn_ack(HOST, 2000, BASE), reply(HOST, 2000), &mut out);
+        t.tick(t0 + Duration::from_millis(1000), &mut out);
+        t.tick(t0 + Duration::from_millis(2000), &mut out);
+        for p in 2001..2020 {
+            t.on_syn_ack(t0, &syn_ack(HOST, p, BASE), reply(HOST, p), &mut out);
+        }
+        out.clear();
+        t.flush(&mut out);
+        let d = done(&out);
+        assert_eq!(d.len(), 20);
+        assert!(d.iter().all(|d| d.pseudo));
+        assert!(t.is_empty() && t.active() == 0);
     }
 
     #[test]

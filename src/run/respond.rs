@@ -97,7 +97,8 @@ impl Shared {
         self.outcomes.lock().unwrap().remove(&(ip, port))
     }
 
-    /// Ports being identified now, over every receiver.
+    /// Ports being identified now (parked ones aside: they wait for the
+    /// end of the scan at most), over every receiver.
     pub fn pending(&self) -> u64 {
         self.pending.load(Ordering::Relaxed).max(0) as u64
     }
@@ -239,7 +240,7 @@ impl<'a> Responder<'a> {
         let Ok((seg, wire_len)) = segment::parse_ipv4_captured(pkt) else {
             return false;
         };
-        let before = self.sessions.len();
+        let before = (self.sessions.active(), self.sessions.len());
         let taken = match c {
             Ok(r) if r.state == PortState::Open && r.proto == Proto::Tcp => {
                 self.sessions.on_syn_ack(now, &seg, *r, &mut self.out)
@@ -261,7 +262,7 @@ impl<'a> Responder<'a> {
             return;
         }
         self.ticked = now;
-        let before = self.sessions.len();
+        let before = (self.sessions.active(), self.sessions.len());
         self.sessions.tick(now, &mut self.out);
         self.account(before, now);
         self.drain(fwd);
@@ -269,7 +270,7 @@ impl<'a> Responder<'a> {
 
     /// End every session (the scan is over).
     pub fn flush(&mut self, fwd: &mut Vec<Classified>) {
-        let before = self.sessions.len();
+        let before = (self.sessions.active(), self.sessions.len());
         self.sessions.flush(&mut self.out);
         self.account(before, Instant::now());
         self.drain(fwd);
@@ -279,15 +280,15 @@ impl<'a> Responder<'a> {
     /// recomputed every [`OLDEST_EVERY`] (a scan of the table); in between
     /// it may only be too old (safe for checkpoints), except when the table
     /// was empty: then the new port's time is published at once.
-    fn account(&mut self, before: usize, now: Instant) {
-        let len = self.sessions.len();
-        let d = len as i64 - before as i64;
+    fn account(&mut self, before: (usize, usize), now: Instant) {
+        let (active, len) = (self.sessions.active(), self.sessions.len());
+        let d = active as i64 - before.0 as i64;
         if d != 0 {
             self.shared.pending.fetch_add(d, Ordering::Relaxed);
         }
-        let set = if before == 0 && len > 0 {
+        let set = if before.1 == 0 && len > 0 {
             Some(Some(now))
-        } else if now.duration_since(self.oldest_at) >= OLDEST_EVERY || (len == 0 && before > 0) {
+        } else if now.duration_since(self.oldest_at) >= OLDEST_EVERY || (len == 0 && before.1 > 0) {
             Some(self.sessions.oldest())
         } else {
             None
