@@ -43,6 +43,7 @@ impl Risk {
     /// mitigation of a finding from its ip, port and proto. Whatever those
     /// fields held before is replaced.
     pub fn annotate(&self, f: &mut Finding) {
+        let legacy_tls = (f.reason == protocol::LEGACY_TLS_REASON).then(|| f.rationale.clone());
         // An identified TCP service is rated as what it is (see `protocol`).
         let row = if f.proto.eq_ignore_ascii_case("tcp") {
             protocol::catalog_port(f.port, f.protocol.as_deref(), |p| {
@@ -100,6 +101,12 @@ impl Risk {
         // high severity, whatever the catalog or the policy say.
         if let Some(a) = f.amplification {
             f.severity = crate::probe::udp_payloads::amplifier_severity(f.severity, a);
+        }
+        // A deprecated TLS version is a finding of its own (`report` reads
+        // it back): it keeps its own rating.
+        if let Some(r) = legacy_tls {
+            f.rationale = r;
+            protocol::rate_legacy_tls(f);
         }
         f.expected = self.policy.is_expected(f.ip, f.port, &f.proto);
     }

@@ -91,21 +91,33 @@ pub fn is_legacy_tls(detail: Option<&str>) -> bool {
     matches!(detail, Some("TLSv1.0" | "TLSv1.1" | "SSLv3"))
 }
 
+/// The `reason` of the finding of its own for a deprecated TLS version.
+pub const LEGACY_TLS_REASON: &str = "tls-version";
+
 /// The finding of its own for a port that negotiated a deprecated TLS
 /// version (`finding` is the port's, annotated).
 pub fn legacy_tls_finding(finding: &Finding, version: &str) -> Finding {
     let mut f = finding.clone();
-    f.service = "tls-legacy".to_string();
-    f.reason = "tls-version".to_string();
-    f.category = Category::Risky;
-    f.severity = Severity::Medium;
-    f.admin = false;
+    f.reason = LEGACY_TLS_REASON.to_string();
     f.rationale = format!(
         "The service negotiated {version}, deprecated by RFC 8996: weak ciphers and \
          downgrade attacks (BEAST, POODLE) expose what it carries."
     );
-    f.mitigation = "Allow TLS 1.2 and 1.3 only.".to_string();
+    rate_legacy_tls(&mut f);
     f
+}
+
+/// The rating of a deprecated-TLS finding (its rationale, naming the
+/// version, is kept when it has one).
+pub fn rate_legacy_tls(f: &mut Finding) {
+    f.service = "tls-legacy".to_string();
+    f.category = Category::Risky;
+    f.severity = Severity::Medium;
+    f.admin = false;
+    if f.rationale.is_empty() || !f.rationale.contains("RFC 8996") {
+        f.rationale = "The service negotiates TLS 1.0 or 1.1, deprecated by RFC 8996.".to_string();
+    }
+    f.mitigation = "Allow TLS 1.2 and 1.3 only.".to_string();
 }
 
 #[cfg(test)]
@@ -138,6 +150,36 @@ mod tests {
             assert!(known(home), "{p} on {home}");
             assert_eq!(expected(home), Some(p));
         }
+    }
+
+    #[test]
+    fn a_legacy_tls_finding_keeps_its_rating_when_annotated_again() {
+        let risk = crate::risk::Risk::new(None);
+        let t = std::time::UNIX_EPOCH;
+        let mut port = Finding::tcp(
+            "198.19.0.4".parse().unwrap(),
+            993,
+            crate::finding::PortState::Open,
+            64,
+            t,
+        );
+        port.protocol = Some("tls".into());
+        risk.annotate(&mut port);
+        assert_eq!(port.service, "imaps");
+        let mut f = legacy_tls_finding(&port, "TLSv1.0");
+        assert_eq!(
+            (f.service.as_str(), f.category, f.severity),
+            ("tls-legacy", Category::Risky, Severity::Medium)
+        );
+        assert!(f.rationale.contains("TLSv1.0"));
+        // `synsweep report` annotates what it reads again.
+        risk.annotate(&mut f);
+        assert_eq!(
+            (f.service.as_str(), f.category, f.severity),
+            ("tls-legacy", Category::Risky, Severity::Medium)
+        );
+        assert!(f.rationale.contains("TLSv1.0"));
+        assert_eq!(f.reason, LEGACY_TLS_REASON);
     }
 
     #[test]
