@@ -10,12 +10,23 @@
 //! with a RST and its port reported unidentified at once, so memory never
 //! grows with the scan and every open port is still reported.
 //!
-//! Per port: the attempts of [`super::plan`] in order, one connection each
+//! Per port: the attempts of [`super::plan()`] in order, one connection each
 //! (the first is the probe's own; a further one opens from the next source
-//! port of the scan), then the fallback hellos ([`super::Plan::with_fallbacks`])
-//! unless the host is judged a middlebox ([`super::pseudo`]). A connection
-//! whose service sends something unidentifiable, or closes, ends the port's
-//! attempts early.
+//! port of the scan), then, on a port no protocol is expected on
+//! ([`crate::risk::protocol::expected`]), the fallback hellos
+//! ([`super::Plan::with_fallbacks`]). The attempts end early when:
+//!
+//! - the service sends something that names nothing (it answers every hello
+//!   the same), or resets, or closes without reading our hello (it closes on
+//!   everyone); a close after reading it (redis on an HTTP request) moves on;
+//! - its host is judged a middlebox ([`super::pseudo`]): no further
+//!   connection, and its silent ports are pseudo. A silent port of a host
+//!   that has shown fewer open ports than the rule needs is *parked* (no
+//!   connection, [`PARK`] at most) until the host can be judged.
+//!
+//! An HTTP 400 to our plain request, or a TLS alert to a hello that was not
+//! TLS, is kept as a provisional name while the TLS attempt runs (a TLS port
+//! speaking HTTP errors, or TLS of which version?).
 
 use super::pseudo::{HostCounts, PseudoRule, Verdict};
 use super::{Attempt, Hello, Identified, handshake, identify, plan, raw_banner};
@@ -33,8 +44,8 @@ pub const DATA_MAX: usize = 4096;
 pub const LINGER: Duration = Duration::from_millis(300);
 /// How long a further attempt waits for its SYN-ACK.
 pub const SYN_WAIT: Duration = Duration::from_millis(1500);
-/// How long a silent port waits for its host to be judged (see
-/// [`Phase::Parked`]); at the end of a scan parked ports are judged with
+/// How long a silent port waits for its host to be judged (parked, see
+/// the module docs); at the end of a scan parked ports are judged with
 /// the final counts.
 pub const PARK: Duration = Duration::from_secs(3);
 /// Hosts whose counts are kept for the middlebox judgement (beyond it, new
