@@ -772,3 +772,56 @@ fn a_loopback_scan_identifies_through_the_raw_ip_socket() {
     );
     assert!(guard_tables(&lab).is_empty());
 }
+
+/// Without CAP_NET_ADMIN there is no RST suppression: synsweep says so in
+/// one line and runs a SYN scan that still finds every open port.
+#[test]
+fn without_cap_net_admin_it_says_so_and_scans_without_identifying() {
+    let lab = Lab::builder()
+        .listen(&[22, 80])
+        .alive_mask("0.0.0.3", "0.0.0.0")
+        .build();
+    let dir = tempfile::tempdir().unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let range = "198.19.0.0/26";
+    let mut c = Command::new("setpriv");
+    c.current_dir(dir.path()).args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=+net_raw",
+        "--ambient-caps=+net_raw",
+        env!("CARGO_BIN_EXE_synsweep"),
+        "scan",
+        range,
+        "-p",
+        "22,80",
+        "--wait",
+        "1",
+        "-o",
+        "f.ndjson",
+    ]);
+    let out = lab.run_in_scanner(&mut c);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+    let warning: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warning.len(), 1, "{err}");
+    assert!(
+        warning[0].contains("CAP_NET_ADMIN") && warning[0].contains("not identified"),
+        "{err}"
+    );
+    let recs = records(&dir.path().join("f.ndjson"));
+    let found: BTreeSet<(String, u64)> = pairs(&recs);
+    let truth: BTreeSet<(String, u64)> = lab
+        .ground_truth_open(&[22, 80], range)
+        .into_iter()
+        .map(|(a, p)| (a.to_string(), p as u64))
+        .collect();
+    assert_eq!(found, truth);
+    assert!(recs.iter().all(|r| r.get("protocol").is_none()));
+    assert!(!err.contains("services identified"), "{err}");
+    assert!(guard_tables(&lab).is_empty());
+}
