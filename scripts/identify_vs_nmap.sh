@@ -160,12 +160,16 @@ now() { date +%s.%N; }
 score() {
     awk -v T="$work/truth" 'BEGIN { while ((getline l < T) > 0) { split(l, a, " "); want[a[1]] = a[2] } }
         $1 ~ /^198\.19\.0\./ && ($2 in want) {
-            if ($3 == want[$2]) right++; else if ($3 == "-") none++; else { wrong++; if (w < 5) { w++; ex = ex " " $2 ":" $3 } } }
-        END { printf "%d %d %d%s\n", right + 0, wrong + 0, none + 0, ex }'
+            if ($3 == want[$2]) right++
+            else if ($3 == "-") { none++; un[$2]++ }
+            else { wrong++; if (w < 5) { w++; ex = ex " wrong " $2 ":" $3 } } }
+        END { printf "%d %d %d%s", right + 0, wrong + 0, none + 0, ex
+              if (none) { printf " unnamed on ports"; for (p in un) printf " %s", p }
+              printf "\n" }'
 }
 row() { # label wall right wrong none [examples]
     printf '  %-34s %7.2f s  right %3d/%d = %6.2f%%  wrong %3d  unnamed %3d%s\n' "$1" "$2" "$3" "$truth" \
-        "$(awk -v a="$3" -v t="$truth" 'BEGIN { print 100 * a / t }')" "$4" "$5" "${6:+  (wrong:$6)}"
+        "$(awk -v a="$3" -v t="$truth" 'BEGIN { print 100 * a / t }')" "$4" "$5" "${6:+  ($6)}"
 }
 
 echo "synsweep identification vs nmap -sV: $(date -u +%FT%TZ), $(nproc) CPUs, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -216,6 +220,9 @@ for h in doc.getElementsByTagName("host"):
         # nmap-services, a guess, not an identification.
         if s and s[0].getAttribute("method") == "table":
             name, tunnel = "", ""
+        # Its MQTT probe names the broker: "mosquitto version 2.0.11".
+        if name.startswith("mosquitto"):
+            name = "mqtt"
         m = {"ssh": "ssh", "http": "http", "ftp": "ftp", "telnet": "telnet", "redis": "redis",
              "memcached": "memcached", "mqtt": "mqtt", "mosquitto": "mqtt", "https": "tls", "imaps": "tls", "ssl": "tls",
              "http-proxy": "http", "smtp": "smtp", "pop3": "pop3", "imap": "imap", "vnc": "vnc",
