@@ -153,7 +153,8 @@ impl Tx {
         Ok(Tx { routes, socks })
     }
 
-    /// Frame `seg` for its path into `batch` (empty before); false when
+    /// Frame `seg` for its path into `batch` (empty before); the path, or
+    /// None when
     /// there is no way to the target.
     fn frame(&self, batch: &mut TxBatch, seg: &Outgoing<'_>) -> Option<usize> {
         let dst = u32::from(seg.dst);
