@@ -154,8 +154,7 @@ impl Tx {
     }
 
     /// Frame `seg` for its path into `batch` (empty before); the path, or
-    /// None when
-    /// there is no way to the target.
+    /// None when there is no way to the target.
     fn frame(&self, batch: &mut TxBatch, seg: &Outgoing<'_>) -> Option<usize> {
         let dst = u32::from(seg.dst);
         let p = self.routes.path_of(dst)?;
