@@ -57,6 +57,13 @@ name="in$$"
 pids=()
 cleanup() {
     local p
+    # telnetd children of socat may outlive it: whatever of them still runs
+    # in the target namespace.
+    if [[ -n ${tns:-} ]]; then
+        for p in $(ip netns pids "$tns" 2>/dev/null); do
+            [[ $(cat "/proc/$p/comm" 2>/dev/null) == telnetd ]] && kill "$p" 2>/dev/null || true
+        done
+    fi
     for p in "${pids[@]:-}"; do
         [[ -n "$p" ]] && kill "$p" 2>/dev/null || true
     done
@@ -83,7 +90,8 @@ HOLD=65000
 PORTS=21,22,23,80,443,993,1883,4443,6379,7379,7777,8080,8443,11211,2000-2009
 
 inns() { ip netns exec "$tns" "$@"; }
-bg() { inns "$@" >/dev/null 2>&1 & pids+=($!); }
+# `ip netns exec` execs the daemon: $! is the daemon's own pid.
+bg() { ip netns exec "$tns" "$@" >/dev/null 2>&1 & pids+=($!); }
 
 mkdir -p /run/sshd "$work/nginx" "$work/ftp-empty"
 ssh-keygen -q -t ed25519 -N '' -f "$work/hostkey"

@@ -123,9 +123,33 @@ fn wait_tcp(lab: &Lab, daemons: &mut Daemons, ports: &[u16]) {
     }
 }
 
+/// Kills, when dropped, the telnetd processes socat forked in the target
+/// namespace (one whose client went away without a word would outlive its
+/// socat and the lab).
+struct TelnetReaper(String);
+
+impl Drop for TelnetReaper {
+    fn drop(&mut self) {
+        let Ok(out) = Command::new("ip").args(["netns", "pids", &self.0]).output() else {
+            return;
+        };
+        for pid in String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+        {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if comm.trim() == "telnetd" {
+                // SAFETY: signalling a process of this test's own lab.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
 /// The lab: daemons, redirects and middleboxes in the target namespace.
-fn identify_lab(dir: &Path) -> (Lab, Daemons) {
+fn identify_lab(dir: &Path) -> (Lab, Daemons, TelnetReaper) {
     let lab = Lab::builder().build();
+    let reaper = TelnetReaper(lab.target_ns().to_string());
     let d = |name: &str| dir.join(name).display().to_string();
     let mut daemons = Daemons(Vec::new());
 
@@ -331,7 +355,7 @@ fn identify_lab(dir: &Path) -> (Lab, Daemons) {
         child.wait().unwrap().success(),
         "identify lab: nft redirects"
     );
-    (lab, daemons)
+    (lab, daemons, reaper)
 }
 
 /// The RST guards' nftables tables (`synsweep_<pid>`) in the scanner namespace.
@@ -391,7 +415,7 @@ fn pairs(recs: &[Value]) -> BTreeSet<(String, u64)> {
 #[test]
 fn real_daemons_are_identified_middleboxes_are_pseudo_and_nothing_is_left_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let (lab, _daemons) = identify_lab(dir.path());
+    let (lab, _daemons, _reaper) = identify_lab(dir.path());
 
     let (plain, plain_time, _) = scan(&lab, &dir.path().join("plain.ndjson"), &["--no-identify"]);
     let (csv, html, xml) = (
