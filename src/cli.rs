@@ -173,6 +173,10 @@ pub struct ScanArgs {
     #[arg(long)]
     pub show_closed: bool,
 
+    /// Pure SYN scan: do not complete handshakes to identify services
+    #[arg(long)]
+    pub no_identify: bool,
+
     /// Findings file; format from the extension; '-' is stdout (repeatable) [default: -]
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Vec<String>,

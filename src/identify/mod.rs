@@ -17,6 +17,8 @@
 //!   hello, RST) and which data segments are ours.
 //! - [`plan`]: which hello (if any) to try on a port, as a short ordered list
 //!   of connection attempts.
+//! - [`session`]: the sans-IO table of a scan's identifications (what to
+//!   send after a SYN-ACK, which segments are whose, when a port is done).
 //! - [`pseudo`]: whether a host that answers on many ports but identifies on
 //!   few is a middlebox or tarpit.
 
@@ -25,6 +27,7 @@ pub mod handshake;
 pub mod hello;
 pub mod plan;
 pub mod pseudo;
+pub mod session;
 
 pub use fingerprint::identify;
 pub use hello::Hello;

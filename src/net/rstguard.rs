@@ -225,6 +225,74 @@ impl RstGuard {
     }
 }
 
+/// A guard handed to a keeper: a small child process (`sh`, `cat`, `nft`)
+/// started while we still have CAP_NET_ADMIN, that waits for our end of a
+/// pipe to close and then deletes the table. The pipe closes when this
+/// process ends in any way, SIGKILL included, and the keeper needs none of
+/// the privileges we drop after opening the sockets. Dropping the
+/// [`Keeper`] closes the pipe and waits for the table to be gone. The
+/// keeper has a process group of its own, so a Ctrl-C on the terminal
+/// reaches only us.
+#[derive(Debug)]
+pub struct Keeper {
+    child: Option<std::process::Child>,
+    /// When no keeper could start: the guard itself (removes the table when
+    /// dropped, if we still may).
+    guard: Option<RstGuard>,
+    table: String,
+}
+
+impl RstGuard {
+    /// Hand the table's removal to a keeper process (see [`Keeper`]).
+    pub fn keep(self) -> Keeper {
+        use std::os::unix::process::CommandExt;
+        let table = self.table.clone();
+        let child = Command::new("sh")
+            .args([
+                "-c",
+                "cat >/dev/null; exec nft delete table inet \"$0\" 2>/dev/null",
+                &table,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn();
+        match child {
+            Ok(c) => {
+                std::mem::forget(self);
+                Keeper {
+                    child: Some(c),
+                    guard: None,
+                    table,
+                }
+            }
+            Err(_) => Keeper {
+                child: None,
+                guard: Some(self),
+                table,
+            },
+        }
+    }
+}
+
+impl Keeper {
+    /// The nftables table (family `inet`) kept.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            drop(c.stdin.take());
+            let _ = c.wait();
+        }
+        drop(self.guard.take());
+    }
+}
+
 impl Drop for RstGuard {
     fn drop(&mut self) {
         // Nothing useful to do on failure here: the next run removes it.

@@ -4,6 +4,7 @@
 //!
 //! - [`catalog`]: synsweep's own table of well-known ports and the rules it keeps.
 //! - [`policy`]: the user's TOML policy (expected ports, per-port overrides).
+//! - [`protocol`]: the row of an identified service (telnet on 8080 is telnet).
 //! - [`score`]: the score formula, grades and the weakest-link roll-up.
 //!
 //! Ports the catalog does not know are `other` (severity low); their service
@@ -12,6 +13,7 @@
 
 pub mod catalog;
 pub mod policy;
+pub mod protocol;
 pub mod score;
 
 use crate::finding::{Category, Finding, Severity};
@@ -41,7 +43,16 @@ impl Risk {
     /// mitigation of a finding from its ip, port and proto. Whatever those
     /// fields held before is replaced.
     pub fn annotate(&self, f: &mut Finding) {
-        match catalog::lookup(f.port, &f.proto) {
+        let legacy_tls = (f.reason == protocol::LEGACY_TLS_REASON).then(|| f.rationale.clone());
+        // An identified TCP service is rated as what it is (see `protocol`).
+        let row = if f.proto.eq_ignore_ascii_case("tcp") {
+            protocol::catalog_port(f.port, f.protocol.as_deref(), |p| {
+                catalog::lookup(p, "tcp").is_some()
+            })
+        } else {
+            f.port
+        };
+        match catalog::lookup(row, &f.proto) {
             Some(e) => {
                 f.service = e.service.to_string();
                 f.category = e.category;
@@ -90,6 +101,12 @@ impl Risk {
         // high severity, whatever the catalog or the policy say.
         if let Some(a) = f.amplification {
             f.severity = crate::probe::udp_payloads::amplifier_severity(f.severity, a);
+        }
+        // A deprecated TLS version is a finding of its own (`report` reads
+        // it back): it keeps its own rating.
+        if let Some(r) = legacy_tls {
+            f.rationale = r;
+            protocol::rate_legacy_tls(f);
         }
         f.expected = self.policy.is_expected(f.ip, f.port, &f.proto);
     }

@@ -33,6 +33,17 @@ pub struct Collected {
     pub until: Instant,
 }
 
+/// Identification holds a port's reply back until it is done: nothing
+/// captured since the oldest reply still held counts as handled.
+fn held_back(st: &mut Collected, ident: Option<&super::respond::Shared>) {
+    if let Some(t) = ident
+        .and_then(|s| s.oldest_pending())
+        .and_then(|t| t.checked_sub(super::recv::READ_TIMEOUT))
+    {
+        st.until = st.until.min(t);
+    }
+}
+
 /// Correlate, annotate and write until the channel closes.
 pub fn run(
     rx: Receiver<(Instant, Vec<Classified>)>,
@@ -41,6 +52,7 @@ pub fn run(
     writers: &mut [Box<dyn FindingWriter>],
     show_closed: bool,
     counters: &Counters,
+    ident: Option<&super::respond::Shared>,
 ) -> std::io::Result<()> {
     let mut err = None;
     loop {
@@ -49,15 +61,22 @@ pub fn run(
             Err(RecvTimeoutError::Timeout) => {
                 // Nothing waiting: whatever the kernel captured more than a
                 // read timeout (and a margin) ago has been handled.
-                state.lock().unwrap().until = Instant::now() - 2 * super::recv::READ_TIMEOUT;
+                let mut st = state.lock().unwrap();
+                st.until = Instant::now() - 2 * super::recv::READ_TIMEOUT;
+                held_back(&mut st, ident);
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => break,
         };
         let mut st = state.lock().unwrap();
         st.until = st.until.max(at - super::recv::READ_TIMEOUT);
+        held_back(&mut st, ident);
         let c = &mut st.corr;
         for r in &batch {
+            // synsweep-identify (issue 15): what identification found.
+            let outcome = ident
+                .filter(|_| r.proto == crate::probe::Proto::Tcp && r.state == PortState::Open)
+                .and_then(|s| s.take(r.target, r.port));
             let Ok(ev) = c.handle(r) else { continue };
             counters.valid.fetch_add(1, Ordering::Relaxed);
             match ev.state {
@@ -78,10 +97,15 @@ pub fn run(
             );
             f.protocol = ev.protocol.map(str::to_string);
             f.amplification = ev.amplification;
+            let legacy = outcome.and_then(|o| super::respond::apply(&mut f, o));
             risk.annotate(&mut f);
-            for w in writers.iter_mut() {
-                if let Err(e) = w.write(&f) {
-                    err.get_or_insert(e);
+            // TLS 1.0/1.1: a finding of its own, after the port's.
+            let legacy = legacy.map(|v| crate::risk::protocol::legacy_tls_finding(&f, &v));
+            for f in std::iter::once(&f).chain(legacy.as_ref()) {
+                for w in writers.iter_mut() {
+                    if let Err(e) = w.write(f) {
+                        err.get_or_insert(e);
+                    }
                 }
             }
         }

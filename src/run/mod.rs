@@ -5,6 +5,7 @@
 //! - [`recv`]: a receiver thread per interface, capturing and classifying;
 //! - [`collect`]: the collector, correlating and writing findings;
 //! - [`status`]: the status line and the summary;
+//! - [`respond`]: service identification on open ports (issue 15);
 //!
 //! and [`run`] here, which wires them for one scan: paths and the ARP
 //! sweep, sockets, privilege drop, signals, the core's loop, and the paused
@@ -13,6 +14,7 @@
 pub mod collect;
 pub mod ipv6;
 pub mod recv;
+pub mod respond;
 pub mod send;
 pub mod send6;
 pub mod status;
@@ -41,6 +43,7 @@ use crate::targets::RangeSet;
 use send::{Plan, Progress};
 use status::{Summary, fmt_dur, fmt_rate};
 use std::io::IsTerminal;
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -273,6 +276,26 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             Ok(v)
         })
         .collect::<Result<_>>()?;
+    // synsweep-identify (issue 15): begin. RST suppression and the
+    // follow-up sockets, while we still have the privileges.
+    let guard = if !cfg.args.no_identify && !cfg.ports.is_empty() {
+        match respond::Guard::install(sport_base, SPORT_COUNT) {
+            Ok(g) => Some(g),
+            Err(e) => {
+                eprintln!("synsweep: warning: {e}; services are not identified (SYN scan only)");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let resp_tx = match guard {
+        Some(_) => Some(respond::Tx::open(routes.clone())?),
+        None => None,
+    };
+    let ident = respond::Shared::default();
+    let ident_on = resp_tx.as_ref().map(|_| &ident);
+    // synsweep-identify: end
     if !cfg.keep_root {
         crate::privilege::drop_privileges().map_err(|e| {
             Error::runtime(format!(
@@ -343,12 +366,16 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     let status_line = |phase: &str, pct: f64, eta: Option<Duration>, rate: f64| {
         if live {
             status::show(&format!(
-                "{phase} {:5.1}% | {} | sent {} | replies {} | open {} | drops {}+{} | left {}",
+                "{phase} {:5.1}% | {} | sent {} | replies {} | open {}{} | drops {}+{} | left {}",
                 pct,
                 fmt_rate(rate),
                 sent_now(),
                 counters.valid.load(Ordering::Relaxed),
                 counters.open.load(Ordering::Relaxed),
+                ident_on.map_or(String::new(), |i| format!(
+                    " | identified {}",
+                    i.identified.load(Ordering::Relaxed)
+                )),
                 rxstats.kernel_drops.load(Ordering::Relaxed),
                 backlog_now(),
                 eta.map(fmt_dur).unwrap_or_else(|| "-".into()),
@@ -380,17 +407,30 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             .into_iter()
             .map(|(sock, l3, probe, name)| {
                 let (tx, id, stop, stats) = (tx.clone(), &id, &stop_rx, &rxstats);
+                let resp = resp_tx
+                    .as_ref()
+                    .filter(|_| probe.proto() == crate::probe::Proto::Tcp)
+                    .map(|t| respond::Responder::new(t, id, &ident));
                 (
                     name,
-                    s.spawn(move || recv::run(sock, l3, probe, id, tx, stop, stats)),
+                    s.spawn(move || recv::run(sock, l3, probe, id, tx, stop, stats, resp)),
                 )
             })
             .collect();
         drop(tx);
         let w = &mut writers;
         let (corr_ref, risk_ref, counters_ref) = (&collected, &risk, &counters);
-        let ch =
-            s.spawn(move || collect::run(rx, corr_ref, risk_ref, w, cfg.show_closed, counters_ref));
+        let ch = s.spawn(move || {
+            collect::run(
+                rx,
+                corr_ref,
+                risk_ref,
+                w,
+                cfg.show_closed,
+                counters_ref,
+                ident_on,
+            )
+        });
         let tick = Duration::from_millis(if live { 100 } else { 50 });
         let mut senders: Vec<std::thread::ScopedJoinHandle<'_, std::io::Result<u64>>> = Vec::new();
         let mut round_start = Instant::now();
@@ -614,6 +654,14 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         for h in senders.drain(..) {
             let _ = h.join();
         }
+        // synsweep-identify: ports still being identified finish first
+        // (a further signal or an error cuts the wait short).
+        if let Some(i) = ident_on {
+            let seen = signals_seen;
+            i.drain(respond::DRAIN_MAX, || {
+                io_err.is_some() || signals.count() > seen
+            });
+        }
         stop_rx.store(true, Ordering::Relaxed);
         for (name, h) in rxh {
             if let Err(e) = h.join().expect("receiver thread panicked") {
@@ -625,6 +673,8 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     if live {
         status::clear();
     }
+    // The RST suppression goes now (its keeper removes the table).
+    drop(guard);
     let sent = sent_now();
     let meta = ScanMeta {
         command: cfg.command_line.clone(),
@@ -707,6 +757,12 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         unrouted: routes.unrouted.count() + routes6.unrouted.count(),
         elapsed: started.elapsed(),
         paused,
+        identified: ident_on.map(|i| i.identified.load(Ordering::Relaxed)),
+        pseudo_hosts: ident
+            .pseudo_hosts()
+            .into_iter()
+            .map(Ipv4Addr::from)
+            .collect(),
     })
 }
 

@@ -30,6 +30,7 @@ pub struct RxStats {
 /// Receive until `stop` is set, forwarding classified replies with the
 /// time they were read. `l3` is the length of the link header in front of
 /// the IP packet. A batch is read at most [`READ_TIMEOUT`] after it arrived.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     sock: PacketSocket,
     l3: usize,
@@ -38,20 +39,37 @@ pub fn run(
     out: Sender<(Instant, Vec<Classified>)>,
     stop: &AtomicBool,
     stats: &RxStats,
+    mut responder: Option<super::respond::Responder<'_>>,
 ) -> std::io::Result<()> {
     let mut batch = RxBatch::new(256);
     let mut polled = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
         let n = sock.recv_batch(&mut batch)?;
         let at = Instant::now();
-        if n > 0 {
-            let mut v = Vec::with_capacity(n);
+        // synsweep-identify (issue 15): identification sees every packet
+        // first, and forwards open ports when they are done.
+        let mut v = Vec::with_capacity(n);
+        if let Some(r) = responder.as_mut() {
+            r.tick(at, &mut v);
+        }
+        // Replies count when captured (`--rate max` compares them with
+        // what was sent), not when a port's identification is done.
+        let mut replies = 0u64;
+        if n > 0 || !v.is_empty() {
             for i in 0..n {
                 let (frame, outgoing) = batch.frame(i);
                 if outgoing {
                     continue;
                 }
-                match frame.get(l3..).map(|p| probe.classify(p, us)) {
+                let c = frame.get(l3..).map(|p| (p, probe.classify(p, us)));
+                replies += matches!(c, Some((_, Ok(_)))) as u64;
+                if let (Some((p, c)), Some(r)) = (&c, responder.as_mut())
+                    && r.on_packet(at, p, c, us, &mut v)
+                {
+                    continue;
+                }
+                // synsweep-identify: end
+                match c.map(|(_, c)| c) {
                     Some(Ok(c)) => v.push(c),
                     None | Some(Err(Reject::Malformed)) => {
                         stats.malformed.fetch_add(1, Ordering::Relaxed);
@@ -64,7 +82,7 @@ pub fn run(
                     }
                 }
             }
-            stats.frames.fetch_add(v.len() as u64, Ordering::Relaxed);
+            stats.frames.fetch_add(replies, Ordering::Relaxed);
             if !v.is_empty() && out.send((at, v)).is_err() {
                 break;
             }
@@ -78,6 +96,13 @@ pub fn run(
             stats
                 .kernel_drops
                 .fetch_add(drops as u64, Ordering::Relaxed);
+        }
+    }
+    if let Some(r) = responder.as_mut() {
+        let mut v = Vec::new();
+        r.flush(&mut v);
+        if !v.is_empty() {
+            let _ = out.send((Instant::now(), v));
         }
     }
     if let Ok((_, drops)) = sock.stats() {

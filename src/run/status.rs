@@ -35,6 +35,10 @@ pub struct Summary {
     pub elapsed: Duration,
     /// Where the paused state went, when the scan was interrupted.
     pub paused: Option<PathBuf>,
+    /// Open ports whose service was identified (None: `--no-identify`).
+    pub identified: Option<u64>,
+    /// Hosts judged middleboxes or tarpits (their silent ports are pseudo).
+    pub pseudo_hosts: Vec<std::net::Ipv4Addr>,
 }
 
 pub fn fmt_rate(pps: f64) -> String {
@@ -80,6 +84,28 @@ impl Summary {
         }
         if self.unrouted > 0 {
             reach += &format!(", {} addresses with no route", self.unrouted);
+        }
+        if let Some(n) = self.identified {
+            reach += &format!(", {n} services identified");
+        }
+        if !self.pseudo_hosts.is_empty() {
+            let shown: Vec<String> = self
+                .pseudo_hosts
+                .iter()
+                .take(8)
+                .map(|h| h.to_string())
+                .collect();
+            let more = self.pseudo_hosts.len().saturating_sub(shown.len());
+            reach += &format!(
+                ", {} hosts answer on every port with nothing behind (middlebox or tarpit; their ports are marked pseudo): {}{}",
+                self.pseudo_hosts.len(),
+                shown.join(" "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            );
         }
         format!(
             "synsweep: {} probes for {} pairs in {:.1}s ({} while sending), {} replies, {} open, {} closed, {} kernel drops, {} backlog drops, {} rate cuts{}{reach}, seed {seed}{}",

@@ -155,6 +155,52 @@ pub fn parse_ipv4(pkt: &[u8]) -> Result<Incoming<'_>> {
     })
 }
 
+/// [`parse_ipv4`] for a capture that may have cut a large segment short (a
+/// receive slot smaller than what GRO hands up): the headers must be whole,
+/// the payload is what was captured, and the second value is the payload's
+/// length on the wire (what the next sequence number follows).
+pub fn parse_ipv4_captured(pkt: &[u8]) -> Result<(Incoming<'_>, usize)> {
+    if let Ok(s) = parse_ipv4(pkt) {
+        let n = s.payload.len();
+        return Ok((s, n));
+    }
+    let h = pkt.get(..ipv4::HEADER_LEN).ok_or(Malformed)?;
+    let hl = ((h[0] & 0x0f) as usize) * 4;
+    let tl = u16::from_be_bytes([h[2], h[3]]) as usize;
+    let fragment = u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0;
+    if h[0] >> 4 != 4
+        || hl < ipv4::HEADER_LEN
+        || tl <= pkt.len()
+        || h[9] != ipv4::PROTO_TCP
+        || fragment
+        || pkt.len() < hl
+        || super::checksum::checksum(&pkt[..hl]) != 0
+    {
+        return Err(Malformed);
+    }
+    let seg = &pkt[hl..];
+    let t = tcp::Segment::new_checked(seg)?;
+    let th = t.header_len();
+    if tl < hl + th {
+        return Err(Malformed);
+    }
+    Ok((
+        Incoming {
+            src: u32::from_be_bytes([h[12], h[13], h[14], h[15]]),
+            dst: u32::from_be_bytes([h[16], h[17], h[18], h[19]]),
+            sport: t.src_port(),
+            dport: t.dst_port(),
+            seq: t.seq(),
+            ack: t.ack(),
+            flags: t.flags(),
+            window: t.window(),
+            ttl: h[8],
+            payload: &seg[th..],
+        },
+        tl - hl - th,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +220,25 @@ mod tests {
             ttl: 64,
             payload,
         }
+    }
+
+    /// A 3000-byte segment captured in a 2048-byte slot: the headers and the
+    /// captured part of the payload, and its length on the wire.
+    #[test]
+    fn a_segment_cut_short_by_the_capture_reads_with_its_wire_length() {
+        let payload = vec![b'x'; 3000];
+        let mut out = vec![0u8; 3100];
+        let n = write(&mut out, None, &hello_segment(&payload)).unwrap();
+        let (whole, len) = parse_ipv4_captured(&out[..n]).unwrap();
+        assert_eq!((whole.payload.len(), len), (3000, 3000));
+        assert!(parse_ipv4(&out[..2048]).is_err());
+        let (cut, len) = parse_ipv4_captured(&out[..2048]).unwrap();
+        assert_eq!((cut.payload.len(), len), (2048 - 40, 3000));
+        assert_eq!((cut.sport, cut.dport, cut.seq), (40000, 80, 0xdead_bef0));
+        // Headers cut short, or a damaged IP header, are still refused.
+        assert!(parse_ipv4_captured(&out[..30]).is_err());
+        out[8] ^= 1;
+        assert!(parse_ipv4_captured(&out[..2048]).is_err());
     }
 
     /// A PSH+ACK with 18 bytes of payload, byte for byte; both checksums

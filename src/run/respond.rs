@@ -1,0 +1,414 @@
+//! The identification responder: the I/O side of [`crate::identify::session`].
+//!
+//! Each TCP receiver thread holds a [`Responder`]. It sees every captured
+//! packet before it is forwarded: a validated SYN-ACK opens a session
+//! (completed with an ACK and a hello from a raw socket of the target's
+//! path, framed as the path frames its probes), data segments, FINs and
+//! RSTs of our connections feed it, and the SYN-ACK's reply is forwarded to
+//! the collector only when the port is done (identified, given up, or the
+//! scan ends), with its outcome left in [`Shared`] for the collector to
+//! take. So every open port is still reported exactly once.
+//!
+//! [`Guard`] sets up and removes the RST suppression for the scan (see
+//! [`crate::net::rstguard`]).
+
+use crate::engine::cookie::CookieKey;
+use crate::error::{Error, Result};
+use crate::finding::PortState;
+use crate::identify::pseudo::PseudoRule;
+use crate::identify::session::{self, Config, Out, Sessions, Taken};
+use crate::net::route::{Link, Routes};
+use crate::net::rstguard::{self, Keeper, RstGuard};
+use crate::net::sys::{self, PacketSocket, RawIpSocket, TxBatch, TxSocket};
+use crate::probe::{Classified, Identity, Proto, Reject};
+use crate::wire::ethernet::Mac;
+use crate::wire::segment::{self, Outgoing};
+use crate::wire::tcp;
+use std::collections::{BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Most ports one receiver identifies at once.
+pub const CAPACITY: usize = 16_384;
+/// Longest wait for a banner or a reply on one connection.
+pub const MAX_WAIT: Duration = Duration::from_millis(1000);
+/// How often a responder looks for waits that are over.
+pub const TICK_EVERY: Duration = Duration::from_millis(10);
+/// How often a responder recomputes its oldest held port.
+pub const OLDEST_EVERY: Duration = Duration::from_millis(20);
+/// How long the end of a scan waits for identifications still running.
+pub const DRAIN_MAX: Duration = Duration::from_secs(15);
+
+/// What identification found on one open port.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    pub protocol: Option<&'static str>,
+    /// The TLS version, a product and version, ... (see `Identified::detail`).
+    pub detail: Option<String>,
+    /// Raw bytes (unescaped, bounded): the service's own words.
+    pub banner: Option<Vec<u8>>,
+    pub pseudo: bool,
+}
+
+/// Longest banner text in a finding (after escaping).
+pub const BANNER_TEXT_MAX: usize = 256;
+
+/// Put what identification found into a finding (before the risk
+/// categorizer, which follows `protocol`); returns the deprecated TLS
+/// version when the port negotiated one.
+pub fn apply(f: &mut crate::finding::Finding, o: Outcome) -> Option<String> {
+    if let Some(p) = o.protocol {
+        f.protocol = Some(p.to_string());
+    }
+    f.banner = o
+        .banner
+        .map(|b| crate::finding::escape_banner(&b, BANNER_TEXT_MAX));
+    f.pseudo = o.pseudo;
+    (o.protocol == Some("tls") && crate::risk::protocol::is_legacy_tls(o.detail.as_deref()))
+        .then(|| o.detail.unwrap_or_default())
+}
+
+/// What every responder shares with the collector and the status line.
+#[derive(Debug, Default)]
+pub struct Shared {
+    outcomes: Mutex<HashMap<(u32, u16), Outcome>>,
+    pending: AtomicI64,
+    /// Open ports whose protocol was identified.
+    pub identified: AtomicU64,
+    /// Open ports reported unidentified because a table was full.
+    pub overflowed: AtomicU64,
+    pseudo_hosts: Mutex<BTreeSet<u32>>,
+    /// Per responder: the SYN-ACK time of its oldest port still held.
+    oldest: Mutex<Vec<Option<Instant>>>,
+}
+
+impl Shared {
+    /// The capture time of the oldest SYN-ACK whose port is still being
+    /// identified (its finding not yet forwarded): checkpoints must not
+    /// count it as collected.
+    pub fn oldest_pending(&self) -> Option<Instant> {
+        self.oldest.lock().unwrap().iter().flatten().min().copied()
+    }
+
+    /// The outcome of an open port, once (the collector takes it).
+    pub fn take(&self, ip: u32, port: u16) -> Option<Outcome> {
+        self.outcomes.lock().unwrap().remove(&(ip, port))
+    }
+
+    /// Ports being identified now (parked ones aside: they wait for the
+    /// end of the scan at most), over every receiver.
+    pub fn pending(&self) -> u64 {
+        self.pending.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// Hosts judged middleboxes (sorted).
+    pub fn pseudo_hosts(&self) -> Vec<u32> {
+        self.pseudo_hosts.lock().unwrap().iter().copied().collect()
+    }
+
+    /// Wait until no port is being identified any more, at most `max`, or
+    /// until `stop` says to give up.
+    pub fn drain(&self, max: Duration, stop: impl Fn() -> bool) {
+        let end = Instant::now() + max;
+        while self.pending() > 0 && Instant::now() < end && !stop() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Sockets the responders send follow-ups on: one per path of the scan,
+/// shared by every receiver.
+#[derive(Debug)]
+pub struct Tx {
+    routes: Arc<Routes>,
+    socks: Vec<TxSocket>,
+}
+
+impl Tx {
+    /// Open one sending socket per path (before privileges are dropped).
+    pub fn open(routes: Arc<Routes>) -> Result<Tx> {
+        let socks = routes
+            .paths
+            .iter()
+            .map(|p| {
+                let err = |e| Error::socket(e, &p.iface.name);
+                Ok(match p.iface.link {
+                    Link::Ethernet { .. } => {
+                        TxSocket::Packet(PacketSocket::open(p.iface.index, 0).map_err(err)?)
+                    }
+                    Link::Layer3 => TxSocket::Packet(
+                        PacketSocket::open_sender(p.iface.index, sys::ETH_P_IP).map_err(err)?,
+                    ),
+                    Link::Loopback => {
+                        let s = RawIpSocket::open().map_err(err)?;
+                        // Our own RSTs must pass the guard.
+                        s.set_mark(rstguard::MARK).map_err(err)?;
+                        TxSocket::RawIp(s)
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Tx { routes, socks })
+    }
+
+    /// Frame `seg` for its path into `batch` (empty before); the path, or
+    /// None when there is no way to the target.
+    fn frame(&self, batch: &mut TxBatch, seg: &Outgoing<'_>) -> Option<usize> {
+        let dst = u32::from(seg.dst);
+        let p = self.routes.path_of(dst)?;
+        let mac = self.routes.next_mac(p, dst)?;
+        let eth = match (mac, self.routes.paths[p].iface.link) {
+            (Some(m), Link::Ethernet { src_mac }) => Some((src_mac, m)),
+            (Some(m), _) => Some((Mac::ZERO, m)),
+            (None, _) => None,
+        };
+        let n = segment::write(&mut batch.slot()[..], eth, seg).ok()?;
+        batch.commit(n, dst);
+        Some(p)
+    }
+
+    fn send(&self, batch: &mut TxBatch, seg: &Outgoing<'_>) -> bool {
+        batch.clear();
+        let Some(p) = self.frame(batch, seg) else {
+            return false;
+        };
+        let ok = self.socks[p].send_batch(batch).is_ok_and(|n| n == 1);
+        batch.clear();
+        ok
+    }
+}
+
+/// One receiver's sessions and the means to act on them.
+pub struct Responder<'a> {
+    sessions: Sessions,
+    tx: &'a Tx,
+    key: CookieKey,
+    shared: &'a Shared,
+    out: Vec<Out>,
+    batch: TxBatch,
+    /// Follow-ups the kernel refused.
+    pub send_errors: u64,
+    overflowed: u64,
+    /// This responder's slot in `Shared::oldest`, and when it was last set.
+    slot: usize,
+    oldest_at: Instant,
+    ticked: Instant,
+}
+
+impl<'a> Responder<'a> {
+    pub fn new(tx: &'a Tx, us: &Identity, shared: &'a Shared) -> Responder<'a> {
+        let slot = {
+            let mut o = shared.oldest.lock().unwrap();
+            o.push(None);
+            o.len() - 1
+        };
+        Responder {
+            slot,
+            oldest_at: Instant::now(),
+            ticked: Instant::now(),
+            sessions: Sessions::new(Config {
+                capacity: CAPACITY,
+                max_wait: MAX_WAIT,
+                fallbacks: true,
+                rule: PseudoRule::default(),
+                sport_base: us.sport_base,
+                sport_count: us.sport_count,
+            }),
+            tx,
+            key: us.key,
+            shared,
+            out: Vec::new(),
+            batch: TxBatch::new(1),
+            send_errors: 0,
+            overflowed: 0,
+        }
+    }
+
+    /// A captured IPv4 packet and what the probe module made of it: true
+    /// when the responder took it (do not forward it); ports that are done
+    /// are pushed to `fwd`.
+    pub fn on_packet(
+        &mut self,
+        now: Instant,
+        pkt: &[u8],
+        c: &std::result::Result<Classified, Reject>,
+        us: &Identity,
+        fwd: &mut Vec<Classified>,
+    ) -> bool {
+        let Ok((seg, wire_len)) = segment::parse_ipv4_captured(pkt) else {
+            return false;
+        };
+        let before = (self.sessions.active(), self.sessions.len());
+        let taken = match c {
+            Ok(r) if r.state == PortState::Open && r.proto == Proto::Tcp => {
+                self.sessions.on_syn_ack(now, &seg, *r, &mut self.out)
+            }
+            _ if us.is_source(seg.dst) && us.is_sport(seg.dport) => {
+                self.sessions.on_segment(now, &seg, wire_len, &mut self.out)
+            }
+            _ => Taken::No,
+        };
+        self.account(before, now);
+        self.drain(fwd);
+        taken == Taken::Yes
+    }
+
+    /// Advance the sessions' clock (a scan of the table: at most every
+    /// [`TICK_EVERY`]).
+    pub fn tick(&mut self, now: Instant, fwd: &mut Vec<Classified>) {
+        if now.duration_since(self.ticked) < TICK_EVERY {
+            return;
+        }
+        self.ticked = now;
+        let before = (self.sessions.active(), self.sessions.len());
+        self.sessions.tick(now, &mut self.out);
+        self.account(before, now);
+        self.drain(fwd);
+    }
+
+    /// End every session (the scan is over).
+    pub fn flush(&mut self, fwd: &mut Vec<Classified>) {
+        let before = (self.sessions.active(), self.sessions.len());
+        self.sessions.flush(&mut self.out);
+        self.account(before, Instant::now());
+        self.drain(fwd);
+    }
+
+    /// Publish how many ports are held and since when. The oldest time is
+    /// recomputed every [`OLDEST_EVERY`] (a scan of the table); in between
+    /// it may only be too old (safe for checkpoints), except when the table
+    /// was empty: then the new port's time is published at once.
+    fn account(&mut self, before: (usize, usize), now: Instant) {
+        let (active, len) = (self.sessions.active(), self.sessions.len());
+        let d = active as i64 - before.0 as i64;
+        if d != 0 {
+            self.shared.pending.fetch_add(d, Ordering::Relaxed);
+        }
+        let set = if before.1 == 0 && len > 0 {
+            Some(Some(now))
+        } else if now.duration_since(self.oldest_at) >= OLDEST_EVERY || (len == 0 && before.1 > 0) {
+            Some(self.sessions.oldest())
+        } else {
+            None
+        };
+        if let Some(t) = set {
+            self.oldest_at = now;
+            self.shared.oldest.lock().unwrap()[self.slot] = t;
+        }
+    }
+
+    fn drain(&mut self, fwd: &mut Vec<Classified>) {
+        for o in std::mem::take(&mut self.out) {
+            match o {
+                Out::Send(s) => {
+                    let seg = Outgoing {
+                        src: Ipv4Addr::from(s.src),
+                        dst: Ipv4Addr::from(s.dst),
+                        sport: s.sport,
+                        dport: s.dport,
+                        seq: s.seq,
+                        ack: s.ack,
+                        flags: s.flags,
+                        window: crate::identify::handshake::WINDOW,
+                        ident: 0,
+                        ttl: crate::identify::handshake::TTL,
+                        payload: &s.payload,
+                    };
+                    if !self.tx.send(&mut self.batch, &seg) {
+                        self.send_errors += 1;
+                    }
+                }
+                Out::Syn {
+                    src,
+                    dst,
+                    sport,
+                    dport,
+                } => {
+                    let seg = Outgoing {
+                        src: Ipv4Addr::from(src),
+                        dst: Ipv4Addr::from(dst),
+                        sport,
+                        dport,
+                        seq: self.key.cookie(src, dst, sport, dport),
+                        ack: 0,
+                        flags: tcp::SYN,
+                        window: crate::probe::tcp_syn::WINDOW,
+                        ident: 0,
+                        ttl: crate::probe::tcp_syn::TTL,
+                        payload: &[],
+                    };
+                    if !self.tx.send(&mut self.batch, &seg) {
+                        self.send_errors += 1;
+                    }
+                }
+                Out::Done(d) => {
+                    let session::Done {
+                        reply,
+                        identified,
+                        banner,
+                        pseudo,
+                    } = *d;
+                    if identified.is_some() {
+                        self.shared.identified.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if pseudo {
+                        self.shared
+                            .pseudo_hosts
+                            .lock()
+                            .unwrap()
+                            .insert(reply.target);
+                    }
+                    let outcome = match identified {
+                        Some(id) => Outcome {
+                            protocol: Some(id.protocol),
+                            detail: id.detail,
+                            banner: (!id.banner.is_empty()).then_some(id.banner),
+                            pseudo: false,
+                        },
+                        None => Outcome {
+                            protocol: None,
+                            detail: None,
+                            banner: banner.filter(|b| !b.is_empty()),
+                            pseudo,
+                        },
+                    };
+                    if outcome != Outcome::default() {
+                        self.shared
+                            .outcomes
+                            .lock()
+                            .unwrap()
+                            .insert((reply.target, reply.port), outcome);
+                    }
+                    fwd.push(reply);
+                }
+            }
+        }
+        let o = self.sessions.overflowed;
+        if o > self.overflowed {
+            self.shared
+                .overflowed
+                .fetch_add(o - self.overflowed, Ordering::Relaxed);
+            self.overflowed = o;
+        }
+    }
+}
+
+/// The RST suppression of a scan that identifies: installed at the start
+/// (stale tables of dead scans removed first), removed by a keeper process
+/// when the scan ends, however it ends.
+#[derive(Debug)]
+pub struct Guard(Keeper);
+
+impl Guard {
+    /// Install the suppression for our source ports.
+    pub fn install(sport_base: u16, sport_count: u16) -> Result<Guard> {
+        let g = RstGuard::install(sport_base..=sport_base + sport_count - 1)?;
+        Ok(Guard(g.keep()))
+    }
+
+    pub fn table(&self) -> &str {
+        self.0.table()
+    }
+}
