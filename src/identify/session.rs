@@ -649,7 +649,7 @@ mod tests {
 
     fn reply(host: u32, port: u16) -> Classified {
         Classified {
-            target: host,
+            target: IpAddr::V4(host.into()),
             proto: Proto::Tcp,
             port,
             state: PortState::Open,
@@ -992,7 +992,9 @@ mod tests {
             t.tick(t0 + Duration::from_millis(ms), &mut out);
         }
         let d = done(&out);
-        let (mb, real): (Vec<&Done>, Vec<&Done>) = d.iter().partition(|d| d.reply.target == HOST);
+        let (mb, real): (Vec<&Done>, Vec<&Done>) = d
+            .iter()
+            .partition(|d| d.reply.target == IpAddr::V4(HOST.into()));
         assert_eq!(mb.len(), ports.len());
         assert!(mb.iter().all(|d| d.pseudo));
         // The middlebox got one connection per port: no further attempt.

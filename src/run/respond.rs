@@ -353,12 +353,14 @@ impl<'a> Responder<'a> {
                     if identified.is_some() {
                         self.shared.identified.fetch_add(1, Ordering::Relaxed);
                     }
+                    // Sessions are IPv4 only.
+                    let std::net::IpAddr::V4(target) = reply.target else {
+                        fwd.push(reply);
+                        continue;
+                    };
+                    let target = u32::from(target);
                     if pseudo {
-                        self.shared
-                            .pseudo_hosts
-                            .lock()
-                            .unwrap()
-                            .insert(reply.target);
+                        self.shared.pseudo_hosts.lock().unwrap().insert(target);
                     }
                     let outcome = match identified {
                         Some(id) => Outcome {
@@ -379,7 +381,7 @@ impl<'a> Responder<'a> {
                             .outcomes
                             .lock()
                             .unwrap()
-                            .insert((reply.target, reply.port), outcome);
+                            .insert((target, reply.port), outcome);
                     }
                     fwd.push(reply);
                 }
