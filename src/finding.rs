@@ -79,6 +79,13 @@ fn is_false(b: &bool) -> bool {
 }
 
 impl Finding {
+    /// A record of its own about an aspect of a port that has its main
+    /// record too (today: a deprecated TLS version, reason `tls-version`):
+    /// deduplication and diffs keep it apart from the port's record.
+    pub fn is_aspect(&self) -> bool {
+        self.reason == crate::risk::protocol::LEGACY_TLS_REASON
+    }
+
     /// A finding as the scan engine first makes it, before the risk
     /// categorizer fills in service, category, severity and advice.
     /// `proto` is `tcp` or `udp`; `reason` what showed the state

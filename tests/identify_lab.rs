@@ -418,10 +418,11 @@ fn real_daemons_are_identified_middleboxes_are_pseudo_and_nothing_is_left_behind
     let (lab, _daemons, _reaper) = identify_lab(dir.path());
 
     let (plain, plain_time, _) = scan(&lab, &dir.path().join("plain.ndjson"), &["--no-identify"]);
-    let (csv, html, xml) = (
+    let (csv, html, xml, json) = (
         dir.path().join("ident.csv"),
         dir.path().join("ident.html"),
         dir.path().join("ident.xml"),
+        dir.path().join("ident.json"),
     );
     let (recs, ident_time, stderr) = scan(
         &lab,
@@ -433,6 +434,8 @@ fn real_daemons_are_identified_middleboxes_are_pseudo_and_nothing_is_left_behind
             html.to_str().unwrap(),
             "-o",
             xml.to_str().unwrap(),
+            "-o",
+            json.to_str().unwrap(),
         ],
     );
     // The hostile banner reached every format, and nothing live did.
@@ -530,6 +533,20 @@ fn real_daemons_are_identified_middleboxes_are_pseudo_and_nothing_is_left_behind
         );
         assert!(r["rationale"].as_str().unwrap().contains("TLSv1.0"), "{r}");
     }
+    // The JSON document keeps that record next to the port's too (its
+    // deduplication tells the two apart).
+    let doc: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let doc_legacy = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["reason"] == "tls-version")
+        .count();
+    assert_eq!(
+        doc_legacy,
+        legacy.len(),
+        "tls-legacy records in the JSON document"
+    );
 
     // Real hosts: >= 99% identified right, none wrong.
     let want: BTreeMap<u16, &str> = SERVICES.into_iter().collect();

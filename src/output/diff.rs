@@ -177,12 +177,12 @@ impl Stream {
         self.advance()?;
         Ok(f)
     }
-    /// (port, proto) of the head when it belongs to `ip`.
-    fn at(&self, ip: IpAddr) -> Option<(u16, String)> {
+    /// (port, proto, aspect) of the head when it belongs to `ip`.
+    fn at(&self, ip: IpAddr) -> Option<(u16, String, bool)> {
         self.head
             .as_ref()
             .filter(|f| f.ip == ip)
-            .map(|f| (f.port, f.proto.clone()))
+            .map(|f| (f.port, f.proto.clone(), f.is_aspect()))
     }
 }
 
@@ -429,4 +429,38 @@ pub fn diff(old: &Path, new: &Path, output: Option<&str>) -> Result<bool> {
         }
     );
     Ok(c.any())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::PortState;
+    use crate::output::sort::Sorter;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn sorted(dir: &Path, fs: &[Finding]) -> Sorted {
+        let mut s = Sorter::new(dir);
+        fs.iter().for_each(|f| s.push(f).unwrap());
+        s.finish().unwrap()
+    }
+
+    #[test]
+    fn a_deprecated_tls_record_opens_and_closes_on_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_790_000_000);
+        let ip: IpAddr = "198.19.0.4".parse().unwrap();
+        let port = Finding::tcp(ip, 443, PortState::Open, 64, t0);
+        let mut tls = port.clone();
+        tls.reason = crate::risk::protocol::LEGACY_TLS_REASON.into();
+        let (before, after) = (
+            sorted(dir.path(), std::slice::from_ref(&port)),
+            sorted(dir.path(), &[port.clone(), tls.clone()]),
+        );
+        let c = Changes::collect(&before, &after).unwrap();
+        assert_eq!((c.opened, c.closed, c.changed), (1, 0, 0));
+        assert!(c.new_ports[0].is_aspect());
+        let c = Changes::collect(&after, &before).unwrap();
+        assert_eq!((c.opened, c.closed, c.changed), (0, 1, 0));
+        assert!(c.closed_ports[0].is_aspect());
+    }
 }

@@ -413,16 +413,22 @@ pub fn endpoint(f: &Finding) -> String {
     }
 }
 
-/// Remove duplicate (ip, port, proto, state) records, keeping the earliest
+/// Remove duplicate (ip, port, proto, state, aspect) records, keeping the earliest
 /// by `ts` (the first one read when times tie or do not parse); then sort by
 /// ip, port, proto and state. In memory: the reference the external sort
 /// ([`sort::Sorter`]) is tested against, and handy for small sets.
 pub fn dedupe(findings: Vec<Finding>) -> Vec<Finding> {
     let time = |f: &Finding| humantime::parse_rfc3339(&f.ts).ok();
     let mut keep: Vec<Finding> = Vec::with_capacity(findings.len());
-    let mut at: HashMap<(IpAddr, u16, String, PortState), usize> = HashMap::new();
+    let mut at: HashMap<(IpAddr, u16, String, PortState, bool), usize> = HashMap::new();
     for f in findings {
-        let key = (f.ip, f.port, f.proto.to_ascii_lowercase(), f.state);
+        let key = (
+            f.ip,
+            f.port,
+            f.proto.to_ascii_lowercase(),
+            f.state,
+            f.is_aspect(),
+        );
         match at.get(&key) {
             Some(&i) => {
                 let earlier = match (time(&f), time(&keep[i])) {
@@ -440,7 +446,15 @@ pub fn dedupe(findings: Vec<Finding>) -> Vec<Finding> {
             }
         }
     }
-    keep.sort_by(|a, b| (a.ip, a.port, &a.proto, a.state).cmp(&(b.ip, b.port, &b.proto, b.state)));
+    keep.sort_by(|a, b| {
+        (a.ip, a.port, &a.proto, a.state, a.is_aspect()).cmp(&(
+            b.ip,
+            b.port,
+            &b.proto,
+            b.state,
+            b.is_aspect(),
+        ))
+    });
     keep
 }
 

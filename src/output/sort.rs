@@ -3,7 +3,7 @@
 //! sorted and written as a run (NDJSON in a temporary file), and the runs
 //! are merged k-way (at most [`FAN_IN`] files open at once; more runs are
 //! merged in rounds). The result is one temporary NDJSON file sorted by
-//! (ip, port, proto, state), with one record per key: the earliest by `ts`
+//! (ip, port, proto, state, aspect), with one record per key: the earliest by `ts`
 //! (the first one pushed when times tie or do not parse), exactly what the
 //! in-memory [`super::dedupe`] keeps.
 //!
@@ -33,6 +33,8 @@ pub struct Key {
     pub port: u16,
     pub proto: String,
     pub state: PortState,
+    /// [`Finding::is_aspect`]: a record of its own next to the port's.
+    pub aspect: bool,
     untimed: bool,
     ts: Option<SystemTime>,
 }
@@ -45,14 +47,19 @@ impl Key {
             port: f.port,
             proto: f.proto.to_ascii_lowercase(),
             state: f.state,
+            aspect: f.is_aspect(),
             untimed: ts.is_none(),
             ts,
         }
     }
 
-    /// Same (ip, port, proto, state): duplicates.
+    /// Same (ip, port, proto, state, aspect): duplicates.
     fn same_record(&self, o: &Key) -> bool {
-        self.ip == o.ip && self.port == o.port && self.proto == o.proto && self.state == o.state
+        self.ip == o.ip
+            && self.port == o.port
+            && self.proto == o.proto
+            && self.state == o.state
+            && self.aspect == o.aspect
     }
 }
 
@@ -270,6 +277,12 @@ mod tests {
             if (x >> 45).is_multiple_of(11) {
                 f.ts = "not a time".into();
             }
+            // Some ports get a deprecated-TLS record of their own too.
+            if (x >> 35).is_multiple_of(6) {
+                let mut t = f.clone();
+                t.reason = crate::risk::protocol::LEGACY_TLS_REASON.into();
+                out.push(t);
+            }
             out.push(f);
         }
         out
@@ -292,6 +305,29 @@ mod tests {
         // Only the sorted file is left behind.
         drop(sorted);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_deprecated_tls_record_is_kept_next_to_its_ports_record() {
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_790_000_000);
+        let ip: IpAddr = "198.19.0.4".parse().unwrap();
+        let port = Finding::tcp(ip, 443, PortState::Open, 64, t0);
+        let mut tls = port.clone();
+        tls.reason = crate::risk::protocol::LEGACY_TLS_REASON.into();
+        let fs = vec![tls.clone(), port.clone(), port.clone(), tls.clone()];
+        let want = vec![port, tls];
+        assert_eq!(super::super::dedupe(fs.clone()), want);
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Sorter::new(dir.path());
+        fs.iter().for_each(|f| s.push(f).unwrap());
+        let got: Vec<Finding> = s
+            .finish()
+            .unwrap()
+            .iter()
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]
