@@ -7,14 +7,13 @@
 
 mod common;
 
-use common::run::probes_in_summary;
+use common::run::{interrupt_after, probes_in_summary};
 
 use common::Lab;
 use common::findings::{pairs, records};
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 const RANGE: &str = "198.19.0.0/16";
 const PORTS: [u16; 3] = [22, 80, 443];
@@ -24,31 +23,6 @@ fn synsweep(cwd: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_synsweep"));
     c.current_dir(cwd);
     c
-}
-
-/// Run `cmd` in the scanner namespace; send SIGINT once the target has seen
-/// `after` SYNs; return its output.
-fn interrupt_after(lab: &Lab, cmd: &Command, after: u64) -> Output {
-    let mut child = lab
-        .wrap_in_scanner(cmd)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            panic!("scan ended ({st}) before it could be interrupted");
-        }
-        if lab.counters().syn_in >= after {
-            break;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(60), "scan too slow");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // SAFETY: kill on the pid of our own child (`ip netns exec` execs synsweep).
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    child.wait_with_output().unwrap()
 }
 
 fn text(b: &[u8]) -> String {

@@ -27,15 +27,15 @@
 mod common;
 
 use common::forge::{self, ACK, PacketSocket, RST, SYN};
-use common::run::probes_in_summary;
+use common::run::{interrupt_after, probes_in_summary};
 use common::{Lab, SCANNER_MAC, TARGET_MAC};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const LISTEN: [u16; 2] = [22, 80];
 const PORTS: [u16; 3] = [22, 80, 443];
@@ -541,31 +541,6 @@ fn ipv6_loopback_is_probed_through_a_raw_socket() {
         "{}",
         text(&dry.stdout)
     );
-}
-
-/// Run `cmd` in the scanner namespace; SIGINT once the target has seen
-/// `after` SYNs; return its output.
-fn interrupt_after(lab: &Lab, cmd: &Command, after: u64) -> Output {
-    let mut child = lab
-        .wrap_in_scanner(cmd)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let t0 = Instant::now();
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            panic!("scan ended ({st}) before it could be interrupted");
-        }
-        if lab.counters().syn_in >= after {
-            break;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(60), "scan too slow");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // SAFETY: kill on the pid of our own child (`ip netns exec` execs synsweep).
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    child.wait_with_output().unwrap()
 }
 
 #[test]

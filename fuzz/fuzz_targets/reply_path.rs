@@ -10,6 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use std::net::{IpAddr, Ipv4Addr};
 use synsweep::engine::answered::Answered;
 use synsweep::engine::cookie::CookieKey;
 use synsweep::engine::correlator::Correlator;
@@ -57,10 +58,16 @@ fn check(c: &mut Correlator, id: &Identity, packet: &[u8]) {
     assert_eq!(r.dst, US);
     assert!((61000..61016).contains(&r.dport));
     assert!(KEY.validates(US, r.src, r.dport, r.sport, r.ack));
-    assert_eq!((cl.target, cl.port), (r.src, r.sport));
+    assert_eq!(
+        (cl.target, cl.port),
+        (IpAddr::V4(Ipv4Addr::from(r.src)), r.sport)
+    );
     if let Ok(ev) = c.handle(&cl) {
         assert!(PORTS.contains(&r.sport) && (0xc613_0000..=0xc613_ffff).contains(&r.src));
-        assert_eq!((ev.ip, ev.port), (r.src, r.sport));
+        assert_eq!(
+            (ev.ip, ev.port),
+            (IpAddr::V4(Ipv4Addr::from(r.src)), r.sport)
+        );
         // Never twice.
         assert!(c.handle(&cl).is_err());
     }

@@ -1,6 +1,7 @@
 //! Running the synsweep binary from tests and reading what it printed.
 
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// A `Command` for the synsweep binary under test.
 pub fn synsweep() -> Command {
@@ -30,4 +31,29 @@ pub fn probes_in_summary(stderr: &str) -> u64 {
         .unwrap()
         .parse()
         .unwrap()
+}
+
+/// Run `cmd` in the scanner namespace; send SIGINT once the target has seen
+/// `after` SYNs; return its output.
+pub fn interrupt_after(lab: &super::Lab, cmd: &Command, after: u64) -> Output {
+    let mut child = lab
+        .wrap_in_scanner(cmd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("scan ended ({st}) before it could be interrupted");
+        }
+        if lab.counters().syn_in >= after {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "scan too slow");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: kill on the pid of our own child (`ip netns exec` execs synsweep).
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    child.wait_with_output().unwrap()
 }
