@@ -29,8 +29,21 @@ if ((${#missing[@]})); then
     fi
     echo "test.sh: installing ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq "${missing[@]}" >/dev/null
+    # The labs start the daemons they need in their own namespaces: keep the
+    # packages' own services (sshd, nginx, redis, ...) from starting on this
+    # machine while they install (policy-rc.d, unless the machine has one).
+    policy=/usr/sbin/policy-rc.d
+    own_policy=
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
+    fi
+    rc=0
+    { apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; } || rc=$?
+    if [[ -n $own_policy ]]; then rm -f "$policy"; fi
+    if ((rc)); then
+        echo "test.sh: apt-get failed (exit $rc)" >&2
+        exit "$rc"
+    fi
 fi
 # kubernetes-validate (the official schemas of every Kubernetes version it
 # ships) in a virtual environment under target/, where the tests look for it.
