@@ -5,7 +5,10 @@
 //! The first input byte picks the mode: frames behind an Ethernet header,
 //! bare IPv4 packets, or packets whose acknowledgement number is patched to
 //! the right cookie (so the fuzzer also reaches the accepting path, which
-//! random bytes almost never do).
+//! random bytes almost never do); then IPv6 replies (TCP SYN and UDP
+//! modules, ICMPv6), UDP replies and ICMP errors over IPv4, and service
+//! identification (a captured segment's payload through every fingerprint,
+//! with every hello): everything that reads bytes an attacker sends.
 
 #![no_main]
 
@@ -15,11 +18,13 @@ use synsweep::engine::answered::Answered;
 use synsweep::engine::cookie::CookieKey;
 use synsweep::engine::correlator::Correlator;
 use synsweep::engine::space::Space;
+use synsweep::identify::{self, hello};
 use synsweep::probe::tcp_syn::TcpSyn;
 use synsweep::probe::{Identity, Probe};
+use synsweep::probe::{tcp_syn6, udp, udp6};
 use synsweep::targets::RangeSet;
-use synsweep::wire::reply;
 use synsweep::wire::tcp;
+use synsweep::wire::{reply, segment};
 
 const US: u32 = 0xc612_0001; // 198.18.0.1
 const KEY: CookieKey = CookieKey {
@@ -28,11 +33,14 @@ const KEY: CookieKey = CookieKey {
 };
 const PORTS: [u16; 4] = [22, 80, 443, 8080];
 
+/// 2001:2:0:ff::1, the lab scanner's IPv6 address.
+const US6: u128 = 0x2001_0002_0000_00ff_0000_0000_0000_0001;
+
 fn identity() -> Identity {
     Identity {
         key: KEY,
         sources: vec![US],
-        sources6: vec![],
+        sources6: vec![US6],
         sport_base: 61000,
         sport_count: 16,
     }
@@ -79,13 +87,44 @@ fuzz_target!(|data: &[u8]| {
     };
     let id = identity();
     let mut c = correlator();
-    match mode % 3 {
+    match mode % 6 {
         0 => {
             if rest.len() >= 14 {
                 check(&mut c, &id, &rest[14..]);
             }
         }
         1 => check(&mut c, &id, rest),
+        // IPv6 replies (TCP and ICMPv6): what classifies is ours and IPv6.
+        3 => {
+            for cl in [tcp_syn6::classify(rest, &id), udp6::classify(rest, &id)]
+                .into_iter()
+                .flatten()
+            {
+                assert!(cl.target.is_ipv6());
+                let _ = c.handle(&cl);
+            }
+        }
+        // UDP replies and ICMP errors over IPv4.
+        4 => {
+            if let Ok(cl) = udp::classify(rest, &id) {
+                assert!(cl.target.is_ipv4());
+                let _ = c.handle(&cl);
+            }
+        }
+        // Identification: a captured segment, then its payload (or the
+        // bytes themselves) through the fingerprints, with every hello.
+        5 => {
+            let (&port_lo, bytes) = rest.split_first().unwrap_or((&0, &[]));
+            let data = match segment::parse_ipv4_captured(bytes) {
+                Ok((seg, _)) => seg.payload,
+                Err(_) => bytes,
+            };
+            let port = 1 + u16::from(port_lo) * 31;
+            let _ = identify::identify(data, None, port);
+            for h in hello::ALL {
+                let _ = identify::identify(data, Some(h), port);
+            }
+        }
         _ => {
             // Several packets in a row through one correlator, each with
             // its acknowledgement made right for its own 4-tuple.
