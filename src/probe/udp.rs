@@ -220,6 +220,34 @@ thread_local! {
     static PAYLOAD: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(2048));
 }
 
+/// Build payload `variant` of the services of `dport` with `cookie` and hand
+/// it to `f` (either family's template).
+pub(super) fn with_payload<R>(
+    dport: u16,
+    variant: u32,
+    cookie: u32,
+    f: impl FnOnce(&[u8]) -> R,
+) -> R {
+    let services = udp_payloads::services_for_port(dport);
+    let service = services[(variant as usize).min(services.len() - 1)];
+    PAYLOAD.with_borrow_mut(|payload| {
+        payload.clear();
+        (service.build)(cookie, payload);
+        f(payload)
+    })
+}
+
+/// Write the UDP header (checksum zero, for the caller to fill) and the
+/// payload into `rest`, which is exactly header + payload long.
+pub(super) fn write_datagram(rest: &mut [u8], sport: u16, dport: u16, payload: &[u8]) {
+    let udp_len = rest.len() as u16;
+    rest[0..2].copy_from_slice(&sport.to_be_bytes());
+    rest[2..4].copy_from_slice(&dport.to_be_bytes());
+    rest[4..6].copy_from_slice(&udp_len.to_be_bytes());
+    rest[6..8].copy_from_slice(&[0, 0]);
+    rest[udp::HEADER_LEN..].copy_from_slice(payload);
+}
+
 /// A UDP template for one source address.
 #[derive(Debug, Clone)]
 pub struct UdpTemplate {
@@ -246,11 +274,7 @@ impl Template for UdpTemplate {
         cookie: u32,
         variant: u32,
     ) -> usize {
-        let services = udp_payloads::services_for_port(dport);
-        let service = services[(variant as usize).min(services.len() - 1)];
-        PAYLOAD.with_borrow_mut(|payload| {
-            payload.clear();
-            (service.build)(cookie, payload);
+        with_payload(dport, variant, cookie, |payload| {
             let udp_len = udp::HEADER_LEN + payload.len();
             let total = ipv4::HEADER_LEN + udp_len;
             if total > out.len() {
@@ -266,11 +290,7 @@ impl Template for UdpTemplate {
                 TTL,
                 udp::PROTO_UDP,
             );
-            rest[0..2].copy_from_slice(&sport.to_be_bytes());
-            rest[2..4].copy_from_slice(&dport.to_be_bytes());
-            rest[4..6].copy_from_slice(&(udp_len as u16).to_be_bytes());
-            rest[6..8].copy_from_slice(&[0, 0]);
-            rest[udp::HEADER_LEN..].copy_from_slice(payload);
+            write_datagram(rest, sport, dport, payload);
             let c = udp::checksum(self.src, dst, rest);
             rest[6..8].copy_from_slice(&c.to_be_bytes());
             total

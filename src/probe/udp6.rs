@@ -12,14 +12,12 @@
 //! unreachable (code 4) from the probed address itself is `closed`; any
 //! other is [`Reject::Filtered`].
 
-use super::udp::{REASON_CLOSED, Udp, open_reply};
-use super::udp_payloads;
+use super::udp::{REASON_CLOSED, Udp, open_reply, with_payload, write_datagram};
 use super::{Classified, Identity, Probe, Proto, Reject, Template6};
 use crate::finding::PortState;
 use crate::wire::bpf::Insn;
 use crate::wire::ipv6::{self, NEXT_ICMPV6, NEXT_UDP};
 use crate::wire::{TTL, icmpv6, udp};
-use std::cell::RefCell;
 use std::net::{IpAddr, Ipv6Addr};
 
 /// The flow label of payload `variant` of the probe with `cookie`.
@@ -32,11 +30,6 @@ pub fn flow_label(cookie: u32, variant: u32) -> u32 {
 /// or an ICMPv6 destination unreachable.
 pub fn filter6(l3: u32, dst: &[u128], dport: (u16, u16)) -> Vec<Insn> {
     super::tcp_syn6::filter6_for(l3, dst, dport, NEXT_UDP)
-}
-
-thread_local! {
-    /// The payload being built (one per sender thread).
-    static PAYLOAD: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(2048));
 }
 
 /// A UDP-over-IPv6 template for one source address.
@@ -65,11 +58,7 @@ impl Template6 for UdpTemplate6 {
         cookie: u32,
         variant: u32,
     ) -> usize {
-        let services = udp_payloads::services_for_port(dport);
-        let service = services[(variant as usize).min(services.len() - 1)];
-        PAYLOAD.with_borrow_mut(|payload| {
-            payload.clear();
-            (service.build)(cookie, payload);
+        with_payload(dport, variant, cookie, |payload| {
             let udp_len = udp::HEADER_LEN + payload.len();
             let total = ipv6::HEADER_LEN + udp_len;
             if total > out.len() || udp_len > u16::MAX as usize {
@@ -82,11 +71,7 @@ impl Template6 for UdpTemplate6 {
             ip[1] = (label >> 16) as u8;
             ip[2] = (label >> 8) as u8;
             ip[3] = label as u8;
-            rest[0..2].copy_from_slice(&sport.to_be_bytes());
-            rest[2..4].copy_from_slice(&dport.to_be_bytes());
-            rest[4..6].copy_from_slice(&(udp_len as u16).to_be_bytes());
-            rest[6..8].copy_from_slice(&[0, 0]);
-            rest[udp::HEADER_LEN..].copy_from_slice(payload);
+            write_datagram(rest, sport, dport, payload);
             let c = match ipv6::upper_checksum(self.src, dst, NEXT_UDP, rest) {
                 0 => 0xffff,
                 c => c,

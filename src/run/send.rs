@@ -102,6 +102,18 @@ pub(super) fn flush(
     Ok(())
 }
 
+/// Hand every path's batch to the kernel.
+fn flush_all(
+    socks: &[TxSocket],
+    batches: &mut [TxBatch],
+    progress: &Progress,
+) -> std::io::Result<()> {
+    for (sock, b) in socks.iter().zip(batches.iter_mut()) {
+        flush(sock, b, progress)?;
+    }
+    Ok(())
+}
+
 /// Walk positions `start..` of `slice` in round `round`, sending on
 /// `socks` (one per path); stop early when `stop` is set. Returns the next
 /// position not yet handled: every position before it was sent (or skipped
@@ -176,20 +188,17 @@ pub fn run(
             if copies == 0 {
                 continue;
             }
+            // Retries to hosts that answered, under a live cap: one by one.
+            let one_by_one = paced && live.rate().is_some();
             let ip = match addr {
                 IpAddr::V4(a) => u32::from(a),
                 IpAddr::V6(a) => {
                     let pair = (u128::from(a), port, pi);
-                    let one_by_one = paced && live.rate().is_some();
-                    // As for IPv4 below: retries to hosts that answered go
-                    // one by one on the live cap.
-                    let runs = if one_by_one { copies } else { 1 };
-                    for r in 0..runs {
-                        let range = if one_by_one { r..r + 1 } else { 0..copies };
+                    // As for IPv4 below: copies one at a time on the live cap.
+                    let step = if one_by_one { 1 } else { copies };
+                    for first in (0..copies).step_by(step as usize) {
                         if one_by_one {
-                            for (p, b) in batches.iter_mut().enumerate() {
-                                flush(&socks[p], b, progress)?;
-                            }
+                            flush_all(socks, &mut batches, progress)?;
                             live.acquire(1);
                         }
                         let q = super::send6::queue(
@@ -199,7 +208,7 @@ pub fn run(
                             &mut batches,
                             progress,
                             pair,
-                            range,
+                            first..first + step,
                             round,
                         )?;
                         if paced {
@@ -207,9 +216,7 @@ pub fn run(
                         }
                         n += q;
                         if one_by_one {
-                            for (p, b) in batches.iter_mut().enumerate() {
-                                flush(&socks[p], b, progress)?;
-                            }
+                            flush_all(socks, &mut batches, progress)?;
                         }
                     }
                     continue;
@@ -232,7 +239,7 @@ pub fn run(
                         .live_sent
                         .fetch_add(u64::from(variants), Ordering::Relaxed);
                 }
-                if paced && live.rate().is_some() {
+                if one_by_one {
                     // What is batched so far goes first; then this probe on
                     // the live schedule, alone, so that copies and their
                     // replies are spread, not back to back.
@@ -264,14 +271,12 @@ pub fn run(
                     batches[p].commit(h + len, ip);
                     n += 1;
                 }
-                if paced && live.rate().is_some() {
+                if one_by_one {
                     flush(&socks[p], &mut batches[p], progress)?;
                 }
             }
         }
-        for (p, b) in batches.iter_mut().enumerate() {
-            flush(&socks[p], b, progress)?;
-        }
+        flush_all(socks, &mut batches, progress)?;
         progress.walked.store(j, Ordering::Relaxed);
     }
     Ok(j)
