@@ -70,8 +70,66 @@ pub struct Finding {
     /// UDP: reply bytes / probe bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amplification: Option<f64>,
+    /// The software a banner or handshake states (`OpenSSH`, `nginx`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// Its version as stated (`9.2p1`, `1.22.1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// What a TLS handshake on the port showed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Box<Tls>>,
+    /// What the HTTP response (plain or over TLS) showed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<Box<Http>>,
     pub rationale: String,
     pub mitigation: String,
+}
+
+/// What a TLS handshake showed (DESIGN.md, "Findings record", `tls`). Every
+/// text field is attacker-controlled: escaped and bounded like a banner.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tls {
+    /// `TLSv1.0` .. `TLSv1.3`.
+    pub version: String,
+    /// IANA name of the negotiated cipher suite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cipher: Option<String>,
+    /// The leaf certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<Cert>,
+}
+
+/// Facts of a leaf certificate.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cert {
+    pub subject: String,
+    pub issuer: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub san: Vec<String>,
+    /// RFC 3339 UTC, to the second.
+    pub not_before: String,
+    pub not_after: String,
+    /// `rsa`, `ec`, `ed25519`, `ed448`, `dsa` or `other`.
+    pub key: String,
+    pub key_bits: u32,
+    /// Signature algorithm, as OpenSSL names it (`sha256WithRSAEncryption`).
+    pub sig: String,
+    pub self_signed: bool,
+    /// SHA-256 of the DER certificate, lowercase hex.
+    pub sha256: String,
+}
+
+/// Facts of an HTTP response.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Http {
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -116,6 +174,10 @@ impl Finding {
             expected: false,
             pseudo: false,
             amplification: None,
+            product: None,
+            version: None,
+            tls: None,
+            http: None,
             rationale: String::new(),
             mitigation: String::new(),
         }

@@ -43,6 +43,14 @@ struct LooseFinding {
     #[serde(default)]
     amplification: Option<f64>,
     #[serde(default)]
+    product: Option<String>,
+    #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
+    tls: Option<Box<crate::finding::Tls>>,
+    #[serde(default)]
+    http: Option<Box<crate::finding::Http>>,
+    #[serde(default)]
     rationale: String,
     #[serde(default)]
     mitigation: String,
@@ -79,6 +87,10 @@ impl From<LooseFinding> for Finding {
             expected: l.expected,
             pseudo: l.pseudo,
             amplification: l.amplification,
+            product: l.product,
+            version: l.version,
+            tls: l.tls,
+            http: l.http,
             rationale: l.rationale,
             mitigation: l.mitigation,
         }
