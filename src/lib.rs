@@ -30,7 +30,6 @@ pub mod identify;
 pub mod net;
 pub mod output;
 pub mod ports;
-pub mod privilege;
 pub mod probe;
 pub mod resume;
 pub mod risk;

@@ -297,7 +297,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     let ident_on = resp_tx.as_ref().map(|_| &ident);
     // synsweep-identify: end
     if !cfg.keep_root {
-        crate::privilege::drop_privileges().map_err(|e| {
+        crate::net::privilege::drop_privileges().map_err(|e| {
             Error::runtime(format!(
                 "cannot drop privileges: {e} (use --keep-root to stay root)"
             ))

@@ -35,12 +35,10 @@ fn env_id(var: &str) -> Option<u32> {
     std::env::var(var).ok()?.parse().ok()
 }
 
+/// The one errno helper of `net/` ([`super::sys::cvt`]), for calls whose
+/// result is only success or failure.
 fn cvt(r: libc::c_int) -> io::Result<()> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    super::sys::cvt(r).map(drop)
 }
 
 fn become_user(uid: u32, gid: u32) -> io::Result<()> {
