@@ -1,10 +1,9 @@
 //! Everything that talks to the kernel, and all unsafe code: raw sockets and
 //! batched sends ([`sys`]), routes and interfaces over netlink ([`route`]),
-//! the ARP sweep of on-link hosts ([`neigh`]), signals ([`signals`]) and
+//! neighbour resolution, ARP and ND ([`neigh`]), signals ([`signals`]) and
 //! giving up privileges once the sockets are open ([`privilege`]).
 
 pub mod neigh;
-pub mod neigh6;
 pub mod privilege;
 pub mod route;
 pub mod route6;

@@ -18,13 +18,11 @@
 //! the live kernel.
 
 use crate::error::{Error, Result};
-use crate::net::sys::{self, PacketSocket};
+use crate::net::sys;
 use crate::targets::RangeSet;
-use crate::wire::arp;
 use crate::wire::ethernet::Mac;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::time::{Duration, Instant};
 
 /// How frames are framed on an interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -577,27 +575,7 @@ fn neighbour(
     if !may_send {
         return Ok(Mac::ZERO);
     }
-    let iface = &ifc.name;
-    let s = PacketSocket::open(ifc.index, sys::ETH_P_ARP).map_err(|e| Error::socket(e, iface))?;
-    s.set_recv_timeout(Duration::from_millis(100))
-        .map_err(|e| Error::runtime(format!("{iface}: {e}")))?;
-    let req = arp::request(src_mac, src_ip, ip);
-    let mut buf = [0u8; 1514];
-    for _ in 0..3 {
-        s.send(&req)
-            .map_err(|e| Error::runtime(format!("ARP request on {iface}: {e}")))?;
-        let until = Instant::now() + Duration::from_millis(500);
-        while Instant::now() < until {
-            if let Ok(Some(n)) = s.recv(&mut buf)
-                && let Ok(Some(m)) = arp::parse_reply_for(&buf[..n], ip)
-            {
-                return Ok(m);
-            }
-        }
-    }
-    Err(Error::runtime(format!(
-        "no ARP reply from gateway {ip} on {iface} (give --router-mac)"
-    )))
+    super::neigh::resolve_one::<u32>(ifc.index, &ifc.name, src_mac, src_ip, ip)
 }
 
 #[cfg(test)]

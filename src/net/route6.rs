@@ -5,7 +5,7 @@
 //! are kept aside and named.
 //!
 //! Next hops on Ethernet are found by neighbour discovery of our own
-//! (`net::neigh6`): the gateway's MAC by one solicitation, on-link targets
+//! (`net::neigh`): the gateway's MAC by one solicitation, on-link targets
 //! each by a solicitation sweep. Layer-3 links (tun, WireGuard) need none;
 //! our own addresses (`::1`) go through loopback, probed by a raw IPv6
 //! socket.
@@ -13,7 +13,7 @@
 //! [`pieces6`] and [`plan6`] are pure and test on made-up tables;
 //! [`resolve6`] asks the live kernel.
 
-use super::neigh6;
+use super::neigh;
 use super::route::{Iface, Link, Overrides, iface, netlink};
 use crate::error::{Error, Result};
 use crate::targets::RangeSet6;
@@ -351,7 +351,7 @@ pub fn resolve6(targets: &RangeSet6, o: &Overrides, may_send: bool) -> Result<Ro
                 (None, Some(g)) => Hop6::Gateway {
                     ip: Some(g),
                     mac: if may_send {
-                        neigh6::resolve_one(&ifc, src_mac, sources[0], g)?
+                        neigh::resolve_one::<u128>(ifc.index, &ifc.name, src_mac, sources[0], g)?
                     } else {
                         Mac::ZERO
                     },

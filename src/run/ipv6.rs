@@ -8,7 +8,7 @@
 use super::send::Templates6;
 use crate::config::{Rate, ScanConfig};
 use crate::error::{Error, Result};
-use crate::net::neigh6::{self, SweepConfig};
+use crate::net::neigh::{self, SweepConfig};
 use crate::net::route::{Iface, Link};
 use crate::net::route6::{self, Hop6, Routes6};
 use crate::net::sys::{PacketSocket, RawIp6Socket, TxSocket};
@@ -58,8 +58,8 @@ pub fn sweep_on_link(cfg: &ScanConfig, routes: &mut Routes6) -> Result<()> {
             continue;
         };
         let asked = RangeSet6::from_ranges(p.ranges.clone());
-        let found = neigh6::sweep(
-            &p.iface,
+        let found = neigh::sweep(
+            p.iface.index,
             src_mac,
             p.sources[0],
             &asked,
