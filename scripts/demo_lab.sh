@@ -5,7 +5,7 @@
 #   scripts/demo_lab.sh up NAME DIR [--seed N] [--hosts N] [--hosts6 N]
 #   scripts/demo_lab.sh scan NAME BIN OUTDIR [SYNSWEEP SCAN ARGS...]
 #   scripts/demo_lab.sh summary FINDINGS.ndjson
-#   scripts/demo_lab.sh down NAME DIR            (idempotent)
+#   scripts/demo_lab.sh down NAME                (idempotent)
 #
 # `up` builds a veth lab with IPv6 (scripts/lab.sh; namespaces sswlab-NAME-s
 # and sswlab-NAME-t, no route out, only 198.18.0.0/15 and 2001:2::/48) and
@@ -118,6 +118,7 @@ do_up() {
         esac
     done
     [[ $seed =~ ^[0-9]+$ && $n4 =~ ^[0-9]+$ && $n6 =~ ^[0-9]+$ ]] || { echo "demo_lab.sh: --seed, --hosts, --hosts6 take numbers" >&2; exit 2; }
+    [[ $name =~ ^[A-Za-z0-9_]{1,13}$ ]] || { echo "demo_lab.sh: NAME must be 1-13 characters of [A-Za-z0-9_]" >&2; exit 2; }
     local t
     for t in nft ip ss python3 openssl socat redis-server mosquitto memcached dnsmasq ssh-keygen; do
         command -v "$t" >/dev/null || die "$t not found (scripts/run.sh and scripts/test.sh install it)"
@@ -133,7 +134,9 @@ do_up() {
     trap 'echo "demo_lab.sh: up failed; removing lab $name" >&2; do_down "$name"' EXIT
     local owner=()
     [[ -n ${DEMO_OWNER:-} ]] && owner=(--owner "$DEMO_OWNER")
-    eval "$("$LAB" up "$name" --ipv6 "${owner[@]}")"
+    local info
+    info=$("$LAB" up "$name" --ipv6 "${owner[@]}") || die "scripts/lab.sh up $name failed"
+    eval "$info"
     local tns=$target_ns
     inns() { ip netns exec "$tns" "$@"; }
     # `ip netns exec` execs the daemon: its output goes to DIR/NAME.log.

@@ -47,9 +47,13 @@ UDP_OF = {"ns": [(53, "dns"), (161, "snmp")], "cache": [(11211, "memcached")]}
 
 
 def main():
-    seed, n4, n6 = (int(a) for a in sys.argv[1:4])
-    if not 1 <= n4 <= 60 or not 0 <= n6 <= 60:
-        sys.exit("demo_plan.py: HOSTS4 must be 1-60, HOSTS6 0-60")
+    try:
+        seed, n4, n6 = (int(a) for a in sys.argv[1:4])
+    except ValueError:
+        n4 = -1
+    if len(sys.argv) != 4 or not 1 <= n4 <= 60 or not 0 <= n6 <= 60:
+        print("usage: demo_plan.py SEED HOSTS4 HOSTS6 (HOSTS4 1-60, HOSTS6 0-60)", file=sys.stderr)
+        sys.exit(2)
     rnd = random.Random(seed)
     kinds = list(TLS)
     rnd.shuffle(kinds)
