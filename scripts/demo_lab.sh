@@ -22,7 +22,8 @@
 # unexpected ports (redirects) and send every port of the middlebox to the
 # listener that never accepts. The plan, the lab's ground truth, is DIR/truth.tsv
 # (format: scripts/demo_plan.py). Prints eval-able lines: scanner_ns target_ns
-# truth targets.
+# truth targets. With DEMO_OWNER=PID in the environment the lab is built with
+# `lab.sh --owner PID` (swept by `lab.sh sweep` once PID is gone).
 #
 # `scan` runs the demo scan in the lab's scanner namespace with synsweep's
 # defaults (identification on) over both families: the risk catalog's TCP
