@@ -304,11 +304,13 @@ for r in open_:
 if unexpected:
     print("  on unexpected ports: " + ", ".join(f"{p} on {port}/{pr} ({n} hosts)" for (p, port, pr), n in sorted(unexpected.items())))
 pseudo = collections.Counter(r["ip"] for r in open_ if r.get("pseudo"))
-print(f"  {len(pseudo)} pseudo host (answers on every port, nothing behind; its ports cost no score): "
-      + ", ".join(f"{h} ({n} ports)" for h, n in pseudo.items()))
+print(f"  {len(pseudo)} pseudo host{'' if len(pseudo) == 1 else 's'} (answers on every port, nothing behind;"
+      " its ports cost no score)" + "".join(f"{', ' if i else ': '}{h} ({n} ports)" for i, (h, n) in enumerate(pseudo.items())))
 amp = sorted((r for r in open_ if (r.get("amplification") or 0) >= 2), key=lambda r: -r["amplification"])
-print(f"  {len(amp)} UDP amplifiers: " + ", ".join(
-    f"{r['protocol'] or r['service']} {r['ip']}:{r['port']} x{r['amplification']:.1f}" for r in amp[:6])
+def endpoint(r):
+    return f"[{r['ip']}]:{r['port']}" if ":" in r["ip"] else f"{r['ip']}:{r['port']}"
+print(f"  {len(amp)} UDP amplifier{'' if len(amp) == 1 else 's'}: " + ", ".join(
+    f"{r.get('protocol') or r['service']} {endpoint(r)} x{r['amplification']:.1f}" for r in amp[:6])
       + (f" and {len(amp) - 6} more" if len(amp) > 6 else ""))
 print(f"  IPv6: {len(v6)} findings on {len({r['ip'] for r in v6})} hosts")
 now = datetime.datetime.now(datetime.timezone.utc)
