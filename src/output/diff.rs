@@ -19,7 +19,7 @@
 //! Only open ports are compared (closed records from `--show-closed` are
 //! ignored). Exit status: 0 no change, 1 changes, 2 bad input.
 
-use super::read::{Malformed, Reader};
+use super::import::{Input, Kind};
 use super::sort::{Findings, Sorted, Sorter};
 use crate::error::{Error, Result};
 use crate::finding::{Finding, PortState, terminal_safe};
@@ -334,14 +334,22 @@ impl Changes {
     }
 }
 
-/// Read one findings file (strictly: a malformed line other than a
-/// cut-short last one is bad input) and sort it into `dir`.
+/// Read one findings file of any format [`super::import`] reads
+/// (strictly: a malformed record other than a cut-short last line of
+/// NDJSON is bad input) and sort it into `dir`. Other scanners' records
+/// are annotated by the catalog, so they compare with synsweep's.
 pub fn sort_file(path: &Path, dir: &Path) -> Result<Sorted> {
-    let mut r = Reader::open(path, Malformed::OnlyLast)?;
+    let mut r = Input::open(path)?;
+    let foreign = r.kind() != Kind::Ndjson;
+    let catalog = crate::risk::Risk::new(None);
     let mut s = Sorter::new(dir);
     let io = |e: std::io::Error| Error::runtime(format!("sorting {}: {e}", path.display()));
     for f in r.by_ref() {
-        s.push(&f?).map_err(io)?;
+        let mut f = f?;
+        if foreign {
+            catalog.annotate(&mut f);
+        }
+        s.push(&f).map_err(io)?;
     }
     for w in r.take_warnings() {
         eprintln!("synsweep: warning: {w}");

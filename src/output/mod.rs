@@ -30,6 +30,7 @@
 pub mod csv_out;
 pub mod diff;
 pub mod html;
+pub mod import;
 pub mod json_doc;
 pub mod list;
 pub mod ndjson;

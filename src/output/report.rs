@@ -7,7 +7,7 @@
 //! "what changed" section.
 
 use super::diff::{Changes, sort_file};
-use super::read::{Malformed, Reader};
+use super::import::{self, Input};
 use super::sort::{Sorted, Sorter};
 use super::summary::Summary;
 use super::{Format, ScanMeta, renderer, temp_dir_for};
@@ -16,30 +16,30 @@ use crate::risk::{Policy, Risk};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Open every input, so a missing file fails before any work.
-fn open_inputs(inputs: &[PathBuf]) -> Result<Vec<Reader>> {
+/// Open every input (of any format [`super::import`] reads), so a
+/// missing, empty or unknown file fails before any work.
+fn open_inputs(inputs: &[PathBuf]) -> Result<Vec<Input>> {
     if inputs.is_empty() {
         return Err(Error::input("no findings files given"));
     }
-    inputs
-        .iter()
-        .map(|p| Reader::open(p, Malformed::Warn))
-        .collect()
+    inputs.iter().map(|p| Input::open(p)).collect()
 }
 
-/// Read every input, pass each record through `each`, and sort.
+/// Read every input, pass each record (and the format it came in) through
+/// `each`, and sort.
 fn sort_inputs(
-    readers: Vec<Reader>,
+    readers: Vec<Input>,
     dir: &Path,
-    mut each: impl FnMut(&mut crate::finding::Finding),
+    mut each: impl FnMut(&mut crate::finding::Finding, import::Kind),
 ) -> Result<Sorted> {
     let mut sorter = Sorter::new(dir);
     let io =
         |e: std::io::Error| Error::runtime(format!("sorting findings in {}: {e}", dir.display()));
     for mut r in readers {
+        let kind = r.kind();
         for f in r.by_ref() {
             let mut f = f?;
-            each(&mut f);
+            each(&mut f, kind);
             sorter.push(&f).map_err(io)?;
         }
         for w in r.take_warnings() {
@@ -142,10 +142,11 @@ fn command(name: &str, inputs: &[PathBuf]) -> String {
     format!("synsweep {name} {}", names.join(" "))
 }
 
-/// `synsweep report`: read findings files, apply the catalog and the policy
+/// `synsweep report`: read findings files (synsweep's, or nmap, masscan,
+/// zmap or naabu results: [`super::import`]), apply the catalog and the policy
 /// again, drop duplicates (keeping the earliest), and write every output
-/// (format from `Some(format)` or the path's extension). Warnings about
-/// skipped lines go to stderr. With a `baseline` (an older scan's
+/// (format from `Some(format)` or the path's extension). A malformed record is
+/// bad input; a warning about a cut-short last line goes to stderr. With a `baseline` (an older scan's
 /// findings), the HTML report shows what changed since.
 pub fn report(
     inputs: &[PathBuf],
@@ -172,7 +173,7 @@ pub fn report_with_baseline(
     let risk = Risk::new(policy);
     let dir = temp_dir_for(&outputs[0].0);
     let old = baseline.map(|b| sort_file(b, &dir)).transpose()?;
-    let sorted = sort_inputs(readers, &dir, |f| risk.annotate(f))?;
+    let sorted = sort_inputs(readers, &dir, |f, _| risk.annotate(f))?;
     let io = |e: std::io::Error| Error::runtime(format!("summarizing findings: {e}"));
     let mut sum = Summary::build(&sorted, &dir).map_err(io)?;
     if let Some(old) = &old {
@@ -184,12 +185,18 @@ pub fn report_with_baseline(
 
 /// `synsweep merge`: read findings files, drop duplicates (keeping the
 /// earliest), sort by ip then port, and write one file (format by its
-/// extension; NDJSON unless it says otherwise). Records are not re-annotated.
+/// extension; NDJSON unless it says otherwise). synsweep's records are not
+/// re-annotated; other scanners' records are annotated by the catalog.
 pub fn merge(inputs: &[PathBuf], output: &str) -> Result<()> {
     let readers = open_inputs(inputs)?;
     let opened = open_outputs(&[(output.to_string(), None)])?;
     let dir = temp_dir_for(output);
-    let sorted = sort_inputs(readers, &dir, |_| {})?;
+    let catalog = Risk::new(None);
+    let sorted = sort_inputs(readers, &dir, |f, kind| {
+        if kind != import::Kind::Ndjson {
+            catalog.annotate(f)
+        }
+    })?;
     let sum = Summary::build(&sorted, &dir)
         .map_err(|e| Error::runtime(format!("summarizing findings: {e}")))?;
     let meta = sum.meta(&command("merge", inputs));
