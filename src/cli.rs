@@ -207,6 +207,11 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N")]
     pub senders: Option<usize>,
 
+    /// How probes reach the link: auto (AF_XDP where it binds, else AF_PACKET), xdp (AF_XDP or
+    /// exit 1), packet (AF_PACKET) [default: auto]
+    #[arg(long, value_name = "BACKEND", env = "SYNSWEEP_TX_BACKEND")]
+    pub tx_backend: Option<String>,
+
     /// Stay root after the sockets are open (by default synsweep drops privileges)
     #[arg(long)]
     pub keep_root: bool,

@@ -32,6 +32,31 @@ pub const DEFAULT_SENDERS: usize = 1;
 /// Performance).
 pub const FAST_RATE: f64 = 300_000.0;
 
+/// How probes reach the link (`--tx-backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TxBackend {
+    /// AF_XDP where a socket binds, AF_PACKET (said on stderr) elsewhere.
+    #[default]
+    Auto,
+    /// AF_XDP on every path, or exit 1.
+    Xdp,
+    /// AF_PACKET (and raw IP sockets for loopback) only.
+    Packet,
+}
+
+impl TxBackend {
+    pub fn parse(s: &str) -> Result<TxBackend> {
+        match s {
+            "auto" => Ok(TxBackend::Auto),
+            "xdp" => Ok(TxBackend::Xdp),
+            "packet" => Ok(TxBackend::Packet),
+            _ => Err(Error::input(format!(
+                "invalid --tx-backend {s:?}: want auto, xdp or packet"
+            ))),
+        }
+    }
+}
+
 /// How fast to send.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Rate {
@@ -110,6 +135,8 @@ pub struct ScanConfig {
     pub wait: Duration,
     /// Sender threads, each with its own socket and share of the rate.
     pub senders: usize,
+    /// How probes reach the link.
+    pub tx_backend: TxBackend,
     /// Stay root after opening the sockets.
     pub keep_root: bool,
     pub seed: u64,
@@ -454,6 +481,10 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
         ramp_retry,
         wait: Duration::from_secs_f64(wait),
         senders,
+        tx_backend: a
+            .tx_backend
+            .as_deref()
+            .map_or(Ok(TxBackend::Auto), TxBackend::parse)?,
         keep_root: a.keep_root,
         seed: a.seed.unwrap_or_else(rand::random),
         shard: shard.unwrap_or((0, 1)),

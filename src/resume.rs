@@ -119,6 +119,7 @@ impl PausedScan {
         a.wait = given.wait.or(a.wait);
         a.quiet |= given.quiet;
         a.keep_root |= given.keep_root;
+        a.tx_backend = given.tx_backend.clone().or(a.tx_backend);
         a.dry_run |= given.dry_run;
         a.resume = given.resume.clone();
         a

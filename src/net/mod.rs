@@ -1,7 +1,8 @@
 //! Everything that talks to the kernel, and all unsafe code: raw sockets and
 //! batched sends ([`sys`]), routes and interfaces over netlink ([`route`]),
-//! neighbour resolution, ARP and ND ([`neigh`]), signals ([`signals`]) and
-//! giving up privileges once the sockets are open ([`privilege`]).
+//! neighbour resolution, ARP and ND ([`neigh`]), signals ([`signals`]),
+//! giving up privileges once the sockets are open ([`privilege`]) and
+//! AF_XDP sending ([`xdp`]).
 
 pub mod neigh;
 pub mod privilege;
@@ -10,3 +11,4 @@ pub mod route6;
 pub mod rstguard;
 pub mod signals;
 pub mod sys;
+pub mod xdp;

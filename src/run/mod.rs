@@ -18,6 +18,7 @@ pub mod respond;
 pub mod send;
 pub mod send6;
 pub mod status;
+pub mod tx;
 
 use crate::cli::ScanArgs;
 use crate::config::{Rate, ScanConfig};
@@ -34,7 +35,7 @@ use crate::error::{Error, Result};
 use crate::net::neigh::{self, SweepConfig};
 use crate::net::route::{self, Hop, Link, Routes};
 use crate::net::signals::Signals;
-use crate::net::sys::{self, PacketSocket, RawIpSocket, TxSocket};
+use crate::net::sys::{self, PacketSocket};
 use crate::output::{self, FindingWriter, ScanMeta};
 use crate::probe::{Classified, Identity};
 use crate::resume::PausedScan;
@@ -79,9 +80,6 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     );
     let perm = Permutation::new(space.len(), cfg.seed);
     let shard = Slice::shard(cfg.shard.0, cfg.shard.1);
-    let slices: Vec<Slice> = (0..cfg.senders as u64)
-        .map(|t| shard.split(t, cfg.senders as u64))
-        .collect();
     let mine = shard.len(space.len());
     let mut routes = if cfg.targets.v4.is_empty() {
         Routes::default()
@@ -95,6 +93,21 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             crate::net::route6::describe6(&routes6.unrouted, 4)
         )));
     }
+    // One AF_XDP sender per TX queue where the interfaces have several.
+    let senders = tx::senders(cfg, &routes, &routes6);
+    let with_senders;
+    let cfg = if senders == cfg.senders {
+        cfg
+    } else {
+        with_senders = ScanConfig {
+            senders,
+            ..cfg.clone()
+        };
+        &with_senders
+    };
+    let slices: Vec<Slice> = (0..cfg.senders as u64)
+        .map(|t| shard.split(t, cfg.senders as u64))
+        .collect();
     if !routes.unrouted.is_empty() && !cfg.quiet {
         eprintln!(
             "synsweep: warning: no route to {}; they are not probed",
@@ -249,33 +262,13 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         &id,
         (sport_base, sport_base + SPORT_COUNT - 1),
     )?);
-    let tx_socks: Vec<Vec<TxSocket>> = (0..cfg.senders)
-        .map(|_| {
-            let mut v = routes
-                .paths
-                .iter()
-                .map(|p| {
-                    let err = |e| Error::socket(e, &p.iface.name);
-                    Ok(match p.iface.link {
-                        Link::Ethernet { .. } => {
-                            let s = PacketSocket::open(p.iface.index, 0).map_err(err)?;
-                            let _ = s.set_qdisc_bypass();
-                            TxSocket::Packet(s)
-                        }
-                        Link::Layer3 => {
-                            let s = PacketSocket::open_sender(p.iface.index, sys::ETH_P_IP)
-                                .map_err(err)?;
-                            let _ = s.set_qdisc_bypass();
-                            TxSocket::Packet(s)
-                        }
-                        Link::Loopback => TxSocket::RawIp(RawIpSocket::open().map_err(err)?),
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            v.extend(ipv6::tx_sockets(&routes6)?);
-            Ok(v)
-        })
-        .collect::<Result<_>>()?;
+    let (tx_sets, tx_notes) = tx::open(cfg, &routes, &routes6, cfg.senders)?;
+    if !cfg.quiet {
+        for n in &tx_notes {
+            eprintln!("{n}");
+        }
+    }
+    let tx_sets: Vec<Mutex<tx::TxSet>> = tx_sets.into_iter().map(Mutex::new).collect();
     // synsweep-identify (issue 15): begin. RST suppression and the
     // follow-up sockets, while we still have the privileges.
     let guard = if !cfg.args.no_identify && !cfg.ports.is_empty() {
@@ -471,7 +464,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                             .map(|t| {
                                 let (plan, socks, lim, prog, slice, from) = (
                                     &plan,
-                                    &tx_socks[t],
+                                    &tx_sets[t],
                                     &limiters[t],
                                     &progress[t],
                                     slices[t],
@@ -487,10 +480,11 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                                 let stop = &stop_send;
                                 s.spawn(move || {
                                     let mut lim = lim.lock().unwrap();
+                                    let mut socks = socks.lock().unwrap();
                                     lim.restart();
                                     send::run(
                                         plan,
-                                        socks,
+                                        &mut socks,
                                         slice,
                                         from,
                                         round,

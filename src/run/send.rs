@@ -1,24 +1,25 @@
 //! The sender thread: walks its slice of the permutation; for each index
 //! finds the pair, its path and next hop, writes the link header and the
-//! probe module's packet into a batch per path, and hands the batches to
+//! probe module's packet into the path's way out (a batch for `sendmmsg`,
+//! or an AF_XDP socket's UMEM frame, see [`super::tx`]), and hands them to
 //! the kernel at the granted rate. It knows no protocol: the module's
 //! template writes the probe.
 
+use super::tx::TxSet;
 use crate::engine::permutation::{Permutation, Slice};
 use crate::engine::ratelimit::{RateLimiter, batch_for_rate};
 use crate::engine::retry::RetryPlan;
 use crate::engine::space::Space;
 use crate::net::route::{Link, Routes};
 use crate::net::route6::Routes6;
-use crate::net::sys::{TxBatch, TxSocket};
 use crate::probe::{Identity, Template, Template6};
 use crate::wire::ethernet::{self, ETHERTYPE_IPV4, Mac};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// Probes handed to the kernel per `sendmmsg`.
-pub const BATCH: usize = 64;
+/// Probes handed to the kernel at once.
+pub const BATCH: usize = super::tx::BATCH;
 
 /// `Progress::cap` value that leaves the sender's own rate alone.
 pub const CAP_NONE: u64 = 0;
@@ -82,46 +83,14 @@ pub struct Progress {
     pub live_sent: AtomicU64,
 }
 
-pub(super) fn flush(
-    sock: &TxSocket,
-    batch: &mut TxBatch,
-    progress: &Progress,
-) -> std::io::Result<()> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let n = sock.send_batch(batch)?;
-    progress.sent.fetch_add(n as u64, Ordering::Relaxed);
-    if n < batch.len() {
-        return Err(std::io::Error::other(format!(
-            "kernel took {n} of {} probes",
-            batch.len()
-        )));
-    }
-    batch.clear();
-    Ok(())
-}
-
-/// Hand every path's batch to the kernel.
-fn flush_all(
-    socks: &[TxSocket],
-    batches: &mut [TxBatch],
-    progress: &Progress,
-) -> std::io::Result<()> {
-    for (sock, b) in socks.iter().zip(batches.iter_mut()) {
-        flush(sock, b, progress)?;
-    }
-    Ok(())
-}
-
-/// Walk positions `start..` of `slice` in round `round`, sending on
-/// `socks` (one per path); stop early when `stop` is set. Returns the next
+/// Walk positions `start..` of `slice` in round `round`, sending through
+/// `tx` (one way out per path); stop early when `stop` is set. Returns the next
 /// position not yet handled: every position before it was sent (or skipped
 /// by the retry plan, or unreachable).
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     plan: &Plan,
-    socks: &[TxSocket],
+    tx: &mut TxSet,
     slice: Slice,
     start: u64,
     round: u32,
@@ -146,7 +115,6 @@ pub fn run(
         .iter()
         .map(|p| p.sources.iter().map(|&s| u32::from(s)).collect())
         .collect();
-    let mut batches: Vec<TxBatch> = socks.iter().map(|_| TxBatch::new(BATCH)).collect();
     let ctx6 = super::send6::Ctx6::new(plan);
     // Paced batches need sleeps that end on time.
     let _ = crate::net::sys::fine_timer_slack();
@@ -198,14 +166,13 @@ pub fn run(
                     let step = if one_by_one { 1 } else { copies };
                     for first in (0..copies).step_by(step as usize) {
                         if one_by_one {
-                            flush_all(socks, &mut batches, progress)?;
+                            tx.flush_all(progress)?;
                             live.acquire(1);
                         }
                         let q = super::send6::queue(
                             plan,
                             &ctx6,
-                            socks,
-                            &mut batches,
+                            tx,
                             progress,
                             pair,
                             first..first + step,
@@ -216,7 +183,7 @@ pub fn run(
                         }
                         n += q;
                         if one_by_one {
-                            flush_all(socks, &mut batches, progress)?;
+                            tx.flush_all(progress)?;
                         }
                     }
                     continue;
@@ -243,7 +210,7 @@ pub fn run(
                     // What is batched so far goes first; then this probe on
                     // the live schedule, alone, so that copies and their
                     // replies are spread, not back to back.
-                    flush(&socks[p], &mut batches[p], progress)?;
+                    tx.flush(p, progress)?;
                     live.acquire(1);
                 }
                 let sport = if c == 0 {
@@ -253,10 +220,10 @@ pub fn run(
                 };
                 let cookie = key.cookie(src, ip, sport, port);
                 for v in 0..variants {
-                    if batches[p].is_full() {
-                        flush(&socks[p], &mut batches[p], progress)?;
+                    if tx.is_full(p) {
+                        tx.flush(p, progress)?;
                     }
-                    let slot = batches[p].slot();
+                    let slot = tx.slot(p)?;
                     let h = match mac {
                         Some(m) => {
                             let mut e = ethernet::Frame::new_unchecked(&mut slot[..]);
@@ -268,15 +235,15 @@ pub fn run(
                         None => 0,
                     };
                     let len = template.write_variant(&mut slot[h..], ip, sport, port, cookie, v);
-                    batches[p].commit(h + len, ip);
+                    tx.commit(p, h + len, ip);
                     n += 1;
                 }
                 if one_by_one {
-                    flush(&socks[p], &mut batches[p], progress)?;
+                    tx.flush(p, progress)?;
                 }
             }
         }
-        flush_all(socks, &mut batches, progress)?;
+        tx.flush_all(progress)?;
         progress.walked.store(j, Ordering::Relaxed);
     }
     Ok(j)

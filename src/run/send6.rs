@@ -2,12 +2,12 @@
 //! address is IPv6. The pair's path comes from the IPv6 routes, the link
 //! header carries ethertype 0x86dd, the probe module's IPv6 template writes
 //! the packet, and the cookie is computed over the 128-bit addresses. The
-//! batches and sockets are the sender's: IPv6 paths follow the IPv4 paths
-//! in its socket list.
+//! ways out are the sender's: IPv6 paths follow the IPv4 paths in its
+//! [`TxSet`].
 
-use super::send::{Plan, Progress, flush};
+use super::send::{Plan, Progress};
+use super::tx::TxSet;
 use crate::net::route::Link;
-use crate::net::sys::{TxBatch, TxSocket};
 use crate::wire::ethernet::{self, Mac};
 use crate::wire::ipv6::ETHERTYPE_IPV6;
 use std::sync::atomic::Ordering;
@@ -19,7 +19,7 @@ pub struct Ctx6 {
     src_macs: Vec<Mac>,
     /// Our addresses on each IPv6 path.
     sources: Vec<Vec<u128>>,
-    /// Index of the first IPv6 path in the sender's socket list.
+    /// Index of the first IPv6 path in the sender's ways out.
     offset: usize,
 }
 
@@ -51,8 +51,7 @@ impl Ctx6 {
 pub fn queue(
     plan: &Plan,
     ctx: &Ctx6,
-    socks: &[TxSocket],
-    batches: &mut [TxBatch],
+    tx: &mut TxSet,
     progress: &Progress,
     (dst, port, pi): (u128, u16, u64),
     copies: std::ops::Range<u32>,
@@ -85,10 +84,10 @@ pub fn queue(
         };
         let cookie = plan.id.key.cookie6(src, dst, sport, port);
         for v in 0..variants {
-            if batches[b].is_full() {
-                flush(&socks[b], &mut batches[b], progress)?;
+            if tx.is_full(b) {
+                tx.flush(b, progress)?;
             }
-            let slot = batches[b].slot();
+            let slot = tx.slot(b)?;
             let h = match mac {
                 Some(m) => {
                     let mut e = ethernet::Frame::new_unchecked(&mut slot[..]);
@@ -100,7 +99,7 @@ pub fn queue(
                 None => 0,
             };
             let len = template.write6_variant(&mut slot[h..], dst, sport, port, cookie, v);
-            batches[b].commit(h + len, 0);
+            tx.commit(b, h + len, 0);
             n += 1;
         }
     }

@@ -785,9 +785,19 @@ impl Lab {
             .unwrap_or_else(|e| panic!("lab: cannot run {wrapped:?}: {e}"))
     }
 
-    /// [`Lab::wrap_in_scanner`] for scanner `k`'s namespace.
+    /// [`Lab::wrap_in_scanner`] for scanner `k`'s namespace. A backend
+    /// forced by `SYNSWEEP_TEST_TX_BACKEND=xdp` (see `run::synsweep`) is
+    /// forced only where the link allows it: the loopback and VPN labs have
+    /// no Ethernet link, so there the scan picks its backend itself.
     pub fn wrap_in_scanner_n(&self, k: usize, cmd: &Command) -> Command {
-        wrap_in_ns(self.scanner_ns_n(k), cmd)
+        let mut w = wrap_in_ns(self.scanner_ns_n(k), cmd);
+        let forced = cmd
+            .get_envs()
+            .any(|(k, v)| k == "SYNSWEEP_TX_BACKEND" && v.is_some_and(|v| v == "xdp"));
+        if forced && matches!(self.shape(), Shape::Loopback | Shape::Vpn) {
+            w.env("SYNSWEEP_TX_BACKEND", "auto");
+        }
+        w
     }
 
     /// [`Lab::in_scanner`] on a thread that joined scanner `k`'s namespace.

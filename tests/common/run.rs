@@ -3,9 +3,17 @@
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// A `Command` for the synsweep binary under test.
+/// A `Command` for the synsweep binary under test. With
+/// `SYNSWEEP_TEST_TX_BACKEND` set (auto, xdp or packet), its scans use that
+/// `--tx-backend` unless they name one themselves (through
+/// `SYNSWEEP_TX_BACKEND`, which the option falls back to).
 pub fn synsweep() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_synsweep"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_synsweep"));
+    match std::env::var("SYNSWEEP_TEST_TX_BACKEND") {
+        Ok(b) if !b.is_empty() => c.env("SYNSWEEP_TX_BACKEND", b),
+        _ => c.env_remove("SYNSWEEP_TX_BACKEND"),
+    };
+    c
 }
 
 /// Panic with everything synsweep printed unless it exited 0.
