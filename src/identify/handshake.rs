@@ -23,9 +23,12 @@ use crate::wire::segment::{Incoming, Outgoing};
 use crate::wire::tcp;
 use std::net::Ipv4Addr;
 
-/// Window we advertise on follow-ups: enough for a first flight (a TLS
-/// ServerHello with its certificates), small enough to bound what arrives.
-pub const WINDOW: u16 = 8192;
+/// Window we advertise on follow-ups: what the server may send before our
+/// next acknowledgement. Small enough that whatever it sends at once (one
+/// segment, or segments a NIC or veth merged) fits a capture slot whole
+/// ([`crate::net::sys::RX_SLOT`] less headers), so that a TLS flight
+/// followed segment by segment loses nothing.
+pub const WINDOW: u16 = 1800;
 /// TTL of follow-ups.
 pub const TTL: u8 = 64;
 

@@ -83,9 +83,11 @@ impl Hello {
         }
     }
 
-    /// The bytes to send to `target`. `random` seeds the 32-byte fields of
-    /// the TLS ClientHello (client random, session id, key share); pass
-    /// something derived from the scan's secret, or anything for tests.
+    /// The bytes to send to `target`. For TLS, `random` is the X25519
+    /// secret of the ClientHello's key share (the client random and session
+    /// id are hashed from it): pass [`super::tls::client_secret`] of the
+    /// connection, so that its TLS 1.3 flight can be decrypted later
+    /// without storing anything, or anything for tests.
     pub fn payload(self, target: IpAddr, random: [u8; 32]) -> Vec<u8> {
         match self {
             Hello::Http => http_get(target),
@@ -266,9 +268,17 @@ fn ext(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
 /// header (for old servers), `supported_versions` 1.3/1.2/1.1/1.0, groups
 /// x25519/P-256/P-384 with an x25519 key share (so a 1.3 server answers with
 /// a ServerHello rather than a HelloRetryRequest), and no SNI (we only have
-/// an address). `random` fills the client random; the session id and key
-/// share are derived from it.
-pub fn client_hello(random: [u8; 32]) -> Vec<u8> {
+/// an address). `secret` is the X25519 secret whose public key is the key
+/// share; the client random and the session id are hashes of it (which
+/// tell nothing of it).
+pub fn client_hello(secret: [u8; 32]) -> Vec<u8> {
+    use sha2::Digest;
+    let random: [u8; 32] = sha2::Sha256::new()
+        .chain_update(b"synsweep client random")
+        .chain_update(secret)
+        .finalize()
+        .into();
+    let session_id: [u8; 32] = sha2::Sha256::digest(random).into();
     let mut exts = Vec::new();
     // supported_groups: x25519, secp256r1, secp384r1
     ext(
@@ -297,16 +307,16 @@ pub fn client_hello(random: [u8; 32]) -> Vec<u8> {
     );
     // psk_key_exchange_modes: psk_dhe_ke (required alongside key_share by some stacks)
     ext(&mut exts, 0x002d, &[0x01, 0x01]);
-    // key_share: x25519 with 32 bytes derived from `random`
+    // key_share: x25519, the public key of `secret`
     let mut ks = vec![0x00, 0x24, 0x00, 0x1d, 0x00, 0x20];
-    ks.extend(random.iter().map(|b| b ^ 0x5a));
+    ks.extend_from_slice(&super::tls::public_key(secret));
     ext(&mut exts, 0x0033, &ks);
 
     let mut hello = Vec::new();
     hello.extend_from_slice(&[0x03, 0x03]); // legacy_version TLS 1.2
     hello.extend_from_slice(&random);
     hello.push(32); // legacy_session_id (middlebox compatibility, RFC 8446 D.4)
-    hello.extend(random.iter().rev());
+    hello.extend_from_slice(&session_id);
     hello.extend_from_slice(&((CIPHER_SUITES.len() * 2) as u16).to_be_bytes());
     CIPHER_SUITES
         .iter()
@@ -359,7 +369,11 @@ mod tests {
         assert_eq!(hs_len, c.len() - 9);
         let h = &c[9..];
         assert_eq!(&h[..2], &[3, 3]);
-        assert_eq!(&h[2..34], &r);
+        assert_ne!(
+            &h[2..34],
+            &r,
+            "the client random tells nothing of the secret"
+        );
         assert_eq!(h[34], 32);
         let mut i = 35 + 32;
         let cs_len = u16::from_be_bytes([h[i], h[i + 1]]) as usize;
@@ -380,6 +394,10 @@ mod tests {
             let l = u16::from_be_bytes([h[i + 2], h[i + 3]]) as usize;
             if k == 0x002b {
                 assert_eq!(&h[i + 4..i + 4 + l], &[8, 3, 4, 3, 3, 3, 2, 3, 1]);
+            }
+            if k == 0x0033 {
+                assert_eq!(&h[i + 4..i + 10], &[0, 0x24, 0, 0x1d, 0, 0x20]);
+                assert_eq!(&h[i + 10..i + 42], &crate::identify::tls::public_key(r));
             }
             kinds.push(k);
             i += 4 + l;

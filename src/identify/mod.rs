@@ -28,6 +28,7 @@ pub mod hello;
 pub mod plan;
 pub mod pseudo;
 pub mod session;
+pub mod tls;
 
 pub use fingerprint::identify;
 pub use hello::Hello;

@@ -29,7 +29,8 @@
 //! speaking HTTP errors, or TLS of which version?).
 
 use super::pseudo::{HostCounts, PseudoRule, Verdict};
-use super::{Attempt, Hello, Identified, handshake, identify, plan, raw_banner};
+use super::{Attempt, Hello, Identified, handshake, identify, plan, raw_banner, tls};
+use crate::engine::cookie::CookieKey;
 use crate::engine::validate::Classified;
 use crate::wire::segment::Incoming;
 use crate::wire::tcp;
@@ -40,6 +41,10 @@ use std::time::{Duration, Instant};
 /// Most bytes of a service's reply kept for fingerprinting (a TLS
 /// ServerHello and the start of its certificates).
 pub const DATA_MAX: usize = 4096;
+/// Longest time a TLS server's flight is followed (acknowledged segment by
+/// segment) for its certificate, from its first bytes on; at most
+/// [`tls::FLIGHT_MAX`] bytes of it are kept.
+pub const TLS_FLIGHT_WAIT: Duration = Duration::from_millis(2000);
 /// After data that names nothing yet, how long to wait for more.
 pub const LINGER: Duration = Duration::from_millis(300);
 /// How long a further attempt waits for its SYN-ACK.
@@ -65,6 +70,9 @@ pub struct Config {
     /// Source ports of the scan: `sport_base .. sport_base + sport_count`.
     pub sport_base: u16,
     pub sport_count: u16,
+    /// The scan's secret: the X25519 key of a TLS ClientHello is derived
+    /// from it and the connection (see [`tls::client_secret`]).
+    pub key: CookieKey,
 }
 
 /// A segment to send (owned).
@@ -106,6 +114,8 @@ pub struct Done {
     pub banner: Option<Vec<u8>>,
     /// Its host is judged a middlebox and nothing was identified here.
     pub pseudo: bool,
+    /// What its TLS handshake showed (version, cipher, leaf certificate).
+    pub tls: Option<Box<crate::finding::Tls>>,
 }
 
 /// Whether the caller should still treat a captured packet as a reply.
@@ -159,6 +169,11 @@ struct Entry {
     provisional: Option<Identified>,
     /// It was parked once already.
     parked: bool,
+    /// Following a TLS server's flight until this time (its certificate
+    /// has not arrived whole yet).
+    flight_until: Option<Instant>,
+    /// What the TLS handshake showed.
+    tls: Option<Box<crate::finding::Tls>>,
 }
 
 /// The table.
@@ -237,10 +252,6 @@ impl Sessions {
         v
     }
 
-    fn wait(&self, ms: u32) -> Duration {
-        Duration::from_millis(ms as u64).min(self.cfg.max_wait)
-    }
-
     /// A SYN-ACK the probe module validated as `reply` (open). Always taken:
     /// a new port's finding comes later as [`Out::Done`] (at once,
     /// unidentified, when the table is full); a SYN-ACK of a port being
@@ -260,8 +271,7 @@ impl Sessions {
                 e.isn = seg.ack.wrapping_sub(1);
                 e.rcv_next = seg.seq.wrapping_add(1);
                 let a = attempts(key.1, self.cfg.fallbacks)[e.attempt];
-                let wait = Duration::from_millis(a.banner_wait_ms as u64).min(self.cfg.max_wait);
-                start_attempt(e, a, wait, self.cfg.max_wait, now, seg, out);
+                start_attempt(e, a, self.cfg.max_wait, self.cfg.key, now, seg, out);
             } else if seg.dport == e.sport && e.phase != Phase::SynSent {
                 // A retransmitted SYN-ACK: our ACK was lost; ACK again.
                 out.push(Out::Send(to_segment(&handshake::complete(seg))));
@@ -279,6 +289,7 @@ impl Sessions {
                 identified: None,
                 banner: None,
                 pseudo: false,
+                tls: None,
             })));
             return Taken::Yes;
         }
@@ -304,9 +315,10 @@ impl Sessions {
             counted: false,
             provisional: None,
             parked: false,
+            flight_until: None,
+            tls: None,
         };
-        let wait = self.wait(a.banner_wait_ms);
-        start_attempt(&mut e, a, wait, self.cfg.max_wait, now, seg, out);
+        start_attempt(&mut e, a, self.cfg.max_wait, self.cfg.key, now, seg, out);
         self.entries.insert(key, e);
         Taken::Yes
     }
@@ -340,13 +352,31 @@ impl Sessions {
             self.attempt_over(now, key, false, true, out);
             return Taken::Yes;
         }
+        let tls_hello = e.hello == Some(Hello::Tls);
         if wire_len > 0 && seg.seq == e.rcv_next {
-            let room = DATA_MAX - e.data.len();
-            e.data
-                .extend_from_slice(&seg.payload[..seg.payload.len().min(room)]);
-            e.rcv_next = e.rcv_next.wrapping_add(wire_len as u32);
+            let max = if tls_hello { tls::FLIGHT_MAX } else { DATA_MAX };
+            let take = seg.payload.len().min(max - e.data.len());
+            e.data.extend_from_slice(&seg.payload[..take]);
+            // A TLS flight is followed: acknowledge only what was captured
+            // (the server sends the rest again); other replies need only
+            // their first bytes.
+            let got = if tls_hello { take } else { wire_len };
+            e.rcv_next = e.rcv_next.wrapping_add(got as u32);
             e.responsive = true;
             if let Some(id) = identify(&e.data, e.hello, key.1) {
+                if tls_hello && id.protocol == "tls" {
+                    let flight = read_flight(self.cfg.key, key, e);
+                    let until = *e.flight_until.get_or_insert(now + TLS_FLIGHT_WAIT);
+                    if !flight.complete && e.data.len() < tls::FLIGHT_MAX && now < until {
+                        // More of the flight to come: acknowledge it as a
+                        // client would, so that the server goes on.
+                        out.push(Out::Send(ack_of(e, key)));
+                        e.deadline = until.min(now + self.cfg.max_wait);
+                        return Taken::Yes;
+                    }
+                    e.flight_until = None;
+                    e.tls = tls::facts(&flight).map(Box::new);
+                }
                 out.push(Out::Send(to_segment(&handshake::close(seg))));
                 let rest = &attempts(key.1, self.cfg.fallbacks)[e.attempt + 1..];
                 if e.provisional.is_none()
@@ -365,6 +395,12 @@ impl Sessions {
                 return Taken::Yes;
             }
             e.deadline = e.deadline.min(now + LINGER);
+        }
+        if seg.flags & tcp::FIN != 0 && e.flight_until.is_some() {
+            // The server closed in the middle of its flight: what it sent.
+            out.push(Out::Send(to_segment(&handshake::close(seg))));
+            self.flight_over(key, out);
+            return Taken::Yes;
         }
         if seg.flags & tcp::FIN != 0 {
             // Closed. If the service read our hello first, it may be one
@@ -391,13 +427,28 @@ impl Sessions {
         for key in due {
             let fallbacks = self.cfg.fallbacks;
             let max_wait = self.cfg.max_wait;
+            let secret = self.cfg.key;
             let Some(e) = self.entries.get_mut(&key) else {
                 continue;
             };
+            if e.flight_until.is_some() {
+                // The flight's time is over: what arrived of it.
+                out.push(Out::Send(rst_of(e, key)));
+                self.flight_over(key, out);
+                continue;
+            }
             let a = attempts(key.1, fallbacks)[e.attempt];
             match (e.phase, a.hello) {
                 (Phase::Banner, Some(h)) if e.data.is_empty() => {
-                    send_hello(e, h, key, now, wait_of(a.reply_wait_ms, max_wait), out);
+                    send_hello(
+                        e,
+                        h,
+                        key,
+                        secret,
+                        now,
+                        wait_of(a.reply_wait_ms, max_wait),
+                        out,
+                    );
                 }
                 (Phase::Parked, _) => {
                     // Out of the parking (no connection: nothing to reset).
@@ -410,6 +461,20 @@ impl Sessions {
         }
     }
 
+    /// A TLS flight followed for its certificate ends (time, close, or the
+    /// scan's end) before it was whole: the port is done with what arrived
+    /// (version and cipher at least).
+    fn flight_over(&mut self, key: (u32, u16), out: &mut Vec<Out>) {
+        let Some(e) = self.entries.get_mut(&key) else {
+            return;
+        };
+        e.flight_until = None;
+        let flight = read_flight(self.cfg.key, key, e);
+        e.tls = tls::facts(&flight).map(Box::new);
+        let id = identify(&e.data, e.hello, key.1);
+        self.finish(key, id, out);
+    }
+
     /// End every session now (the scan is over): each port is done with
     /// what it has.
     pub fn flush(&mut self, out: &mut Vec<Out>) {
@@ -419,6 +484,14 @@ impl Sessions {
                 && !matches!(e.phase, Phase::SynSent | Phase::Parked)
             {
                 out.push(Out::Send(rst_of(e, key)));
+            }
+            if self
+                .entries
+                .get(&key)
+                .is_some_and(|e| e.flight_until.is_some())
+            {
+                self.flight_over(key, out);
+                continue;
             }
             let id = self
                 .entries
@@ -482,6 +555,8 @@ impl Sessions {
         }
         e.attempt = next;
         e.phase = Phase::SynSent;
+        e.tls = None;
+        e.flight_until = None;
         e.data.clear();
         e.hello = None;
         e.hello_len = 0;
@@ -525,7 +600,41 @@ impl Sessions {
             identified: id,
             banner,
             pseudo,
+            tls: e.tls.take(),
         })));
+    }
+}
+
+/// The X25519 secret of the connection of `e` to `key` (see
+/// [`tls::client_secret`]): its ClientHello carried its public key.
+fn tls_secret(k: CookieKey, key: (u32, u16), e: &Entry) -> [u8; 32] {
+    tls::client_secret(k.k0, k.k1, e.src, key.0, e.sport, key.1)
+}
+
+/// What the TLS flight captured on the connection of `e` shows.
+fn read_flight(k: CookieKey, key: (u32, u16), e: &Entry) -> tls::Flight {
+    let secret = tls_secret(k, key, e);
+    let hello = Hello::Tls.payload(IpAddr::V4(Ipv4Addr::from(key.0)), secret);
+    tls::read(
+        &e.data,
+        Some(tls::Client {
+            secret,
+            hello: &hello[5..],
+        }),
+    )
+}
+
+/// A pure acknowledgement of everything received on the connection of `e`.
+fn ack_of(e: &Entry, key: (u32, u16)) -> Segment {
+    Segment {
+        src: e.src,
+        dst: key.0,
+        sport: e.sport,
+        dport: key.1,
+        seq: e.isn.wrapping_add(1).wrapping_add(e.hello_len as u32),
+        ack: e.rcv_next,
+        flags: tcp::ACK,
+        payload: Vec::new(),
     }
 }
 
@@ -548,8 +657,8 @@ fn wait_of(ms: u32, max: Duration) -> Duration {
 fn start_attempt(
     e: &mut Entry,
     a: Attempt,
-    banner_wait: Duration,
     max_wait: Duration,
+    secret: CookieKey,
     now: Instant,
     seg: &Incoming<'_>,
     out: &mut Vec<Out>,
@@ -563,12 +672,13 @@ fn start_attempt(
                 e,
                 h,
                 (seg.src, seg.sport),
+                secret,
                 now,
                 wait_of(a.reply_wait_ms, max_wait),
                 out,
             );
         }
-        _ => e.deadline = now + banner_wait,
+        _ => e.deadline = now + wait_of(a.banner_wait_ms, max_wait),
     }
 }
 
@@ -576,11 +686,16 @@ fn send_hello(
     e: &mut Entry,
     h: Hello,
     key: (u32, u16),
+    secret: CookieKey,
     now: Instant,
     wait: Duration,
     out: &mut Vec<Out>,
 ) {
-    let payload = h.payload(IpAddr::V4(Ipv4Addr::from(key.0)), rand::random());
+    let random = match h {
+        Hello::Tls => tls_secret(secret, key, e),
+        _ => rand::random(),
+    };
+    let payload = h.payload(IpAddr::V4(Ipv4Addr::from(key.0)), random);
     e.hello = Some(h);
     e.hello_len = payload.len();
     e.phase = Phase::Reply;
@@ -644,6 +759,7 @@ mod tests {
             rule: PseudoRule::default(),
             sport_base: BASE,
             sport_count: 16,
+            key: CookieKey { k0: 1, k1: 2 },
         })
     }
 
@@ -1010,5 +1126,114 @@ mod tests {
                 .any(|o| matches!(o, Out::Syn { dst, .. } if *dst == HOST + 1))
         );
         assert!(real.iter().all(|d| !d.pseudo));
+    }
+
+    #[test]
+    fn a_tls_flight_is_acknowledged_segment_by_segment_until_its_certificate() {
+        use crate::identify::tls::tests::{CERT_DER, certificate, hex, record, server_hello12};
+        let mut hs = server_hello12(0x0303, 0xc02f);
+        hs.extend_from_slice(&certificate(&hex(CERT_DER), false));
+        hs.extend_from_slice(&[0x0e, 0, 0, 0]);
+        let flight = record(0x16, &hs);
+        let mut t = table(8);
+        let now = Instant::now();
+        let mut out = Vec::new();
+        t.on_syn_ack(now, &syn_ack(HOST, 443, BASE), reply(HOST, 443), &mut out);
+        let hello = sends(&out)[1].payload.clone();
+        assert_eq!(hello[0], 0x16);
+        let len = hello.len() as u32;
+        // The ClientHello's key share is the one the session can derive again.
+        let secret = tls::client_secret(1, 2, US, HOST, BASE, 443);
+        assert_eq!(hello, Hello::Tls.payload(IpAddr::V4(HOST.into()), secret));
+        out.clear();
+        // The flight in segments of 100 bytes; the last one cut by the
+        // capture (only its start was captured).
+        let mut seq = SEQ + 1;
+        let chunks: Vec<&[u8]> = flight.chunks(100).collect();
+        for (n, c) in chunks.iter().enumerate() {
+            let s = seg(HOST, 443, BASE, tcp::ACK, seq, ISN + 1 + len, c);
+            let last = n + 1 == chunks.len();
+            t.on_segment(now, &s, c.len(), &mut out);
+            seq += c.len() as u32;
+            if !last {
+                let acks = sends(&out);
+                assert_eq!(acks.len(), 1, "segment {n}: {out:?}");
+                assert_eq!(
+                    (acks[0].flags, acks[0].seq, acks[0].ack),
+                    (tcp::ACK, ISN + 1 + len, seq)
+                );
+                assert!(done(&out).is_empty());
+                out.clear();
+            }
+        }
+        let d = done(&out);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].identified.as_ref().unwrap().protocol, "tls");
+        let tls = d[0].tls.as_ref().unwrap();
+        assert_eq!(tls.version, "TLSv1.2");
+        assert_eq!(tls.cert.as_ref().unwrap().subject, "CN=rsa");
+        assert_eq!(sends(&out).last().unwrap().flags, tcp::RST);
+        assert!(t.is_empty());
+
+        // A capture that holds only the start of a segment: only that is
+        // acknowledged, and the rest, sent again, completes the flight.
+        let mut t = table(8);
+        t.on_syn_ack(now, &syn_ack(HOST, 443, BASE), reply(HOST, 443), &mut out);
+        out.clear();
+        let s = seg(
+            HOST,
+            443,
+            BASE,
+            tcp::ACK,
+            SEQ + 1,
+            ISN + 1 + len,
+            &flight[..300],
+        );
+        t.on_segment(now, &s, flight.len(), &mut out);
+        assert_eq!(sends(&out)[0].ack, SEQ + 1 + 300);
+        out.clear();
+        let s = seg(
+            HOST,
+            443,
+            BASE,
+            tcp::ACK,
+            SEQ + 301,
+            ISN + 1 + len,
+            &flight[300..],
+        );
+        t.on_segment(now, &s, flight.len() - 300, &mut out);
+        assert!(done(&out)[0].tls.as_ref().unwrap().cert.is_some());
+        out.clear();
+
+        // A flight that stops short: at its time, the port is done with the
+        // version and cipher.
+        let mut t = table(8);
+        t.on_syn_ack(now, &syn_ack(HOST, 443, BASE), reply(HOST, 443), &mut out);
+        out.clear();
+        let s = seg(
+            HOST,
+            443,
+            BASE,
+            tcp::ACK,
+            SEQ + 1,
+            ISN + 1 + len,
+            &flight[..300],
+        );
+        t.on_segment(now, &s, 300, &mut out);
+        out.clear();
+        t.tick(now + Duration::from_millis(999), &mut out);
+        assert!(done(&out).is_empty());
+        t.tick(now + TLS_FLIGHT_WAIT, &mut out);
+        let d = done(&out);
+        assert_eq!(
+            d[0].identified.as_ref().unwrap().detail.as_deref(),
+            Some("TLSv1.2")
+        );
+        let tls = d[0].tls.as_ref().unwrap();
+        assert_eq!(
+            (tls.cipher.as_deref(), tls.cert.as_ref()),
+            (Some("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"), None)
+        );
+        assert_eq!(sends(&out)[0].flags, tcp::RST);
     }
 }

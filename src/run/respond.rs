@@ -50,6 +50,8 @@ pub struct Outcome {
     /// Raw bytes (unescaped, bounded): the service's own words.
     pub banner: Option<Vec<u8>>,
     pub pseudo: bool,
+    /// What a TLS handshake showed.
+    pub tls: Option<Box<crate::finding::Tls>>,
 }
 
 /// Longest banner text in a finding (after escaping).
@@ -66,6 +68,7 @@ pub fn apply(f: &mut crate::finding::Finding, o: Outcome) -> Option<String> {
         .banner
         .map(|b| crate::finding::escape_banner(&b, BANNER_TEXT_MAX));
     f.pseudo = o.pseudo;
+    f.tls = o.tls;
     (o.protocol == Some("tls") && crate::risk::protocol::is_legacy_tls(o.detail.as_deref()))
         .then(|| o.detail.unwrap_or_default())
 }
@@ -215,6 +218,7 @@ impl<'a> Responder<'a> {
                 rule: PseudoRule::default(),
                 sport_base: us.sport_base,
                 sport_count: us.sport_count,
+                key: us.key,
             }),
             tx,
             key: us.key,
@@ -349,6 +353,7 @@ impl<'a> Responder<'a> {
                         identified,
                         banner,
                         pseudo,
+                        tls,
                     } = *d;
                     if identified.is_some() {
                         self.shared.identified.fetch_add(1, Ordering::Relaxed);
@@ -368,12 +373,14 @@ impl<'a> Responder<'a> {
                             detail: id.detail,
                             banner: (!id.banner.is_empty()).then_some(id.banner),
                             pseudo: false,
+                            tls,
                         },
                         None => Outcome {
                             protocol: None,
                             detail: None,
                             banner: banner.filter(|b| !b.is_empty()),
                             pseudo,
+                            tls: None,
                         },
                     };
                     if outcome != Outcome::default() {
