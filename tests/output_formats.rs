@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, UNIX_EPOCH};
-use synsweep::finding::{Finding, PortState};
+use synsweep::finding::{Cert, Finding, Http, PortState, Tls};
 use synsweep::output::{self, Format, ScanMeta};
 use synsweep::risk::score::{Grade, host_scores, penalty, scan_score};
 use synsweep::risk::{Policy, Risk};
@@ -34,6 +34,9 @@ fn findings() -> Vec<Finding> {
             t += 7;
             let ts = UNIX_EPOCH + Duration::from_millis(t);
             let mut f = Finding::tcp(ip.parse().unwrap(), p, PortState::Open, 64, ts);
+            if *ip == "198.19.0.1" {
+                facts(&mut f);
+            }
             risk.annotate(&mut f);
             out.push(f);
         }
@@ -48,6 +51,50 @@ fn findings() -> Vec<Finding> {
     risk.annotate(&mut closed);
     out.push(closed);
     out
+}
+
+/// The facts a lab's daemons state: sshd on 22, nginx on 80, a TLS
+/// certificate on 443.
+fn facts(f: &mut Finding) {
+    match f.port {
+        22 => {
+            f.protocol = Some("ssh".into());
+            f.product = Some("OpenSSH".into());
+            f.version = Some("9.2p1".into());
+        }
+        80 => {
+            f.protocol = Some("http".into());
+            f.product = Some("nginx".into());
+            f.version = Some("1.22.1".into());
+            f.http = Some(Box::new(Http {
+                status: 301,
+                server: Some("nginx/1.22.1".into()),
+                title: Some("301 Moved Permanently".into()),
+                location: Some("https://198.19.0.1/".into()),
+            }));
+        }
+        443 => {
+            f.protocol = Some("tls".into());
+            f.tls = Some(Box::new(Tls {
+                version: "TLSv1.3".into(),
+                cipher: Some("TLS_AES_128_GCM_SHA256".into()),
+                cert: Some(Cert {
+                    subject: "CN=www.example.org, O=Example\\, Inc., C=US".into(),
+                    issuer: "CN=Example CA, O=Example".into(),
+                    san: vec!["www.example.org".into(), "198.19.0.1".into()],
+                    not_before: "2026-11-01T00:00:00Z".into(),
+                    not_after: "2027-01-30T00:00:00Z".into(),
+                    key: "rsa".into(),
+                    key_bits: 2048,
+                    sig: "sha256WithRSAEncryption".into(),
+                    self_signed: false,
+                    sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                        .into(),
+                }),
+            }));
+        }
+        _ => {}
+    }
 }
 
 fn meta() -> ScanMeta {
@@ -160,9 +207,14 @@ fn csv_parses_back_to_the_ndjson_rows() {
     .unwrap();
     let keys: Vec<String> = first.as_object().unwrap().keys().cloned().collect();
     assert_eq!(
-        headers,
+        headers[..output::csv_out::HEADER.len()],
         output::csv_out::HEADER,
         "CSV columns are the record's fields"
+    );
+    // Then the facts, appended.
+    assert_eq!(
+        headers[output::csv_out::HEADER.len()..],
+        output::csv_out::FACT_HEADER
     );
     // Every field of the record is a column; the others are the optional
     // fields this record leaves out.
@@ -170,12 +222,81 @@ fn csv_parses_back_to_the_ndjson_rows() {
         assert!(headers.contains(k), "no column for {k}");
     }
     let optional = ["protocol", "banner", "pseudo", "amplification"];
-    for h in &headers {
+    for h in &headers[..output::csv_out::HEADER.len()] {
         assert!(keys.contains(h) || optional.contains(&h.as_str()), "{h}");
     }
-    let rows: Vec<Finding> = rdr.deserialize().collect::<Result<_, _>>().unwrap();
+    let records: Vec<csv::StringRecord> = rdr.records().collect::<Result<_, _>>().unwrap();
     let (nd_rows, _) = output::read_findings(&nd).unwrap();
-    assert_eq!(rows, nd_rows);
+    // The record's own columns read back as the record, facts aside.
+    let head = csv::StringRecord::from(headers[..output::csv_out::HEADER.len()].to_vec());
+    let rows: Vec<Finding> = records
+        .iter()
+        .map(|r| {
+            let own: csv::StringRecord = r.iter().take(output::csv_out::HEADER.len()).collect();
+            own.deserialize(Some(&head)).unwrap()
+        })
+        .collect();
+    let bare: Vec<Finding> = nd_rows
+        .iter()
+        .cloned()
+        .map(|mut f| {
+            (f.product, f.version, f.http, f.tls) = (None, None, None, None);
+            f
+        })
+        .collect();
+    assert_eq!(rows, bare);
+    // The fact columns hold the facts.
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let at = |port: &str| {
+        records
+            .iter()
+            .find(|r| &r[0] == "198.19.0.1" && &r[1] == port)
+            .unwrap()
+    };
+    assert_eq!(
+        (&at("22")[col("product")], &at("22")[col("version")]),
+        ("OpenSSH", "9.2p1")
+    );
+    let http = at("80");
+    assert_eq!(
+        (
+            &http[col("http_status")],
+            &http[col("http_server")],
+            &http[col("http_title")],
+            &http[col("http_location")]
+        ),
+        (
+            "301",
+            "nginx/1.22.1",
+            "301 Moved Permanently",
+            "https://198.19.0.1/"
+        )
+    );
+    let tls = at("443");
+    for (c, v) in [
+        ("tls_version", "TLSv1.3"),
+        ("tls_cipher", "TLS_AES_128_GCM_SHA256"),
+        (
+            "cert_subject",
+            "CN=www.example.org, O=Example\\, Inc., C=US",
+        ),
+        ("cert_issuer", "CN=Example CA, O=Example"),
+        ("cert_san", "www.example.org 198.19.0.1"),
+        ("cert_not_before", "2026-11-01T00:00:00Z"),
+        ("cert_not_after", "2027-01-30T00:00:00Z"),
+        ("cert_key", "rsa"),
+        ("cert_key_bits", "2048"),
+        ("cert_sig", "sha256WithRSAEncryption"),
+        ("cert_self_signed", "false"),
+        (
+            "cert_sha256",
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        ),
+    ] {
+        assert_eq!(&tls[col(c)], v, "{c}");
+    }
+    // A port with no facts has empty fact cells.
+    assert!(at("22")[col("http_status")].is_empty() && at("22")[col("cert_sha256")].is_empty());
     assert!(rows.iter().any(|f| {
         f.rationale
             .contains("<b>Vendor</b> console & \"admin\" UI, with commas")
@@ -372,6 +493,85 @@ fn nmap_xml_validates_against_nmaps_dtd() {
         path.to_str().unwrap(),
     ]);
     assert!(String::from_utf8_lossy(&q.stdout).contains("<b>Vendor</b> console & \"admin\""));
+    // Facts, where nmap puts them: service product/version, http-title,
+    // http-server-header, and ssl-cert's tables.
+    let x = |xpath: &str| {
+        let q = xmllint(&["--xpath", xpath, path.to_str().unwrap()]);
+        String::from_utf8_lossy(&q.stdout).trim().to_string()
+    };
+    let port = |p: u16| format!("//host[address/@addr='198.19.0.1']/ports/port[@portid='{p}']");
+    assert_eq!(
+        x(&format!("string({}/service/@product)", port(22))),
+        "OpenSSH"
+    );
+    assert_eq!(
+        x(&format!("string({}/service/@version)", port(22))),
+        "9.2p1"
+    );
+    assert_eq!(
+        x(&format!("string({}/service/@product)", port(80))),
+        "nginx"
+    );
+    assert_eq!(
+        x(&format!(
+            "string({}/script[@id='http-title']/elem[@key='title'])",
+            port(80)
+        )),
+        "301 Moved Permanently"
+    );
+    assert_eq!(
+        x(&format!(
+            "string({}/script[@id='http-server-header']/@output)",
+            port(80)
+        )),
+        "nginx/1.22.1"
+    );
+    let cert = format!("{}/script[@id='ssl-cert']", port(443));
+    for (xpath, want) in [
+        (
+            "table[@key='subject']/elem[@key='commonName']",
+            "www.example.org",
+        ),
+        (
+            "table[@key='subject']/elem[@key='organizationName']",
+            "Example, Inc.",
+        ),
+        ("table[@key='subject']/elem[@key='countryName']", "US"),
+        ("table[@key='issuer']/elem[@key='commonName']", "Example CA"),
+        ("table[@key='pubkey']/elem[@key='type']", "rsa"),
+        ("table[@key='pubkey']/elem[@key='bits']", "2048"),
+        ("elem[@key='sig_algo']", "sha256WithRSAEncryption"),
+        (
+            "table[@key='validity']/elem[@key='notBefore']",
+            "2026-11-01T00:00:00",
+        ),
+        (
+            "table[@key='validity']/elem[@key='notAfter']",
+            "2027-01-30T00:00:00",
+        ),
+        (
+            "elem[@key='sha256']",
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        ),
+        (
+            "table[@key='extensions']/table/elem[@key='value']",
+            "DNS:www.example.org, IP Address:198.19.0.1",
+        ),
+    ] {
+        assert_eq!(x(&format!("string({cert}/{xpath})")), want, "{xpath}");
+    }
+    // Its output reads as nmap's, one fact a line.
+    let out = x(&format!("string({cert}/@output)"));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Subject: commonName=www.example.org/organizationName=Example, Inc./countryName=US"
+    );
+    assert!(
+        lines.contains(&"Not valid after:  2027-01-30T00:00:00"),
+        "{out}"
+    );
+    assert!(lines.contains(&"Public Key bits: 2048"), "{out}");
 }
 
 #[test]

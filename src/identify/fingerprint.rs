@@ -88,6 +88,7 @@ fn found(protocol: &'static str, detail: Option<String>, banner: &[u8]) -> Optio
         protocol,
         detail,
         banner: bounded(banner, BANNER_MAX).to_vec(),
+        facts: Default::default(),
     })
 }
 

@@ -7,7 +7,8 @@
 //! [`identify`] to name the protocol. Everything here is pure: bytes in, a
 //! name out; no sockets, no clock.
 //!
-//! - [`identify`]: the fingerprint parsers (`fingerprint.rs`). Strict: a
+//! - [`identify`]: the fingerprint parsers (`fingerprint.rs`), then
+//!   [`facts`]: the product, version and HTTP facts the bytes state. Strict: a
 //!   wrong name is worse than none, so a parser answers only on bytes that
 //!   its protocol's specification makes unmistakable, and ambiguous greetings
 //!   (an FTP or SMTP `220` that names neither) fall back on the port or stay
@@ -22,6 +23,7 @@
 //! - [`pseudo`]: whether a host that answers on many ports but identifies on
 //!   few is a middlebox or tarpit.
 
+pub mod facts;
 mod fingerprint;
 pub mod handshake;
 pub mod hello;
@@ -30,7 +32,7 @@ pub mod pseudo;
 pub mod session;
 pub mod tls;
 
-pub use fingerprint::identify;
+pub use facts::Facts;
 pub use hello::Hello;
 pub use plan::{Attempt, Plan, plan};
 
@@ -67,7 +69,7 @@ pub const BANNER_MAX: usize = 256;
 pub const DETAIL_MAX: usize = 128;
 
 /// A service named from the first bytes it sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Identified {
     /// A name from [`PROTOCOLS`].
     pub protocol: &'static str,
@@ -81,6 +83,21 @@ pub struct Identified {
     /// announced product/version for binary ones, empty when a binary
     /// protocol announces nothing. Attacker-controlled: writers must escape.
     pub banner: Vec<u8>,
+    /// What the service stated about itself (product, version, HTTP
+    /// facts: [`facts`]), escaped and bounded.
+    pub facts: Facts,
+}
+
+/// Name the protocol of a service from the first bytes it sent (see the
+/// fingerprint parsers), with the [`Facts`] those bytes state.
+///
+/// `sent` is the hello we sent on this connection (None if we only waited
+/// for a banner); `port` is the service's port, used only to settle an FTP or
+/// SMTP greeting that names neither protocol. `None`: not identified.
+pub fn identify(data: &[u8], sent: Option<Hello>, port: u16) -> Option<Identified> {
+    let mut id = fingerprint::identify(data, sent, port)?;
+    id.facts = facts::facts(&id, data);
+    Some(id)
 }
 
 /// The first line of `data` (up to `\n`, without `\r\n`), at most

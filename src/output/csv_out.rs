@@ -7,6 +7,11 @@
 //! OWASP): a cell that begins with `=`, `+`, `-`, `@`, a tab or a carriage
 //! return, which a spreadsheet would evaluate, gets a leading `'`; control
 //! characters in text cells are written as `\xNN`.
+//!
+//! After the record's fields ([`HEADER`]) come the facts of the port
+//! ([`FACT_HEADER`], appended, never reordered): `product`, `version`, the
+//! HTTP facts, the TLS version and cipher and the leaf certificate's
+//! fields (SANs joined by spaces), empty when absent.
 
 use super::{FindingWriter, Out, ScanMeta};
 use crate::finding::{Finding, terminal_safe};
@@ -34,6 +39,33 @@ pub const HEADER: [&str; 18] = [
     "rationale",
     "mitigation",
 ];
+
+/// The fact columns, after [`HEADER`].
+pub const FACT_HEADER: [&str; 18] = [
+    "product",
+    "version",
+    "http_status",
+    "http_server",
+    "http_title",
+    "http_location",
+    "tls_version",
+    "tls_cipher",
+    "cert_subject",
+    "cert_issuer",
+    "cert_san",
+    "cert_not_before",
+    "cert_not_after",
+    "cert_key",
+    "cert_key_bits",
+    "cert_sig",
+    "cert_self_signed",
+    "cert_sha256",
+];
+
+/// Every column, in order.
+pub fn columns() -> impl Iterator<Item = &'static str> {
+    HEADER.iter().chain(FACT_HEADER.iter()).copied()
+}
 
 /// A text cell a spreadsheet will not run as a formula, with no control
 /// characters (a CSV file also ends up on terminals).
@@ -78,6 +110,40 @@ pub fn row(f: &Finding) -> [Cow<'_, str>; 18] {
     ]
 }
 
+/// The fact cells of a finding, in [`FACT_HEADER`] order.
+pub fn fact_row(f: &Finding) -> [Cow<'_, str>; 18] {
+    fn text(s: Option<&str>) -> Cow<'_, str> {
+        s.map(protect).unwrap_or_default()
+    }
+    let http = f.http.as_deref();
+    let tls = f.tls.as_deref();
+    let cert = tls.and_then(|t| t.cert.as_ref());
+    [
+        text(f.product.as_deref()),
+        text(f.version.as_deref()),
+        http.map(|h| Cow::Owned(h.status.to_string()))
+            .unwrap_or_default(),
+        text(http.and_then(|h| h.server.as_deref())),
+        text(http.and_then(|h| h.title.as_deref())),
+        text(http.and_then(|h| h.location.as_deref())),
+        text(tls.map(|t| t.version.as_str())),
+        text(tls.and_then(|t| t.cipher.as_deref())),
+        text(cert.map(|c| c.subject.as_str())),
+        text(cert.map(|c| c.issuer.as_str())),
+        cert.map(|c| Cow::Owned(protect(&c.san.join(" ")).into_owned()))
+            .unwrap_or_default(),
+        text(cert.map(|c| c.not_before.as_str())),
+        text(cert.map(|c| c.not_after.as_str())),
+        text(cert.map(|c| c.key.as_str())),
+        cert.map(|c| Cow::Owned(c.key_bits.to_string()))
+            .unwrap_or_default(),
+        text(cert.map(|c| c.sig.as_str())),
+        cert.map(|c| Cow::Borrowed(if c.self_signed { "true" } else { "false" }))
+            .unwrap_or_default(),
+        text(cert.map(|c| c.sha256.as_str())),
+    ]
+}
+
 pub struct Csv {
     w: csv::Writer<Out>,
 }
@@ -89,7 +155,7 @@ impl Csv {
             .has_headers(false)
             .from_writer(out);
         if fresh {
-            w.write_record(HEADER)?;
+            w.write_record(columns())?;
             w.flush()?;
         }
         Ok(Csv { w })
@@ -99,7 +165,12 @@ impl Csv {
 impl FindingWriter for Csv {
     fn write(&mut self, f: &Finding) -> std::io::Result<()> {
         self.w
-            .write_record(row(f).iter().map(|c| c.as_bytes()))
+            .write_record(
+                row(f)
+                    .iter()
+                    .chain(fact_row(f).iter())
+                    .map(|c| c.as_bytes()),
+            )
             .map_err(std::io::Error::other)?;
         self.w.flush()
     }

@@ -7,7 +7,13 @@
 //! `<hostscript>` per host, plus the host's `comment` attribute. An
 //! identified protocol is the port's `<service name>` (method `probed`), a
 //! banner rides in a `banner` `<script>` as nmap's own banner script
-//! reports it; IPv6 hosts have `addrtype="ipv6"`. Every attribute value is
+//! reports it; IPv6 hosts have `addrtype="ipv6"`. A stated product and
+//! version are the `<service>`'s `product` and `version`; HTTP facts ride
+//! in `http-title` and `http-server-header` scripts and a TLS leaf
+//! certificate in an `ssl-cert` script, each shaped as nmap's own script of
+//! that name writes it (so consumers that read nmap's `ssl-cert` tables
+//! read ours; we add `sha256`, and have no `md5`, `sha1` or `pem`). Every
+//! attribute value is
 //! escaped, and characters XML 1.0 forbids are dropped, so hostile banners
 //! keep the document well-formed.
 //!
@@ -57,18 +63,25 @@ fn port(x: &mut String, f: &Finding) {
         a(reason(f)),
         f.ttl
     );
+    let mut stated = String::new();
+    if let Some(p) = &f.product {
+        let _ = write!(stated, " product=\"{}\"", a(p));
+    }
+    if let Some(v) = &f.version {
+        let _ = write!(stated, " version=\"{}\"", a(v));
+    }
     match &f.protocol {
         Some(p) => {
             let _ = write!(
                 x,
-                "<service name=\"{}\" method=\"probed\" conf=\"10\"/>",
+                "<service name=\"{}\"{stated} method=\"probed\" conf=\"10\"/>",
                 a(p)
             );
         }
         None if !f.service.is_empty() => {
             let _ = write!(
                 x,
-                "<service name=\"{}\" method=\"table\" conf=\"3\"/>",
+                "<service name=\"{}\"{stated} method=\"table\" conf=\"3\"/>",
                 a(&f.service)
             );
         }
@@ -77,6 +90,10 @@ fn port(x: &mut String, f: &Finding) {
     if let Some(b) = &f.banner {
         // As nmap's own banner script reports it.
         let _ = write!(x, "<script id=\"banner\" output=\"{}\"/>", a(b));
+    }
+    http_scripts(x, f);
+    if let Some(c) = f.tls.as_deref().and_then(|t| t.cert.as_ref()) {
+        ssl_cert(x, c);
     }
     let mut extra = String::new();
     if f.pseudo {
@@ -99,6 +116,169 @@ fn port(x: &mut String, f: &Finding) {
         "<script id=\"synsweep-risk\" output=\"{}\"/></port>",
         a(&output)
     );
+}
+
+/// An attribute value of several lines, as nmap writes script output
+/// (`&#xa;` between lines: a raw newline would be read back as a space).
+fn lines_attr(lines: &[String]) -> String {
+    lines
+        .iter()
+        .map(|l| escape(l))
+        .collect::<Vec<_>>()
+        .join("&#xa;")
+}
+
+/// `http-title` and `http-server-header`, as nmap's scripts of those names.
+fn http_scripts(x: &mut String, f: &Finding) {
+    let Some(h) = f.http.as_deref() else {
+        return;
+    };
+    if let Some(t) = &h.title {
+        let _ = write!(
+            x,
+            "<script id=\"http-title\" output=\"{t}\"><elem key=\"title\">{t}</elem></script>",
+            t = escape(t)
+        );
+    }
+    if let Some(s) = &h.server {
+        let _ = write!(
+            x,
+            "<script id=\"http-server-header\" output=\"{s}\"><elem>{s}</elem></script>",
+            s = escape(s)
+        );
+    }
+}
+
+/// nmap's names of the attributes of a distinguished name.
+fn dn_key(short: &str) -> &str {
+    match short {
+        "CN" => "commonName",
+        "O" => "organizationName",
+        "OU" => "organizationalUnitName",
+        "C" => "countryName",
+        "ST" => "stateOrProvinceName",
+        "L" => "localityName",
+        "STREET" => "streetAddress",
+        "DC" => "domainComponent",
+        "UID" => "userId",
+        "E" | "Email" => "emailAddress",
+        k => k,
+    }
+}
+
+/// The attributes of a distinguished name as text (`CN=a, O=b\, Inc.`,
+/// RFC 4514 separators and escapes, or OpenSSL's `/`-free one-line form):
+/// (nmap's key, value) pairs in order.
+pub fn dn_pairs(dn: &str) -> Vec<(String, String)> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut chars = dn.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                cur.push(c);
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            ',' | '+' => parts.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    parts.push(cur);
+    parts
+        .iter()
+        .filter_map(|p| {
+            let (k, v) = p.trim().split_once('=')?;
+            let v = v.trim().replace("\\,", ",").replace("\\+", "+");
+            Some((dn_key(k.trim()).to_string(), v))
+        })
+        .collect()
+}
+
+/// nmap's one-line form of a name: `commonName=a/organizationName=b`.
+fn dn_line(dn: &str) -> String {
+    dn_pairs(dn)
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// nmap's form of a time: `2026-11-01T00:00:00` (no zone: it is UTC).
+fn nmap_time(t: &str) -> &str {
+    t.strip_suffix('Z').unwrap_or(t)
+}
+
+/// The `ssl-cert` script of a leaf certificate.
+fn ssl_cert(x: &mut String, c: &crate::finding::Cert) {
+    let a = |s: &str| escape(s);
+    let mut lines = vec![format!("Subject: {}", dn_line(&c.subject))];
+    if !c.san.is_empty() {
+        lines.push(format!(
+            "Subject Alternative Name: {}",
+            c.san
+                .iter()
+                .map(|n| san_text(n))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    lines.push(format!("Issuer: {}", dn_line(&c.issuer)));
+    lines.push(format!("Public Key type: {}", c.key));
+    lines.push(format!("Public Key bits: {}", c.key_bits));
+    lines.push(format!("Signature Algorithm: {}", c.sig));
+    lines.push(format!("Not valid before: {}", nmap_time(&c.not_before)));
+    lines.push(format!("Not valid after:  {}", nmap_time(&c.not_after)));
+    lines.push(format!("SHA-256: {}", c.sha256));
+    let _ = write!(
+        x,
+        "<script id=\"ssl-cert\" output=\"{}\">",
+        lines_attr(&lines)
+    );
+    for (key, dn) in [("subject", &c.subject), ("issuer", &c.issuer)] {
+        let _ = write!(x, "<table key=\"{key}\">");
+        for (k, v) in dn_pairs(dn) {
+            let _ = write!(x, "<elem key=\"{}\">{}</elem>", a(&k), a(&v));
+        }
+        x.push_str("</table>");
+    }
+    let _ = write!(
+        x,
+        "<table key=\"pubkey\"><elem key=\"type\">{}</elem><elem key=\"bits\">{}</elem></table>",
+        a(&c.key),
+        c.key_bits
+    );
+    if !c.san.is_empty() {
+        let names: Vec<String> = c.san.iter().map(|n| san_text(n)).collect();
+        let _ = write!(
+            x,
+            "<table key=\"extensions\"><table><elem key=\"name\">X509v3 Subject Alternative Name</elem><elem key=\"value\">{}</elem></table></table>",
+            a(&names.join(", "))
+        );
+    }
+    let _ = write!(
+        x,
+        "<elem key=\"sig_algo\">{}</elem><table key=\"validity\"><elem key=\"notBefore\">{}</elem><elem key=\"notAfter\">{}</elem></table><elem key=\"sha256\">{}</elem></script>",
+        a(&c.sig),
+        a(nmap_time(&c.not_before)),
+        a(nmap_time(&c.not_after)),
+        a(&c.sha256)
+    );
+}
+
+/// A SAN as OpenSSL and nmap print it: `DNS:name`, `IP Address:addr`.
+fn san_text(n: &str) -> String {
+    if n.parse::<std::net::IpAddr>().is_ok() {
+        return format!("IP Address:{n}");
+    }
+    match n.split_once(':') {
+        // Already typed (`DNS:`, `email:`, `URI:`).
+        Some((k, _)) if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphabetic()) => {
+            n.to_string()
+        }
+        _ => format!("DNS:{n}"),
+    }
 }
 
 /// Write the whole document (the document writer's renderer): hosts in

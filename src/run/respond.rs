@@ -52,6 +52,8 @@ pub struct Outcome {
     pub pseudo: bool,
     /// What a TLS handshake showed.
     pub tls: Option<Box<crate::finding::Tls>>,
+    /// Product, version and HTTP facts (escaped, bounded).
+    pub facts: crate::identify::Facts,
 }
 
 /// Longest banner text in a finding (after escaping).
@@ -69,6 +71,9 @@ pub fn apply(f: &mut crate::finding::Finding, o: Outcome) -> Option<String> {
         .map(|b| crate::finding::escape_banner(&b, BANNER_TEXT_MAX));
     f.pseudo = o.pseudo;
     f.tls = o.tls;
+    f.product = o.facts.product;
+    f.version = o.facts.version;
+    f.http = o.facts.http.map(Box::new);
     (o.protocol == Some("tls") && crate::risk::protocol::is_legacy_tls(o.detail.as_deref()))
         .then(|| o.detail.unwrap_or_default())
 }
@@ -374,6 +379,7 @@ impl<'a> Responder<'a> {
                             banner: (!id.banner.is_empty()).then_some(id.banner),
                             pseudo: false,
                             tls,
+                            facts: id.facts,
                         },
                         None => Outcome {
                             protocol: None,
@@ -381,6 +387,7 @@ impl<'a> Responder<'a> {
                             banner: banner.filter(|b| !b.is_empty()),
                             pseudo,
                             tls: None,
+                            facts: Default::default(),
                         },
                     };
                     if outcome != Outcome::default() {
@@ -419,5 +426,44 @@ impl Guard {
 
     pub fn table(&self) -> &str {
         self.0.table()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apply_puts_the_facts_into_the_finding() {
+        let data =
+            b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n\r\n<title>Welcome to nginx!</title>";
+        let id = crate::identify::identify(data, Some(crate::identify::Hello::Http), 80).unwrap();
+        let mut f = crate::finding::Finding::tcp(
+            "198.19.0.4".parse().unwrap(),
+            80,
+            PortState::Open,
+            64,
+            std::time::UNIX_EPOCH,
+        );
+        let legacy = apply(
+            &mut f,
+            Outcome {
+                protocol: Some(id.protocol),
+                detail: id.detail,
+                banner: Some(id.banner),
+                pseudo: false,
+                facts: id.facts,
+            },
+        );
+        assert_eq!(legacy, None);
+        assert_eq!(
+            (f.product.as_deref(), f.version.as_deref()),
+            (Some("nginx"), Some("1.22.1"))
+        );
+        let h = f.http.unwrap();
+        assert_eq!(
+            (h.status, h.server.as_deref(), h.title.as_deref()),
+            (200, Some("nginx/1.22.1"), Some("Welcome to nginx!"))
+        );
     }
 }
