@@ -452,6 +452,7 @@ mod tests {
                 detail: id.detail,
                 banner: Some(id.banner),
                 pseudo: false,
+                tls: None,
                 facts: id.facts,
             },
         );
