@@ -119,6 +119,34 @@ fn html_report_renders_grade_chart_and_every_finding_in_chromium() {
     for h in host_scores(&fs) {
         assert!(text.contains(&format!("Host {}", h.ip)));
     }
+    // What to fix first: right after the grade, the best action first
+    // (SMB, critical, on the weakest host 198.19.0.2), each with the scan's
+    // grade and score with it done.
+    let fix = text.find("What to fix first").expect("fix-first section");
+    assert!(text.find("Overall grade").unwrap() < fix);
+    assert!(fix < text.find("Open findings by category and severity").unwrap());
+    let first =
+        text[fix..].find("1 Close microsoft-ds (445/tcp) on 1 host critical 198.19.0.2 445/tcp");
+    assert!(
+        first.is_some(),
+        "best action first: {}",
+        &text[fix..fix + 600]
+    );
+    let closed = scan_score(&host_scores(
+        &fs.iter()
+            .filter(|f| f.port != 445)
+            .cloned()
+            .collect::<Vec<_>>(),
+    ));
+    assert!(
+        text[fix..].contains(&format!(
+            "{} {}/100 +{}",
+            closed.grade,
+            closed.score,
+            closed.score - scan.score
+        )),
+        "the scan with SMB closed"
+    );
     assert!(
         text.contains("<script>alert('x')</script> & friends"),
         "escaped text renders as text"
