@@ -14,12 +14,13 @@ cd "$(dirname "$0")/.."
 # slurm-wlm and munge: a one-node Slurm cluster in a lab (tests/slurm_lab.rs);
 # buildah, libcap2-bin and binutils: the container image (tests/container_image.rs);
 # python3-venv: kubernetes-validate (PyPI) for the manifests (tests/deploy_manifests.rs);
-# openssh-server ... socat: the real daemons of tests/identify_lab.rs.
+# openssh-server ... socat: the real daemons of tests/identify_lab.rs;
+# bsdutils: `script`, a terminal for the progress line (tests/progress_cli.rs).
 pkgs=(nftables iproute2 procps libxml2-utils nmap-common chromium python3
     slurm-wlm munge buildah libcap2-bin binutils python3-venv
     dnsmasq-base snmpd memcached
     openssh-server openssh-client openssl nginx redis-server vsftpd mosquitto
-    inetutils-telnetd socat)
+    inetutils-telnetd socat bsdutils)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -365,8 +365,10 @@ impl Summary {
             host: None,
             plan: Planner::new(),
         };
+        super::progress::phase(super::progress::Phase::Rendering);
         for f in sorted.iter()? {
             b.add(&f?)?;
+            super::progress::record();
         }
         b.end_host()?;
         b.hosts_out.flush()?;
