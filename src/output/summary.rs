@@ -3,9 +3,10 @@
 //! and service, the time span and ports, the worst hosts (bounded), the
 //! riskiest hosts with their worst findings (bounded), and a file of every
 //! host's score in address order (for the JSON hosts list and the nmap XML
-//! host headers), and what to fix first ([`crate::risk::plan`]). Only one host is in memory at a time; what is kept is
-//! bounded by [`HOSTS_TABLE`], [`DETAIL_HOSTS`], [`DETAIL_FINDINGS`] and
-//! the port space (the service table), never by the number of findings.
+//! host headers), and what to fix first ([`crate::risk::plan`]). Only one
+//! host is in memory at a time; what is kept is bounded by [`HOSTS_TABLE`],
+//! [`DETAIL_HOSTS`], [`DETAIL_FINDINGS`] and the port space (the service
+//! table and the plan's actions), never by the number of findings.
 
 use super::ScanMeta;
 use super::diff::Changes;
