@@ -392,11 +392,11 @@ fn fix_first(out: &mut String, sum: &Summary) {
         let more = plan.total - plan.actions.len();
         let _ = write!(
             out,
-            "<p class=\"hosts-list\">{} buying less not listed; the findings by service below cover {}.</p>",
+            "<p class=\"hosts-list\">{}; the findings by service below cover {}.</p>",
             if more == 1 {
-                "1 more action".to_string()
+                "1 more action, buying less, is not listed".to_string()
             } else {
-                format!("{more} more actions, each")
+                format!("{more} more actions, each buying less, are not listed")
             },
             if more == 1 { "it" } else { "them" }
         );
