@@ -17,11 +17,12 @@ cd "$(dirname "$0")/.."
 # openssh-server ... socat: the real daemons of tests/identify_lab.rs and
 # tests/demo_lab.rs (the demo lab of scripts/run.sh).
 # nmap masscan zmap: the other scanners whose results tests/import_lab.rs reads.
+# bsdutils: `script`, a terminal for the progress line (tests/progress_cli.rs).
 pkgs=(nftables iproute2 procps libxml2-utils nmap-common chromium python3
     slurm-wlm munge buildah libcap2-bin binutils python3-venv
     dnsmasq-base snmpd memcached
     openssh-server openssh-client openssl nginx redis-server vsftpd mosquitto
-    inetutils-telnetd socat
+    inetutils-telnetd socat bsdutils
     nmap masscan zmap)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

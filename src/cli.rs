@@ -242,6 +242,9 @@ pub struct ReportArgs {
     /// An older scan's findings: the HTML report shows what changed since
     #[arg(long, value_name = "OLD")]
     pub baseline: Option<PathBuf>,
+    /// No progress line on stderr
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -255,6 +258,9 @@ pub struct DiffArgs {
     /// Change records file (NDJSON); '-' is stdout
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<String>,
+    /// No progress line on stderr
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -265,6 +271,9 @@ pub struct MergeArgs {
     /// The merged file; format from the extension
     #[arg(short = 'o', long = "output", value_name = "FILE", required = true)]
     pub output: String,
+    /// No progress line on stderr
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ use clap::Parser;
 use synsweep::cli::{Cli, Command, ScanArgs};
 use synsweep::error::{EXIT_PAUSED, Error, Result};
 use synsweep::output::Format;
+use synsweep::output::progress::{self, Progress};
 use synsweep::resume::PausedScan;
 use synsweep::statedir::{self, Plan};
 
@@ -71,6 +72,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Scan(a) => scan(a),
         Command::Report(a) => {
+            let _progress = Progress::start("report", progress::wanted(a.quiet));
             let forced = a.format.as_deref().map(Format::parse).transpose()?;
             let outs: Vec<(String, Option<Format>)> =
                 a.output.iter().map(|o| (o.clone(), forced)).collect();
@@ -82,13 +84,19 @@ fn run(cli: Cli) -> Result<()> {
             )
         }
         Command::Diff(a) => {
-            if synsweep::output::diff::diff(&a.old, &a.new, a.output.as_deref())? {
+            let progress = Progress::start("diff", progress::wanted(a.quiet));
+            let changed = synsweep::output::diff::diff(&a.old, &a.new, a.output.as_deref());
+            drop(progress);
+            if changed? {
                 // Changes: exit 1, as diff and ndiff do.
                 std::process::exit(1);
             }
             Ok(())
         }
-        Command::Merge(a) => synsweep::output::merge(&a.inputs, &a.output),
+        Command::Merge(a) => {
+            let _progress = Progress::start("merge", progress::wanted(a.quiet));
+            synsweep::output::merge(&a.inputs, &a.output)
+        }
         Command::Catalog(a) => {
             let text = synsweep::risk::catalog::render(&a.format)?;
             // A closed pipe (`| head`) ends the listing, not in a panic.

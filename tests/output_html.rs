@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 use synsweep::finding::{Finding, PortState};
 use synsweep::output::{self, Format, ScanMeta};
+use synsweep::risk::protocol::legacy_tls_finding;
 use synsweep::risk::score::{host_scores, scan_score};
 use synsweep::risk::{Policy, Risk};
 
@@ -36,6 +37,10 @@ fn findings() -> Vec<Finding> {
                 UNIX_EPOCH + Duration::from_millis(1_790_000_000_000 + i as u64 * 100 + p as u64);
             let mut f = Finding::tcp(ip.parse().unwrap(), p, PortState::Open, 64, ts);
             risk.annotate(&mut f);
+            // A deprecated TLS version: an aspect record of its own.
+            if (*ip, p) == ("198.19.0.1", 443) {
+                out.push(legacy_tls_finding(&f, "TLSv1.0"));
+            }
             out.push(f);
         }
     }
@@ -119,6 +124,37 @@ fn html_report_renders_grade_chart_and_every_finding_in_chromium() {
     for h in host_scores(&fs) {
         assert!(text.contains(&format!("Host {}", h.ip)));
     }
+    // What to fix first: right after the grade, the best action first
+    // (SMB, critical, on the weakest host 198.19.0.2), each with the scan's
+    // grade and score with it done.
+    let fix = text.find("What to fix first").expect("fix-first section");
+    assert!(text.find("Overall grade").unwrap() < fix);
+    assert!(fix < text.find("Open findings by category and severity").unwrap());
+    // 12 actions: the 10 shown, then two that buy less (disabling TLS 1.0
+    // on 198.19.0.1, the aspect record, is one).
+    assert!(text[fix..].contains("2 more actions, each buying less, are not listed"));
+    let first =
+        text[fix..].find("1 Close microsoft-ds (445/tcp) on 1 host critical 198.19.0.2 445/tcp");
+    assert!(
+        first.is_some(),
+        "best action first: {}",
+        &text[fix..fix + 600]
+    );
+    let closed = scan_score(&host_scores(
+        &fs.iter()
+            .filter(|f| f.port != 445)
+            .cloned()
+            .collect::<Vec<_>>(),
+    ));
+    assert!(
+        text[fix..].contains(&format!(
+            "{} {}/100 +{}",
+            closed.grade,
+            closed.score,
+            closed.score - scan.score
+        )),
+        "the scan with SMB closed"
+    );
     assert!(
         text.contains("<script>alert('x')</script> & friends"),
         "escaped text renders as text"

@@ -382,6 +382,7 @@ pub fn diff(old: &Path, new: &Path, output: Option<&str>) -> Result<bool> {
     };
     let mut c = Changes::default();
     let mut shown = [0u64; 4];
+    super::progress::phase(super::progress::Phase::Merging);
     let res = diff_sorted(&old_s, &new_s, |ch| {
         let kind = match &ch {
             Change::Opened(_) => {

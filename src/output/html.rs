@@ -1,6 +1,8 @@
 //! HTML report: one self-contained page (inline CSS and SVG, no scripts, no
 //! fonts or images fetched) that summarizes a scan of any size in at most a
-//! few MB. In order: the overall grade and the chart of open findings by
+//! few MB. In order: the overall grade; what to fix first (the actions
+//! that buy the most score, each with the hosts and ports it touches and
+//! the scan's score and grade with it done); the chart of open findings by
 //! category and severity; what changed since a baseline scan (with
 //! `--baseline`); findings by category and by service, with counts, the
 //! hosts affected and what to do; the riskiest hosts (worst first, at most
@@ -44,6 +46,9 @@ fn esc_max(s: &str, max: usize) -> String {
         None => escape(s),
     }
 }
+
+/// Hosts listed per action in the "what to fix first" table.
+pub const FIX_HOSTS: usize = 5;
 
 /// Write the report (the document writer's renderer).
 pub fn render(
@@ -120,6 +125,14 @@ tr.closed td { color:#7b8794; }
 ul.mit { padding-left: 0; list-style:none; }
 ul.mit li { background:#fff; border:1px solid var(--line); border-left-width:6px; border-radius:6px; padding:8px 12px; margin:8px 0; }
 .hosts-list { color:var(--muted); font-size:13px; }
+table.fix td.rank { font-weight:700; font-size:16px; color:var(--muted); }
+table.fix .act { font-weight:600; }
+table.fix ul { margin:0; padding:0; list-style:none; font-size:12.5px; }
+table.fix li { margin:0 0 2px; }
+table.fix { table-layout:fixed; }
+table.fix .after { font-size:15px; }
+table.fix .after .s { white-space:nowrap; }
+.gain { color:#2b8a3e; font-weight:600; }
 footer { margin-top:36px; color:var(--muted); font-size:13px; }
 @media (max-width: 760px) { .top { flex-direction:column; align-items:flex-start; } }
 @media print {
@@ -280,6 +293,121 @@ fn category_advice(c: Category) -> &'static str {
         Category::Other => {
             "Not in the catalog: find the owner and the software, then close what has no reason to be reachable."
         }
+    }
+}
+
+/// What to fix first: the best actions of the plan, each with what it
+/// touches and the scan's score and grade with it done.
+fn fix_first(out: &mut String, sum: &Summary) {
+    let plan = &sum.fix_first;
+    let scan = &sum.scan;
+    out.push_str("<h2 id=\"fix-first\">What to fix first</h2>");
+    if plan.actions.is_empty() {
+        out.push_str("<p>Nothing to fix: no open port costs score (ports the policy expects and pseudo ports cost nothing).</p>");
+        return;
+    }
+    let _ = write!(
+        out,
+        "<p class=\"hosts-list\">Each action alone, scored by the same formula as the grade with the findings it covers gone (as if closed): the scan now scores {} ({}), mean host score {:.1}. Ranked by what the scan's score gains, then by what the hosts gain.</p>",
+        scan.score, scan.grade, scan.mean
+    );
+    out.push_str("<table class=\"fix\"><colgroup><col style=\"width:4%\"><col style=\"width:22%\"><col style=\"width:25%\"><col style=\"width:12%\"><col style=\"width:14%\"><col style=\"width:23%\"></colgroup><thead><tr><th>#</th><th>Action</th><th>Hosts and ports (score now → with it done)</th><th>Scan with it done</th><th>Hosts with it done</th><th>What to do</th></tr></thead><tbody>");
+    for (i, a) in plan.actions.iter().enumerate() {
+        let mut touched = String::from("<ul>");
+        for h in a.host_list.iter().take(FIX_HOSTS) {
+            let _ = write!(
+                touched,
+                "<li><span class=\"mono\">{}</span> <code>{}</code> <span class=\"hosts-list\">{}&nbsp;{}&nbsp;→&nbsp;{}&nbsp;{}</span></li>",
+                h.ip,
+                esc(&h.ports.join(", ")),
+                h.grade,
+                h.score,
+                h.grade_after,
+                h.score_after
+            );
+        }
+        let shown = a.host_list.len().min(FIX_HOSTS) as u64;
+        if a.hosts > shown {
+            let _ = write!(
+                touched,
+                "<li class=\"hosts-list\">and {} more hosts</li>",
+                a.hosts - shown
+            );
+        }
+        touched.push_str("</ul>");
+        if a.kind == "aspect" {
+            let more = a.ports_total - a.ports.len() as u64;
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            let _ = write!(
+                touched,
+                "<div class=\"hosts-list\">Ports: {}{more}</div>",
+                esc(&a.ports.join(", "))
+            );
+        }
+        let mut after = format!(
+            "<span class=\"s\">{} {}/100",
+            grade_badge(a.grade_after),
+            a.score_after
+        );
+        if a.score_gain > 0 {
+            let _ = write!(
+                after,
+                " <span class=\"gain\">+{}</span></span>",
+                a.score_gain
+            );
+        } else {
+            after.push_str(
+                "</span><div class=\"hosts-list\">no change: the weakest host has worse</div>",
+            );
+        }
+        let up = match a.hosts_up {
+            0 => "no host changes grade".to_string(),
+            n => format!(
+                "{n} of {} up a grade",
+                if a.hosts == 1 {
+                    "1 host".to_string()
+                } else {
+                    format!("{} hosts", a.hosts)
+                }
+            ),
+        };
+        let _ = write!(
+            out,
+            "<tr><td class=\"rank\">{}</td><td><div class=\"act\">{}</div>{}</td><td>{touched}</td><td class=\"after\">{after}</td><td>mean {:.1} → {:.1}<div class=\"hosts-list\">{up}; +{} points over all hosts</div></td><td>{}</td></tr>",
+            i + 1,
+            esc(&capitalized(&a.action)),
+            sev_badge(a.severity),
+            scan.mean,
+            a.mean_after,
+            a.host_gain,
+            esc(&a.mitigation)
+        );
+    }
+    out.push_str("</tbody></table>");
+    if plan.total > plan.actions.len() {
+        let more = plan.total - plan.actions.len();
+        let _ = write!(
+            out,
+            "<p class=\"hosts-list\">{}; the findings by service below cover {}.</p>",
+            if more == 1 {
+                "1 more action, buying less, is not listed".to_string()
+            } else {
+                format!("{more} more actions, each buying less, are not listed")
+            },
+            if more == 1 { "it" } else { "them" }
+        );
+    }
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
     }
 }
 
@@ -519,6 +647,7 @@ pub fn document(sum: &Summary, meta: &ScanMeta) -> String {
         scan.grade, scan.score
     );
     header(&mut out, scan, sum.open, sum.expected, meta);
+    fix_first(&mut out, sum);
     out.push_str("<h2>Open findings by category and severity</h2><div class=\"card\">");
     out.push_str(&chart(&sum.by_cat));
     let _ = write!(

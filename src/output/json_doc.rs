@@ -6,6 +6,12 @@
 //!   "scan":     { "command", "started", "finished", "elapsed_seconds",
 //!                 "targets", "ports", "seed", "rate", "probes_sent" },
 //!   "score":    { "score", "grade", "weakest", "mean", "hosts", "grades" },
+//!   "fix_first": [ { "action", "kind", "service", "proto", "port",
+//!                    "severity", "category", "mitigation", "hosts",
+//!                    "findings", "ports", "ports_total", "host_list",
+//!                    "score", "grade", "score_after", "grade_after",
+//!                    "score_gain", "mean_after", "host_gain", "hosts_up",
+//!                    "grades_after" } ],
 //!   "hosts":    [ { "ip", "score", "grade", "open", "expected", "pseudo",
 //!                   "critical", "high", "medium", "low", "info" } ],
 //!   "findings": [ <findings records, sorted by ip, port> ] }
@@ -15,8 +21,10 @@
 //! the summary's hosts file), then one finding per line (from the sorted
 //! findings), so memory does not grow with either.
 //!
-//! Field meanings are those of [`crate::risk::score::HostScore`] and
-//! [`crate::risk::score::ScanScore`].
+//! Field meanings are those of [`crate::risk::score::HostScore`],
+//! [`crate::risk::score::ScanScore`] and, for `fix_first` (what to fix
+//! first, best first, at most [`crate::risk::plan::TOP_ACTIONS`]),
+//! [`crate::risk::plan::Action`].
 
 use super::ndjson::to_vec_safe;
 use super::sort::Sorted;
@@ -79,6 +87,16 @@ pub fn render(
     w.write_all(&to_vec_safe(&scan(meta))?)?;
     w.write_all(b",\n  \"score\": ")?;
     w.write_all(&to_vec_safe(&sum.scan)?)?;
+    w.write_all(b",\n  \"fix_first\": [")?;
+    for (i, a) in sum.fix_first.actions.iter().enumerate() {
+        w.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
+        w.write_all(&to_vec_safe(a)?)?;
+    }
+    w.write_all(if sum.fix_first.actions.is_empty() {
+        b"]"
+    } else {
+        b"\n  ]"
+    })?;
     w.write_all(b",\n  \"hosts\": [")?;
     let mut first = true;
     for h in sum.hosts()? {

@@ -35,6 +35,7 @@ pub mod json_doc;
 pub mod list;
 pub mod ndjson;
 pub mod nmap_xml;
+pub mod progress;
 pub mod read;
 pub mod report;
 pub mod sort;

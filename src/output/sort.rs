@@ -108,6 +108,8 @@ impl Sorter {
     }
 
     pub fn push(&mut self, f: &Finding) -> std::io::Result<()> {
+        super::progress::phase(super::progress::Phase::Reading);
+        super::progress::record();
         let start = self.arena.len();
         serde_json::to_writer(&mut self.arena, f).map_err(std::io::Error::other)?;
         self.arena.push(b'\n');
@@ -140,6 +142,7 @@ impl Sorter {
 
     /// Sort, merge and deduplicate everything pushed.
     pub fn finish(mut self) -> std::io::Result<Sorted> {
+        super::progress::phase(super::progress::Phase::Sorting);
         self.spill()?;
         let mut runs = self.runs;
         // Merge the earliest runs first, keeping their place in front, so

@@ -3,14 +3,16 @@
 //! and service, the time span and ports, the worst hosts (bounded), the
 //! riskiest hosts with their worst findings (bounded), and a file of every
 //! host's score in address order (for the JSON hosts list and the nmap XML
-//! host headers). Only one host is in memory at a time; what is kept is
-//! bounded by [`HOSTS_TABLE`], [`DETAIL_HOSTS`], [`DETAIL_FINDINGS`] and
-//! the port space (the service table), never by the number of findings.
+//! host headers), and what to fix first ([`crate::risk::plan`]). Only one
+//! host is in memory at a time; what is kept is bounded by [`HOSTS_TABLE`],
+//! [`DETAIL_HOSTS`], [`DETAIL_FINDINGS`] and the port space (the service
+//! table and the plan's actions), never by the number of findings.
 
 use super::ScanMeta;
 use super::diff::Changes;
 use super::sort::Sorted;
 use crate::finding::{Category, Finding, PortState, Severity};
+use crate::risk::plan::{Plan, Planner};
 use crate::risk::score::{HostAcc, HostScore, ScanAcc, ScanScore};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -101,6 +103,8 @@ pub struct Summary {
     hosts: NamedTempFile,
     /// What changed since a baseline scan, when one was given.
     pub baseline: Option<Changes>,
+    /// What to fix first (the best actions, bounded).
+    pub fix_first: Plan,
 }
 
 /// Order of a host among others: worst (lowest score) first, then address.
@@ -198,6 +202,7 @@ struct Builder {
     riskiest: BinaryHeap<ByRisk<HostDetail>>,
     hosts_out: BufWriter<std::fs::File>,
     host: Option<Host>,
+    plan: Planner,
 }
 
 impl Builder {
@@ -249,6 +254,7 @@ impl Builder {
             self.end_host()?;
             self.host = Some(Host::new(f.ip));
         }
+        self.plan.add(f);
         let s = &mut self.s;
         s.records += 1;
         s.ports[f.port as usize / 64] |= 1 << (f.port % 64);
@@ -351,20 +357,25 @@ impl Summary {
                 riskiest: Vec::new(),
                 hosts,
                 baseline: None,
+                fix_first: Plan::default(),
             },
             services: HashMap::new(),
             worst: BinaryHeap::new(),
             riskiest: BinaryHeap::new(),
             hosts_out,
             host: None,
+            plan: Planner::new(),
         };
+        super::progress::phase(super::progress::Phase::Rendering);
         for f in sorted.iter()? {
             b.add(&f?)?;
+            super::progress::record();
         }
         b.end_host()?;
         b.hosts_out.flush()?;
         let mut s = b.s;
         s.scan = b.scan.finish();
+        s.fix_first = b.plan.finish();
         s.worst = b.worst.into_sorted_vec().into_iter().map(|h| h.2).collect();
         s.riskiest = b
             .riskiest

@@ -6,12 +6,14 @@
 //! - [`policy`]: the user's TOML policy (expected ports, per-port overrides).
 //! - [`protocol`]: the row of an identified service (telnet on 8080 is telnet).
 //! - [`score`]: the score formula, grades and the weakest-link roll-up.
+//! - [`plan`]: what to fix first, ranked by what each action buys.
 //!
 //! Ports the catalog does not know are `other` (severity low); their service
 //! name is read at run time from the host's `/etc/services` when it exists,
 //! else `unknown`.
 
 pub mod catalog;
+pub mod plan;
 pub mod policy;
 pub mod protocol;
 pub mod score;

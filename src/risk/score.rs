@@ -81,15 +81,80 @@ pub fn penalty(s: Severity) -> f64 {
 /// Score of a set of counted severities (one per distinct open,
 /// non-expected port), per the module's formula.
 pub fn score_of(severities: &[Severity]) -> u8 {
-    let product: f64 = severities.iter().map(|&s| 1.0 - penalty(s)).product();
+    score_of_tally(&tally(severities))
+}
+
+/// How many of each severity, critical first (the index is `Severity as usize`).
+pub type Tally = [usize; 5];
+
+/// The [`Tally`] of a set of severities.
+pub fn tally(severities: &[Severity]) -> Tally {
+    let mut t = [0; 5];
+    for &s in severities {
+        t[s as usize] += 1;
+    }
+    t
+}
+
+const SEVERITIES: [Severity; 5] = [
+    Severity::Critical,
+    Severity::High,
+    Severity::Medium,
+    Severity::Low,
+    Severity::Info,
+];
+
+/// Score of counted severities given as a [`Tally`]: the one place the
+/// module's formula is computed ([`score_of`] and [`HostAcc`] come here, and
+/// so does anything that asks what a host would score with less open).
+pub fn score_of_tally(t: &Tally) -> u8 {
+    let product: f64 = SEVERITIES
+        .iter()
+        .map(|&s| (1.0 - penalty(s)).powi(t[s as usize].min(i32::MAX as usize) as i32))
+        .product();
     // The epsilon keeps float noise (79.99999…) from costing a point.
     let mut score = (100.0 * product + 1e-9).floor().clamp(0.0, 100.0) as u8;
-    if severities.contains(&Severity::Critical) {
+    if t[Severity::Critical as usize] > 0 {
         score = score.min(59);
-    } else if severities.contains(&Severity::High) {
+    } else if t[Severity::High as usize] > 0 {
         score = score.min(79);
     }
     score
+}
+
+/// One open port as a host's score sees it, whatever the records of it
+/// say: the most severe severity counts, and the port is expected (or
+/// pseudo) only if every record of it says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortEntry {
+    pub severity: Severity,
+    pub expected: bool,
+    pub pseudo: bool,
+}
+
+impl PortEntry {
+    /// The entry of a port with one record.
+    pub fn new(severity: Severity, expected: bool, pseudo: bool) -> Self {
+        PortEntry {
+            severity,
+            expected,
+            pseudo,
+        }
+    }
+
+    /// Take one more record of the same port into account.
+    pub fn merge(&mut self, severity: Severity, expected: bool, pseudo: bool) {
+        // Most severe wins (Severity orders critical first).
+        self.severity = self.severity.min(severity);
+        self.expected = self.expected && expected;
+        self.pseudo = self.pseudo && pseudo;
+    }
+
+    /// The severity the port counts with, or None when it costs nothing
+    /// (expected or pseudo).
+    pub fn counted(&self) -> Option<Severity> {
+        (!self.expected && !self.pseudo).then_some(self.severity)
+    }
 }
 
 /// One host's score.
@@ -137,8 +202,7 @@ pub struct ScanScore {
 #[derive(Debug)]
 pub struct HostAcc {
     pub ip: IpAddr,
-    /// (port, proto) -> (most severe severity, expected, pseudo).
-    ports: BTreeMap<(u16, String), (Severity, bool, bool)>,
+    ports: BTreeMap<(u16, String), PortEntry>,
 }
 
 impl HostAcc {
@@ -154,32 +218,25 @@ impl HostAcc {
         if f.state != PortState::Open {
             return;
         }
-        let e = self
-            .ports
+        self.ports
             .entry((f.port, f.proto.to_ascii_lowercase()))
-            .or_insert((f.severity, f.expected, f.pseudo));
-        // Most severe wins (Severity orders critical first).
-        e.0 = e.0.min(f.severity);
-        e.1 = e.1 && f.expected;
-        e.2 = e.2 && f.pseudo;
+            .and_modify(|e| e.merge(f.severity, f.expected, f.pseudo))
+            .or_insert(PortEntry::new(f.severity, f.expected, f.pseudo));
     }
 
     pub fn finish(self) -> HostScore {
         let ports = self.ports;
-        let counted: Vec<Severity> = ports
-            .values()
-            .filter(|v| !v.1 && !v.2)
-            .map(|v| v.0)
-            .collect();
-        let count = |s: Severity| counted.iter().filter(|&&c| c == s).count();
-        let score = score_of(&counted);
+        let counted: Vec<Severity> = ports.values().filter_map(PortEntry::counted).collect();
+        let t = tally(&counted);
+        let count = |s: Severity| t[s as usize];
+        let score = score_of_tally(&t);
         HostScore {
             ip: self.ip,
             score,
             grade: Grade::from_score(score),
             open: ports.len(),
-            expected: ports.values().filter(|v| v.1).count(),
-            pseudo: ports.values().filter(|v| v.2 && !v.1).count(),
+            expected: ports.values().filter(|v| v.expected).count(),
+            pseudo: ports.values().filter(|v| v.pseudo && !v.expected).count(),
             critical: count(Severity::Critical),
             high: count(Severity::High),
             medium: count(Severity::Medium),
@@ -226,11 +283,6 @@ impl ScanAcc {
 
     pub fn finish(&self) -> ScanScore {
         let score = self.weakest.map(|w| w.0).unwrap_or(100);
-        let mean = if self.hosts == 0 {
-            100.0
-        } else {
-            self.sum / self.hosts as f64
-        };
         let mut grades = BTreeMap::new();
         for (i, g) in [Grade::A, Grade::B, Grade::C, Grade::D, Grade::F]
             .into_iter()
@@ -242,11 +294,22 @@ impl ScanAcc {
             score,
             grade: Grade::from_score(score),
             weakest: self.weakest.map(|w| w.1),
-            mean: (mean * 10.0).round() / 10.0,
+            mean: mean_of(self.sum, self.hosts),
             hosts: self.hosts,
             grades,
         }
     }
+}
+
+/// The mean host score as [`ScanScore::mean`] gives it (to a tenth; 100
+/// when there are no hosts) from the sum of the hosts' scores.
+pub fn mean_of(sum: f64, hosts: usize) -> f64 {
+    let mean = if hosts == 0 {
+        100.0
+    } else {
+        sum / hosts as f64
+    };
+    (mean * 10.0).round() / 10.0
 }
 
 /// Weakest-link roll-up of host scores: the scan scores as its worst host.
