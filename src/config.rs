@@ -119,7 +119,8 @@ impl std::fmt::Display for Rate {
 /// Everything that shapes one scan, resolved from the command line.
 #[derive(Debug, Clone)]
 pub struct ScanConfig {
-    pub targets: Targets,
+    /// Shared with the scan's space: a long list is held once.
+    pub targets: std::sync::Arc<Targets>,
     /// The targets as the user wrote them (for reports).
     pub target_text: String,
     /// TCP ports.
@@ -289,12 +290,12 @@ pub fn resolve_targets(a: &ScanArgs) -> Result<Targets> {
         }
     }
     for f in &a.targets_file {
-        for (at, tok, t) in targets::read_target_file_text(f)? {
-            targets::check_width(&tok, t, a.allow_wide)
-                .map_err(|e| Error::input(format!("{at}: {e}")))?;
+        targets::for_each_target_in_file(f, |tok, t| {
+            targets::check_width(tok, t, a.allow_wide)?;
             spec.add(t, false);
             any = true;
-        }
+            Ok(())
+        })?;
     }
     if !any {
         return Err(Error::input(
@@ -308,11 +309,12 @@ pub fn resolve_targets(a: &ScanArgs) -> Result<Targets> {
         }
     }
     for f in &a.exclude_file {
-        for t in targets::read_target_file(f)? {
+        targets::for_each_target_in_file(f, |_, t| {
             spec.add(t, true);
-        }
+            Ok(())
+        })?;
     }
-    let set = spec.resolve_all();
+    let set = spec.into_targets();
     if set.is_empty() {
         return Err(Error::input(
             "no targets left to scan: every address is excluded or reserved",
@@ -466,7 +468,7 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
         probes.push(&crate::probe::udp::Udp);
     }
     Ok(ScanConfig {
-        targets: set,
+        targets: std::sync::Arc::new(set),
         target_text: a
             .targets
             .iter()

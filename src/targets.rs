@@ -46,8 +46,12 @@ impl Addr for u128 {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ranges<A: Addr> {
     ranges: Vec<(A, A)>,
-    /// prefix[i] = number of addresses in ranges[..i].
-    prefix: Vec<u128>,
+    /// prefix[i] = number of addresses in ranges[..i], saturating at
+    /// `u64::MAX` (an index is a `u64`, so a saturated range is never
+    /// reached by [`nth`](Self::nth) or [`rank`](Self::rank)).
+    prefix: Vec<u64>,
+    /// Number of addresses, exactly (saturating at `u128::MAX`).
+    total: u128,
 }
 
 /// A set of IPv4 addresses.
@@ -60,22 +64,35 @@ impl<A: Addr> Ranges<A> {
         Ranges {
             ranges: Vec::new(),
             prefix: Vec::new(),
+            total: 0,
         }
     }
 
-    /// Build from arbitrary (possibly overlapping) inclusive ranges.
+    /// Build from arbitrary (possibly overlapping) inclusive ranges. Sorts
+    /// and merges in place: no second copy of the list.
     pub fn from_ranges(mut v: Vec<(A, A)>) -> Self {
         v.sort_unstable();
-        let mut out: Vec<(A, A)> = Vec::with_capacity(v.len());
-        for (a, b) in v {
-            match out.last_mut() {
-                Some(last) if a.wide() <= last.1.wide().saturating_add(1) => last.1 = last.1.max(b),
-                _ => out.push((a, b)),
-            }
-        }
+        merge_sorted(&mut v);
+        v.shrink_to_fit();
         let mut s = Ranges {
-            ranges: out,
+            ranges: v,
             prefix: Vec::new(),
+            total: 0,
+        };
+        s.reindex();
+        s
+    }
+
+    /// Build from ranges already sorted, disjoint and non-adjacent.
+    fn from_canonical(v: Vec<(A, A)>) -> Self {
+        debug_assert!(
+            v.windows(2)
+                .all(|w| w[0].1.wide().saturating_add(1) < w[1].0.wide())
+        );
+        let mut s = Ranges {
+            ranges: v,
+            prefix: Vec::new(),
+            total: 0,
         };
         s.reindex();
         s
@@ -83,15 +100,13 @@ impl<A: Addr> Ranges<A> {
 
     fn reindex(&mut self) {
         let mut acc = 0u128;
-        self.prefix = self
-            .ranges
-            .iter()
-            .map(|&(a, b)| {
-                let p = acc;
-                acc = acc.saturating_add((b.wide() - a.wide()).saturating_add(1));
-                p
-            })
-            .collect();
+        let mut prefix = Vec::with_capacity(self.ranges.len());
+        for &(a, b) in &self.ranges {
+            prefix.push(u64::try_from(acc).unwrap_or(u64::MAX));
+            acc = acc.saturating_add((b.wide() - a.wide()).saturating_add(1));
+        }
+        self.prefix = prefix;
+        self.total = acc;
     }
 
     pub fn ranges(&self) -> &[(A, A)] {
@@ -111,18 +126,14 @@ impl<A: Addr> Ranges<A> {
     /// Number of addresses in the set, exactly (the whole IPv6 space
     /// saturates at `u128::MAX`).
     pub fn count_wide(&self) -> u128 {
-        match (self.ranges.last(), self.prefix.last()) {
-            (Some(&(a, b)), Some(&p)) => p.saturating_add((b.wide() - a.wide()).saturating_add(1)),
-            _ => 0,
-        }
+        self.total
     }
 
     /// The `i`-th address in ascending order. Panics if `i >= count()`.
     #[inline]
     pub fn nth(&self, i: u64) -> A {
-        let i = i as u128;
         let k = self.prefix.partition_point(|&p| p <= i) - 1;
-        A::narrow(self.ranges[k].0.wide() + (i - self.prefix[k]))
+        A::narrow(self.ranges[k].0.wide() + (i - self.prefix[k]) as u128)
     }
 
     /// The position of `ip` in ascending order (the inverse of [`nth`](Self::nth)),
@@ -130,8 +141,9 @@ impl<A: Addr> Ranges<A> {
     #[inline]
     pub fn rank(&self, ip: A) -> Option<u64> {
         let k = self.ranges.partition_point(|&(a, _)| a <= ip);
-        (k > 0 && ip <= self.ranges[k - 1].1)
-            .then(|| (self.prefix[k - 1] + (ip.wide() - self.ranges[k - 1].0.wide())) as u64)
+        (k > 0 && ip <= self.ranges[k - 1].1).then(|| {
+            (self.prefix[k - 1] as u128 + (ip.wide() - self.ranges[k - 1].0.wide())) as u64
+        })
     }
 
     /// Whether the set holds `ip`.
@@ -141,30 +153,55 @@ impl<A: Addr> Ranges<A> {
         k > 0 && ip <= self.ranges[k - 1].1
     }
 
-    /// The set minus `other`.
+    /// The set minus `other`, in one pass over both sorted lists.
     pub fn subtract(&self, other: &Ranges<A>) -> Ranges<A> {
-        let mut out = Vec::new();
-        for &(a, b) in &self.ranges {
-            // `lo` may step one past the top of the address space: u128 holds
-            // it for IPv4, and for IPv6 the `None` below says "nothing left".
-            let mut lo = Some(a.wide());
-            let hi = b.wide();
-            for &(x, y) in &other.ranges {
-                let Some(l) = lo else { break };
-                let (x, y) = (x.wide(), y.wide());
-                if y < l || x > hi {
-                    continue;
-                }
-                if x > l {
-                    out.push((A::narrow(l), A::narrow(x - 1)));
-                }
-                lo = y.checked_add(1).filter(|&n| n <= hi);
-            }
-            if let Some(l) = lo {
-                out.push((A::narrow(l), A::narrow(hi)));
-            }
+        if other.is_empty() {
+            return self.clone();
         }
-        Ranges::from_ranges(out)
+        Ranges::from_canonical(subtract_sorted(&self.ranges, &other.ranges))
+    }
+
+    /// The set's ranges inside `spans` (sorted, disjoint inclusive ranges),
+    /// clipped to them, in ascending order: the set intersected with the
+    /// spans, without building it.
+    pub fn clipped<'a>(&'a self, spans: &'a [(A, A)]) -> impl Iterator<Item = (A, A)> + 'a {
+        spans.iter().flat_map(move |&(x, y)| {
+            let (lo, hi) = self.overlapping(x, y);
+            self.ranges[lo..hi]
+                .iter()
+                .map(move |&(a, b)| (a.max(x), b.min(y)))
+        })
+    }
+
+    /// How many of the set's ranges meet `spans` once clipped (the length
+    /// of [`clipped`](Self::clipped)).
+    pub fn clipped_len(&self, spans: &[(A, A)]) -> usize {
+        spans
+            .iter()
+            .map(|&(x, y)| {
+                let (lo, hi) = self.overlapping(x, y);
+                hi - lo
+            })
+            .sum()
+    }
+
+    /// Number of addresses of the set inside `spans` (sorted, disjoint).
+    pub fn count_in(&self, spans: &[(A, A)]) -> u128 {
+        self.clipped(spans)
+            .map(|(a, b)| (b.wide() - a.wide()).saturating_add(1))
+            .fold(0u128, |s, n| s.saturating_add(n))
+    }
+
+    /// The set inside `spans` (sorted, disjoint), as a set of its own.
+    pub fn within(&self, spans: &[(A, A)]) -> Ranges<A> {
+        Ranges::from_canonical(self.clipped(spans).collect())
+    }
+
+    /// The indices `lo..hi` of the ranges that meet `[x, y]`.
+    fn overlapping(&self, x: A, y: A) -> (usize, usize) {
+        let lo = self.ranges.partition_point(|&(_, b)| b < x);
+        let hi = self.ranges.partition_point(|&(a, _)| a <= y);
+        (lo, hi.max(lo))
     }
 
     /// Whether `[a, b]` lies wholly inside one range of the set.
@@ -172,6 +209,55 @@ impl<A: Addr> Ranges<A> {
         let k = self.ranges.partition_point(|&(x, _)| x <= a);
         k > 0 && b <= self.ranges[k - 1].1
     }
+}
+
+/// Merge sorted ranges in place: overlapping or adjacent ranges become one.
+fn merge_sorted<A: Addr>(v: &mut Vec<(A, A)>) {
+    let mut w = 0;
+    for r in 0..v.len() {
+        let (a, b) = v[r];
+        if w > 0 && a.wide() <= v[w - 1].1.wide().saturating_add(1) {
+            if b > v[w - 1].1 {
+                v[w - 1].1 = b;
+            }
+        } else {
+            v[w] = (a, b);
+            w += 1;
+        }
+    }
+    v.truncate(w);
+}
+
+/// `keep` minus `cut`, both sorted, disjoint and non-adjacent; the result is
+/// too. One pass: a cut range is passed over once it ends before the range
+/// being cut.
+fn subtract_sorted<A: Addr>(keep: &[(A, A)], cut: &[(A, A)]) -> Vec<(A, A)> {
+    let mut out = Vec::with_capacity(keep.len());
+    let mut j = 0;
+    for &(a, b) in keep {
+        while j < cut.len() && cut[j].1 < a {
+            j += 1;
+        }
+        // `lo` may step one past the top of the address space: u128 holds
+        // it for IPv4, and for IPv6 the `None` below says "nothing left".
+        let mut lo = Some(a.wide());
+        let hi = b.wide();
+        for &(x, y) in &cut[j..] {
+            let Some(l) = lo else { break };
+            let (x, y) = (x.wide(), y.wide());
+            if x > hi {
+                break;
+            }
+            if x > l {
+                out.push((A::narrow(l), A::narrow(x - 1)));
+            }
+            lo = y.checked_add(1).filter(|&n| n <= hi);
+        }
+        if let Some(l) = lo {
+            out.push((A::narrow(l), A::narrow(hi)));
+        }
+    }
+    out
 }
 
 /// One target as written: an inclusive range of IPv4 or of IPv6 addresses.
@@ -347,33 +433,44 @@ pub fn check_width(s: &str, t: Target, allow_wide: bool) -> Result<()> {
 /// by commas or spaces), `#` starts a comment, IPv4 and IPv6 mixed. Errors
 /// name file and line.
 pub fn read_target_file(path: &Path) -> Result<Vec<Target>> {
-    Ok(read_target_file_text(path)?
-        .into_iter()
-        .map(|(_, _, t)| t)
-        .collect())
+    let mut out = Vec::new();
+    for_each_target_in_file(path, |_, t| {
+        out.push(t);
+        Ok(())
+    })?;
+    Ok(out)
 }
 
-/// [`read_target_file`], each target with its place (`FILE:LINE`) and text
-/// (for messages).
-pub fn read_target_file_text(path: &Path) -> Result<Vec<(String, String, Target)>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
+/// Stream the targets of a file (the format of [`read_target_file`]) to `f`,
+/// each with its text as written, line by line: memory stays that of one
+/// line. An error, from parsing or from `f`, is prefixed with `FILE:LINE: `.
+pub fn for_each_target_in_file(
+    path: &Path,
+    mut f: impl FnMut(&str, Target) -> Result<()>,
+) -> Result<()> {
+    use std::io::BufRead as _;
+    let cannot = |e: std::io::Error| Error::input(format!("cannot read {}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut rd = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut buf = Vec::new();
+    let mut n = 0usize;
+    loop {
+        buf.clear();
+        if rd.read_until(b'\n', &mut buf).map_err(cannot)? == 0 {
+            return Ok(());
+        }
+        n += 1;
+        let at = |e: Error| Error::input(format!("{}:{n}: {e}", path.display()));
+        let line = std::str::from_utf8(&buf).map_err(|_| at(Error::input("not UTF-8 text")))?;
         let line = line.split('#').next().unwrap_or("");
         for tok in line
             .split(|c: char| c == ',' || c.is_whitespace())
             .filter(|t| !t.is_empty())
         {
-            out.push((
-                format!("{}:{}", path.display(), n + 1),
-                tok.to_string(),
-                parse_any(tok)
-                    .map_err(|e| Error::input(format!("{}:{}: {e}", path.display(), n + 1)))?,
-            ));
+            let t = parse_any(tok).map_err(at)?;
+            f(tok, t).map_err(at)?;
         }
     }
-    Ok(out)
 }
 
 /// IANA special-purpose IPv4 ranges (RFC 6890 and successors) that a wide
@@ -418,43 +515,66 @@ pub const RESERVED6: &[(&str, &str)] = &[
     ("ff00::/8", "multicast"),
 ];
 
+/// The reserved IPv4 ranges, one by one as listed.
+fn reserved_list() -> Vec<(u32, u32)> {
+    RESERVED
+        .iter()
+        .map(|(c, _)| parse_target(c).expect("built-in CIDR"))
+        .collect()
+}
+
+/// The reserved IPv6 ranges, one by one as listed.
+fn reserved_list6() -> Vec<(u128, u128)> {
+    RESERVED6
+        .iter()
+        .map(|(c, _)| parse_target6_any(c).expect("built-in prefix"))
+        .collect()
+}
+
 /// The reserved ranges as a set.
 pub fn reserved_set() -> RangeSet {
-    RangeSet::from_ranges(
-        RESERVED
-            .iter()
-            .map(|(c, _)| parse_target(c).expect("built-in CIDR"))
-            .collect(),
-    )
+    RangeSet::from_ranges(reserved_list())
 }
 
 /// The reserved IPv6 ranges as a set.
 pub fn reserved_set6() -> RangeSet6 {
-    RangeSet6::from_ranges(
-        RESERVED6
-            .iter()
-            .map(|(c, _)| parse_target6_any(c).expect("built-in prefix"))
-            .collect(),
-    )
+    RangeSet6::from_ranges(reserved_list6())
 }
 
-/// Whether `[a, b]` lies wholly inside one reserved range. Each range is
+/// One family's address set: `include` minus `exclude`, and (when
+/// `default_excludes`) minus the reserved ranges inside any include that
+/// does not lie wholly inside one reserved range. Each reserved range is
 /// tested on its own: adjacent ranges (224.0.0.0/4 multicast and
-/// 240.0.0.0/4 reserved) merge in [`reserved_set`], and a target spanning
-/// both (224.0.0.0/3) was not named inside either.
-fn inside_one_reserved(a: u32, b: u32) -> bool {
-    RESERVED.iter().any(|(c, _)| {
-        let (x, y) = parse_target(c).expect("built-in CIDR");
-        x <= a && b <= y
-    })
-}
-
-/// [`inside_one_reserved`] for IPv6.
-fn inside_one_reserved6(a: u128, b: u128) -> bool {
-    RESERVED6.iter().any(|(c, _)| {
-        let (x, y) = parse_target6_any(c).expect("built-in prefix");
-        x <= a && b <= y
-    })
+/// 240.0.0.0/4 reserved) merge in the set, and a target spanning both
+/// (224.0.0.0/3) was not named inside either. Works on the lists in place
+/// (sort, merge, one pass to subtract), so a list of millions costs about
+/// one sort.
+fn resolve_family<A: Addr>(
+    mut include: Vec<(A, A)>,
+    exclude: Vec<(A, A)>,
+    default_excludes: bool,
+    reserved: Vec<(A, A)>,
+) -> Ranges<A> {
+    if default_excludes {
+        let one_by_one = reserved.clone();
+        let set = Ranges::from_ranges(reserved);
+        let mut cut = Vec::new();
+        include.retain(|&(a, b)| {
+            let k = set.ranges.partition_point(|&(x, _)| x <= b);
+            let touches = k > 0 && set.ranges[k - 1].1 >= a;
+            if !touches || one_by_one.iter().any(|&(x, y)| x <= a && b <= y) {
+                return true;
+            }
+            cut.extend(subtract_sorted(&[(a, b)], &set.ranges));
+            false
+        });
+        include.append(&mut cut);
+    }
+    let kept = Ranges::from_ranges(include);
+    if exclude.is_empty() {
+        return kept;
+    }
+    kept.subtract(&Ranges::from_ranges(exclude))
 }
 
 /// The addresses of a scan, both families: IPv4 ranks first, then IPv6.
@@ -542,45 +662,44 @@ impl TargetSpec {
     /// wider target loses the reserved ranges inside it. User excludes
     /// always apply.
     pub fn resolve(&self) -> RangeSet {
-        let reserved = reserved_set();
-        let mut kept = Vec::new();
-        for &(a, b) in &self.include {
-            if !self.default_excludes || inside_one_reserved(a, b) {
-                kept.push((a, b));
-            } else {
-                kept.extend_from_slice(
-                    RangeSet::from_ranges(vec![(a, b)])
-                        .subtract(&reserved)
-                        .ranges(),
-                );
-            }
-        }
-        RangeSet::from_ranges(kept).subtract(&RangeSet::from_ranges(self.exclude.clone()))
+        resolve_family(
+            self.include.clone(),
+            self.exclude.clone(),
+            self.default_excludes,
+            reserved_list(),
+        )
     }
 
     /// [`resolve`](Self::resolve) for the IPv6 targets, by the same rule.
     pub fn resolve6(&self) -> RangeSet6 {
-        let reserved = reserved_set6();
-        let mut kept = Vec::new();
-        for &(a, b) in &self.include6 {
-            if !self.default_excludes || inside_one_reserved6(a, b) {
-                kept.push((a, b));
-            } else {
-                kept.extend_from_slice(
-                    RangeSet6::from_ranges(vec![(a, b)])
-                        .subtract(&reserved)
-                        .ranges(),
-                );
-            }
-        }
-        RangeSet6::from_ranges(kept).subtract(&RangeSet6::from_ranges(self.exclude6.clone()))
+        resolve_family(
+            self.include6.clone(),
+            self.exclude6.clone(),
+            self.default_excludes,
+            reserved_list6(),
+        )
     }
 
     /// Both families.
     pub fn resolve_all(&self) -> Targets {
+        self.clone().into_targets()
+    }
+
+    /// Both families, consuming the lists (no copy of them is made).
+    pub fn into_targets(self) -> Targets {
         Targets {
-            v4: self.resolve(),
-            v6: self.resolve6(),
+            v4: resolve_family(
+                self.include,
+                self.exclude,
+                self.default_excludes,
+                reserved_list(),
+            ),
+            v6: resolve_family(
+                self.include6,
+                self.exclude6,
+                self.default_excludes,
+                reserved_list6(),
+            ),
         }
     }
 }
@@ -961,5 +1080,217 @@ mod tests {
         let e = read_target_file(&f).unwrap_err().to_string();
         assert!(e.contains(":2:") && e.contains("zone"), "{e}");
         std::fs::remove_file(&f).ok();
+    }
+}
+
+/// The fast resolution (in-place sort and merge, one-pass subtract, spans)
+/// against the straightforward one it replaced, kept here as the reference.
+#[cfg(test)]
+mod reference {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn merge<A: Addr>(mut v: Vec<(A, A)>) -> Vec<(A, A)> {
+        v.sort_unstable();
+        let mut out: Vec<(A, A)> = Vec::with_capacity(v.len());
+        for (a, b) in v {
+            match out.last_mut() {
+                Some(last) if a.wide() <= last.1.wide().saturating_add(1) => last.1 = last.1.max(b),
+                _ => out.push((a, b)),
+            }
+        }
+        out
+    }
+
+    fn subtract<A: Addr>(keep: &[(A, A)], cut: &[(A, A)]) -> Vec<(A, A)> {
+        let mut out = Vec::new();
+        for &(a, b) in keep {
+            let mut lo = Some(a.wide());
+            let hi = b.wide();
+            for &(x, y) in cut {
+                let Some(l) = lo else { break };
+                let (x, y) = (x.wide(), y.wide());
+                if y < l || x > hi {
+                    continue;
+                }
+                if x > l {
+                    out.push((A::narrow(l), A::narrow(x - 1)));
+                }
+                lo = y.checked_add(1).filter(|&n| n <= hi);
+            }
+            if let Some(l) = lo {
+                out.push((A::narrow(l), A::narrow(hi)));
+            }
+        }
+        merge(out)
+    }
+
+    fn resolve<A: Addr>(
+        include: &[(A, A)],
+        exclude: &[(A, A)],
+        default_excludes: bool,
+        listed: &[(&str, &str)],
+        parse: fn(&str) -> (A, A),
+    ) -> Vec<(A, A)> {
+        let reserved = merge(listed.iter().map(|(c, _)| parse(c)).collect());
+        let mut kept = Vec::new();
+        for &(a, b) in include {
+            let inside_one = listed.iter().any(|(c, _)| {
+                let (x, y) = parse(c);
+                x <= a && b <= y
+            });
+            if !default_excludes || inside_one {
+                kept.push((a, b));
+            } else {
+                kept.extend(subtract(&[(a, b)], &reserved));
+            }
+        }
+        subtract(&merge(kept), &merge(exclude.to_vec()))
+    }
+
+    fn v4(s: &str) -> (u32, u32) {
+        parse_target(s).unwrap()
+    }
+
+    fn v6(s: &str) -> (u128, u128) {
+        parse_target6_any(s).unwrap()
+    }
+
+    /// IPv4 ranges drawn near the reserved blocks' edges and inside them,
+    /// so that the reserved rule and the excludes all come into play.
+    fn range4() -> impl Strategy<Value = (u32, u32)> {
+        let anchors: Vec<u32> = RESERVED
+            .iter()
+            .flat_map(|(c, _)| {
+                let (a, b) = v4(c);
+                [a, b]
+            })
+            .chain([0, u32::MAX, 0xc613_0000])
+            .collect();
+        (proptest::sample::select(anchors), -300i64..300, 0u32..5000).prop_map(
+            |(base, off, len)| {
+                let a = (base as i64 + off).clamp(0, u32::MAX as i64) as u32;
+                (a, a.saturating_add(len))
+            },
+        )
+    }
+
+    fn range6() -> impl Strategy<Value = (u128, u128)> {
+        let anchors: Vec<u128> = RESERVED6
+            .iter()
+            .flat_map(|(c, _)| {
+                let (a, b) = v6(c);
+                [a, b]
+            })
+            .chain([0, u128::MAX, 0x2001_0002u128 << 96])
+            .collect();
+        (
+            proptest::sample::select(anchors),
+            -300i128..300,
+            prop_oneof![0u128..5000, Just(u128::MAX >> 1)],
+        )
+            .prop_map(|(base, off, len)| {
+                let a = if off < 0 {
+                    base.saturating_sub(off.unsigned_abs())
+                } else {
+                    base.saturating_add(off as u128)
+                };
+                (a, a.saturating_add(len))
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn ipv4_resolution_gives_the_reference_ranges(
+            include in proptest::collection::vec(range4(), 1..60),
+            exclude in proptest::collection::vec(range4(), 0..20),
+            default_excludes in any::<bool>(),
+        ) {
+            let spec = TargetSpec {
+                include: include.clone(),
+                exclude: exclude.clone(),
+                default_excludes,
+                ..Default::default()
+            };
+            let want = resolve(&include, &exclude, default_excludes, RESERVED, v4);
+            let got = spec.clone().into_targets().v4;
+            prop_assert_eq!(got.ranges(), &want[..]);
+            let by_ref = spec.resolve();
+            prop_assert_eq!(by_ref.ranges(), &want[..]);
+            let total: u128 = want.iter().map(|&(a, b)| (b - a) as u128 + 1).sum();
+            prop_assert_eq!(got.count_wide(), total);
+            if total > 0 {
+                let last = got.count() - 1;
+                prop_assert_eq!(got.rank(got.nth(last)), Some(last));
+                prop_assert_eq!(got.nth(0), want[0].0);
+            }
+        }
+
+        #[test]
+        fn ipv6_resolution_gives_the_reference_ranges(
+            include in proptest::collection::vec(range6(), 1..60),
+            exclude in proptest::collection::vec(range6(), 0..20),
+            default_excludes in any::<bool>(),
+        ) {
+            let spec = TargetSpec {
+                include6: include.clone(),
+                exclude6: exclude.clone(),
+                default_excludes,
+                ..Default::default()
+            };
+            let want = resolve(&include, &exclude, default_excludes, RESERVED6, v6);
+            let got = spec.into_targets().v6;
+            prop_assert_eq!(got.ranges(), &want[..]);
+            let total = want
+                .iter()
+                .fold(0u128, |s, &(a, b)| s.saturating_add((b - a).saturating_add(1)));
+            prop_assert_eq!(got.count_wide(), total);
+        }
+
+        #[test]
+        fn clipping_to_spans_is_the_intersection(
+            set in proptest::collection::vec((0u32..2000, 0u32..40), 0..40),
+            spans in proptest::collection::vec((0u32..2000, 0u32..200), 0..10),
+        ) {
+            let set = RangeSet::from_ranges(set.into_iter().map(|(a, n)| (a, a + n)).collect());
+            let spans = RangeSet::from_ranges(spans.into_iter().map(|(a, n)| (a, a + n)).collect());
+            let want: Vec<u32> = (0..2300u32).filter(|&x| set.contains(x) && spans.contains(x)).collect();
+            let inside = set.within(spans.ranges());
+            let got: Vec<u32> = (0..inside.count()).map(|i| inside.nth(i)).collect();
+            prop_assert_eq!(&got, &want);
+            prop_assert_eq!(set.count_in(spans.ranges()), want.len() as u128);
+            prop_assert_eq!(set.clipped_len(spans.ranges()), inside.ranges().len());
+        }
+
+        #[test]
+        fn a_streamed_file_gives_the_targets_of_its_lines(
+            lines in proptest::collection::vec(
+                proptest::collection::vec(
+                    prop_oneof![
+                        any::<u32>().prop_map(|a| Ipv4Addr::from(a).to_string()),
+                        any::<u128>().prop_map(|a| format!("{}/120", Ipv6Addr::from(a & !0xff))),
+                        (any::<u32>(), 0u32..9).prop_map(|(a, n)| format!(
+                            "{}-{}", Ipv4Addr::from(a), Ipv4Addr::from(a.saturating_add(n)))),
+                    ],
+                    0..4,
+                ),
+                0..30,
+            ),
+        ) {
+            let text: String = lines
+                .iter()
+                .map(|l| format!("{}  # note\r\n", l.join(", ")))
+                .collect();
+            let want: Vec<Target> = lines.iter().flatten().map(|t| parse_any(t).unwrap()).collect();
+            let dir = std::env::temp_dir().join(format!(
+                "synsweep-targets-{}-{}",
+                std::process::id(),
+                text.len()
+            ));
+            std::fs::write(&dir, &text).unwrap();
+            let got = read_target_file(&dir);
+            std::fs::remove_file(&dir).unwrap();
+            prop_assert_eq!(got.unwrap(), want);
+        }
     }
 }

@@ -51,7 +51,12 @@ impl Space {
     /// The space of `targets` x (TCP `tcp` then UDP `udp`), each list
     /// without duplicates.
     pub fn mixed(targets: impl Into<Targets>, tcp: Vec<u16>, udp: Vec<u16>) -> Self {
-        let targets = targets.into();
+        Self::shared(Arc::new(targets.into()), tcp, udp)
+    }
+
+    /// [`mixed`](Self::mixed) over targets held elsewhere too (a long
+    /// target list is not copied).
+    pub fn shared(targets: Arc<Targets>, tcp: Vec<u16>, udp: Vec<u16>) -> Self {
         let mut index = [vec![NOT_SCANNED; 65536], Vec::new()];
         if !udp.is_empty() {
             index[1] = vec![NOT_SCANNED; 65536];
@@ -69,7 +74,7 @@ impl Space {
         let [t, u] = index;
         Space {
             addresses: targets.count(),
-            targets: Arc::new(targets),
+            targets,
             ports: Arc::new(ports),
             protos: Arc::new(protos),
             port_index: [t.into(), u.into()],

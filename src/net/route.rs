@@ -72,7 +72,8 @@ pub struct Path {
     pub hop: Hop,
     /// Our source addresses on this path (probes spread over them).
     pub sources: Vec<Ipv4Addr>,
-    /// The target ranges this path carries (sorted).
+    /// The spans this path carries (sorted, disjoint): its targets are the
+    /// scan's targets inside them (a span may cover gaps with no target).
     pub ranges: Vec<(u32, u32)>,
 }
 
@@ -162,6 +163,13 @@ impl Routes {
 /// of every route the kernel has): inside one piece, every address has the
 /// same longest match.
 pub fn pieces(targets: &RangeSet, prefixes: &[(u32, u8)]) -> Vec<(u32, u32)> {
+    pieces_at(targets, &cuts(prefixes)).collect()
+}
+
+/// The prefix boundaries of `prefixes`, sorted: between two consecutive
+/// cuts (a cell) every address has the same longest match, so the kernel
+/// is asked once per cell, not once per piece.
+pub fn cuts(prefixes: &[(u32, u8)]) -> Vec<u64> {
     let mut cuts: Vec<u64> = Vec::new();
     for &(net, len) in prefixes {
         if len == 0 {
@@ -174,48 +182,101 @@ pub fn pieces(targets: &RangeSet, prefixes: &[(u32, u8)]) -> Vec<(u32, u32)> {
     }
     cuts.sort_unstable();
     cuts.dedup();
-    let mut out = Vec::new();
-    for &(a, b) in targets.ranges() {
-        let mut lo = a as u64;
-        let hi = b as u64;
-        let k = cuts.partition_point(|&c| c <= lo);
-        for &c in &cuts[k..] {
-            if c > hi {
-                break;
-            }
-            out.push((lo as u32, (c - 1) as u32));
-            lo = c;
-        }
-        out.push((lo as u32, hi as u32));
-    }
-    out
+    cuts
 }
 
-/// Target ranges grouped by the route that carries them.
+/// [`pieces`] with the cuts already made, one piece at a time.
+fn pieces_at<'a>(targets: &'a RangeSet, cuts: &'a [u64]) -> impl Iterator<Item = (u32, u32)> + 'a {
+    targets.ranges().iter().flat_map(move |&(a, b)| {
+        let k = cuts.partition_point(|&c| c <= a as u64);
+        let mut rest = cuts[k..].iter();
+        let mut lo = Some(a as u64);
+        std::iter::from_fn(move || {
+            let l = lo?;
+            match rest.next() {
+                Some(&c) if c <= b as u64 => {
+                    lo = Some(c);
+                    Some((l as u32, (c - 1) as u32))
+                }
+                _ => {
+                    lo = None;
+                    Some((l as u32, b))
+                }
+            }
+        })
+    })
+}
+
+/// Target spans grouped by the route that carries them.
 pub type RouteGroups = Vec<(KernelRoute, Vec<(u32, u32)>)>;
 
-/// Group target pieces by their route: `route_of` answers for one address
-/// of a piece (None: no route). Returns, per distinct route, its ranges (in
-/// first-seen order), and the ranges with no route.
+/// Group target pieces (every piece of the targets, in ascending order) by
+/// their route: `route_of` answers for one address of a piece (None: no
+/// route). Returns, per distinct route (in first-seen order), its spans,
+/// and the pieces with no route. A span covers a run of consecutive pieces
+/// of one route and the gaps between them, which hold no target: the
+/// route's targets are exactly the targets inside its spans, and a long list
+/// of scattered targets on one route costs one span, not one per target.
 pub fn plan(
-    pieces: &[(u32, u32)],
+    pieces: impl IntoIterator<Item = (u32, u32)>,
     mut route_of: impl FnMut(u32) -> Option<KernelRoute>,
 ) -> (RouteGroups, RangeSet) {
-    let mut groups: Vec<(KernelRoute, Vec<(u32, u32)>)> = Vec::new();
+    let mut groups: RouteGroups = Vec::new();
     let mut unrouted = Vec::new();
-    for &(a, b) in pieces {
-        match route_of(a) {
-            Some(r) => match groups.iter_mut().find(|(k, _)| *k == r) {
-                Some((_, v)) => match v.last_mut() {
-                    Some(last) if last.1 as u64 + 1 == a as u64 => last.1 = b,
-                    _ => v.push((a, b)),
-                },
-                None => groups.push((r, vec![(a, b)])),
-            },
-            None => unrouted.push((a, b)),
+    // The group of the previous piece, if it had a route.
+    let mut prev: Option<usize> = None;
+    for (a, b) in pieces {
+        let Some(r) = route_of(a) else {
+            unrouted.push((a, b));
+            prev = None;
+            continue;
+        };
+        match prev {
+            Some(g) if groups[g].0 == r => {
+                if let Some(last) = groups[g].1.last_mut() {
+                    last.1 = b;
+                }
+            }
+            _ => {
+                let g = match groups.iter().position(|(k, _)| *k == r) {
+                    Some(g) => g,
+                    None => {
+                        groups.push((r, Vec::new()));
+                        groups.len() - 1
+                    }
+                };
+                groups[g].1.push((a, b));
+                prev = Some(g);
+            }
         }
     }
     (groups, RangeSet::from_ranges(unrouted))
+}
+
+/// [`plan`] over the pieces of `targets` cut at the boundaries of
+/// `prefixes`, asking `route_of` once per cell (the addresses between two
+/// consecutive boundaries share their longest match, so one answer holds for
+/// the cell) rather than once per piece: a list of a million scattered
+/// targets costs as many lookups as there are routes among them.
+pub fn plan_cells(
+    targets: &RangeSet,
+    prefixes: &[(u32, u8)],
+    mut route_of: impl FnMut(u32) -> Option<KernelRoute>,
+) -> (RouteGroups, RangeSet) {
+    let cuts = cuts(prefixes);
+    // Pieces come in address order, so the pieces of one cell are neighbours.
+    let mut last: Option<(usize, Option<KernelRoute>)> = None;
+    plan(pieces_at(targets, &cuts), |ip| {
+        let cell = cuts.partition_point(|&c| c <= ip as u64);
+        match &last {
+            Some((c, r)) if *c == cell => r.clone(),
+            _ => {
+                let r = route_of(ip);
+                last = Some((cell, r.clone()));
+                r
+            }
+        }
+    })
 }
 
 /// What the user forced on the command line.
@@ -419,9 +480,8 @@ pub fn resolve(targets: &RangeSet, o: &Overrides, may_send: bool) -> Result<Rout
     };
     let prefixes = netlink::prefixes()
         .map_err(|e| Error::runtime(format!("cannot read the routing table (netlink): {e}")))?;
-    let pieces = pieces(targets, &prefixes);
     let mut err = None;
-    let (groups, unrouted) = plan(&pieces, |ip| {
+    let (groups, unrouted) = plan_cells(targets, &prefixes, |ip| {
         let r = match netlink::get(Ipv4Addr::from(ip)) {
             Ok(r) => r,
             Err(e) => {
@@ -449,7 +509,7 @@ pub fn resolve(targets: &RangeSet, o: &Overrides, may_send: bool) -> Result<Rout
     let mut broadcast = Vec::new();
     for (k, ranges) in groups {
         if k.broadcast {
-            broadcast.extend(ranges);
+            broadcast.extend(targets.clipped(&ranges));
             continue;
         }
         let mut ifc = iface(k.oif)?;
@@ -514,11 +574,17 @@ pub fn resolve(targets: &RangeSet, o: &Overrides, may_send: bool) -> Result<Rout
 
 /// A short text for a set of ranges: the first `n`, then how many more.
 pub fn describe(set: &RangeSet, n: usize) -> String {
-    let r = set.ranges();
-    let mut parts: Vec<String> = r
-        .iter()
+    describe_in(set, set.ranges(), n)
+}
+
+/// [`describe`] for the part of `set` inside `spans` (a path's targets),
+/// without building it.
+pub fn describe_in(set: &RangeSet, spans: &[(u32, u32)], n: usize) -> String {
+    let len = set.clipped_len(spans);
+    let mut parts: Vec<String> = set
+        .clipped(spans)
         .take(n)
-        .map(|&(a, b)| {
+        .map(|(a, b)| {
             if a == b {
                 Ipv4Addr::from(a).to_string()
             } else {
@@ -526,10 +592,10 @@ pub fn describe(set: &RangeSet, n: usize) -> String {
             }
         })
         .collect();
-    if r.len() > n {
-        parts.push(format!("and {} more ranges", r.len() - n));
+    if len > n {
+        parts.push(format!("and {} more ranges", len - n));
     }
-    format!("{} addresses: {}", set.count(), parts.join(", "))
+    format!("{} addresses: {}", set.count_in(spans), parts.join(", "))
 }
 
 /// The source address the kernel would use for `dst` (a connected UDP socket
@@ -581,6 +647,76 @@ fn neighbour(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The planning it replaced: one lookup per piece, exact ranges.
+    fn reference_plan(
+        pieces: &[(u32, u32)],
+        route_of: impl Fn(u32) -> Option<KernelRoute>,
+    ) -> (RouteGroups, RangeSet) {
+        let mut groups: RouteGroups = Vec::new();
+        let mut unrouted = Vec::new();
+        for &(a, b) in pieces {
+            match route_of(a) {
+                Some(r) => match groups.iter_mut().find(|(k, _)| *k == r) {
+                    Some((_, v)) => match v.last_mut() {
+                        Some(last) if last.1 as u64 + 1 == a as u64 => last.1 = b,
+                        _ => v.push((a, b)),
+                    },
+                    None => groups.push((r, vec![(a, b)])),
+                },
+                None => unrouted.push((a, b)),
+            }
+        }
+        (groups, RangeSet::from_ranges(unrouted))
+    }
+
+    /// The longest match of `ip` among `prefixes`; the route names the
+    /// prefix's gateway by its index (several prefixes share a gateway).
+    fn longest_match(prefixes: &[(u32, u8)], ip: u32) -> Option<KernelRoute> {
+        prefixes
+            .iter()
+            .enumerate()
+            .filter(|&(_, &(net, len))| {
+                let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+                ip & mask == net & mask
+            })
+            .max_by_key(|&(_, &(_, len))| len)
+            .map(|(i, _)| KernelRoute {
+                oif: 2 + (i % 3) as u32,
+                gateway: None,
+                prefsrc: None,
+                local: false,
+                broadcast: false,
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn planning_by_cell_gives_each_route_the_reference_targets(
+            targets in proptest::collection::vec((0u32..4096, 0u32..64), 1..200),
+            prefixes in proptest::collection::vec((0u32..4096, 20u8..=32), 0..12),
+        ) {
+            let targets = RangeSet::from_ranges(
+                targets.into_iter().map(|(a, n)| (a, a + n)).collect(),
+            );
+            let mut asked = 0;
+            let (groups, unrouted) = plan_cells(&targets, &prefixes, |ip| {
+                asked += 1;
+                longest_match(&prefixes, ip)
+            });
+            let (want, want_unrouted) =
+                reference_plan(&pieces(&targets, &prefixes), |ip| longest_match(&prefixes, ip));
+            prop_assert_eq!(groups.len(), want.len());
+            for ((k, spans), (wk, wranges)) in groups.iter().zip(&want) {
+                prop_assert_eq!(k, wk);
+                prop_assert_eq!(targets.within(spans), RangeSet::from_ranges(wranges.clone()));
+            }
+            prop_assert_eq!(unrouted, want_unrouted);
+            // At most one lookup per cell.
+            prop_assert!(asked <= 2 * prefixes.len() + 1);
+        }
+    }
 
     fn ip(s: &str) -> u32 {
         u32::from(s.parse::<Ipv4Addr>().unwrap())
@@ -630,8 +766,8 @@ mod tests {
             local: false,
             broadcast: false,
         };
-        let pcs = vec![(0, 9), (10, 19), (20, 29), (30, 39)];
-        let (groups, unrouted) = plan(&pcs, |x| match x {
+        let pcs = [(0, 9), (10, 19), (20, 29), (30, 39)];
+        let (groups, unrouted) = plan(pcs, |x| match x {
             0 | 10 => Some(a.clone()),
             20 => Some(b.clone()),
             _ => None,

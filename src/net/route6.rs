@@ -38,7 +38,8 @@ pub struct Path6 {
     pub iface: Iface,
     pub hop: Hop6,
     pub sources: Vec<Ipv6Addr>,
-    /// The target ranges this path carries (sorted).
+    /// The spans this path carries (sorted, disjoint): its targets are the
+    /// scan's targets inside them (a span may cover gaps with no target).
     pub ranges: Vec<(u128, u128)>,
 }
 
@@ -120,6 +121,13 @@ impl Routes6 {
 /// of every IPv6 route): inside one piece every address has the same
 /// longest match.
 pub fn pieces6(targets: &RangeSet6, prefixes: &[(u128, u8)]) -> Vec<(u128, u128)> {
+    pieces6_at(targets, &cuts6(prefixes)).collect()
+}
+
+/// The prefix boundaries of `prefixes`, sorted: between two consecutive
+/// cuts (a cell) every address has the same longest match, so the kernel
+/// is asked once per cell, not once per piece.
+pub fn cuts6(prefixes: &[(u128, u8)]) -> Vec<u128> {
     // A cut at c: a piece ends at c - 1. Cuts at 0 and past the top
     // (2^128) cut nothing.
     let mut cuts: Vec<u128> = Vec::new();
@@ -147,47 +155,99 @@ pub fn pieces6(targets: &RangeSet6, prefixes: &[(u128, u8)]) -> Vec<(u128, u128)
     }
     cuts.sort_unstable();
     cuts.dedup();
-    let mut out = Vec::new();
-    for &(a, b) in targets.ranges() {
-        let mut lo = a;
-        let k = cuts.partition_point(|&c| c <= lo);
-        for &c in &cuts[k..] {
-            if c > b {
-                break;
-            }
-            out.push((lo, c - 1));
-            lo = c;
-        }
-        out.push((lo, b));
-    }
-    out
+    cuts
 }
 
-/// IPv6 target ranges grouped by the route that carries them.
+/// [`pieces6`] with the cuts already made, one piece at a time.
+fn pieces6_at<'a>(
+    targets: &'a RangeSet6,
+    cuts: &'a [u128],
+) -> impl Iterator<Item = (u128, u128)> + 'a {
+    targets.ranges().iter().flat_map(move |&(a, b)| {
+        let k = cuts.partition_point(|&c| c <= a);
+        let mut rest = cuts[k..].iter();
+        let mut lo = Some(a);
+        std::iter::from_fn(move || {
+            let l = lo?;
+            match rest.next() {
+                Some(&c) if c <= b => {
+                    lo = Some(c);
+                    Some((l, c - 1))
+                }
+                _ => {
+                    lo = None;
+                    Some((l, b))
+                }
+            }
+        })
+    })
+}
+
+/// IPv6 target spans grouped by the route that carries them.
 pub type RouteGroups6 = Vec<(KernelRoute6, Vec<(u128, u128)>)>;
 
-/// Group pieces by their route (`route_of` answers for one address of a
-/// piece; None: no route). Returns the groups in first-seen order and the
-/// ranges with no route.
+/// Group pieces (every piece of the targets, in ascending order) by their
+/// route (`route_of` answers for one address of a piece; None: no route).
+/// Returns the groups in first-seen order, each with its spans, and the
+/// pieces with no route. A span covers a run of consecutive pieces of one
+/// route and the gaps between them, which hold no target (as
+/// [`super::route::plan`]).
 pub fn plan6(
-    pieces: &[(u128, u128)],
+    pieces: impl IntoIterator<Item = (u128, u128)>,
     mut route_of: impl FnMut(u128) -> Option<KernelRoute6>,
 ) -> (RouteGroups6, RangeSet6) {
     let mut groups: RouteGroups6 = Vec::new();
     let mut unrouted = Vec::new();
-    for &(a, b) in pieces {
-        match route_of(a) {
-            Some(r) => match groups.iter_mut().find(|(k, _)| *k == r) {
-                Some((_, v)) => match v.last_mut() {
-                    Some(last) if last.1.checked_add(1) == Some(a) => last.1 = b,
-                    _ => v.push((a, b)),
-                },
-                None => groups.push((r, vec![(a, b)])),
-            },
-            None => unrouted.push((a, b)),
+    let mut prev: Option<usize> = None;
+    for (a, b) in pieces {
+        let Some(r) = route_of(a) else {
+            unrouted.push((a, b));
+            prev = None;
+            continue;
+        };
+        match prev {
+            Some(g) if groups[g].0 == r => {
+                if let Some(last) = groups[g].1.last_mut() {
+                    last.1 = b;
+                }
+            }
+            _ => {
+                let g = match groups.iter().position(|(k, _)| *k == r) {
+                    Some(g) => g,
+                    None => {
+                        groups.push((r, Vec::new()));
+                        groups.len() - 1
+                    }
+                };
+                groups[g].1.push((a, b));
+                prev = Some(g);
+            }
         }
     }
     (groups, RangeSet6::from_ranges(unrouted))
+}
+
+/// [`plan6`] over the pieces of `targets`, asking `route_of` once per cell
+/// between prefix boundaries (as [`super::route::plan_cells`]).
+pub fn plan6_cells(
+    targets: &RangeSet6,
+    prefixes: &[(u128, u8)],
+    mut route_of: impl FnMut(u128) -> Option<KernelRoute6>,
+) -> (RouteGroups6, RangeSet6) {
+    let cuts = cuts6(prefixes);
+    // Pieces come in address order, so the pieces of one cell are neighbours.
+    let mut last: Option<(usize, Option<KernelRoute6>)> = None;
+    plan6(pieces6_at(targets, &cuts), |ip| {
+        let cell = cuts.partition_point(|&c| c <= ip);
+        match &last {
+            Some((c, r)) if *c == cell => r.clone(),
+            _ => {
+                let r = route_of(ip);
+                last = Some((cell, r.clone()));
+                r
+            }
+        }
+    })
 }
 
 mod nl {
@@ -300,9 +360,8 @@ pub fn resolve6(targets: &RangeSet6, o: &Overrides, may_send: bool) -> Result<Ro
     let prefixes = nl::prefixes().map_err(|e| {
         Error::runtime(format!("cannot read the IPv6 routing table (netlink): {e}"))
     })?;
-    let pieces = pieces6(targets, &prefixes);
     let mut err = None;
-    let (groups, unrouted) = plan6(&pieces, |ip| {
+    let (groups, unrouted) = plan6_cells(targets, &prefixes, |ip| {
         let r = match nl::get(Ipv6Addr::from(ip)) {
             Ok(r) => r,
             Err(e) => {
@@ -380,11 +439,17 @@ pub fn resolve6(targets: &RangeSet6, o: &Overrides, may_send: bool) -> Result<Ro
 
 /// A short text for a set of IPv6 ranges: the first `n`, then how many more.
 pub fn describe6(set: &RangeSet6, n: usize) -> String {
-    let r = set.ranges();
-    let mut parts: Vec<String> = r
-        .iter()
+    describe6_in(set, set.ranges(), n)
+}
+
+/// [`describe6`] for the part of `set` inside `spans` (a path's targets),
+/// without building it.
+pub fn describe6_in(set: &RangeSet6, spans: &[(u128, u128)], n: usize) -> String {
+    let len = set.clipped_len(spans);
+    let mut parts: Vec<String> = set
+        .clipped(spans)
         .take(n)
-        .map(|&(a, b)| {
+        .map(|(a, b)| {
             if a == b {
                 Ipv6Addr::from(a).to_string()
             } else {
@@ -392,10 +457,14 @@ pub fn describe6(set: &RangeSet6, n: usize) -> String {
             }
         })
         .collect();
-    if r.len() > n {
-        parts.push(format!("and {} more ranges", r.len() - n));
+    if len > n {
+        parts.push(format!("and {} more ranges", len - n));
     }
-    format!("{} IPv6 addresses: {}", set.count(), parts.join(", "))
+    format!(
+        "{} IPv6 addresses: {}",
+        u64::try_from(set.count_in(spans)).unwrap_or(u64::MAX),
+        parts.join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -448,7 +517,7 @@ mod tests {
             (ip("2001:2:1::"), ip("2001:2:1::ff")),
             (ip("2001:2:2::"), ip("2001:2:2::ff")),
         ];
-        let (groups, unrouted) = plan6(&pieces, |a| {
+        let (groups, unrouted) = plan6(pieces, |a| {
             if a >= ip("2001:2:2::") {
                 None
             } else if a >= ip("2001:2:1::") {

@@ -57,7 +57,7 @@ pub fn sweep_on_link(cfg: &ScanConfig, routes: &mut Routes6) -> Result<()> {
         let (Hop6::OnLink, Link::Ethernet { src_mac }) = (p.hop, p.iface.link) else {
             continue;
         };
-        let asked = RangeSet6::from_ranges(p.ranges.clone());
+        let asked = cfg.targets.v6.within(&p.ranges);
         let found = neigh::sweep(
             p.iface.index,
             src_mac,
@@ -158,7 +158,7 @@ pub fn rx_sockets(
 }
 
 /// The `--dry-run` lines of the IPv6 paths.
-pub fn dry_run_lines(routes: &Routes6) -> String {
+pub fn dry_run_lines(targets: &RangeSet6, routes: &Routes6) -> String {
     let mut out = String::new();
     for p in &routes.paths {
         let hop = match p.hop {
@@ -169,12 +169,11 @@ pub fn dry_run_lines(routes: &Routes6) -> String {
             Hop6::Direct => "layer 3 (no link header)".into(),
         };
         let sources: Vec<String> = p.sources.iter().map(|s| s.to_string()).collect();
-        let set = RangeSet6::from_ranges(p.ranges.clone());
         out.push_str(&format!(
             "path:      interface {}, source {}, {hop}: {}\n",
             p.iface.name,
             sources.join(","),
-            route6::describe6(&set, 3)
+            route6::describe6_in(targets, &p.ranges, 3)
         ));
     }
     if !routes.unrouted.is_empty() {

@@ -40,7 +40,6 @@ use crate::output::{self, FindingWriter, ScanMeta};
 use crate::probe::{Classified, Identity};
 use crate::resume::PausedScan;
 use crate::risk::{Policy, Risk};
-use crate::targets::RangeSet;
 use send::{Plan, Progress};
 use status::{Summary, fmt_dur, fmt_rate};
 use std::io::IsTerminal;
@@ -73,7 +72,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         return Err(Error::input("no ports to scan"));
     }
     ipv6::check(cfg)?;
-    let space = Space::mixed(
+    let space = Space::shared(
         cfg.targets.clone(),
         cfg.ports.clone(),
         cfg.udp_ports.clone(),
@@ -138,7 +137,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         },
     };
     if cfg.dry_run {
-        let paths6 = ipv6::dry_run_lines(&routes6);
+        let paths6 = ipv6::dry_run_lines(&cfg.targets.v6, &routes6);
         dry_run(
             cfg,
             &space,
@@ -865,7 +864,7 @@ fn sweep_on_link(cfg: &ScanConfig, routes: &mut Routes) -> Result<()> {
         let (Hop::OnLink, Link::Ethernet { src_mac }) = (p.hop, p.iface.link) else {
             continue;
         };
-        let asked = RangeSet::from_ranges(p.ranges.clone());
+        let asked = cfg.targets.v4.within(&p.ranges);
         let found = neigh::sweep(
             p.iface.index,
             src_mac,
@@ -956,13 +955,12 @@ fn dry_run(
             Hop::Direct => "layer 3 (no link header)".to_string(),
         };
         let sources: Vec<String> = p.sources.iter().map(|s| s.to_string()).collect();
-        let set = RangeSet::from_ranges(p.ranges.clone());
         let _ = writeln!(
             out,
             "path:      interface {}, source {}, {hop}: {}",
             p.iface.name,
             sources.join(","),
-            route::describe(&set, 3)
+            route::describe_in(&cfg.targets.v4, &p.ranges, 3)
         );
     }
     if !routes.unrouted.is_empty() {
