@@ -5,8 +5,13 @@
 #   scripts/bench.sh [--quick] [--skip-build] [--senders N]
 #
 # (a) sender-only rate into a sink (a lab whose target drops every frame at
-#     ingress): rawlimit mmsg (../shared/tools/rawlimit.c), synsweep --rate unlimited,
-#     masscan at its top rate, zmap -r 0. Each rate is read off the scanner
+#     ingress; its veth has 2 TX queues): the floors of ../shared/tools/rawlimit.c
+#     (mmsg, one thread; xsk, AF_XDP in copy mode, one process per queue),
+#     synsweep --rate unlimited (default; --tx-backend xdp and --tx-backend
+#     packet with 1 and 2 senders), masscan at its top rate, zmap -r 0.
+#     Ratios: synsweep AF_XDP over the xsk floor for the same number of
+#     senders (target >= 0.9), over synsweep AF_PACKET (target >= 1.7), and
+#     synsweep's best over masscan and zmap. Each rate is read off the scanner
 #     veth's tx_packets counter, sampled every 0.1 s, over the window in which
 #     the counter moved (startup and cool-down excluded, same for every tool).
 #     synsweep runs with --rate unlimited (no controller: a sink answers
@@ -128,7 +133,7 @@ echo "synsweep bench: $(date -u +%FT%TZ), $(nproc) CPUs, kernel $(uname -r), loa
 echo "netdev_max_backlog=$(sysctl -n net.core.netdev_max_backlog) (not changed by this script)"
 
 # ---------------------------------------------------------------- (a) sink
-eval "$("$lab" up "$sink" --sink)"
+eval "$("$lab" up "$sink" --sink --queues 2)"
 smac=$router_mac; sif=$scanner_iface
 echo
 echo "(a) sender-only into a sink: 198.19.0.0/16 x $nports_sink ports = $nprobes_sink probes"
@@ -143,20 +148,30 @@ run_sink() {  # label cmd...
 }
 cd "$work"
 run_sink "rawlimit mmsg" "$work/rawlimit" "$sif" "$smac" "$nprobes_sink" mmsg
+run_sink "rawlimit xsk x1" "$work/rawlimit" "$sif" "$smac" "$nprobes_sink" xsk copy,wakeup,q=0
+# Two processes, one per queue, each sending half.
+run_sink "rawlimit xsk x2" bash -c '"$0" "$1" "$2" "$3" xsk copy,wakeup,q=0 & "$0" "$1" "$2" "$3" xsk copy,wakeup,q=1 & wait' \
+    "$work/rawlimit" "$sif" "$smac" "$((nprobes_sink / 2))"
 run_sink "synsweep" "$bin" scan 198.19.0.0/16 -p "1-$nports_sink" --rate unlimited --wait 0 \
     -i "$sif" --router-mac "$smac" --keep-root -q "${sen[@]}" -o "$work/sink.txt"
-for n in 1 2; do
-    run_sink "synsweep --senders $n" "$bin" scan 198.19.0.0/16 -p "1-$nports_sink" --rate unlimited --wait 0 \
-        -i "$sif" --router-mac "$smac" --keep-root -q --senders $n -o "$work/sink.txt"
+for b in xdp packet; do
+    for n in 1 2; do
+        run_sink "synsweep $b x$n" "$bin" scan 198.19.0.0/16 -p "1-$nports_sink" --rate unlimited --wait 0 \
+            -i "$sif" --router-mac "$smac" --keep-root -q --senders $n --tx-backend $b -o "$work/sink.txt"
+    done
 done
 run_sink "masscan" masscan 198.19.0.0/16 -p "1-$nports_sink" --rate 100000000 --wait 0 \
     --adapter "$sif" --adapter-ip 198.18.0.1 --router-mac "$smac" -oL "$work/sink.m"
 run_sink "zmap" zmap -p 80 -P "$nports_sink" -r 0 -c 0 -i "$sif" -G "$smac" -S 198.18.0.1 \
     --blacklist-file=/dev/null -q -o "$work/sink.z" 198.19.0.0/16
-echo "  ratios: synsweep/masscan $(ratio "${rate[synsweep]}" "${rate[masscan]}")," \
-    "synsweep/zmap $(ratio "${rate[synsweep]}" "${rate[zmap]}")," \
-    "synsweep/rawlimit-mmsg $(ratio "${rate[synsweep]}" "${rate[rawlimit mmsg]}")," \
-    "senders 2/1 $(ratio "${rate[synsweep --senders 2]}" "${rate[synsweep --senders 1]}")"
+best=${rate[synsweep xdp x2]}
+echo "  ratios: xdp/xsk-floor x1 $(ratio "${rate[synsweep xdp x1]}" "${rate[rawlimit xsk x1]}")," \
+    "x2 $(ratio "${rate[synsweep xdp x2]}" "${rate[rawlimit xsk x2]}") (target >= 0.9);" \
+    "xdp/packet x1 $(ratio "${rate[synsweep xdp x1]}" "${rate[synsweep packet x1]}")," \
+    "x2 $(ratio "${rate[synsweep xdp x2]}" "${rate[synsweep packet x2]}") (target >= 1.7)"
+echo "          synsweep xdp x2/masscan $(ratio "$best" "${rate[masscan]}")," \
+    "synsweep xdp x2/zmap $(ratio "$best" "${rate[zmap]}")," \
+    "synsweep packet x1/rawlimit-mmsg $(ratio "${rate[synsweep packet x1]}" "${rate[rawlimit mmsg]}")"
 "$lab" down "$sink"
 
 # ---------------------------------------------------------------- (b) live

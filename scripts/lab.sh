@@ -43,9 +43,10 @@
 # Usage:
 #   scripts/lab.sh up NAME [--shape veth|loopback|lan|vpn|twopath] [--ports 22,80,443]
 #                          [--alive-mask 0.0.0.3 [--alive-value 0.0.0.0]] [--loss PCT]
-#                          [--sink] [--backlog N] [--only PORT:MASK:VALUE]...
+#                          [--sink] [--backlog N] [--queues N] [--only PORT:MASK:VALUE]...
 #                          [--scanners N] [--hosts N] [--sources N] [--owner PID]
 #                          [--ipv6 [--alive-mask6 ::3 [--alive-value6 ::]]]
+#   (--queues: TX and RX queues of every veth, default 1; AF_XDP binds one socket per queue)
 #   (--only: PORT listens only on hosts whose address & MASK == VALUE; elsewhere it is closed)
 #   (--owner: the lab's daemons exit when PID is gone; `sweep` then removes the lab)
 #   scripts/lab.sh down NAME                 (idempotent)
@@ -159,8 +160,9 @@ backlog_sysctls() {
 # ends up with an address; permanent neighbours both ways (no ARP needed).
 #   veth NS_A IF_A MAC_A ADDR_A NS_B IF_B MAC_B ADDR_B PREFIX
 veth() {
-    local sa=$1 ia=$2 ma=$3 aa=$4 sb=$5 ib=$6 mb=$7 ab=$8 len=$9
-    run ip link add "$ia" address "$ma" netns "$sa" type veth peer name "$ib" address "$mb" netns "$sb"
+    local sa=$1 ia=$2 ma=$3 aa=$4 sb=$5 ib=$6 mb=$7 ab=$8 len=$9 q=()
+    ((QUEUES > 1)) && q=(numtxqueues "$QUEUES" numrxqueues "$QUEUES")
+    run ip link add "$ia" address "$ma" netns "$sa" "${q[@]}" type veth peer name "$ib" address "$mb" netns "$sb" "${q[@]}"
     run ip -n "$sa" addr add "$aa/$len" dev "$ia"
     run ip -n "$sa" link set "$ia" up
     run ip -n "$sa" neigh replace "$ab" lladdr "$mb" dev "$ia" nud permanent
@@ -490,7 +492,7 @@ build_lan() {
 do_up() {
     local name=$1; shift
     SHAPE=veth PORTS="" MASK=0.0.0.0 VALUE=0.0.0.0 LOSS=0 SINK=0 BACKLOG=65535 SCANNERS=1 HOSTS=12 SOURCES=0 OWNER=""
-    IPV6=0 MASK6="" VALUE6="::"
+    IPV6=0 MASK6="" VALUE6="::" QUEUES=1
     ONLY=() INFO=() PORT_LIST=()
     while (($#)); do
         case "$1" in
@@ -501,6 +503,7 @@ do_up() {
             --loss) LOSS=${2:?--loss needs a value}; shift 2 ;;
             --backlog) BACKLOG=${2:?--backlog needs a value}; shift 2 ;;
             --sink) SINK=1; shift ;;
+            --queues) QUEUES=${2:?--queues needs a value}; shift 2 ;;
             --only) ONLY+=("${2:?--only needs PORT:MASK:VALUE}"); shift 2 ;;
             --scanners) SCANNERS=${2:?--scanners needs a value}; shift 2 ;;
             --hosts) HOSTS=${2:?--hosts needs a value}; shift 2 ;;
@@ -527,6 +530,7 @@ do_up() {
     (($(ip2int "$VALUE") & ~$(ip2int "$MASK") & 0xffffffff)) &&
         bad "--alive-value $VALUE has bits outside --alive-mask $MASK"
     [[ "$LOSS" =~ ^[0-9]{1,3}$ ]] && ((LOSS <= 100)) || bad "--loss: '$LOSS' is not a percentage 0-100"
+    [[ "$QUEUES" =~ ^[0-9]{1,2}$ ]] && ((QUEUES >= 1 && QUEUES <= 64)) || bad "--queues: '$QUEUES' is not a queue count 1-64"
     [[ "$BACKLOG" =~ ^[0-9]+$ ]] && ((BACKLOG >= 1 && BACKLOG <= 65535)) ||
         bad "--backlog: '$BACKLOG' is not a number 1-65535"
     [[ "$SCANNERS" =~ ^[0-9]+$ ]] && ((SCANNERS >= 1 && SCANNERS <= 16)) ||

@@ -4,6 +4,9 @@
 #
 #   scripts/test.sh [CARGO TEST ARGS...]     e.g. scripts/test.sh --test scan_lab
 #
+# Without arguments it runs everything, then the main lab tests again with the
+# other sender backend (SYNSWEEP_TEST_SECOND_PASS: packet, the default, or xdp).
+#
 # The lab tests build network namespaces (root), the format tests validate nmap
 # XML with xmllint against nmap's DTD (nmap-common) and render the HTML report
 # in headless Chromium, the deployment tests run Slurm's daemons, buildah and
@@ -58,4 +61,13 @@ if ! "$KV_VENV/bin/kubernetes-validate" --version 2>/dev/null | grep -qx "$KV_VE
     python3 -m venv "$KV_VENV"
     "$KV_VENV/bin/pip" install --quiet "kubernetes-validate==$KV_VERSION"
 fi
-exec cargo test --release "$@"
+cargo test --release "$@"
+# The main lab tests a second time through the other sender: the full run
+# above sends through AF_XDP wherever it binds (the default, --tx-backend
+# auto); this pass forces AF_PACKET (SYNSWEEP_TEST_TX_BACKEND, read by
+# tests/common); SYNSWEEP_TEST_SECOND_PASS=xdp forces AF_XDP instead.
+if (($# == 0)); then
+    SYNSWEEP_TEST_TX_BACKEND=${SYNSWEEP_TEST_SECOND_PASS:-packet} cargo test --release \
+        --test scan_lab --test integrity_loss --test ipv6_lab --test udp_scan_lab \
+        --test paths_lab --test shard_lab --test integrity_resume
+fi

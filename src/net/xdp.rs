@@ -149,6 +149,8 @@ pub struct XdpTx {
     tx_head: u32,
     /// The producer value the kernel has seen.
     tx_published: u32,
+    /// Frames committed since the last flush.
+    queued: usize,
     /// Our completion consumer.
     cq_head: u32,
     mode: Mode,
@@ -306,6 +308,7 @@ impl XdpTx {
             reserved: None,
             tx_head: 0,
             tx_published: 0,
+            queued: 0,
             cq_head: 0,
             mode: if zc { Mode::ZeroCopy } else { Mode::Copy },
             need_wakeup: flags & libc::XDP_USE_NEED_WAKEUP != 0,
@@ -335,9 +338,9 @@ impl XdpTx {
         self.queue
     }
 
-    /// Frames committed but not yet handed to the kernel.
+    /// Frames committed since the last flush.
     pub fn pending(&self) -> usize {
-        self.tx_head.wrapping_sub(self.tx_published) as usize
+        self.queued
     }
 
     /// Take back the frames the kernel is done with.
@@ -364,8 +367,10 @@ impl XdpTx {
 
     /// Tell the kernel there is something to send (when the ring asks, or
     /// always without need_wakeup). In copy mode this is where frames go
-    /// out, at most 32 per call.
-    fn kick(&self) -> io::Result<()> {
+    /// out, at most 32 per call; a frame the driver dropped (`EBUSY`: a
+    /// veth whose peer's backlog is full) is queued again, as AF_PACKET
+    /// sends retry on `ENOBUFS`.
+    fn kick(&mut self) -> io::Result<()> {
         if self.need_wakeup
             && self.word(self.tx_flags).load(Ordering::Acquire) & libc::XDP_RING_NEED_WAKEUP == 0
         {
@@ -384,12 +389,51 @@ impl XdpTx {
         };
         if r < 0 {
             let e = io::Error::last_os_error();
-            // EAGAIN: budget spent or the driver busy; EBUSY: try again.
+            // EAGAIN: budget spent or the driver busy (the frame stays
+            // queued); EBUSY: the last frame taken was dropped.
             match e.raw_os_error() {
-                Some(libc::EAGAIN | libc::EBUSY | libc::ENOBUFS | libc::EINTR) => {}
+                Some(libc::EBUSY) => self.requeue_dropped()?,
+                Some(libc::EAGAIN | libc::ENOBUFS | libc::EINTR) => {}
                 _ => return Err(e),
             }
         }
+        Ok(())
+    }
+
+    /// Queue again the frame the kernel took last and dropped: a copy in a
+    /// free frame, behind what is queued.
+    fn requeue_dropped(&mut self) -> io::Result<()> {
+        let cons = self.word(self.tx_cons).load(Ordering::Acquire);
+        let i = (cons.wrapping_sub(1) & (RING - 1)) as usize;
+        // SAFETY: entry i < RING lies inside the mapped TX ring; it holds the
+        // descriptor we wrote last there (we write an entry again only once
+        // RING newer ones are queued, and the kernel does not write TX
+        // entries).
+        let d = unsafe { self.tx_desc.add(i).read_volatile() };
+        let (from, len) = (
+            (d.addr % UMEM_BYTES as u64) as usize / FRAME_SIZE * FRAME_SIZE,
+            (d.len as usize).min(FRAME_SIZE),
+        );
+        let to = match self.free.pop() {
+            Some(a) => a,
+            None => {
+                // The dropped frame itself comes back on the completion ring.
+                self.reclaim();
+                self.free
+                    .pop()
+                    .ok_or_else(|| io::Error::other("AF_XDP: no frame to send again"))?
+            }
+        } as usize;
+        // SAFETY: both ranges lie inside the UMEM (frame starts below
+        // UMEM_BYTES, len <= FRAME_SIZE); `to` is ours (free list), `from`
+        // is no longer the kernel's (taken and dropped); ptr::copy allows
+        // them to be the same frame.
+        unsafe {
+            let base = self.umem.ptr.as_ptr();
+            std::ptr::copy(base.add(from), base.add(to), len);
+        }
+        self.push(to as u64, len);
+        self.publish();
         Ok(())
     }
 
@@ -435,6 +479,12 @@ impl XdpTx {
     /// bytes long.
     pub fn commit(&mut self, len: usize) {
         let addr = self.reserved.take().expect("commit without slot");
+        self.push(addr, len);
+        self.queued += 1;
+    }
+
+    /// Write a TX descriptor for frame `addr`, `len` bytes long.
+    fn push(&mut self, addr: u64, len: usize) {
         let i = (self.tx_head & (RING - 1)) as usize;
         let d = libc::xdp_desc {
             addr,
@@ -466,6 +516,7 @@ impl XdpTx {
             self.reclaim();
             let cons = self.word(self.tx_cons).load(Ordering::Acquire);
             if cons == self.tx_head {
+                self.queued = 0;
                 return Ok(n);
             }
             let before = cons;

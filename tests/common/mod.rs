@@ -101,6 +101,8 @@ pub struct LabBuilder {
     /// IPv6 next to IPv4 (veth lab), and its alive mask (`::3`: one host
     /// in four of 2001:2::/64 answers).
     ipv6: Option<Option<String>>,
+    /// TX and RX queues of every veth (`lab.sh --queues`).
+    queues: usize,
 }
 
 /// Most scanner namespaces one lab may have (each takes a /30 of 198.18.0.0/24).
@@ -119,11 +121,19 @@ impl Default for LabBuilder {
             hosts: 12,
             sources: 0,
             ipv6: None,
+            queues: 1,
         }
     }
 }
 
 impl LabBuilder {
+    /// Give every veth `n` TX and RX queues (`lab.sh --queues`): one
+    /// AF_XDP sender per queue.
+    pub fn queues(mut self, n: usize) -> Self {
+        self.queues = n;
+        self
+    }
+
     /// Ports with a listener on 0.0.0.0 in the target namespace (open on
     /// every alive host; in the LAN lab each host listens on a subset). May be
     /// called more than once.
@@ -452,6 +462,9 @@ impl Lab {
         }
         if config.sink {
             args.push("--sink".into());
+        }
+        if config.queues > 1 {
+            args.extend(["--queues".into(), config.queues.to_string()]);
         }
         if config.scanners > 1 {
             args.extend(["--scanners".into(), config.scanners.to_string()]);
