@@ -138,10 +138,19 @@ fn is_false(b: &bool) -> bool {
 
 impl Finding {
     /// A record of its own about an aspect of a port that has its main
-    /// record too (today: a deprecated TLS version, reason `tls-version`):
-    /// deduplication and diffs keep it apart from the port's record.
+    /// record too (a deprecated TLS version, reason `tls-version`; a
+    /// certificate problem, reason `tls-cert-expired` ...): deduplication
+    /// and diffs keep it apart from the port's record.
     pub fn is_aspect(&self) -> bool {
-        self.reason == crate::risk::protocol::LEGACY_TLS_REASON
+        self.aspect().is_some()
+    }
+
+    /// Which aspect a record is about (its `reason`), None for a port's own
+    /// record: what keeps several aspects of one port apart.
+    pub fn aspect(&self) -> Option<&str> {
+        (self.reason == crate::risk::protocol::LEGACY_TLS_REASON
+            || crate::risk::protocol::cert_aspect(&self.reason).is_some())
+        .then_some(self.reason.as_str())
     }
 
     /// A finding as the scan engine first makes it, before the risk

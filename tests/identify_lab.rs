@@ -503,12 +503,49 @@ fn real_daemons_are_identified_middleboxes_are_pseudo_and_nothing_is_left_behind
         "--no-identify identified something"
     );
     // One record per open port, and one more for each TLS 1.0 service: a
-    // finding of its own.
+    // finding of its own; and for each self-signed certificate (every TLS
+    // port here: the lab's certificate is self-signed).
     let legacy: Vec<&Value> = recs
         .iter()
         .filter(|r| r["reason"] == "tls-version")
         .collect();
-    assert_eq!(recs.len(), truth.len() + legacy.len());
+    let self_signed: BTreeSet<(String, u64)> = recs
+        .iter()
+        .filter(|r| r["reason"] == "tls-cert-self-signed")
+        .map(|r| {
+            (
+                r["ip"].as_str().unwrap().to_string(),
+                r["port"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let tls_ports: BTreeSet<(String, u64)> = recs
+        .iter()
+        .filter(|r| r["reason"] == "syn-ack" && r["protocol"] == "tls")
+        .map(|r| {
+            (
+                r["ip"].as_str().unwrap().to_string(),
+                r["port"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        self_signed, tls_ports,
+        "one self-signed record per TLS port"
+    );
+    let expiring = recs
+        .iter()
+        .filter(|r| r["reason"] == "tls-cert-expiring")
+        .count();
+    assert_eq!(
+        expiring,
+        tls_ports.len(),
+        "one expiring record per TLS port"
+    );
+    assert_eq!(
+        recs.len(),
+        truth.len() + legacy.len() + self_signed.len() + expiring
+    );
     let legacy_at: BTreeSet<(String, u64)> = legacy
         .iter()
         .map(|r| {

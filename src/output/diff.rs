@@ -178,11 +178,11 @@ impl Stream {
         Ok(f)
     }
     /// (port, proto, aspect) of the head when it belongs to `ip`.
-    fn at(&self, ip: IpAddr) -> Option<(u16, String, bool)> {
+    fn at(&self, ip: IpAddr) -> Option<(u16, String, Option<String>)> {
         self.head
             .as_ref()
             .filter(|f| f.ip == ip)
-            .map(|f| (f.port, f.proto.clone(), f.is_aspect()))
+            .map(|f| (f.port, f.proto.clone(), f.aspect().map(str::to_string)))
     }
 }
 

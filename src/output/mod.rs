@@ -422,14 +422,14 @@ pub fn endpoint(f: &Finding) -> String {
 pub fn dedupe(findings: Vec<Finding>) -> Vec<Finding> {
     let time = |f: &Finding| humantime::parse_rfc3339(&f.ts).ok();
     let mut keep: Vec<Finding> = Vec::with_capacity(findings.len());
-    let mut at: HashMap<(IpAddr, u16, String, PortState, bool), usize> = HashMap::new();
+    let mut at: HashMap<(IpAddr, u16, String, PortState, Option<String>), usize> = HashMap::new();
     for f in findings {
         let key = (
             f.ip,
             f.port,
             f.proto.to_ascii_lowercase(),
             f.state,
-            f.is_aspect(),
+            f.aspect().map(str::to_string),
         );
         match at.get(&key) {
             Some(&i) => {
@@ -449,12 +449,12 @@ pub fn dedupe(findings: Vec<Finding>) -> Vec<Finding> {
         }
     }
     keep.sort_by(|a, b| {
-        (a.ip, a.port, &a.proto, a.state, a.is_aspect()).cmp(&(
+        (a.ip, a.port, &a.proto, a.state, a.aspect()).cmp(&(
             b.ip,
             b.port,
             &b.proto,
             b.state,
-            b.is_aspect(),
+            b.aspect(),
         ))
     });
     keep

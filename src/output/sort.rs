@@ -33,8 +33,9 @@ pub struct Key {
     pub port: u16,
     pub proto: String,
     pub state: PortState,
-    /// [`Finding::is_aspect`]: a record of its own next to the port's.
-    pub aspect: bool,
+    /// [`Finding::aspect`]: a record of its own next to the port's (which
+    /// aspect: a port may have several).
+    pub aspect: Option<String>,
     untimed: bool,
     ts: Option<SystemTime>,
 }
@@ -47,7 +48,7 @@ impl Key {
             port: f.port,
             proto: f.proto.to_ascii_lowercase(),
             state: f.state,
-            aspect: f.is_aspect(),
+            aspect: f.aspect().map(str::to_string),
             untimed: ts.is_none(),
             ts,
         }

@@ -46,6 +46,7 @@ impl Risk {
     /// fields held before is replaced.
     pub fn annotate(&self, f: &mut Finding) {
         let legacy_tls = (f.reason == protocol::LEGACY_TLS_REASON).then(|| f.rationale.clone());
+        let cert_aspect = protocol::cert_aspect(&f.reason).map(|a| (a, f.rationale.clone()));
         // An identified TCP service is rated as what it is (see `protocol`).
         let row = if f.proto.eq_ignore_ascii_case("tcp") {
             protocol::catalog_port(f.port, f.protocol.as_deref(), |p| {
@@ -109,6 +110,11 @@ impl Risk {
         if let Some(r) = legacy_tls {
             f.rationale = r;
             protocol::rate_legacy_tls(f);
+        }
+        // So is a certificate problem.
+        if let Some((a, r)) = cert_aspect {
+            f.rationale = r;
+            protocol::rate_cert_aspect(f, a);
         }
         f.expected = self.policy.is_expected(f.ip, f.port, &f.proto);
     }

@@ -104,7 +104,9 @@ pub fn run(
             risk.annotate(&mut f);
             // TLS 1.0/1.1: a finding of its own, after the port's.
             let legacy = legacy.map(|v| crate::risk::protocol::legacy_tls_finding(&f, &v));
-            for f in std::iter::once(&f).chain(legacy.as_ref()) {
+            // Each problem of its certificate too.
+            let cert = crate::risk::protocol::cert_findings(&f, SystemTime::now());
+            for f in std::iter::once(&f).chain(legacy.as_ref()).chain(&cert) {
                 for w in writers.iter_mut() {
                     if let Err(e) = w.write(f) {
                         err.get_or_insert(e);
