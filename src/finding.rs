@@ -138,10 +138,14 @@ fn is_false(b: &bool) -> bool {
 
 impl Finding {
     /// A record of its own about an aspect of a port that has its main
-    /// record too (today: a deprecated TLS version, reason `tls-version`):
+    /// record too (a deprecated TLS version, reason `tls-version`; a
+    /// certificate problem, reason and service `tls-cert-expired` ...):
     /// deduplication and diffs keep it apart from the port's record.
     pub fn is_aspect(&self) -> bool {
         self.reason == crate::risk::protocol::LEGACY_TLS_REASON
+            || crate::output::facts::TLS_PROBLEMS
+                .iter()
+                .any(|(name, _)| *name == self.reason)
     }
 
     /// A finding as the scan engine first makes it, before the risk

@@ -101,6 +101,8 @@ pub struct Summary {
     hosts: NamedTempFile,
     /// What changed since a baseline scan, when one was given.
     pub baseline: Option<Changes>,
+    /// Certificates, TLS problems and versions, software (bounded).
+    pub facts: super::facts::FactsSummary,
 }
 
 /// Order of a host among others: worst (lowest score) first, then address.
@@ -250,6 +252,7 @@ impl Builder {
             self.host = Some(Host::new(f.ip));
         }
         let s = &mut self.s;
+        s.facts.add(f);
         s.records += 1;
         s.ports[f.port as usize / 64] |= 1 << (f.port % 64);
         if f.proto == "udp" {
@@ -351,6 +354,7 @@ impl Summary {
                 riskiest: Vec::new(),
                 hosts,
                 baseline: None,
+                facts: Default::default(),
             },
             services: HashMap::new(),
             worst: BinaryHeap::new(),
@@ -365,6 +369,7 @@ impl Summary {
         b.hosts_out.flush()?;
         let mut s = b.s;
         s.scan = b.scan.finish();
+        s.facts.finish();
         s.worst = b.worst.into_sorted_vec().into_iter().map(|h| h.2).collect();
         s.riskiest = b
             .riskiest
