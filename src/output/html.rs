@@ -668,7 +668,7 @@ fn baseline(out: &mut String, c: &Changes) {
     out.push_str("<h2>What changed since the baseline</h2>");
     let _ = write!(
         out,
-        "<p class=\"lead\"><strong>{}</strong> ports newly open, <strong>{}</strong> closed, <strong>{}</strong> changed (service, protocol, category or severity), <strong>{}</strong> hosts changed grade.</p>",
+        "<p class=\"lead\"><strong>{}</strong> ports newly open, <strong>{}</strong> closed, <strong>{}</strong> changed (service, protocol, category, severity or certificate), <strong>{}</strong> hosts changed grade.</p>",
         c.opened, c.closed, c.changed, c.grades
     );
     if !c.any() {
