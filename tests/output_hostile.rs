@@ -11,7 +11,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, UNIX_EPOCH};
-use synsweep::finding::{Finding, PortState, escape_banner};
+use synsweep::finding::{Cert, Finding, Http, PortState, Tls, escape_banner};
 use synsweep::output::{self, Format, ScanMeta};
 use synsweep::risk::Risk;
 
@@ -64,6 +64,31 @@ fn findings() -> Vec<Finding> {
     risk.annotate(&mut v6);
     // An enormous text field (a findings file from elsewhere).
     v6.mitigation = "patch ".repeat(40_000);
+    // Hostile facts: what a server states, raw (from elsewhere).
+    v6.product = Some(format!("{FORMULA}<b>x</b>"));
+    v6.version = Some("-1+1\u{1b}[1m".into());
+    v6.http = Some(Box::new(Http {
+        status: 200,
+        server: Some("@SUM(A1)<script>alert(3)</script>".into()),
+        title: Some("=HYPERLINK(\"x\")\u{1b}[2J<img src=x onerror=alert(4)>".into()),
+        location: Some("javascript:alert(5)\u{7}".into()),
+    }));
+    v6.tls = Some(Box::new(Tls {
+        version: "+TLSv1.3\u{9b}".into(),
+        cipher: Some("-cipher".into()),
+        cert: Some(Cert {
+            subject: "CN=<script>alert(6)</script>, O==cmd\\, Inc.".into(),
+            issuer: "@SUM(A1)\u{0}\u{1b}]0;t\u{7}".into(),
+            san: vec!["-evil\u{1b}[2J".into(), "<img src=x>".into()],
+            not_before: "=1+1".into(),
+            not_after: "2027-01-30T00:00:00Z".into(),
+            key: "rsa".into(),
+            key_bits: 1024,
+            sig: "+sha1".into(),
+            self_signed: true,
+            sha256: "=abc".into(),
+        }),
+    }));
     out.push(v6);
     out
 }
@@ -156,6 +181,7 @@ fn csv_cells_never_start_a_formula_and_hold_no_controls() {
     let mut rows = 0;
     let mut saw_formula = false;
     let mut saw_v6 = false;
+    let mut saw_cert = false;
     for r in rdr.records() {
         let r = r.unwrap();
         rows += 1;
@@ -170,11 +196,25 @@ fn csv_cells_never_start_a_formula_and_hold_no_controls() {
             if h == "ip" && cell == "2001:2::1" {
                 saw_v6 = true;
             }
+            if h == "cert_subject" && cell.starts_with("CN=<script>alert(6)") {
+                saw_cert = true;
+            }
         }
     }
     assert_eq!(rows, findings().len());
     assert!(saw_formula, "the formula banner is kept, protected");
     assert!(saw_v6);
+    assert!(saw_cert, "certificate text is kept");
+    for cell in [
+        format!("'{FORMULA}<b>x</b>"),
+        "'-1+1\\x1b[1m".into(),
+        "'@SUM(A1)<script>alert(3)</script>".into(),
+        "'=HYPERLINK(\"\"x\"\")\\x1b[2J<img src=x onerror=alert(4)>".into(),
+        "'-evil\\x1b[2J <img src=x>".into(),
+        "'=abc".into(),
+    ] {
+        assert!(text.contains(&cell), "{cell} not in the CSV");
+    }
 }
 
 #[test]
@@ -229,11 +269,32 @@ fn nmap_xml_stays_well_formed_and_valid_with_hostile_banners_and_ipv6() {
     assert!(String::from_utf8_lossy(&q.stdout).starts_with("<script>alert(1)</script>"));
     let q = xmllint(&["--xpath", "count(//script[@id='banner'])", p]);
     assert_eq!(String::from_utf8_lossy(&q.stdout).trim(), "5");
-    let q = xmllint(&["--xpath", "count(//script/*)", p]);
+    // Scripts hold nmap's tables and elems (ssl-cert, http-title) and
+    // nothing else.
+    let q = xmllint(&[
+        "--xpath",
+        "count(//script//*[not(self::table or self::elem)])",
+        p,
+    ]);
     assert_eq!(
         String::from_utf8_lossy(&q.stdout).trim(),
         "0",
         "no injected element"
+    );
+    let q = xmllint(&[
+        "--xpath",
+        "string(//script[@id='ssl-cert']/table[@key='subject']/elem[@key='commonName'])",
+        p,
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&q.stdout).trim(),
+        "<script>alert(6)</script>"
+    );
+    let q = xmllint(&["--xpath", "string(//script[@id='http-title']/elem)", p]);
+    assert_eq!(
+        String::from_utf8_lossy(&q.stdout).trim(),
+        "=HYPERLINK(\"x\")[2J<img src=x onerror=alert(4)>",
+        "the title is data (controls dropped)"
     );
 }
 
@@ -260,6 +321,9 @@ fn html_shows_banners_as_text_and_runs_nothing() {
     let text = common::chromium::dom_text(&dom);
     assert!(text.contains("<script>alert(1)</script><img src=x onerror=alert(1)>"));
     assert!(text.contains("Host 2001:2::1"));
+    // Certificate and product text shows as text too.
+    assert!(text.contains("CN=<script>alert(6)</script>"), "{text}");
+    assert!(text.contains(&format!("{FORMULA}<b>x</b>")));
 }
 
 #[test]

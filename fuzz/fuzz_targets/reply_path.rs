@@ -8,7 +8,10 @@
 //! random bytes almost never do); then IPv6 replies (TCP SYN and UDP
 //! modules, ICMPv6), UDP replies and ICMP errors over IPv4, and service
 //! identification (a captured segment's payload through every fingerprint,
-//! with every hello): everything that reads bytes an attacker sends.
+//! with every hello, and the fact parsers: HTTP status/headers/title,
+//! product and version, and the certificate name splitting of the nmap XML
+//! writer): everything that reads bytes an attacker sends. Facts must come
+//! out printable and bounded.
 
 #![no_main]
 
@@ -18,7 +21,8 @@ use synsweep::engine::answered::Answered;
 use synsweep::engine::cookie::CookieKey;
 use synsweep::engine::correlator::Correlator;
 use synsweep::engine::space::Space;
-use synsweep::identify::{self, hello};
+use synsweep::identify::{self, facts, hello};
+use synsweep::output::nmap_xml;
 use synsweep::probe::tcp_syn::TcpSyn;
 use synsweep::probe::{Identity, Probe};
 use synsweep::probe::{tcp_syn6, udp, udp6};
@@ -120,10 +124,26 @@ fuzz_target!(|data: &[u8]| {
                 Err(_) => bytes,
             };
             let port = 1 + u16::from(port_lo) * 31;
-            let _ = identify::identify(data, None, port);
-            for h in hello::ALL {
-                let _ = identify::identify(data, Some(h), port);
+            let printable = |s: &str, max: usize| {
+                assert!(s.len() <= max && s.bytes().all(|b| (0x20..0x7f).contains(&b)), "{s:?}");
+            };
+            for h in std::iter::once(None).chain(hello::ALL.map(Some)) {
+                if let Some(id) = identify::identify(data, h, port) {
+                    for s in [&id.facts.product, &id.facts.version].into_iter().flatten() {
+                        printable(s, facts::NAME_MAX);
+                    }
+                }
             }
+            if let Some(h) = facts::http(data) {
+                for s in [h.server, h.title, h.location].into_iter().flatten() {
+                    printable(&s, facts::TEXT_MAX);
+                }
+            }
+            if let Some(t) = facts::title(data) {
+                printable(&t, facts::TEXT_MAX);
+            }
+            // Certificate names as the nmap XML writer splits them.
+            let _ = nmap_xml::dn_pairs(&String::from_utf8_lossy(data));
         }
         _ => {
             // Several packets in a row through one correlator, each with

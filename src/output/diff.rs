@@ -10,14 +10,23 @@
 //! - `closed`: open in OLD, not in NEW: the OLD finding's fields plus
 //!   `"change":"closed"`;
 //! - `changed`: open in both with a different `service`, `protocol`,
-//!   `category` or `severity`: the NEW finding's fields, `"change":"changed"`
-//!   and `was` holding the OLD values of those four fields;
+//!   `category` or `severity`, or a certificate with a new SHA-256
+//!   fingerprint: the NEW finding's fields, `"change":"changed"` and `was`
+//!   holding the OLD values of those four fields and the old fingerprint
+//!   (`cert_sha256`);
+//! - a certificate that crossed into `tls-cert-expiring` or
+//!   `tls-cert-expired` on a port open in both scans: its new aspect record
+//!   is `changed` too (not `opened`), with `was` naming what the port was
+//!   (its record, or its `tls-cert-expiring` record when it went on to
+//!   expire) and the old fingerprint;
 //! - `grade`: a host whose grade changed, after that host's port records:
 //!   `{"change":"grade","ip":..,"old_score":..,"old_grade":..,"new_score":..,"new_grade":..}`.
 //!   A host absent from one scan (no open port there) counts as score 100, A.
 //!
-//! Only open ports are compared (closed records from `--show-closed` are
-//! ignored). Exit status: 0 no change, 1 changes, 2 bad input.
+//! Records are compared port by port: a port's own record with its own,
+//! each aspect record (`tls-legacy`, `tls-cert-*`) with the one of the same
+//! kind. Only open ports are compared (closed records from `--show-closed`
+//! are ignored). Exit status: 0 no change, 1 changes, 2 bad input.
 
 use super::import::{Input, Kind};
 use super::sort::{Findings, Sorted, Sorter};
@@ -54,7 +63,24 @@ struct Was<'a> {
     protocol: Option<&'a str>,
     category: crate::finding::Category,
     severity: crate::finding::Severity,
+    /// The old certificate's SHA-256 fingerprint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cert_sha256: Option<&'a str>,
 }
+
+/// The SHA-256 fingerprint of a record's certificate.
+fn cert_sha256(f: &Finding) -> Option<&str> {
+    f.tls
+        .as_deref()
+        .and_then(|t| t.cert.as_ref())
+        .map(|c| c.sha256.as_str())
+}
+
+/// Aspect records that a certificate crosses into as time passes.
+const CROSSINGS: [&str; 2] = ["tls-cert-expiring", "tls-cert-expired"];
+
+/// Most aspect records of one port compared (more are hostile input).
+const ASPECTS_MAX: usize = 64;
 
 #[derive(Serialize)]
 struct PortRecord<'a> {
@@ -96,6 +122,7 @@ impl Change {
                     protocol: old.protocol.as_deref(),
                     category: old.category,
                     severity: old.severity,
+                    cert_sha256: cert_sha256(old),
                 }),
             }),
             Change::Grade { old, new } => serde_json::to_vec(&GradeRecord {
@@ -126,10 +153,18 @@ impl Change {
         match self {
             Change::Opened(f) => format!("+ opened  {}", port(f)),
             Change::Closed(f) => format!("- closed  {}", port(f)),
-            Change::Changed { old, new } => format!("~ changed {} was {}", port(new), {
-                let p = port(old);
-                p.split_once(' ').map(|x| x.1.to_string()).unwrap_or(p)
-            }),
+            Change::Changed { old, new } => {
+                let cert = match (cert_sha256(old), cert_sha256(new)) {
+                    (Some(a), Some(b)) if a != b => {
+                        format!(", cert {} -> {}", short_hex(a), short_hex(b))
+                    }
+                    _ => String::new(),
+                };
+                format!("~ changed {} was {}{cert}", port(new), {
+                    let p = port(old);
+                    p.split_once(' ').map(|x| x.1.to_string()).unwrap_or(p)
+                })
+            }
             Change::Grade { old, new } => format!(
                 "! grade   {}: {} ({}) -> {} ({})",
                 new.ip, old.grade, old.score, new.grade, new.score
@@ -138,12 +173,94 @@ impl Change {
     }
 }
 
+/// The first 16 hex digits of a fingerprint, for people (no controls).
+fn short_hex(h: &str) -> String {
+    terminal_safe(h).chars().take(16).collect()
+}
+
 /// True when two findings of the same port differ in what the diff compares.
 fn differs(a: &Finding, b: &Finding) -> bool {
     a.service != b.service
         || a.protocol != b.protocol
         || a.category != b.category
         || a.severity != b.severity
+        || matches!((cert_sha256(a), cert_sha256(b)), (Some(x), Some(y)) if x != y)
+}
+
+/// The records of one port in one scan: its own and its aspects.
+#[derive(Default)]
+struct Group {
+    main: Option<Finding>,
+    aspects: Vec<Finding>,
+}
+
+/// Compare one port open in both scans, calling `on` for each change.
+fn compare(
+    old: Group,
+    new: Group,
+    ha: &mut HostAcc,
+    hb: &mut HostAcc,
+    on: &mut impl FnMut(Change) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    for f in old.main.iter().chain(&old.aspects) {
+        ha.add(f);
+    }
+    for f in new.main.iter().chain(&new.aspects) {
+        hb.add(f);
+    }
+    match (&old.main, new.main) {
+        (Some(a), Some(b)) if differs(a, &b) => on(Change::Changed {
+            old: Box::new(a.clone()),
+            new: Box::new(b),
+        })?,
+        (None, Some(b)) => on(Change::Opened(b))?,
+        (Some(a), None) => on(Change::Closed(a.clone()))?,
+        _ => {}
+    }
+    let mut old_aspects: Vec<Option<Finding>> = old.aspects.into_iter().map(Some).collect();
+    let mut unmatched = Vec::new();
+    for b in new.aspects {
+        let same = old_aspects
+            .iter_mut()
+            .find(|a| a.as_ref().is_some_and(|a| a.reason == b.reason))
+            .and_then(Option::take);
+        match same {
+            Some(a) if differs(&a, &b) => on(Change::Changed {
+                old: Box::new(a),
+                new: Box::new(b),
+            })?,
+            Some(_) => {}
+            None => unmatched.push(b),
+        }
+    }
+    for b in unmatched {
+        // A certificate that crossed into expiring or expired: what the
+        // port was (its expiring record, when it went on to expire).
+        let was = if CROSSINGS.contains(&b.reason.as_str()) {
+            let expiring = (b.reason == CROSSINGS[1])
+                .then(|| {
+                    old_aspects
+                        .iter_mut()
+                        .find(|a| a.as_ref().is_some_and(|a| a.reason == CROSSINGS[0]))
+                        .and_then(Option::take)
+                })
+                .flatten();
+            expiring.or_else(|| old.main.clone())
+        } else {
+            None
+        };
+        match was {
+            Some(a) => on(Change::Changed {
+                old: Box::new(a),
+                new: Box::new(b),
+            })?,
+            None => on(Change::Opened(b))?,
+        }
+    }
+    for a in old_aspects.into_iter().flatten() {
+        on(Change::Closed(a))?;
+    }
+    Ok(())
 }
 
 /// A sorted stream of open findings with one record of lookahead.
@@ -177,12 +294,29 @@ impl Stream {
         self.advance()?;
         Ok(f)
     }
-    /// (port, proto, aspect) of the head when it belongs to `ip`.
-    fn at(&self, ip: IpAddr) -> Option<(u16, String, Option<String>)> {
+    /// (port, proto) of the head when it belongs to `ip`.
+    fn at(&self, ip: IpAddr) -> Option<(u16, String)> {
         self.head
             .as_ref()
             .filter(|f| f.ip == ip)
-            .map(|f| (f.port, f.proto.clone(), f.aspect().map(str::to_string)))
+            .map(|f| (f.port, f.proto.to_ascii_lowercase()))
+    }
+    /// Every record of the head's port (its own first if it has one; at
+    /// most [`ASPECTS_MAX`] aspects kept).
+    fn group(&mut self, ip: IpAddr) -> std::io::Result<Group> {
+        let key = self.at(ip);
+        let mut g = Group::default();
+        while key.is_some() && self.at(ip) == key {
+            let f = self.take()?;
+            if f.is_aspect() {
+                if g.aspects.len() < ASPECTS_MAX {
+                    g.aspects.push(f);
+                }
+            } else if g.main.is_none() {
+                g.main = Some(f);
+            }
+        }
+        Ok(g)
     }
 }
 
@@ -208,25 +342,22 @@ pub fn diff_sorted(
             match (a.at(ip), b.at(ip)) {
                 (None, None) => break,
                 (Some(ka), kb) if kb.as_ref().is_none_or(|kb| ka < *kb) => {
-                    let f = a.take()?;
-                    ha.add(&f);
-                    on(Change::Closed(f))?;
+                    let g = a.group(ip)?;
+                    for f in g.main.into_iter().chain(g.aspects) {
+                        ha.add(&f);
+                        on(Change::Closed(f))?;
+                    }
                 }
                 (ka, Some(kb)) if ka.as_ref().is_none_or(|ka| kb < *ka) => {
-                    let f = b.take()?;
-                    hb.add(&f);
-                    on(Change::Opened(f))?;
+                    let g = b.group(ip)?;
+                    for f in g.main.into_iter().chain(g.aspects) {
+                        hb.add(&f);
+                        on(Change::Opened(f))?;
+                    }
                 }
                 _ => {
-                    let (fa, fb) = (a.take()?, b.take()?);
-                    ha.add(&fa);
-                    hb.add(&fb);
-                    if differs(&fa, &fb) {
-                        on(Change::Changed {
-                            old: Box::new(fa),
-                            new: Box::new(fb),
-                        })?;
-                    }
+                    let (ga, gb) = (a.group(ip)?, b.group(ip)?);
+                    compare(ga, gb, &mut ha, &mut hb, &mut on)?;
                 }
             }
         }
@@ -471,5 +602,132 @@ mod tests {
         let c = Changes::collect(&after, &before).unwrap();
         assert_eq!((c.opened, c.closed, c.changed), (0, 1, 0));
         assert!(c.closed_ports[0].is_aspect());
+    }
+
+    fn tls_port(ip: IpAddr, sha: &str) -> Finding {
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_790_000_000);
+        let mut f = Finding::tcp(ip, 443, PortState::Open, 64, t0);
+        f.service = "https".into();
+        f.tls = Some(Box::new(crate::finding::Tls {
+            version: "TLSv1.3".into(),
+            cipher: None,
+            cert: Some(crate::finding::Cert {
+                subject: "CN=www.lab".into(),
+                sha256: sha.into(),
+                ..Default::default()
+            }),
+        }));
+        f
+    }
+
+    fn aspect(port: &Finding, name: &str) -> Finding {
+        let mut a = port.clone();
+        a.reason = name.into();
+        a.service = name.into();
+        a.category = crate::finding::Category::Risky;
+        a.severity = crate::finding::Severity::High;
+        a
+    }
+
+    fn records(old: &[Finding], new: &[Finding]) -> Vec<serde_json::Value> {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (sorted(dir.path(), old), sorted(dir.path(), new));
+        let mut out = Vec::new();
+        // Port records only (a grade may change too).
+        diff_sorted(&a, &b, |c| {
+            if !matches!(c, Change::Grade { .. }) {
+                out.push(serde_json::from_slice(&c.record()?).unwrap());
+            }
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_new_certificate_is_a_change_naming_the_old_fingerprint() {
+        let ip: IpAddr = "198.19.0.4".parse().unwrap();
+        let (old, new) = (tls_port(ip, "aaaa"), tls_port(ip, "bbbb"));
+        let r = records(std::slice::from_ref(&old), std::slice::from_ref(&new));
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert_eq!(r[0]["change"], "changed");
+        assert_eq!(r[0]["tls"]["cert"]["sha256"], "bbbb");
+        assert_eq!(r[0]["was"]["cert_sha256"], "aaaa");
+        assert_eq!(r[0]["was"]["service"], "https");
+        // The same certificate: no change.
+        assert!(records(std::slice::from_ref(&old), std::slice::from_ref(&old)).is_empty());
+        // A scan that read no certificate is no evidence of a new one.
+        let mut bare = old.clone();
+        bare.tls = None;
+        assert!(records(&[bare], std::slice::from_ref(&old)).is_empty());
+        let text = Change::Changed {
+            old: Box::new(old),
+            new: Box::new(new),
+        }
+        .text();
+        assert!(text.contains("cert aaaa -> bbbb"), "{text}");
+    }
+
+    #[test]
+    fn a_certificate_crossing_into_expiring_then_expired_is_a_change() {
+        let ip: IpAddr = "198.19.0.4".parse().unwrap();
+        let port = tls_port(ip, "aaaa");
+        let expiring = aspect(&port, "tls-cert-expiring");
+        let expired = aspect(&port, "tls-cert-expired");
+        // Valid -> expiring: the aspect record appears as a change of the port.
+        let r = records(
+            std::slice::from_ref(&port),
+            &[port.clone(), expiring.clone()],
+        );
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert_eq!(r[0]["change"], "changed");
+        assert_eq!(r[0]["service"], "tls-cert-expiring");
+        assert_eq!(r[0]["was"]["service"], "https");
+        assert_eq!(r[0]["was"]["cert_sha256"], "aaaa");
+        // Expiring -> expired: one change, was names the expiring record.
+        let r = records(
+            &[port.clone(), expiring.clone()],
+            &[port.clone(), expired.clone()],
+        );
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert_eq!(r[0]["change"], "changed");
+        assert_eq!(r[0]["service"], "tls-cert-expired");
+        assert_eq!(r[0]["was"]["service"], "tls-cert-expiring");
+        assert_eq!(r[0]["was"]["cert_sha256"], "aaaa");
+        // Renewed: the port changed (new fingerprint), the problem closed.
+        let renewed = tls_port(ip, "cccc");
+        let r = records(
+            &[port.clone(), expired.clone()],
+            std::slice::from_ref(&renewed),
+        );
+        let kinds: Vec<(&str, &str)> = r
+            .iter()
+            .map(|v| {
+                (
+                    v["change"].as_str().unwrap(),
+                    v["service"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [("changed", "https"), ("closed", "tls-cert-expired")]
+        );
+        // Other problems open and close as records of their own; so does a
+        // port that is new altogether, with its problems.
+        let r = records(
+            std::slice::from_ref(&port),
+            &[port.clone(), aspect(&port, "tls-cert-self-signed")],
+        );
+        assert_eq!((r.len(), r[0]["change"].as_str()), (1, Some("opened")));
+        let r = records(&[], &[port.clone(), expired.clone()]);
+        assert!(r.iter().all(|v| v["change"] == "opened") && r.len() == 2);
+        let dir = tempfile::tempdir().unwrap();
+        let c = Changes::collect(
+            &sorted(dir.path(), &[port.clone(), expiring]),
+            &sorted(dir.path(), &[port, expired]),
+        )
+        .unwrap();
+        assert_eq!((c.opened, c.closed, c.changed), (0, 0, 1));
     }
 }

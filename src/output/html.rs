@@ -8,6 +8,10 @@
 //! hosts affected and what to do; the riskiest hosts (worst first, at most
 //! [`HOSTS_TABLE`](super::summary::HOSTS_TABLE) rows); the findings of the worst [`DETAIL_HOSTS`] hosts
 //! (at most [`DETAIL_FINDINGS`] each); then how the score is computed.
+//! When ports stated them, a TLS section (certificates expiring soonest
+//! first, the certificate and TLS problems with the hosts affected, the
+//! versions in use) and a table of the software and versions seen follow
+//! the service table.
 //! Whatever is not shown is counted, with a pointer to the CSV or NDJSON.
 //! Readable on a laptop screen and printable (print styles keep colours
 //! and repeat table headers). Every piece of text is escaped, banners
@@ -17,6 +21,7 @@
 //! findings), so rendering keeps nothing per finding.
 
 use super::diff::Changes;
+use super::facts::{FactsSummary, TLS_PROBLEMS};
 use super::sort::Sorted;
 use super::summary::{DETAIL_FINDINGS, DETAIL_HOSTS, HostDetail, Summary};
 use super::{ScanMeta, endpoint, escape, rfc3339};
@@ -133,6 +138,8 @@ table.fix { table-layout:fixed; }
 table.fix .after { font-size:15px; }
 table.fix .after .s { white-space:nowrap; }
 .gain { color:#2b8a3e; font-weight:600; }
+tr.bad td { background:#fff0f0; } tr.warn td { background:#fff8e1; }
+.bad-text { color:#c92a2a; font-weight:600; } .warn-text { color:#b35c00; font-weight:600; }
 footer { margin-top:36px; color:var(--muted); font-size:13px; }
 @media (max-width: 760px) { .top { flex-direction:column; align-items:flex-start; } }
 @media print {
@@ -480,6 +487,192 @@ fn services(out: &mut String, sum: &Summary) {
     }
 }
 
+/// Rows of the software table.
+pub const SOFTWARE_ROWS: usize = 100;
+
+/// Hosts as a short list of addresses (`a, b, c and 12 more`).
+fn host_list(sample: &[std::net::IpAddr], total: u64) -> String {
+    let mut s = sample
+        .iter()
+        .map(|ip| ip.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if total > sample.len() as u64 {
+        let _ = write!(s, " and {} more", total - sample.len() as u64);
+    }
+    s
+}
+
+/// How long until a certificate expires, said for people, and the row's
+/// class (`bad` expired, `warn` within 30 days).
+fn time_left(
+    expires: Option<std::time::SystemTime>,
+    now: std::time::SystemTime,
+) -> (String, &'static str) {
+    const DAY: u64 = 86_400;
+    match expires {
+        None => ("unreadable date".into(), "warn"),
+        Some(t) => match t.duration_since(now) {
+            Ok(d) => {
+                let days = d.as_secs() / DAY;
+                let class = if days < 30 { "warn" } else { "" };
+                (
+                    match days {
+                        0 => "expires today".into(),
+                        1 => "in 1 day".into(),
+                        n => format!("in {n} days"),
+                    },
+                    class,
+                )
+            }
+            Err(e) => {
+                let days = e.duration().as_secs() / DAY;
+                (
+                    match days {
+                        0 => "expired today".into(),
+                        1 => "expired 1 day ago".into(),
+                        n => format!("expired {n} days ago"),
+                    },
+                    "bad",
+                )
+            }
+        },
+    }
+}
+
+/// The TLS section: problems with the hosts affected, versions in use,
+/// certificates expiring soonest first (`now`: when the scan finished).
+fn tls_section(out: &mut String, f: &FactsSummary, now: std::time::SystemTime) {
+    if !f.any_tls() {
+        return;
+    }
+    out.push_str("<h2 id=\"tls\">TLS certificates and versions</h2>");
+    let versions = f
+        .versions
+        .iter()
+        .map(|(v, n)| {
+            format!(
+                "<strong>{}</strong> on {n} port{}",
+                esc(v),
+                if *n == 1 { "" } else { "s" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = write!(
+        out,
+        "<p class=\"lead\">{} port{} showed a certificate. Versions in use: {}.</p>",
+        f.cert_ports,
+        if f.cert_ports == 1 { "" } else { "s" },
+        if versions.is_empty() {
+            "none seen".to_string()
+        } else {
+            versions
+        }
+    );
+    let bad = f.problems.iter().any(|p| p.spread.ports > 0);
+    if bad {
+        out.push_str("<h3>Certificate and TLS problems</h3><table><thead><tr><th>Problem</th><th class=\"num\">Ports</th><th class=\"num\">Hosts</th><th>Hosts affected</th><th>What to do</th></tr></thead><tbody>");
+        for ((_, title), p) in TLS_PROBLEMS.iter().zip(&f.problems) {
+            if p.spread.ports == 0 {
+                continue;
+            }
+            let _ = write!(
+                out,
+                "<tr><td>{title}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
+                p.spread.ports,
+                p.spread.hosts,
+                esc(&host_list(&p.spread.sample, p.spread.hosts)),
+                esc(&p.mitigation)
+            );
+        }
+        out.push_str("</tbody></table>");
+    } else {
+        out.push_str("<p>No certificate or TLS version problem found.</p>");
+    }
+    if f.certs.is_empty() {
+        return;
+    }
+    out.push_str("<h3>Certificates, expiring soonest first</h3><table><thead><tr><th>Not after</th><th>Left</th><th>Endpoint</th><th>Subject</th><th>Issuer</th><th>Key</th><th>Signature</th><th>SHA-256</th></tr></thead><tbody>");
+    for c in &f.certs {
+        let (left, class) = time_left(c.expires, now);
+        let endpoint = match c.ip {
+            std::net::IpAddr::V4(ip) => format!("{ip}:{}/{}", c.port, c.proto),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]:{}/{}", c.port, c.proto),
+        };
+        let text_class = match class {
+            "bad" => " class=\"bad-text\"",
+            "warn" => " class=\"warn-text\"",
+            _ => "",
+        };
+        let self_signed = if c.self_signed {
+            " <span class=\"tag\">self-signed</span>"
+        } else {
+            ""
+        };
+        let fp = match c.sha256.get(..16) {
+            Some(h) if c.sha256.len() > 16 => format!("{h}…"),
+            _ => c.sha256.clone(),
+        };
+        let _ = write!(
+            out,
+            "<tr class=\"{class}\"><td class=\"mono\">{}</td><td{text_class}>{left}</td><td class=\"mono\">{}</td><td>{}</td><td>{}{self_signed}</td><td>{} {}</td><td>{}</td><td class=\"mono\" title=\"{}\">{}</td></tr>",
+            esc(&c.not_after),
+            esc(&endpoint),
+            esc(&c.subject),
+            esc(&c.issuer),
+            esc(&c.key),
+            c.key_bits,
+            esc(&c.sig),
+            esc(&c.sha256),
+            esc(&fp)
+        );
+    }
+    out.push_str("</tbody></table>");
+    if f.cert_ports > f.certs.len() as u64 {
+        let _ = write!(
+            out,
+            "<p class=\"hosts-list\">{} more certificates, expiring later, are in the CSV or NDJSON output.</p>",
+            f.cert_ports - f.certs.len() as u64
+        );
+    }
+}
+
+/// The software and versions the services stated.
+fn software_section(out: &mut String, f: &FactsSummary) {
+    if f.software.is_empty() {
+        return;
+    }
+    out.push_str("<h2 id=\"software\">Software and versions seen</h2><table><thead><tr><th>Product</th><th>Version</th><th class=\"num\">Ports</th><th class=\"num\">Hosts</th><th>Hosts</th></tr></thead><tbody>");
+    for s in f.software.iter().take(SOFTWARE_ROWS) {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td class=\"mono\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"mono hosts-list\">{}</td></tr>",
+            esc(&s.product),
+            s.version
+                .as_deref()
+                .map(esc)
+                .unwrap_or_else(|| "not stated".into()),
+            s.spread.ports,
+            s.spread.hosts,
+            esc(&host_list(&s.spread.sample, s.spread.hosts))
+        );
+    }
+    out.push_str("</tbody></table>");
+    let more = f.software.len().saturating_sub(SOFTWARE_ROWS);
+    if more > 0 || f.software_other > 0 {
+        let _ = write!(
+            out,
+            "<p class=\"hosts-list\">{more} more products and versions on fewer ports{}; the CSV or NDJSON output has every port's product and version.</p>",
+            if f.software_other > 0 {
+                format!(" and {} ports with yet other versions", f.software_other)
+            } else {
+                String::new()
+            }
+        );
+    }
+}
+
 fn hosts_table(out: &mut String, sum: &Summary) {
     out.push_str("<h2>Riskiest hosts</h2><table><thead><tr><th>Host</th><th>Grade</th><th class=\"num\">Score</th><th class=\"num\">Open</th><th class=\"num\">Expected</th><th class=\"num\">Critical</th><th class=\"num\">High</th><th class=\"num\">Medium</th><th class=\"num\">Low</th><th class=\"num\">Info</th></tr></thead><tbody>");
     for (i, h) in sum.worst.iter().enumerate() {
@@ -603,7 +796,7 @@ fn baseline(out: &mut String, c: &Changes) {
     out.push_str("<h2>What changed since the baseline</h2>");
     let _ = write!(
         out,
-        "<p class=\"lead\"><strong>{}</strong> ports newly open, <strong>{}</strong> closed, <strong>{}</strong> changed (service, protocol, category or severity), <strong>{}</strong> hosts changed grade.</p>",
+        "<p class=\"lead\"><strong>{}</strong> ports newly open, <strong>{}</strong> closed, <strong>{}</strong> changed (service, protocol, category, severity or certificate), <strong>{}</strong> hosts changed grade.</p>",
         c.opened, c.closed, c.changed, c.grades
     );
     if !c.any() {
@@ -660,6 +853,8 @@ pub fn document(sum: &Summary, meta: &ScanMeta) -> String {
     }
     categories(&mut out, sum);
     services(&mut out, sum);
+    tls_section(&mut out, &sum.facts, meta.finished);
+    software_section(&mut out, &sum.facts);
     hosts_table(&mut out, sum);
     out.push_str("<h2>Findings per host</h2>");
     if sum.riskiest.is_empty() {

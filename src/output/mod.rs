@@ -29,6 +29,7 @@
 
 pub mod csv_out;
 pub mod diff;
+pub mod facts;
 pub mod html;
 pub mod import;
 pub mod json_doc;

@@ -105,6 +105,8 @@ pub struct Summary {
     pub baseline: Option<Changes>,
     /// What to fix first (the best actions, bounded).
     pub fix_first: Plan,
+    /// Certificates, TLS problems and versions, software (bounded).
+    pub facts: super::facts::FactsSummary,
 }
 
 /// Order of a host among others: worst (lowest score) first, then address.
@@ -256,6 +258,7 @@ impl Builder {
         }
         self.plan.add(f);
         let s = &mut self.s;
+        s.facts.add(f);
         s.records += 1;
         s.ports[f.port as usize / 64] |= 1 << (f.port % 64);
         if f.proto == "udp" {
@@ -358,6 +361,7 @@ impl Summary {
                 hosts,
                 baseline: None,
                 fix_first: Plan::default(),
+                facts: Default::default(),
             },
             services: HashMap::new(),
             worst: BinaryHeap::new(),
@@ -376,6 +380,7 @@ impl Summary {
         let mut s = b.s;
         s.scan = b.scan.finish();
         s.fix_first = b.plan.finish();
+        s.facts.finish();
         s.worst = b.worst.into_sorted_vec().into_iter().map(|h| h.2).collect();
         s.riskiest = b
             .riskiest
