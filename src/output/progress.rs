@@ -63,7 +63,9 @@ fn now_ms() -> u64 {
 /// Enter a phase (its record count starts at zero); entering the phase
 /// already in force changes nothing.
 pub fn phase(p: Phase) {
-    if PHASE.swap(p as u8, Ordering::Relaxed) != p as u8 {
+    // A load first: called per record, it rarely has anything to change.
+    if PHASE.load(Ordering::Relaxed) != p as u8 && PHASE.swap(p as u8, Ordering::Relaxed) != p as u8
+    {
         RECORDS.store(0, Ordering::Relaxed);
         PHASE_AT.store(now_ms(), Ordering::Relaxed);
     }

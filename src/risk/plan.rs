@@ -644,6 +644,34 @@ mod tests {
     }
 
     #[test]
+    fn what_is_kept_is_bounded_and_the_worst_hosts_are_listed() {
+        let mut fs = Vec::new();
+        for h in 0..30u8 {
+            let ip = format!("198.19.2.{h}");
+            fs.push(rec(&ip, 23, "telnet", High));
+            // Host h has h low findings: the higher h, the worse.
+            for p in 0..h as u16 {
+                fs.push(rec(&ip, 1000 + p, "other", Low));
+            }
+        }
+        let plan = plan_of(&fs);
+        assert_eq!(plan.total, 30, "telnet and 29 low ports");
+        assert_eq!(plan.actions.len(), TOP_ACTIONS);
+        let telnet = plan.actions.iter().find(|a| a.service == "telnet").unwrap();
+        assert_eq!(telnet.hosts, 30);
+        assert_eq!(telnet.host_list.len(), ACTION_HOSTS);
+        let listed: Vec<String> = telnet.host_list.iter().map(|h| h.ip.to_string()).collect();
+        assert_eq!(listed[0], "198.19.2.29", "worst first");
+        assert_eq!(listed[ACTION_HOSTS - 1], "198.19.2.22");
+        assert!(
+            telnet
+                .host_list
+                .windows(2)
+                .all(|w| w[0].score <= w[1].score)
+        );
+    }
+
+    #[test]
     fn nothing_that_costs_nothing_makes_an_action() {
         let mut fs = vec![rec("198.19.0.1", 443, "https", Info)];
         let mut e = rec("198.19.0.1", 22, "ssh", Low);
