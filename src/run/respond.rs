@@ -52,6 +52,9 @@ pub struct Outcome {
     pub pseudo: bool,
     /// What a TLS handshake showed.
     pub tls: Option<Box<crate::finding::Tls>>,
+    /// A deprecated TLS version it still accepts (having negotiated a
+    /// newer one).
+    pub accepts_legacy: Option<String>,
 }
 
 /// Longest banner text in a finding (after escaping).
@@ -59,7 +62,7 @@ pub const BANNER_TEXT_MAX: usize = 256;
 
 /// Put what identification found into a finding (before the risk
 /// categorizer, which follows `protocol`); returns the deprecated TLS
-/// version when the port negotiated one.
+/// version when the port negotiated one, or still accepts one.
 pub fn apply(f: &mut crate::finding::Finding, o: Outcome) -> Option<String> {
     if let Some(p) = o.protocol {
         f.protocol = Some(p.to_string());
@@ -71,6 +74,7 @@ pub fn apply(f: &mut crate::finding::Finding, o: Outcome) -> Option<String> {
     f.tls = o.tls;
     (o.protocol == Some("tls") && crate::risk::protocol::is_legacy_tls(o.detail.as_deref()))
         .then(|| o.detail.unwrap_or_default())
+        .or(o.accepts_legacy)
 }
 
 /// What every responder shares with the collector and the status line.
@@ -354,6 +358,7 @@ impl<'a> Responder<'a> {
                         banner,
                         pseudo,
                         tls,
+                        accepts_legacy,
                     } = *d;
                     if identified.is_some() {
                         self.shared.identified.fetch_add(1, Ordering::Relaxed);
@@ -374,6 +379,7 @@ impl<'a> Responder<'a> {
                             banner: (!id.banner.is_empty()).then_some(id.banner),
                             pseudo: false,
                             tls,
+                            accepts_legacy: accepts_legacy.map(str::to_string),
                         },
                         None => Outcome {
                             protocol: None,
@@ -381,6 +387,7 @@ impl<'a> Responder<'a> {
                             banner: banner.filter(|b| !b.is_empty()),
                             pseudo,
                             tls: None,
+                            accepts_legacy: None,
                         },
                     };
                     if outcome != Outcome::default() {
