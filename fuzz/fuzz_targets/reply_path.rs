@@ -124,6 +124,16 @@ fuzz_target!(|data: &[u8]| {
             for h in hello::ALL {
                 let _ = identify::identify(data, Some(h), port);
             }
+            // A TLS flight (plain, and as TLS 1.3 with a client key) and
+            // the certificate facts of the same bytes.
+            let _ = identify::tls::facts(&identify::tls::read(data, None));
+            let ch = hello::client_hello([7; 32]);
+            let client = identify::tls::Client {
+                secret: [7; 32],
+                hello: &ch[5..],
+            };
+            let _ = identify::tls::read(data, Some(client));
+            let _ = identify::tls::cert_facts(data);
         }
         _ => {
             // Several packets in a row through one correlator, each with
