@@ -9,7 +9,9 @@
 //! (subject, issuer, dates to the second, key type and size, signature
 //! algorithm, SHA-256 fingerprint, SAN); the TLS 1.3-only server's
 //! certificate is read (decrypted); and the aspect records of each port are
-//! exactly the problems its certificate was made with.
+//! exactly the problems its certificate was made with, plus `tls-legacy`
+//! for the TLS 1.0-only server and for the one that prefers TLS 1.3 but
+//! still accepts TLS 1.0.
 
 mod common;
 
@@ -47,7 +49,7 @@ struct Server {
 
 const D: i64 = DAY as i64;
 
-const SERVERS: [Server; 11] = [
+const SERVERS: [Server; 12] = [
     Server {
         host: 1,
         name: "valid",
@@ -157,6 +159,17 @@ const SERVERS: [Server; 11] = [
         version: Some("-tls1_2"),
         negotiated: "TLSv1.2",
         problems: &[],
+    },
+    Server {
+        host: 12,
+        name: "mixed",
+        bits: 2048,
+        md: Some("sha256"),
+        from: -D,
+        until: 90 * D,
+        version: Some("-min_protocol=TLSv1"),
+        negotiated: "TLSv1.3",
+        problems: &["tls-version"],
     },
     Server {
         host: 11,
@@ -381,8 +394,13 @@ fn lab_up(dir: &Path) -> (Lab, Daemons) {
             "-cipher",
             "DEFAULT@SECLEVEL=0",
         ];
-        if let Some(v) = s.version {
-            args.push(v);
+        // Only the servers made to accept TLS 1.0 do (the capped hello).
+        match s.version {
+            Some(v) if v.starts_with("-min_protocol=") => {
+                args.extend(["-min_protocol", &v["-min_protocol=".len()..]]);
+            }
+            Some(v) => args.push(v),
+            None => args.extend(["-no_tls1", "-no_tls1_1"]),
         }
         daemons.start(&lab, "openssl", &args);
         rules += &format!(
@@ -510,6 +528,15 @@ fn certificates_are_read_in_the_scan_and_their_problems_are_records() {
             assert!(a["severity"].is_string() && !a["mitigation"].as_str().unwrap().is_empty());
             if a["reason"] != "tls-version" {
                 assert_eq!(a["service"], a["reason"], "{a}");
+            } else {
+                // The TLS 1.0-only server negotiated it; the one that
+                // prefers TLS 1.3 takes the best the capped hello offers.
+                let want = if s.name == "mixed" {
+                    "negotiates TLSv1.3 but still accepts TLSv1.1"
+                } else {
+                    "negotiated TLSv1.0"
+                };
+                assert!(a["rationale"].as_str().unwrap().contains(want), "{a}");
             }
         }
     }

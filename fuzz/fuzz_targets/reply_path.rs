@@ -144,6 +144,16 @@ fuzz_target!(|data: &[u8]| {
             }
             // Certificate names as the nmap XML writer splits them.
             let _ = nmap_xml::dn_pairs(&String::from_utf8_lossy(data));
+            // A TLS flight (plain, and as TLS 1.3 with a client key) and
+            // the certificate facts of the same bytes.
+            let _ = identify::tls::facts(&identify::tls::read(data, None));
+            let ch = hello::client_hello([7; 32]);
+            let client = identify::tls::Client {
+                secret: [7; 32],
+                hello: &ch[5..],
+            };
+            let _ = identify::tls::read(data, Some(client));
+            let _ = identify::tls::cert_facts(data);
         }
         _ => {
             // Several packets in a row through one correlator, each with

@@ -335,6 +335,34 @@ pub fn client_hello(secret: [u8; 32]) -> Vec<u8> {
     rec
 }
 
+/// A TLS ClientHello offering TLS 1.0 and 1.1 only (legacy version 1.1,
+/// no `supported_versions`, CBC suites): whether a server that prefers
+/// TLS 1.2 or 1.3 still accepts a deprecated version (RFC 8996).
+pub fn client_hello_legacy(random: [u8; 32]) -> Vec<u8> {
+    const SUITES: [u16; 7] = [0xc013, 0xc014, 0xc009, 0xc00a, 0x002f, 0x0035, 0x000a];
+    let mut exts = Vec::new();
+    ext(&mut exts, 0x000a, &[0x00, 0x04, 0x00, 0x17, 0x00, 0x18]);
+    ext(&mut exts, 0x000b, &[0x01, 0x00]);
+    ext(&mut exts, 0xff01, &[0x00]);
+    let mut hello = vec![0x03, 0x02]; // TLS 1.1 at most
+    hello.extend_from_slice(&random);
+    hello.push(0); // no session id
+    hello.extend_from_slice(&((SUITES.len() * 2) as u16).to_be_bytes());
+    SUITES
+        .iter()
+        .for_each(|c| hello.extend_from_slice(&c.to_be_bytes()));
+    hello.extend_from_slice(&[0x01, 0x00]);
+    hello.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+    hello.extend_from_slice(&exts);
+    let mut hs = vec![0x01];
+    hs.extend_from_slice(&(hello.len() as u32).to_be_bytes()[1..]);
+    hs.extend_from_slice(&hello);
+    let mut rec = vec![0x16, 0x03, 0x01];
+    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    rec.extend_from_slice(&hs);
+    rec
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,6 +433,19 @@ mod tests {
         assert_eq!(i, h.len());
         assert!(kinds.contains(&0x002b) && kinds.contains(&0x0033));
         assert!(!kinds.contains(&0x0000), "no SNI");
+    }
+
+    #[test]
+    fn the_legacy_hello_offers_tls_1_1_at_most() {
+        let c = client_hello_legacy([3; 32]);
+        assert_eq!(u16::from_be_bytes([c[3], c[4]]) as usize, c.len() - 5);
+        assert_eq!(
+            u32::from_be_bytes([0, c[6], c[7], c[8]]) as usize,
+            c.len() - 9
+        );
+        assert_eq!(&c[9..11], &[3, 2]);
+        // No supported_versions extension (0x002b) anywhere in it.
+        assert!(!c.windows(2).any(|w| w == [0x00, 0x2b]));
     }
 
     #[test]

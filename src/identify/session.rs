@@ -27,6 +27,12 @@
 //! An HTTP 400 to our plain request, or a TLS alert to a hello that was not
 //! TLS, is kept as a provisional name while the TLS attempt runs (a TLS port
 //! speaking HTTP errors, or TLS of which version?).
+//!
+//! A TLS server's first flight is followed for its certificate (see
+//! [`tls`]); one that negotiated TLS 1.2 or 1.3 then gets one more
+//! connection with a ClientHello capped at TLS 1.1
+//! ([`super::hello::client_hello_legacy`]): whether it still accepts a
+//! deprecated version ([`Done::accepts_legacy`]).
 
 use super::pseudo::{HostCounts, PseudoRule, Verdict};
 use super::{Attempt, Hello, Identified, handshake, identify, plan, raw_banner, tls};
@@ -116,6 +122,9 @@ pub struct Done {
     pub pseudo: bool,
     /// What its TLS handshake showed (version, cipher, leaf certificate).
     pub tls: Option<Box<crate::finding::Tls>>,
+    /// A deprecated TLS version (`TLSv1.0`, `TLSv1.1`) a server that
+    /// negotiated TLS 1.2 or 1.3 still accepted when offered nothing newer.
+    pub accepts_legacy: Option<&'static str>,
 }
 
 /// Whether the caller should still treat a captured packet as a reply.
@@ -174,6 +183,10 @@ struct Entry {
     flight_until: Option<Instant>,
     /// What the TLS handshake showed.
     tls: Option<Box<crate::finding::Tls>>,
+    /// The name found, while the capped (TLS 1.1) ClientHello's connection
+    /// runs.
+    legacy: Option<Identified>,
+    accepts_legacy: Option<&'static str>,
 }
 
 /// The table.
@@ -270,6 +283,25 @@ impl Sessions {
                 // A further attempt connected.
                 e.isn = seg.ack.wrapping_sub(1);
                 e.rcv_next = seg.seq.wrapping_add(1);
+                if e.legacy.is_some() {
+                    // The capped ClientHello, with the ACK.
+                    out.push(Out::Send(to_segment(&handshake::complete(seg))));
+                    let payload = super::hello::client_hello_legacy(rand::random());
+                    e.hello_len = payload.len();
+                    e.phase = Phase::Reply;
+                    e.deadline = now + self.cfg.max_wait;
+                    out.push(Out::Send(Segment {
+                        src: e.src,
+                        dst: key.0,
+                        sport: e.sport,
+                        dport: key.1,
+                        seq: e.isn.wrapping_add(1),
+                        ack: e.rcv_next,
+                        flags: tcp::PSH | tcp::ACK,
+                        payload,
+                    }));
+                    return Taken::Yes;
+                }
                 let a = attempts(key.1, self.cfg.fallbacks)[e.attempt];
                 start_attempt(e, a, self.cfg.max_wait, self.cfg.key, now, seg, out);
             } else if seg.dport == e.sport && e.phase != Phase::SynSent {
@@ -290,6 +322,7 @@ impl Sessions {
                 banner: None,
                 pseudo: false,
                 tls: None,
+                accepts_legacy: None,
             })));
             return Taken::Yes;
         }
@@ -317,6 +350,8 @@ impl Sessions {
             parked: false,
             flight_until: None,
             tls: None,
+            legacy: None,
+            accepts_legacy: None,
         };
         start_attempt(&mut e, a, self.cfg.max_wait, self.cfg.key, now, seg, out);
         self.entries.insert(key, e);
@@ -344,6 +379,31 @@ impl Sessions {
             || seg.flags & tcp::SYN != 0
         {
             return Taken::No;
+        }
+        if e.legacy.is_some() {
+            // The capped ClientHello's connection: a ServerHello of TLS 1.1
+            // or older is a deprecated version accepted; an alert, a reset
+            // or a close is a refusal.
+            if wire_len > 0 && seg.seq == e.rcv_next {
+                let take = seg.payload.len().min(DATA_MAX - e.data.len());
+                e.data.extend_from_slice(&seg.payload[..take]);
+                e.rcv_next = e.rcv_next.wrapping_add(wire_len as u32);
+            }
+            let f = tls::read(&e.data, None);
+            let over = f.version.is_some() || f.complete || seg.flags & (tcp::FIN | tcp::RST) != 0;
+            if over {
+                if seg.flags & tcp::RST == 0 {
+                    out.push(Out::Send(to_segment(&handshake::close(seg))));
+                }
+                let accepted = match f.version {
+                    Some(0x0301) => Some("TLSv1.0"),
+                    Some(0x0302) => Some("TLSv1.1"),
+                    Some(0x0300) => Some("SSLv3"),
+                    _ => None,
+                };
+                self.legacy_over(key, accepted, out);
+            }
+            return Taken::Yes;
         }
         if seg.flags & tcp::RST != 0 {
             // Reset: the service (or a firewall) refuses what we do; no
@@ -376,6 +436,25 @@ impl Sessions {
                     }
                     e.flight_until = None;
                     e.tls = tls::facts(&flight).map(Box::new);
+                    if matches!(flight.version, Some(0x0303 | 0x0304)) && self.cfg.sport_count > 1 {
+                        // Does it still accept TLS 1.0 or 1.1?
+                        out.push(Out::Send(to_segment(&handshake::close(seg))));
+                        e.legacy = Some(id);
+                        e.phase = Phase::SynSent;
+                        e.data.clear();
+                        e.hello_len = 0;
+                        let off = (e.sport.wrapping_sub(self.cfg.sport_base) as u32 + 1)
+                            % self.cfg.sport_count as u32;
+                        e.sport = self.cfg.sport_base + off as u16;
+                        e.deadline = now + SYN_WAIT;
+                        out.push(Out::Syn {
+                            src: e.src,
+                            dst: key.0,
+                            sport: e.sport,
+                            dport: key.1,
+                        });
+                        return Taken::Yes;
+                    }
                 }
                 out.push(Out::Send(to_segment(&handshake::close(seg))));
                 let rest = &attempts(key.1, self.cfg.fallbacks)[e.attempt + 1..];
@@ -431,6 +510,14 @@ impl Sessions {
             let Some(e) = self.entries.get_mut(&key) else {
                 continue;
             };
+            if e.legacy.is_some() {
+                // No answer to the capped ClientHello: not accepted.
+                if e.phase != Phase::SynSent {
+                    out.push(Out::Send(rst_of(e, key)));
+                }
+                self.legacy_over(key, None, out);
+                continue;
+            }
             if e.flight_until.is_some() {
                 // The flight's time is over: what arrived of it.
                 out.push(Out::Send(rst_of(e, key)));
@@ -461,6 +548,17 @@ impl Sessions {
         }
     }
 
+    /// The capped ClientHello's connection is over: the port is done with
+    /// the name found before, and whether a deprecated version was accepted.
+    fn legacy_over(&mut self, key: (u32, u16), accepted: Option<&'static str>, out: &mut Vec<Out>) {
+        let Some(e) = self.entries.get_mut(&key) else {
+            return;
+        };
+        e.accepts_legacy = accepted;
+        let id = e.legacy.take();
+        self.finish(key, id, out);
+    }
+
     /// A TLS flight followed for its certificate ends (time, close, or the
     /// scan's end) before it was whole: the port is done with what arrived
     /// (version and cipher at least).
@@ -484,6 +582,10 @@ impl Sessions {
                 && !matches!(e.phase, Phase::SynSent | Phase::Parked)
             {
                 out.push(Out::Send(rst_of(e, key)));
+            }
+            if self.entries.get(&key).is_some_and(|e| e.legacy.is_some()) {
+                self.legacy_over(key, None, out);
+                continue;
             }
             if self
                 .entries
@@ -601,6 +703,7 @@ impl Sessions {
             banner,
             pseudo,
             tls: e.tls.take(),
+            accepts_legacy: e.accepts_legacy,
         })));
     }
 }
@@ -1166,9 +1269,45 @@ mod tests {
                 out.clear();
             }
         }
+        // TLS 1.2: the connection is reset, and one more opens with a
+        // ClientHello capped at TLS 1.1.
+        assert!(done(&out).is_empty());
+        assert_eq!(sends(&out).last().unwrap().flags, tcp::RST);
+        assert_eq!(
+            out.last(),
+            Some(&Out::Syn {
+                src: US,
+                dst: HOST,
+                sport: BASE + 1,
+                dport: 443
+            })
+        );
+        out.clear();
+        t.on_syn_ack(
+            now,
+            &syn_ack(HOST, 443, BASE + 1),
+            reply(HOST, 443),
+            &mut out,
+        );
+        let capped = sends(&out)[1].payload.clone();
+        assert_eq!(&capped[9..11], &[3, 2], "TLS 1.1 at most");
+        out.clear();
+        // It answers with a TLS 1.0 ServerHello: a deprecated version accepted.
+        let sh = record(0x16, &server_hello12(0x0301, 0x002f));
+        let s = seg(
+            HOST,
+            443,
+            BASE + 1,
+            tcp::ACK,
+            SEQ + 1,
+            ISN + 1 + capped.len() as u32,
+            &sh,
+        );
+        t.on_segment(now, &s, sh.len(), &mut out);
         let d = done(&out);
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].identified.as_ref().unwrap().protocol, "tls");
+        assert_eq!(d[0].accepts_legacy, Some("TLSv1.0"));
         let tls = d[0].tls.as_ref().unwrap();
         assert_eq!(tls.version, "TLSv1.2");
         assert_eq!(tls.cert.as_ref().unwrap().subject, "CN=rsa");
@@ -1202,7 +1341,12 @@ mod tests {
             &flight[300..],
         );
         t.on_segment(now, &s, flight.len() - 300, &mut out);
-        assert!(done(&out)[0].tls.as_ref().unwrap().cert.is_some());
+        assert!(done(&out).is_empty(), "the capped hello's connection first");
+        // Its SYN goes unanswered: the port is done, no deprecated version.
+        t.tick(now + SYN_WAIT, &mut out);
+        let d = done(&out);
+        assert!(d[0].tls.as_ref().unwrap().cert.is_some());
+        assert_eq!(d[0].accepts_legacy, None);
         out.clear();
 
         // A flight that stops short: at its time, the port is done with the

@@ -103,10 +103,22 @@ pub const LEGACY_TLS_REASON: &str = "tls-version";
 pub fn legacy_tls_finding(finding: &Finding, version: &str) -> Finding {
     let mut f = finding.clone();
     f.reason = LEGACY_TLS_REASON.to_string();
-    f.rationale = format!(
-        "The service negotiated {version}, deprecated by RFC 8996: weak ciphers and \
-         downgrade attacks (BEAST, POODLE) expose what it carries."
-    );
+    let preferred = finding
+        .tls
+        .as_ref()
+        .map(|t| t.version.as_str())
+        .filter(|v| !is_legacy_tls(Some(v)));
+    f.rationale = match preferred {
+        Some(p) => format!(
+            "The service negotiates {p} but still accepts {version}, deprecated by RFC 8996: \
+             a client that offers no more, or an attacker who strips the rest, gets weak \
+             ciphers and downgrade attacks (BEAST, POODLE)."
+        ),
+        None => format!(
+            "The service negotiated {version}, deprecated by RFC 8996: weak ciphers and \
+             downgrade attacks (BEAST, POODLE) expose what it carries."
+        ),
+    };
     rate_legacy_tls(&mut f);
     f
 }

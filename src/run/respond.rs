@@ -54,6 +54,9 @@ pub struct Outcome {
     pub tls: Option<Box<crate::finding::Tls>>,
     /// Product, version and HTTP facts (escaped, bounded).
     pub facts: crate::identify::Facts,
+    /// A deprecated TLS version it still accepts (having negotiated a
+    /// newer one).
+    pub accepts_legacy: Option<String>,
 }
 
 /// Longest banner text in a finding (after escaping).
@@ -61,7 +64,7 @@ pub const BANNER_TEXT_MAX: usize = 256;
 
 /// Put what identification found into a finding (before the risk
 /// categorizer, which follows `protocol`); returns the deprecated TLS
-/// version when the port negotiated one.
+/// version when the port negotiated one, or still accepts one.
 pub fn apply(f: &mut crate::finding::Finding, o: Outcome) -> Option<String> {
     if let Some(p) = o.protocol {
         f.protocol = Some(p.to_string());
@@ -76,6 +79,7 @@ pub fn apply(f: &mut crate::finding::Finding, o: Outcome) -> Option<String> {
     f.http = o.facts.http.map(Box::new);
     (o.protocol == Some("tls") && crate::risk::protocol::is_legacy_tls(o.detail.as_deref()))
         .then(|| o.detail.unwrap_or_default())
+        .or(o.accepts_legacy)
 }
 
 /// What every responder shares with the collector and the status line.
@@ -359,6 +363,7 @@ impl<'a> Responder<'a> {
                         banner,
                         pseudo,
                         tls,
+                        accepts_legacy,
                     } = *d;
                     if identified.is_some() {
                         self.shared.identified.fetch_add(1, Ordering::Relaxed);
@@ -380,6 +385,7 @@ impl<'a> Responder<'a> {
                             pseudo: false,
                             tls,
                             facts: id.facts,
+                            accepts_legacy: accepts_legacy.map(str::to_string),
                         },
                         None => Outcome {
                             protocol: None,
@@ -388,6 +394,7 @@ impl<'a> Responder<'a> {
                             pseudo,
                             tls: None,
                             facts: Default::default(),
+                            accepts_legacy: None,
                         },
                     };
                     if outcome != Outcome::default() {
@@ -454,6 +461,7 @@ mod tests {
                 pseudo: false,
                 tls: None,
                 facts: id.facts,
+                accepts_legacy: None,
             },
         );
         assert_eq!(legacy, None);
