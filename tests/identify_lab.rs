@@ -359,6 +359,96 @@ fn identify_lab(dir: &Path) -> (Lab, Daemons, TelnetReaper) {
 }
 
 /// The RST guards' nftables tables (`synsweep_<pid>`) in the scanner namespace.
+/// The upstream version of a Debian package (`1:9.2p1-2+deb12u3` ->
+/// `9.2p1`).
+fn upstream(pkg: &str) -> String {
+    let out = Command::new("dpkg-query")
+        .args(["-W", "-f", "${Version}", pkg])
+        .output()
+        .expect("dpkg-query");
+    let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let v = v.split_once(':').map_or(v.as_str(), |x| x.1);
+    v.rsplit_once('-').map_or(v, |x| x.0).to_string()
+}
+
+/// What a daemon says its version is (`nginx -v`, `memcached -V`): the
+/// text after `prefix` on the line that has it.
+fn daemon_says(program: &str, arg: &str, prefix: &str) -> String {
+    let out = Command::new(program).arg(arg).output().expect(program);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.lines()
+        .find_map(|l| l.split_once(prefix).map(|x| x.1))
+        .unwrap_or_else(|| panic!("{program} {arg} says no {prefix:?}: {text}"))
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The product and version each real host's daemons state, as the daemons
+/// themselves (and Debian's packages) give them: sshd on 22 and 443,
+/// nginx on 80 and 7777 (with the HTTP facts), vsftpd on 21, memcached on
+/// 11211; redis when its INFO came in the reply it was named from.
+fn stated_facts_match_the_daemons(recs: &[Value]) {
+    let ssh = upstream("openssh-server");
+    // sshd -V names the release without the portable suffix (9.2).
+    let sshd = daemon_says("/usr/sbin/sshd", "-V", "OpenSSH_");
+    assert!(
+        ssh.starts_with(sshd.trim_end_matches(',')),
+        "{ssh} vs sshd -V {sshd}"
+    );
+    let nginx = daemon_says("/usr/sbin/nginx", "-v", "nginx/");
+    assert_eq!(nginx, upstream("nginx"));
+    let vsftpd = upstream("vsftpd");
+    let memcached = daemon_says("memcached", "-V", "memcached ");
+    let redis = daemon_says("redis-server", "-v", "v=");
+    let want: [(u16, &str, &str); 6] = [
+        (22, "OpenSSH", &ssh),
+        (443, "OpenSSH", &ssh),
+        (80, "nginx", &nginx),
+        (7777, "nginx", &nginx),
+        (21, "vsFTPd", &vsftpd),
+        (11211, "memcached", &memcached),
+    ];
+    for h in hosts(REAL) {
+        let at = |port: u16| {
+            recs.iter()
+                .find(|r| r["ip"] == h.to_string() && r["port"] == port && r["reason"] == "syn-ack")
+                .unwrap_or_else(|| panic!("{h}:{port} missing"))
+        };
+        for (port, product, version) in want {
+            let r = at(port);
+            assert_eq!(
+                (r["product"].as_str(), r["version"].as_str()),
+                (Some(product), Some(version)),
+                "{h}:{port}: {r}"
+            );
+        }
+        for port in [80, 7777] {
+            let http = &at(port)["http"];
+            assert_eq!(http["status"], 200, "{h}:{port}: {http}");
+            assert_eq!(http["server"], format!("nginx/{nginx}"), "{h}:{port}");
+        }
+        for port in [6379, 7379] {
+            let r = at(port);
+            if r.get("product").is_some() {
+                assert_eq!(
+                    (r["product"].as_str(), r["version"].as_str()),
+                    (Some("Redis"), Some(redis.as_str()))
+                );
+            }
+        }
+        // Services that state nothing carry no facts.
+        for port in [23, 1883, 8080] {
+            assert!(at(port).get("product").is_none(), "{h}:{port}");
+        }
+    }
+}
+
 fn guard_tables(lab: &Lab) -> Vec<String> {
     let out = lab.run_in_scanner(Command::new("nft").args(["list", "tables"]));
     assert!(out.status.success(), "nft list tables");
@@ -498,6 +588,7 @@ fn real_daemons_are_identified_middleboxes_are_pseudo_and_nothing_is_left_behind
     }
     assert_eq!(pairs(&plain), truth, "--no-identify");
     assert_eq!(pairs(&recs), truth, "identifying");
+    stated_facts_match_the_daemons(&recs);
     assert!(
         plain.iter().all(|r| r.get("protocol").is_none()),
         "--no-identify identified something"
