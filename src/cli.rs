@@ -66,7 +66,7 @@ pub enum Command {
     Scan(ScanArgs),
     /// Turn findings files into any output format, applying a policy again
     #[command(
-        after_long_help = "Examples:\n  synsweep report findings.ndjson -o report.html\n  synsweep report a.ndjson b.ndjson -o all.xml -o all.csv --policy policy.toml\n  synsweep report today.ndjson --baseline last-week.ndjson -o report.html"
+        after_long_help = "Examples:\n  synsweep report findings.ndjson -o report.html\n  synsweep report a.ndjson b.ndjson -o all.xml -o all.csv --policy policy.toml\n  synsweep report today.ndjson --baseline last-week.ndjson -o report.html\n  synsweep report nmap-scan.xml masscan.json -o report.html\n\nInputs: synsweep NDJSON, nmap XML (-oX), masscan -oJ or -oL, zmap CSV (saddr,sport),\nnaabu JSON lines; told by their content."
     )]
     Report(ReportArgs),
     /// Merge findings files into one, removing duplicates
@@ -189,7 +189,7 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
 
-    /// An older scan's findings (NDJSON): the HTML report shows what changed since
+    /// An older scan's findings (any input format): the HTML report shows what changed since
     #[arg(long, value_name = "OLD")]
     pub baseline: Option<PathBuf>,
 
@@ -227,7 +227,7 @@ pub struct ScanArgs {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// NDJSON findings files
+    /// Findings files: synsweep NDJSON, nmap XML, masscan JSON or list, zmap CSV, naabu JSON lines
     #[arg(value_name = "FINDINGS", required = true)]
     pub inputs: Vec<PathBuf>,
     /// Output file; format from the extension (repeatable)
@@ -249,10 +249,10 @@ pub struct ReportArgs {
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// The older scan's findings (NDJSON)
+    /// The older scan's findings (synsweep NDJSON, nmap XML, masscan, zmap or naabu results)
     #[arg(value_name = "OLD")]
     pub old: PathBuf,
-    /// The newer scan's findings (NDJSON)
+    /// The newer scan's findings (same formats)
     #[arg(value_name = "NEW")]
     pub new: PathBuf,
     /// Change records file (NDJSON); '-' is stdout
@@ -265,7 +265,7 @@ pub struct DiffArgs {
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// NDJSON findings files
+    /// Findings files: synsweep NDJSON, nmap XML, masscan JSON or list, zmap CSV, naabu JSON lines
     #[arg(value_name = "FINDINGS", required = true)]
     pub inputs: Vec<PathBuf>,
     /// The merged file; format from the extension

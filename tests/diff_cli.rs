@@ -56,7 +56,11 @@ fn records(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| {
+            let v = serde_json::from_str(l).unwrap();
+            common::schema::check_record(&v);
+            v
+        })
         .collect()
 }
 

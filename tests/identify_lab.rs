@@ -663,7 +663,7 @@ fn real_daemons_are_identified_middleboxes_are_pseudo_and_nothing_is_left_behind
     }
     // The JSON document keeps that record next to the port's too (its
     // deduplication tells the two apart).
-    let doc: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let doc: Value = common::schema::read_document(&json);
     let doc_legacy = doc["findings"]
         .as_array()
         .unwrap()

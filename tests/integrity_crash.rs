@@ -143,8 +143,7 @@ fn sigkill_midway_leaves_complete_parseable_lines() {
         } else {
             assert!(warnings <= 1, "{err}");
         }
-        let doc: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&out_json).unwrap()).unwrap();
+        let doc: serde_json::Value = common::schema::read_document(&out_json);
         assert_eq!(doc["findings"].as_array().unwrap().len(), seen.len());
     }
 

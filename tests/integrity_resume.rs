@@ -124,8 +124,7 @@ fn sigint_then_resume_covers_the_space_exactly_once() {
     assert!(recs.len() > after1, "the resumed run appended nothing");
 
     // The JSON document holds the findings of both runs.
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(cwd.join("f.json")).unwrap()).unwrap();
+    let doc: serde_json::Value = common::schema::read_document(&cwd.join("f.json"));
     let doc_pairs: BTreeSet<_> = doc["findings"]
         .as_array()
         .expect("findings array")

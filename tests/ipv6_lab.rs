@@ -259,8 +259,7 @@ fn mixed_scan_of_an_ipv6_112_and_an_ipv4_20_finds_every_open_pair_once() {
         let want = inside && r["port"] == 22;
         assert_eq!(r["expected"], want, "{r}");
     }
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(cwd.join("f.json")).unwrap()).unwrap();
+    let doc: serde_json::Value = common::schema::read_document(&cwd.join("f.json"));
     assert!(
         doc["findings"]
             .as_array()

@@ -121,8 +121,7 @@ fn merge_removes_every_duplicate_and_report_writes_every_format() {
     }
     check(&cmd.output().unwrap());
     assert_eq!(keys(&outs[0]).len(), 33);
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&outs[1]).unwrap()).unwrap();
+    let doc: serde_json::Value = common::schema::read_document(&outs[1]);
     assert_eq!(doc["findings"].as_array().unwrap().len(), 33);
     assert!(doc["score"]["grade"].is_string());
     assert_eq!(

@@ -107,8 +107,7 @@ fn a_paused_document_is_finished_by_the_resumed_scan_with_both_runs() {
         );
         // The paused document already shows the first run.
         if name == "doc.json" {
-            let doc: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let doc: serde_json::Value = common::schema::read_document(&path);
             assert_eq!(doc["findings"].as_array().unwrap().len(), first.len());
         }
         // Resume: append to the spill; a finding reported again (after a
@@ -123,7 +122,7 @@ fn a_paused_document_is_finished_by_the_resumed_scan_with_both_runs() {
         let text = std::fs::read_to_string(&path).unwrap();
         match name {
             "doc.json" => {
-                let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+                let doc: serde_json::Value = common::schema::read_document(&path);
                 let fs = doc["findings"].as_array().unwrap();
                 assert_eq!(fs.len(), all.len());
                 assert_eq!(doc["hosts"].as_array().unwrap().len(), 40);

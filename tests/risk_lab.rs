@@ -87,8 +87,7 @@ fn lab_findings_carry_the_risk_picture() {
         assert_eq!(r["expected"], expected, "{r}");
     }
     // The JSON document grades every host; the policy host differs from the others only by 3389.
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let doc: serde_json::Value = common::schema::read_document(&json);
     let hosts: BTreeMap<String, (u64, String)> = doc["hosts"]
         .as_array()
         .unwrap()

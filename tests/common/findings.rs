@@ -5,13 +5,19 @@ use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-/// Every record of an NDJSON findings file (panics on a line that does not parse).
+/// Every record of an NDJSON findings file (panics on a line that does not
+/// parse, or a record that does not validate against the published schema).
 pub fn records(path: &Path) -> Vec<serde_json::Value> {
     let text =
         std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     text.lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad NDJSON line {l:?}: {e}")))
+        .map(|l| {
+            let v =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("bad NDJSON line {l:?}: {e}"));
+            super::schema::check_record(&v);
+            v
+        })
         .collect()
 }
 

@@ -46,6 +46,7 @@ pub mod daemons;
 pub mod findings;
 pub mod forge;
 pub mod run;
+pub mod schema;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
