@@ -524,6 +524,18 @@ mod tests {
     }
 
     #[test]
+    fn tx_backends() {
+        assert_eq!(TxBackend::parse("auto").unwrap(), TxBackend::Auto);
+        assert_eq!(TxBackend::parse("xdp").unwrap(), TxBackend::Xdp);
+        assert_eq!(TxBackend::parse("packet").unwrap(), TxBackend::Packet);
+        for bad in ["", "XDP", "af_xdp", "pcap"] {
+            let e = TxBackend::parse(bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert!(e.to_string().contains("--tx-backend"), "{e}");
+        }
+    }
+
+    #[test]
     fn shards() {
         assert_eq!(parse_shard("1/3").unwrap(), (0, 3));
         assert_eq!(parse_shard("3/3").unwrap(), (2, 3));

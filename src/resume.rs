@@ -108,8 +108,8 @@ impl PausedScan {
         std::fs::rename(tmp, path)
     }
 
-    /// The arguments of the resumed run: the file's, with `--rate`, `--wait`
-    /// and `-q` taken from the command line when given there.
+    /// The arguments of the resumed run: the file's, with `--rate`, `--wait`,
+    /// `--tx-backend` and `-q` taken from the command line when given there.
     pub fn merge_args(&self, given: &ScanArgs) -> ScanArgs {
         let mut a = self.args.clone();
         a.seed = Some(self.seed);

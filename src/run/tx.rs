@@ -155,7 +155,8 @@ pub fn senders(cfg: &ScanConfig, routes: &Routes, routes6: &Routes6) -> usize {
 
 /// Open the ways out of `senders` senders, and the lines that say where
 /// AF_XDP is not used (and why). With `--tx-backend xdp`, a path where it
-/// cannot be used is an error.
+/// cannot be used is an error, except the loopback path to our own
+/// addresses in a scan that has links besides (raw IP, said in one line).
 pub fn open(
     cfg: &ScanConfig,
     routes: &Routes,
@@ -169,6 +170,9 @@ pub fn open(
         }
     };
     let forced = cfg.tx_backend == TxBackend::Xdp;
+    let links = ifaces(routes, routes6)
+        .iter()
+        .any(|i| i.link != Link::Loopback);
     let mut sets = Vec::with_capacity(senders);
     for t in 0..senders {
         let packet = packet_sockets(routes, routes6)?;
@@ -232,7 +236,9 @@ pub fn open(
                     set.of_path.push(set.outs.len());
                     set.outs.push(Out::Xdp(x));
                 }
-                Err((why, _)) if forced => {
+                // Our own addresses in a scan that has links besides:
+                // loopback, as AF_XDP on the links is what was asked for.
+                Err((why, _)) if forced && !(iface.link == Link::Loopback && links) => {
                     return Err(Error::runtime(format!("--tx-backend xdp: {why}")));
                 }
                 Err((why, how)) => {
