@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Memory and time of synsweep's outputs at 1.3M findings (issue 10): peak RSS
+# Memory and time of synsweep's outputs at 1.3M findings: peak RSS
 # (/usr/bin/time -v) and wall time of `report` to HTML, JSON, nmap XML and CSV,
 # and of `merge` of three overlapping files; and of the scan side's document
 # writers (spill, sort, render) fed the same number of findings.

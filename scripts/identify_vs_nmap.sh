@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Service identification side by side in one lab run (issue 15): synsweep
+# Service identification side by side in one lab run: synsweep
 # (identification on by default), synsweep --no-identify (the SYN scan it
 # costs against) and nmap -sV, on the same real Debian daemons; share of
 # open ports named correctly, named wrongly, and wall time.

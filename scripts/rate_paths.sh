@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# How `--rate max` behaves behind a bottleneck on the path (issue 13), side by
+# How `--rate max` behaves behind a bottleneck on the path, side by
 # side with fixed rates, in one run. Each case builds the lab (198.19.0.0/16,
 # ports 22,80 open, a quarter of hosts alive; 32768 open pairs), adds an
 # nftables policer in the target namespace, scans 22,80,443, and prints wall

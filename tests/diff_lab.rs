@@ -1,4 +1,4 @@
-//! `synsweep diff` on two real scans of the same lab (issue 10): between
+//! `synsweep diff` on two real scans of the same lab: between
 //! the scans one port is closed on one host (nftables answers its SYNs with
 //! a RST) and another is opened on another host (a listener bound to that
 //! address). The diff reports exactly those two ports, exits 1, and a scan

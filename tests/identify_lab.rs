@@ -5,7 +5,7 @@
 //! and a block of middlebox hosts that SYN-ACK every port and never say a
 //! word (every port redirected to a listener that never accepts).
 //!
-//! What it must show (issue 15): every open port is found (the same set as
+//! What it must show: every open port is found (the same set as
 //! `--no-identify`), at least 99% of them are identified with the right
 //! protocol and none wrongly, services on unexpected ports are rated as
 //! what they are, every port of the middleboxes is pseudo, and no RST

@@ -1,4 +1,4 @@
-//! Hostile banners (issue 15) and IPv6 addresses in every format. A banner
+//! Hostile banners and IPv6 addresses in every format. A banner
 //! is attacker-controlled: markup and script for the HTML report, a
 //! spreadsheet formula for the CSV, terminal escapes for whatever prints
 //! it, 5 KB of binary junk. Each writer must neutralize what its reader

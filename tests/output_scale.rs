@@ -1,4 +1,4 @@
-//! Documents at scale and across a pause (issue 10): the HTML report of
+//! Documents at scale and across a pause: the HTML report of
 //! 300,000 findings stays under 5 MB and still renders the grade and the
 //! total count of open ports in headless Chromium; a document written by a
 //! paused scan and finished by the resumed one holds the findings of both

@@ -1,4 +1,4 @@
-//! Scans over every kind of path a user meets (issue 9), each checked against
+//! Scans over every kind of path a user meets, each checked against
 //! its lab's ground truth: a LAN (on-link hosts, each at its own MAC, found by
 //! an ARP sweep), a VPN (a layer-3 tun, no Ethernet header) and two routes
 //! through two interfaces and gateways in one scan, plus targets with no
@@ -86,7 +86,7 @@ fn lan_scan_of_the_whole_slash_24_finds_every_open_port_at_each_hosts_mac() {
     assert!(c.arp_requests >= 253, "no ARP sweep of the /24: {c:?}");
 }
 
-/// Only the range of live hosts, a /24 with holes: the bug of issue 9 sent
+/// Only the range of live hosts, a /24 with holes: an earlier bug sent
 /// every probe to the first host's MAC and found 2 of 24 open ports.
 #[test]
 fn lan_scan_of_a_range_probes_each_host_at_its_own_mac() {

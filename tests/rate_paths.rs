@@ -1,4 +1,4 @@
-//! `--rate max` and paced sending behind a bottleneck on the path (issue 13),
+//! `--rate max` and paced sending behind a bottleneck on the path,
 //! checked against the lab's ground truth. The lab (tests/common) gets an
 //! nftables policer of our own in its target namespace: SYNs policed on the
 //! way in, or SYN-ACKs on the way back. Lab: 198.19.0.0/16 x 22,80,443,

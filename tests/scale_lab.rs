@@ -1,4 +1,4 @@
-//! Results at internet scale (issue 10): a lab where every one of 65,536
+//! Results at internet scale: a lab where every one of 65,536
 //! hosts answers on 20 ports, 1,310,720 open ports. The scan reports each
 //! exactly once while its memory stays flat (peak RSS at most 64 MiB, with an
 //! NDJSON stream and an HTML document spilled to disk), and the HTML report

@@ -473,13 +473,11 @@ impl RawIpSocket {
         })
     }
 
-    // synsweep-identify (issue 15): begin
     /// Mark what this socket sends (`SO_MARK`, needs CAP_NET_ADMIN): the
     /// RST guard lets marked RSTs of our own pass.
     pub fn set_mark(&self, mark: u32) -> io::Result<()> {
         setsockopt(self.fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_MARK, &mark)
     }
-    // synsweep-identify: end
 }
 
 /// Where probes go: an interface (frames with Ethernet headers) or the raw
@@ -501,7 +499,6 @@ impl TxSocket {
     }
 }
 
-// synsweep-ipv6 (issue 12): begin
 /// A raw IPv6 socket with our own headers (`IPPROTO_RAW` implies
 /// `IPV6_HDRINCL`): the way to reach `::1` and our own IPv6 addresses,
 /// where AF_PACKET frames on `lo` would be dropped.
@@ -570,9 +567,7 @@ impl RawIp6Socket {
         Ok(i)
     }
 }
-// synsweep-ipv6: end
 
-// synsweep-rate (issue 13): begin
 /// Let this thread's sleeps end within a microsecond of their deadline
 /// instead of the default 50 us timer slack: the sender's paced batches are
 /// a few hundred microseconds apart.
@@ -580,7 +575,6 @@ pub fn fine_timer_slack() -> io::Result<()> {
     // SAFETY: prctl(PR_SET_TIMERSLACK) takes an integer and touches no memory.
     cvt(unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) }).map(drop)
 }
-// synsweep-rate: end
 
 #[cfg(test)]
 mod tests {

@@ -73,7 +73,7 @@ pub fn run(
         held_back(&mut st, ident);
         let c = &mut st.corr;
         for r in &batch {
-            // synsweep-identify (issue 15): what identification found.
+            // What identification found.
             let outcome = ident
                 .filter(|_| r.proto == crate::probe::Proto::Tcp && r.state == PortState::Open)
                 .and_then(|s| match r.target {

@@ -5,7 +5,7 @@
 //! - [`recv`]: a receiver thread per interface, capturing and classifying;
 //! - [`collect`]: the collector, correlating and writing findings;
 //! - [`status`]: the status line and the summary;
-//! - [`respond`]: service identification on open ports (issue 15);
+//! - [`respond`]: service identification on open ports;
 //!
 //! and [`run`] here, which wires them for one scan: paths and the ARP
 //! sweep, sockets, privilege drop, signals, the core's loop, and the paused
@@ -268,8 +268,8 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         }
     }
     let tx_sets: Vec<Mutex<tx::TxSet>> = tx_sets.into_iter().map(Mutex::new).collect();
-    // synsweep-identify (issue 15): begin. RST suppression and the
-    // follow-up sockets, while we still have the privileges.
+    // Identification: RST suppression and the follow-up sockets, while we
+    // still have the privileges.
     let guard = if !cfg.args.no_identify && !cfg.ports.is_empty() {
         match respond::Guard::install(sport_base, SPORT_COUNT) {
             Ok(g) => Some(g),
@@ -287,7 +287,6 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     };
     let ident = respond::Shared::default();
     let ident_on = resp_tx.as_ref().map(|_| &ident);
-    // synsweep-identify: end
     if !cfg.keep_root {
         crate::net::privilege::drop_privileges().map_err(|e| {
             Error::runtime(format!(

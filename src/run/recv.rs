@@ -46,7 +46,7 @@ pub fn run(
     while !stop.load(Ordering::Relaxed) {
         let n = sock.recv_batch(&mut batch)?;
         let at = Instant::now();
-        // synsweep-identify (issue 15): identification sees every packet
+        // Identification sees every packet
         // first, and forwards open ports when they are done.
         let mut v = Vec::with_capacity(n);
         if let Some(r) = responder.as_mut() {
@@ -68,7 +68,6 @@ pub fn run(
                 {
                     continue;
                 }
-                // synsweep-identify: end
                 match c.map(|(_, c)| c) {
                     Some(Ok(c)) => v.push(c),
                     None | Some(Err(Reject::Malformed)) => {
