@@ -202,6 +202,21 @@ fn report_outputs_and_diff_records_validate() {
     check_ndjson(&nd);
     let d = read_document(&doc);
     assert_eq!(d["findings"].as_array().unwrap().len(), 3);
+    // The document reads back (report reads synsweep's JSON document too).
+    let again = dir.path().join("again.ndjson");
+    check(
+        &synsweep()
+            .arg("report")
+            .arg(&doc)
+            .arg("-o")
+            .arg(&again)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        std::fs::read_to_string(&again).unwrap(),
+        std::fs::read_to_string(&nd).unwrap()
+    );
     // A document whose findings break the record schema fails.
     let mut broken = d.clone();
     broken["findings"][0]["port"] = json!(-1);

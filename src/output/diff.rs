@@ -28,7 +28,7 @@
 //! kind. Only open ports are compared (closed records from `--show-closed`
 //! are ignored). Exit status: 0 no change, 1 changes, 2 bad input.
 
-use super::import::{Input, Kind};
+use super::import::Input;
 use super::sort::{Findings, Sorted, Sorter};
 use crate::error::{Error, Result};
 use crate::finding::{Finding, PortState, terminal_safe};
@@ -471,7 +471,7 @@ impl Changes {
 /// are annotated by the catalog, so they compare with synsweep's.
 pub fn sort_file(path: &Path, dir: &Path) -> Result<Sorted> {
     let mut r = Input::open(path)?;
-    let foreign = r.kind() != Kind::Ndjson;
+    let foreign = !r.kind().is_synsweep();
     let catalog = crate::risk::Risk::new(None);
     let mut s = Sorter::new(dir);
     let io = |e: std::io::Error| Error::runtime(format!("sorting {}: {e}", path.display()));

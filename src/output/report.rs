@@ -193,7 +193,7 @@ pub fn merge(inputs: &[PathBuf], output: &str) -> Result<()> {
     let dir = temp_dir_for(output);
     let catalog = Risk::new(None);
     let sorted = sort_inputs(readers, &dir, |f, kind| {
-        if kind != import::Kind::Ndjson {
+        if !kind.is_synsweep() {
             catalog.annotate(f)
         }
     })?;

@@ -1,5 +1,6 @@
 //! Reading findings files of any scanner synsweep knows, told apart by
-//! their content (never by their name): synsweep's own NDJSON, nmap XML
+//! their content (never by their name): synsweep's own NDJSON (and its JSON
+//! document), nmap XML
 //! (`-oX`), masscan JSON (`-oJ`) and list (`-oL`, also synsweep's `.txt`),
 //! zmap CSV (`-O csv` with `saddr` and `sport`) and naabu JSON lines.
 //!
@@ -15,6 +16,7 @@
 //! or zmap file with its header only) is a valid empty result. As before, a
 //! cut-short last line of synsweep NDJSON (a killed scan) is a warning.
 
+mod document;
 mod masscan;
 mod naabu;
 mod nmap;
@@ -43,6 +45,8 @@ pub enum Kind {
     ZmapCsv,
     /// naabu `-json`: one JSON object per line.
     Naabu,
+    /// synsweep's own JSON document (`.json`).
+    Document,
 }
 
 impl Kind {
@@ -54,7 +58,14 @@ impl Kind {
             Kind::MasscanList => "masscan list",
             Kind::ZmapCsv => "zmap CSV",
             Kind::Naabu => "naabu JSON lines",
+            Kind::Document => "synsweep JSON document",
         }
+    }
+
+    /// True for synsweep's own outputs, whose records carry their
+    /// annotation (another tool's records get the catalog's).
+    pub fn is_synsweep(self) -> bool {
+        matches!(self, Kind::Ndjson | Kind::Document)
     }
 
     /// True when a file of this format says by its shape alone that it is
@@ -62,7 +73,7 @@ impl Kind {
     fn empty_is_a_result(self) -> bool {
         matches!(
             self,
-            Kind::NmapXml | Kind::MasscanJson | Kind::MasscanList | Kind::ZmapCsv
+            Kind::NmapXml | Kind::MasscanJson | Kind::MasscanList | Kind::ZmapCsv | Kind::Document
         )
     }
 }
@@ -83,6 +94,7 @@ pub fn sniff(head: &[u8]) -> Option<Kind> {
     match *text.first()? {
         b'<' => contains(&text[..text.len().min(8192)], b"<nmaprun").then_some(Kind::NmapXml),
         b'[' => Some(Kind::MasscanJson),
+        b'{' if document::is_document(text) => Some(Kind::Document),
         b'{' => Some(json_lines_kind(first_line)),
         b'#' if first_line.starts_with(b"#masscan") => Some(Kind::MasscanList),
         _ if masscan::is_list_line(first_line) => Some(Kind::MasscanList),
@@ -244,6 +256,7 @@ impl Input {
             Kind::MasscanList => lines(Box::<masscan::List>::default())?,
             Kind::ZmapCsv => lines(Box::<zmap::Csv>::default())?,
             Kind::Naabu => lines(Box::new(naabu::Naabu))?,
+            Kind::Document => lines(Box::<document::Document>::default())?,
         };
         Ok(Input {
             path: path.to_path_buf(),
