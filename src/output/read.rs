@@ -102,6 +102,9 @@ pub fn parse_line(line: &[u8]) -> std::result::Result<Finding, serde_json::Error
     serde_json::from_slice::<LooseFinding>(line).map(Finding::from)
 }
 
+/// Bytes of a findings file, read once from start to end.
+pub type Stream = Box<dyn std::io::Read + Send>;
+
 /// What to do with a malformed line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Malformed {
@@ -116,7 +119,7 @@ pub enum Malformed {
 /// ignored. Warnings (`FILE:LINE: ...`) collect in [`Reader::warnings`].
 pub struct Reader {
     path: PathBuf,
-    lines: std::io::Split<std::io::BufReader<std::fs::File>>,
+    lines: std::io::Split<std::io::BufReader<Stream>>,
     n: usize,
     mode: Malformed,
     /// A malformed line seen, not yet known to be the last one.
@@ -129,14 +132,21 @@ impl Reader {
         let file = std::fs::File::open(path).map_err(|e| {
             Error::input(format!("cannot read findings file {}: {e}", path.display()))
         })?;
-        Ok(Reader {
+        Ok(Reader::from_stream(path, Box::new(file), mode))
+    }
+
+    /// The findings of `stream`, read from `path` (named in warnings): a
+    /// file opened once, whose first bytes may already have been read and
+    /// put back in front (a pipe cannot be opened twice).
+    pub fn from_stream(path: &Path, stream: Stream, mode: Malformed) -> Reader {
+        Reader {
             path: path.to_path_buf(),
-            lines: std::io::BufReader::with_capacity(256 * 1024, file).split(b'\n'),
+            lines: std::io::BufReader::with_capacity(256 * 1024, stream).split(b'\n'),
             n: 0,
             mode,
             pending: None,
             warnings: Vec::new(),
-        })
+        }
     }
 
     /// Warnings so far, taken (so they can be printed as they come).

@@ -22,7 +22,7 @@ mod naabu;
 mod nmap;
 mod zmap;
 
-use super::read::{Malformed, Reader};
+use super::read::{Malformed, Reader, Stream};
 use crate::error::{Error, Result};
 use crate::finding::{Finding, PortState};
 use std::collections::VecDeque;
@@ -178,7 +178,7 @@ pub(crate) trait LineFormat {
 enum Source {
     Ndjson(Reader),
     Lines {
-        lines: std::io::Split<std::io::BufReader<std::fs::File>>,
+        lines: std::io::Split<std::io::BufReader<Stream>>,
         n: usize,
         format: Box<dyn LineFormat>,
         done: bool,
@@ -225,10 +225,12 @@ impl Input {
                 path.display()
             ))
         })?;
-        let lines = |format: Box<dyn LineFormat>| -> Result<Source> {
-            let f = std::fs::File::open(path).map_err(cannot)?;
+        // The file is opened once: what was read to tell the format goes
+        // back in front of the rest (a pipe or FIFO cannot be read twice).
+        let mut stream: Stream = Box::new(std::io::Cursor::new(head).chain(file));
+        let lines = |stream: Stream, format: Box<dyn LineFormat>| -> Result<Source> {
             Ok(Source::Lines {
-                lines: std::io::BufReader::with_capacity(256 * 1024, f).split(b'\n'),
+                lines: std::io::BufReader::with_capacity(256 * 1024, stream).split(b'\n'),
                 n: 0,
                 format,
                 done: false,
@@ -237,9 +239,10 @@ impl Input {
         let mut queue = VecDeque::new();
         let mut warnings = Vec::new();
         let source = match kind {
-            Kind::Ndjson => Source::Ndjson(Reader::open(path, Malformed::OnlyLast)?),
+            Kind::Ndjson => Source::Ndjson(Reader::from_stream(path, stream, Malformed::OnlyLast)),
             Kind::NmapXml => {
-                let bytes = std::fs::read(path).map_err(cannot)?;
+                let mut bytes = Vec::new();
+                stream.read_to_end(&mut bytes).map_err(cannot)?;
                 let doc = nmap::parse(&bytes)
                     .map_err(|(line, e)| Error::input(format!("{}:{line}: {e}", path.display())))?;
                 queue.extend(doc.findings);
@@ -252,11 +255,11 @@ impl Input {
                 }
                 Source::Queue
             }
-            Kind::MasscanJson => lines(Box::new(masscan::Json))?,
-            Kind::MasscanList => lines(Box::<masscan::List>::default())?,
-            Kind::ZmapCsv => lines(Box::<zmap::Csv>::default())?,
-            Kind::Naabu => lines(Box::new(naabu::Naabu))?,
-            Kind::Document => lines(Box::<document::Document>::default())?,
+            Kind::MasscanJson => lines(stream, Box::new(masscan::Json))?,
+            Kind::MasscanList => lines(stream, Box::<masscan::List>::default())?,
+            Kind::ZmapCsv => lines(stream, Box::<zmap::Csv>::default())?,
+            Kind::Naabu => lines(stream, Box::new(naabu::Naabu))?,
+            Kind::Document => lines(stream, Box::<document::Document>::default())?,
         };
         Ok(Input {
             path: path.to_path_buf(),
