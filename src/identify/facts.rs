@@ -28,7 +28,9 @@ pub const TEXT_MAX: usize = 256;
 pub struct Facts {
     pub product: Option<String>,
     pub version: Option<String>,
-    pub http: Option<Http>,
+    /// Boxed: most services state none, and identification keeps many
+    /// of these at once.
+    pub http: Option<Box<Http>>,
 }
 
 impl Facts {
@@ -50,7 +52,7 @@ pub fn facts(id: &Identified, data: &[u8]) -> Facts {
     Facts {
         product,
         version,
-        http,
+        http: http.map(Box::new),
     }
 }
 

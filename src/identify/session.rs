@@ -175,7 +175,7 @@ struct Entry {
     counted: bool,
     /// A name worth less than a later attempt's (an HTTP 400 to our plain
     /// request may be a TLS port that speaks HTTP errors).
-    provisional: Option<Identified>,
+    provisional: Option<Box<Identified>>,
     /// It was parked once already.
     parked: bool,
     /// Following a TLS server's flight until this time (its certificate
@@ -185,7 +185,7 @@ struct Entry {
     tls: Option<Box<crate::finding::Tls>>,
     /// The name found, while the capped (TLS 1.1) ClientHello's connection
     /// runs.
-    legacy: Option<Identified>,
+    legacy: Option<Box<Identified>>,
     accepts_legacy: Option<&'static str>,
 }
 
@@ -439,7 +439,7 @@ impl Sessions {
                     if matches!(flight.version, Some(0x0303 | 0x0304)) && self.cfg.sport_count > 1 {
                         // Does it still accept TLS 1.0 or 1.1?
                         out.push(Out::Send(to_segment(&handshake::close(seg))));
-                        e.legacy = Some(id);
+                        e.legacy = Some(Box::new(id));
                         e.phase = Phase::SynSent;
                         e.data.clear();
                         e.hello_len = 0;
@@ -465,7 +465,7 @@ impl Sessions {
                     // nginx and others answer plain HTTP on a TLS port
                     // with a 400, TLS servers with an alert: see whether
                     // (and which) TLS is what it speaks.
-                    e.provisional = Some(id);
+                    e.provisional = Some(Box::new(id));
                     e.data.clear();
                     self.attempt_over(now, key, false, false, out);
                 } else {
@@ -555,7 +555,7 @@ impl Sessions {
             return;
         };
         e.accepts_legacy = accepted;
-        let id = e.legacy.take();
+        let id = e.legacy.take().map(|b| *b);
         self.finish(key, id, out);
     }
 
@@ -681,7 +681,7 @@ impl Sessions {
         if e.phase == Phase::Parked {
             self.parked -= 1;
         }
-        let id = id.or_else(|| e.provisional.take());
+        let id = id.or_else(|| e.provisional.take().map(|b| *b));
         if (id.is_some() || e.responsive)
             && !e.counted
             && let Some(h) = self.hosts.get_mut(&key.0)

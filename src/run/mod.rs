@@ -646,7 +646,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         for h in senders.drain(..) {
             let _ = h.join();
         }
-        // synsweep-identify: ports still being identified finish first
+        // Ports still being identified finish first
         // (a further signal or an error cuts the wait short).
         if let Some(i) = ident_on {
             let seen = signals_seen;
@@ -665,8 +665,11 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     if live {
         status::clear();
     }
-    // The RST suppression goes now (its keeper removes the table).
+    // The RST suppression goes now (its keeper removes the table), and the
+    // send sockets with their frames (an AF_XDP UMEM is megabytes): the
+    // documents are rendered without them.
     drop(guard);
+    drop(tx_sets);
     let sent = sent_now();
     let meta = ScanMeta {
         command: cfg.command_line.clone(),

@@ -76,7 +76,7 @@ pub fn apply(f: &mut crate::finding::Finding, o: Outcome) -> Option<String> {
     f.tls = o.tls;
     f.product = o.facts.product;
     f.version = o.facts.version;
-    f.http = o.facts.http.map(Box::new);
+    f.http = o.facts.http;
     (o.protocol == Some("tls") && crate::risk::protocol::is_legacy_tls(o.detail.as_deref()))
         .then(|| o.detail.unwrap_or_default())
         .or(o.accepts_legacy)
