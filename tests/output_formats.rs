@@ -2,6 +2,8 @@
 //! NDJSON, CSV (csv crate), JSON document (serde_json), masscan list, and
 //! nmap XML validated against nmap's DTD with xmllint.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, UNIX_EPOCH};
@@ -127,6 +129,7 @@ fn ndjson_round_trips_one_record_per_line() {
     let dir = tempfile::tempdir().unwrap();
     let fs = findings();
     let path = write(dir.path(), "f.ndjson", &fs);
+    common::schema::check_ndjson(&path);
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(text.lines().count(), fs.len());
     assert!(text.ends_with('\n'));
@@ -399,8 +402,8 @@ fn json_document_parses_and_its_grades_match_the_formula() {
     let dir = tempfile::tempdir().unwrap();
     let fs = findings();
     let path = write(dir.path(), "f.json", &fs);
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    // Validated against the published document schema as it is read.
+    let doc = common::schema::read_document(&path);
     assert_eq!(doc["scan"]["seed"], 42);
     assert_eq!(doc["scan"]["targets"], "198.19.0.0/30");
     assert_eq!(doc["scan"]["started"], "2026-09-21T14:13:20Z");

@@ -1,6 +1,8 @@
 //! `report` and `merge` as library functions: findings files in, any format
 //! out; policy applied again; duplicates dropped keeping the earliest.
 
+mod common;
+
 use std::path::PathBuf;
 use synsweep::error::Error;
 use synsweep::finding::Category;
@@ -45,6 +47,10 @@ fn report_reannotates_dedupes_and_writes_every_output() {
         (out("r.data"), Some(Format::Json)),
     ];
     output::report(&ins, &outputs, Some(&policy)).unwrap();
+    // Every record and both documents hold to the published schema.
+    common::schema::check_ndjson(&dir.path().join("r.ndjson"));
+    common::schema::read_document(&dir.path().join("r.json"));
+    common::schema::read_document(&dir.path().join("r.data"));
 
     let (fs, warnings) = output::read_findings(&dir.path().join("r.ndjson")).unwrap();
     assert!(warnings.is_empty());
@@ -83,6 +89,7 @@ fn merge_writes_one_sorted_deduplicated_file() {
     let ins = inputs(dir.path());
     let merged = dir.path().join("all.ndjson");
     output::merge(&ins, merged.to_str().unwrap()).unwrap();
+    common::schema::check_ndjson(&merged);
     let (fs, _) = output::read_findings(&merged).unwrap();
     assert_eq!(fs.len(), 3);
     assert!(
