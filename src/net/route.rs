@@ -19,7 +19,7 @@
 
 use crate::error::{Error, Result};
 use crate::net::sys;
-use crate::targets::RangeSet;
+use crate::targets::{Addr, RangeSet, Ranges};
 use crate::wire::ethernet::Mac;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -208,7 +208,9 @@ fn pieces_at<'a>(targets: &'a RangeSet, cuts: &'a [u64]) -> impl Iterator<Item =
 }
 
 /// Target spans grouped by the route that carries them.
-pub type RouteGroups = Vec<(KernelRoute, Vec<(u32, u32)>)>;
+pub type RouteGroups = Groups<KernelRoute, u32>;
+/// Routes in first-seen order, each with its spans (either family).
+pub type Groups<R, A> = Vec<(R, Vec<(A, A)>)>;
 
 /// Group target pieces (every piece of the targets, in ascending order) by
 /// their route: `route_of` answers for one address of a piece (None: no
@@ -219,9 +221,17 @@ pub type RouteGroups = Vec<(KernelRoute, Vec<(u32, u32)>)>;
 /// of scattered targets on one route costs one span, not one per target.
 pub fn plan(
     pieces: impl IntoIterator<Item = (u32, u32)>,
-    mut route_of: impl FnMut(u32) -> Option<KernelRoute>,
+    route_of: impl FnMut(u32) -> Option<KernelRoute>,
 ) -> (RouteGroups, RangeSet) {
-    let mut groups: RouteGroups = Vec::new();
+    plan_any(pieces, route_of)
+}
+
+/// [`plan`] for either family: `R` is the family's kernel route.
+pub(crate) fn plan_any<A: Addr, R: PartialEq>(
+    pieces: impl IntoIterator<Item = (A, A)>,
+    mut route_of: impl FnMut(A) -> Option<R>,
+) -> (Groups<R, A>, Ranges<A>) {
+    let mut groups: Groups<R, A> = Vec::new();
     let mut unrouted = Vec::new();
     // The group of the previous piece, if it had a route.
     let mut prev: Option<usize> = None;
@@ -250,7 +260,7 @@ pub fn plan(
             }
         }
     }
-    (groups, RangeSet::from_ranges(unrouted))
+    (groups, Ranges::from_ranges(unrouted))
 }
 
 /// [`plan`] over the pieces of `targets` cut at the boundaries of
@@ -261,13 +271,23 @@ pub fn plan(
 pub fn plan_cells(
     targets: &RangeSet,
     prefixes: &[(u32, u8)],
-    mut route_of: impl FnMut(u32) -> Option<KernelRoute>,
+    route_of: impl FnMut(u32) -> Option<KernelRoute>,
 ) -> (RouteGroups, RangeSet) {
     let cuts = cuts(prefixes);
-    // Pieces come in address order, so the pieces of one cell are neighbours.
-    let mut last: Option<(usize, Option<KernelRoute>)> = None;
-    plan(pieces_at(targets, &cuts), |ip| {
-        let cell = cuts.partition_point(|&c| c <= ip as u64);
+    let cell_of = |ip: u32| cuts.partition_point(|&c| c <= ip as u64);
+    plan(pieces_at(targets, &cuts), per_cell(cell_of, route_of))
+}
+
+/// `route_of`, asked once per cell (`cell_of` numbers an address's cell):
+/// pieces come in address order, so the pieces of one cell are neighbours
+/// and the last answer is the one to reuse.
+pub(crate) fn per_cell<A: Copy, R: Clone>(
+    cell_of: impl Fn(A) -> usize,
+    mut route_of: impl FnMut(A) -> Option<R>,
+) -> impl FnMut(A) -> Option<R> {
+    let mut last: Option<(usize, Option<R>)> = None;
+    move |ip| {
+        let cell = cell_of(ip);
         match &last {
             Some((c, r)) if *c == cell => r.clone(),
             _ => {
@@ -276,7 +296,7 @@ pub fn plan_cells(
                 r
             }
         }
-    })
+    }
 }
 
 /// What the user forced on the command line.

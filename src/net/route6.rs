@@ -194,37 +194,9 @@ pub type RouteGroups6 = Vec<(KernelRoute6, Vec<(u128, u128)>)>;
 /// [`super::route::plan`]).
 pub fn plan6(
     pieces: impl IntoIterator<Item = (u128, u128)>,
-    mut route_of: impl FnMut(u128) -> Option<KernelRoute6>,
+    route_of: impl FnMut(u128) -> Option<KernelRoute6>,
 ) -> (RouteGroups6, RangeSet6) {
-    let mut groups: RouteGroups6 = Vec::new();
-    let mut unrouted = Vec::new();
-    let mut prev: Option<usize> = None;
-    for (a, b) in pieces {
-        let Some(r) = route_of(a) else {
-            unrouted.push((a, b));
-            prev = None;
-            continue;
-        };
-        match prev {
-            Some(g) if groups[g].0 == r => {
-                if let Some(last) = groups[g].1.last_mut() {
-                    last.1 = b;
-                }
-            }
-            _ => {
-                let g = match groups.iter().position(|(k, _)| *k == r) {
-                    Some(g) => g,
-                    None => {
-                        groups.push((r, Vec::new()));
-                        groups.len() - 1
-                    }
-                };
-                groups[g].1.push((a, b));
-                prev = Some(g);
-            }
-        }
-    }
-    (groups, RangeSet6::from_ranges(unrouted))
+    super::route::plan_any(pieces, route_of)
 }
 
 /// [`plan6`] over the pieces of `targets`, asking `route_of` once per cell
@@ -232,22 +204,14 @@ pub fn plan6(
 pub fn plan6_cells(
     targets: &RangeSet6,
     prefixes: &[(u128, u8)],
-    mut route_of: impl FnMut(u128) -> Option<KernelRoute6>,
+    route_of: impl FnMut(u128) -> Option<KernelRoute6>,
 ) -> (RouteGroups6, RangeSet6) {
     let cuts = cuts6(prefixes);
-    // Pieces come in address order, so the pieces of one cell are neighbours.
-    let mut last: Option<(usize, Option<KernelRoute6>)> = None;
-    plan6(pieces6_at(targets, &cuts), |ip| {
-        let cell = cuts.partition_point(|&c| c <= ip);
-        match &last {
-            Some((c, r)) if *c == cell => r.clone(),
-            _ => {
-                let r = route_of(ip);
-                last = Some((cell, r.clone()));
-                r
-            }
-        }
-    })
+    let cell_of = |ip: u128| cuts.partition_point(|&c| c <= ip);
+    plan6(
+        pieces6_at(targets, &cuts),
+        super::route::per_cell(cell_of, route_of),
+    )
 }
 
 mod nl {
