@@ -253,6 +253,17 @@ mod tests {
     use crate::finding::{Cert, Tls};
     use std::time::{Duration, UNIX_EPOCH};
 
+    #[test]
+    fn the_problems_shown_are_the_ones_the_risk_module_rates() {
+        let shown: Vec<&str> = TLS_PROBLEMS.iter().map(|(name, _)| *name).collect();
+        let rated: Vec<&str> = crate::risk::protocol::CERT_ASPECTS
+            .iter()
+            .map(|a| a.name)
+            .chain(["tls-legacy"])
+            .collect();
+        assert_eq!(shown, rated, "one label per rated problem, in its order");
+    }
+
     fn port(ip: &str, port: u16, not_after: &str) -> Finding {
         let mut f = Finding::tcp(ip.parse().unwrap(), port, PortState::Open, 64, UNIX_EPOCH);
         f.tls = Some(Box::new(Tls {
