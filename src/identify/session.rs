@@ -63,6 +63,11 @@ pub const PARK: Duration = Duration::from_secs(3);
 /// hosts are judged real).
 pub const HOSTS_MAX: usize = 1 << 16;
 
+/// A target host as the table keys it.
+pub type Host = u32;
+/// One open port: its host and port.
+pub type Key = (Host, u16);
+
 /// Settings of a table.
 #[derive(Debug, Clone, Copy)]
 pub struct Config {
@@ -84,8 +89,8 @@ pub struct Config {
 /// A segment to send (owned).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
-    pub src: u32,
-    pub dst: u32,
+    pub src: Host,
+    pub dst: Host,
     pub sport: u16,
     pub dport: u16,
     pub seq: u32,
@@ -101,8 +106,8 @@ pub enum Out {
     Send(Segment),
     /// Send a SYN from `src:sport` to `dst:dport` carrying the pair's cookie.
     Syn {
-        src: u32,
-        dst: u32,
+        src: Host,
+        dst: Host,
         sport: u16,
         dport: u16,
     },
@@ -156,7 +161,7 @@ struct Entry {
     /// When its SYN-ACK arrived.
     since: Instant,
     /// Our address.
-    src: u32,
+    src: Host,
     attempt: usize,
     sport: u16,
     isn: u32,
@@ -193,8 +198,8 @@ struct Entry {
 #[derive(Debug)]
 pub struct Sessions {
     cfg: Config,
-    entries: HashMap<(u32, u16), Entry>,
-    hosts: HashMap<u32, HostCounts>,
+    entries: HashMap<Key, Entry>,
+    hosts: HashMap<Host, HostCounts>,
     /// Entries in [`Phase::Parked`].
     parked: usize,
     /// Ports reported unidentified because the table was full.
@@ -247,15 +252,15 @@ impl Sessions {
     }
 
     /// The verdict on `host` so far.
-    pub fn verdict(&self, host: u32) -> Verdict {
+    pub fn verdict(&self, host: Host) -> Verdict {
         self.cfg
             .rule
             .judge(self.hosts.get(&host).copied().unwrap_or_default())
     }
 
     /// Hosts judged middleboxes so far.
-    pub fn pseudo_hosts(&self) -> Vec<u32> {
-        let mut v: Vec<u32> = self
+    pub fn pseudo_hosts(&self) -> Vec<Host> {
+        let mut v: Vec<Host> = self
             .hosts
             .iter()
             .filter(|(_, c)| self.cfg.rule.judge(**c) == Verdict::Pseudo)
@@ -497,7 +502,7 @@ impl Sessions {
     /// Advance the clock: send hellos after banner waits, give up attempts
     /// whose time is over.
     pub fn tick(&mut self, now: Instant, out: &mut Vec<Out>) {
-        let due: Vec<(u32, u16)> = self
+        let due: Vec<Key> = self
             .entries
             .iter()
             .filter(|(_, e)| e.deadline <= now)
@@ -550,7 +555,7 @@ impl Sessions {
 
     /// The capped ClientHello's connection is over: the port is done with
     /// the name found before, and whether a deprecated version was accepted.
-    fn legacy_over(&mut self, key: (u32, u16), accepted: Option<&'static str>, out: &mut Vec<Out>) {
+    fn legacy_over(&mut self, key: Key, accepted: Option<&'static str>, out: &mut Vec<Out>) {
         let Some(e) = self.entries.get_mut(&key) else {
             return;
         };
@@ -562,7 +567,7 @@ impl Sessions {
     /// A TLS flight followed for its certificate ends (time, close, or the
     /// scan's end) before it was whole: the port is done with what arrived
     /// (version and cipher at least).
-    fn flight_over(&mut self, key: (u32, u16), out: &mut Vec<Out>) {
+    fn flight_over(&mut self, key: Key, out: &mut Vec<Out>) {
         let Some(e) = self.entries.get_mut(&key) else {
             return;
         };
@@ -576,7 +581,7 @@ impl Sessions {
     /// End every session now (the scan is over): each port is done with
     /// what it has.
     pub fn flush(&mut self, out: &mut Vec<Out>) {
-        let keys: Vec<(u32, u16)> = self.entries.keys().copied().collect();
+        let keys: Vec<Key> = self.entries.keys().copied().collect();
         for key in keys {
             if let Some(e) = self.entries.get(&key)
                 && !matches!(e.phase, Phase::SynSent | Phase::Parked)
@@ -609,7 +614,7 @@ impl Sessions {
     fn attempt_over(
         &mut self,
         now: Instant,
-        key: (u32, u16),
+        key: Key,
         close: bool,
         last: bool,
         out: &mut Vec<Out>,
@@ -674,7 +679,7 @@ impl Sessions {
         });
     }
 
-    fn finish(&mut self, key: (u32, u16), id: Option<Identified>, out: &mut Vec<Out>) {
+    fn finish(&mut self, key: Key, id: Option<Identified>, out: &mut Vec<Out>) {
         let Some(mut e) = self.entries.remove(&key) else {
             return;
         };
@@ -710,12 +715,12 @@ impl Sessions {
 
 /// The X25519 secret of the connection of `e` to `key` (see
 /// [`tls::client_secret`]): its ClientHello carried its public key.
-fn tls_secret(k: CookieKey, key: (u32, u16), e: &Entry) -> [u8; 32] {
+fn tls_secret(k: CookieKey, key: Key, e: &Entry) -> [u8; 32] {
     tls::client_secret(k.k0, k.k1, e.src, key.0, e.sport, key.1)
 }
 
 /// What the TLS flight captured on the connection of `e` shows.
-fn read_flight(k: CookieKey, key: (u32, u16), e: &Entry) -> tls::Flight {
+fn read_flight(k: CookieKey, key: Key, e: &Entry) -> tls::Flight {
     let secret = tls_secret(k, key, e);
     let hello = Hello::Tls.payload(IpAddr::V4(Ipv4Addr::from(key.0)), secret);
     tls::read(
@@ -728,7 +733,7 @@ fn read_flight(k: CookieKey, key: (u32, u16), e: &Entry) -> tls::Flight {
 }
 
 /// A pure acknowledgement of everything received on the connection of `e`.
-fn ack_of(e: &Entry, key: (u32, u16)) -> Segment {
+fn ack_of(e: &Entry, key: Key) -> Segment {
     Segment {
         src: e.src,
         dst: key.0,
@@ -788,7 +793,7 @@ fn start_attempt(
 fn send_hello(
     e: &mut Entry,
     h: Hello,
-    key: (u32, u16),
+    key: Key,
     secret: CookieKey,
     now: Instant,
     wait: Duration,
@@ -816,7 +821,7 @@ fn send_hello(
 }
 
 /// The RST that ends our side of the current connection of `e`.
-fn rst_of(e: &Entry, key: (u32, u16)) -> Segment {
+fn rst_of(e: &Entry, key: Key) -> Segment {
     Segment {
         src: e.src,
         dst: key.0,
