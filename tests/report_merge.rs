@@ -183,3 +183,52 @@ fn merge_may_write_over_one_of_its_inputs() {
     names.sort();
     assert_eq!(names, ["a.ndjson", "b.ndjson"]);
 }
+
+/// A middlebox whose first ports were written before the scan judged it:
+/// `report` and `merge` apply the final verdict (every silent port of a
+/// host with a pseudo record is pseudo), the score counts none of them,
+/// and the real service behind it stays a finding.
+#[test]
+fn report_and_merge_apply_the_final_middlebox_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = |port: u16, extra: &str| {
+        format!(
+            r#"{{"ip":"198.19.0.9","port":{port},"proto":"tcp","state":"open","reason":"syn-ack","ttl":64,"ts":"2026-11-22T02:35:5{}.000Z"{extra}}}"#,
+            port % 10
+        )
+    };
+    let lines = [
+        rec(23, ""),
+        rec(3389, ""),
+        rec(445, r#","pseudo":true"#),
+        rec(22, r#","protocol":"ssh","banner":"SSH-2.0-OpenSSH_9.2p1""#),
+    ];
+    let input = dir.path().join("late.ndjson");
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let out = dir.path().join("out.json");
+    let merged = dir.path().join("merged.ndjson");
+    output::report(
+        std::slice::from_ref(&input),
+        &[(out.to_str().unwrap().to_string(), None)],
+        None,
+    )
+    .unwrap();
+    output::merge(std::slice::from_ref(&input), merged.to_str().unwrap()).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let pseudo_of = |recs: &[serde_json::Value]| -> Vec<(u64, bool)> {
+        recs.iter()
+            .map(|f| (f["port"].as_u64().unwrap(), f["pseudo"] == true))
+            .collect()
+    };
+    let want = vec![(22, false), (23, true), (445, true), (3389, true)];
+    assert_eq!(pseudo_of(doc["findings"].as_array().unwrap()), want);
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&merged)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(pseudo_of(&lines), want);
+    // Telnet and RDP on a middlebox cost nothing: only the SSH counts.
+    let host = &doc["hosts"][0];
+    assert_eq!(host["pseudo"], 3, "{host}");
+}

@@ -41,6 +41,7 @@ pub mod read;
 pub mod report;
 pub mod sort;
 pub mod summary;
+pub mod verdict;
 
 pub use read::read_findings;
 pub use report::{merge, report};
@@ -306,7 +307,7 @@ fn render_file(
     for w in reader.take_warnings() {
         eprintln!("synsweep: warning: {w}");
     }
-    let sorted = sorter.finish()?;
+    let sorted = verdict::apply_sorted(sorter.finish()?, dir)?;
     let mut sum = summary::Summary::build(&sorted, dir)?;
     if let Some(b) = baseline {
         let old = diff::sort_file(b, dir).map_err(|e| std::io::Error::other(e.to_string()))?;

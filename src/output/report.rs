@@ -173,8 +173,9 @@ pub fn report_with_baseline(
     let risk = Risk::new(policy);
     let dir = temp_dir_for(&outputs[0].0);
     let old = baseline.map(|b| sort_file(b, &dir)).transpose()?;
-    let sorted = sort_inputs(readers, &dir, |f, _| risk.annotate(f))?;
     let io = |e: std::io::Error| Error::runtime(format!("summarizing findings: {e}"));
+    let sorted = sort_inputs(readers, &dir, |f, _| risk.annotate(f))?;
+    let sorted = super::verdict::apply_sorted(sorted, &dir).map_err(io)?;
     let mut sum = Summary::build(&sorted, &dir).map_err(io)?;
     if let Some(old) = &old {
         sum.baseline = Some(Changes::collect(old, &sorted).map_err(io)?);
@@ -197,8 +198,9 @@ pub fn merge(inputs: &[PathBuf], output: &str) -> Result<()> {
             catalog.annotate(f)
         }
     })?;
-    let sum = Summary::build(&sorted, &dir)
-        .map_err(|e| Error::runtime(format!("summarizing findings: {e}")))?;
+    let io = |e: std::io::Error| Error::runtime(format!("summarizing findings: {e}"));
+    let sorted = super::verdict::apply_sorted(sorted, &dir).map_err(io)?;
+    let sum = Summary::build(&sorted, &dir).map_err(io)?;
     let meta = sum.meta(&command("merge", inputs));
     write_everywhere(opened, &sorted, &sum, &meta)
 }
