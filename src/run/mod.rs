@@ -321,8 +321,9 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         .collect();
     // `--rate max`: the adaptive controller, fed every tick.
     let mut adaptive = (cfg.rate == Rate::Max).then(Adaptive::new);
-    let backlog0 = adaptive::backlog_drops().unwrap_or(0);
-    let backlog_now = || adaptive::backlog_drops().map_or(0, |d| d.saturating_sub(backlog0));
+    let backlog0 = crate::net::softnet::backlog_drops().unwrap_or(0);
+    let backlog_now =
+        || crate::net::softnet::backlog_drops().map_or(0, |d| d.saturating_sub(backlog0));
     let found_before = resume.as_ref().map_or(0, |r| r.found);
     let found_now = || {
         found_before
