@@ -4,7 +4,7 @@
 //! `cargo bench --bench hot_path`. These are measurements, not tests.
 
 use criterion::{BatchSize, Criterion, Throughput, black_box, criterion_group, criterion_main};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use synsweep::engine::cookie::CookieKey;
 use synsweep::engine::permutation::{Permutation, Slice};
 use synsweep::engine::space::Space;
@@ -90,8 +90,13 @@ fn craft(c: &mut Criterion) {
         let mut dst = LAB.0;
         b.iter(|| {
             for _ in 0..1024 {
-                p.template
-                    .write(&mut out, dst, 61000, 80, dst.rotate_left(7));
+                p.template.write(
+                    &mut out,
+                    IpAddr::V4(dst.into()),
+                    61000,
+                    80,
+                    dst.rotate_left(7),
+                );
                 dst = dst.wrapping_add(1);
             }
             black_box(&out);
@@ -99,7 +104,7 @@ fn craft(c: &mut Criterion) {
     });
     // What the sender does per probe: position -> pair -> cookie -> packet,
     // through the module's boxed template as the sender calls it.
-    let boxed: Box<dyn Template> = TcpSyn.template(Ipv4Addr::from(SRC));
+    let boxed: Box<dyn Template> = TcpSyn.template(Ipv4Addr::from(SRC).into());
     g.bench_function("probe_end_to_end", |b| {
         let mut frames = vec![[0u8; 64]; 1024];
         let total = p.perm.len();
@@ -109,7 +114,7 @@ fn craft(c: &mut Criterion) {
                 let (ip, port, _) = p.space.pair(p.perm.at(j));
                 j = (j + 1) % total;
                 let seq = p.key.cookie(SRC, ip, 61000, port);
-                boxed.write(&mut f[14..], ip, 61000, port, seq);
+                boxed.write(&mut f[14..], IpAddr::V4(ip.into()), 61000, port, seq);
             }
             black_box(&frames);
         })
@@ -123,7 +128,8 @@ fn syn_ack(key: CookieKey) -> Vec<u8> {
     let t = ProbeTemplate::new(Ipv4Addr::new(198, 19, 1, 2));
     let mut f = vec![0u8; PROBE_LEN];
     let ack = key.cookie(SRC, 0xc613_0102, 61000, 80).wrapping_add(1);
-    t.write(&mut f, SRC, 80, 61000, 12345);
+    let n = t.write(&mut f, IpAddr::V4(SRC.into()), 80, 61000, 12345);
+    f.truncate(n);
     // Turn the SYN into a SYN-ACK (checksums are not re-done: the parser
     // checks only the IP header checksum, which this does not touch).
     f[20 + 13] = 0x12;

@@ -10,16 +10,21 @@
 //!   cookie, our addresses and source ports) and says which (address, port)
 //!   it answers and in what state.
 //!
+//! Each is one piece of code for IPv4 and IPv6: what differs between the
+//! families (headers, ICMP and ICMPv6, where an error quotes our mark) is
+//! in the wire views, [`crate::wire::ip`] first.
+//!
 //! Adding a probe type is adding a file here and a row in [`MODULES`].
 
 pub mod tcp_syn;
-pub mod tcp_syn6;
 pub mod udp;
-pub mod udp6;
 pub mod udp_payloads;
 
 use crate::wire::bpf::Insn;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use crate::wire::ip::{Quoted, Unreachable};
+use std::net::IpAddr;
+
+pub use crate::wire::ip::CaptureFilter;
 
 pub use crate::engine::validate::{Classified, Identity, Proto};
 
@@ -39,52 +44,30 @@ pub enum Reject {
     Filtered,
 }
 
-/// Writes the IP packet of one probe from a fixed source address.
+/// Writes the IP packet of one probe from a fixed source address, of
+/// either family (the template's: a destination of the other family gets
+/// nothing written).
 pub trait Template: Send + Sync + std::fmt::Debug {
     /// Write the probe to (dst, dport) from `sport` with per-probe cookie
     /// `cookie` into `out` (at least [`Probe::max_len`] bytes); returns the
     /// number of bytes written.
-    fn write(&self, out: &mut [u8], dst: u32, sport: u16, dport: u16, cookie: u32) -> usize;
+    #[inline]
+    fn write(&self, out: &mut [u8], dst: IpAddr, sport: u16, dport: u16, cookie: u32) -> usize {
+        self.write_variant(out, dst, sport, dport, cookie, 0)
+    }
 
     /// Write probe number `variant` (below [`Probe::variants`] of `dport`)
     /// of the pair: modules that send several probes per port (UDP: one per
     /// payload of the port's services) tell them apart here.
-    #[inline]
     fn write_variant(
         &self,
         out: &mut [u8],
-        dst: u32,
+        dst: IpAddr,
         sport: u16,
         dport: u16,
         cookie: u32,
         variant: u32,
-    ) -> usize {
-        let _ = variant;
-        self.write(out, dst, sport, dport, cookie)
-    }
-}
-
-/// Writes the IPv6 packet of one probe from a fixed source address.
-pub trait Template6: Send + Sync + std::fmt::Debug {
-    /// Write the probe to (dst, dport) from `sport` with cookie `cookie`
-    /// into `out`; returns the number of bytes written.
-    fn write6(&self, out: &mut [u8], dst: u128, sport: u16, dport: u16, cookie: u32) -> usize;
-
-    /// Write probe number `variant` of the pair (see
-    /// [`Template::write_variant`]).
-    #[inline]
-    fn write6_variant(
-        &self,
-        out: &mut [u8],
-        dst: u128,
-        sport: u16,
-        dport: u16,
-        cookie: u32,
-        variant: u32,
-    ) -> usize {
-        let _ = variant;
-        self.write6(out, dst, sport, dport, cookie)
-    }
+    ) -> usize;
 }
 
 /// One kind of probe.
@@ -92,7 +75,7 @@ pub trait Probe: Send + Sync + std::fmt::Debug {
     /// Name on the command line and in reports (`tcp-syn`).
     fn name(&self) -> &'static str;
     fn proto(&self) -> Proto;
-    /// Largest IP packet a template writes.
+    /// Largest IP packet a template writes (of either family).
     fn max_len(&self) -> usize;
     /// How many probes each pair on `port` gets per round (1 unless the
     /// module has several payloads for the port).
@@ -101,26 +84,45 @@ pub trait Probe: Send + Sync + std::fmt::Debug {
         1
     }
     /// A template for probes from `src`.
-    fn template(&self, src: Ipv4Addr) -> Box<dyn Template>;
-    /// A capture filter for frames whose IPv4 header starts at byte `l3` (0
+    fn template(&self, src: IpAddr) -> Box<dyn Template>;
+    /// A capture filter for frames whose IP header starts at byte `l3` (0
     /// on layer-3 links, 14 behind Ethernet): keep this module's replies to
-    /// addresses in `dst` (inclusive bounds) and ports in `dport`.
-    fn filter(&self, l3: u32, dst: (u32, u32), dport: (u16, u16)) -> Vec<Insn>;
-    /// A template for IPv6 probes from `src` (`None`: the module does not
-    /// probe over IPv6).
-    fn template6(&self, src: Ipv6Addr) -> Option<Box<dyn Template6>> {
-        let _ = src;
-        None
+    /// `ours` and ports in `dport`, and ICMP destination unreachables.
+    fn filter(&self, l3: u32, ours: CaptureFilter<'_>, dport: (u16, u16)) -> Vec<Insn> {
+        ours.program(l3, self.proto().number(), dport)
     }
-    /// The capture filter for IPv6 replies at byte `l3` to one of `dst`
-    /// (`None`: the module does not probe over IPv6).
-    fn filter6(&self, l3: u32, dst: &[u128], dport: (u16, u16)) -> Option<Vec<Insn>> {
-        let _ = (l3, dst, dport);
-        None
-    }
-    /// Validate and classify a captured IPv4 (or, for modules with
-    /// [`template6`](Probe::template6), IPv6) packet.
+    /// Validate and classify a captured IP packet of either family.
     fn classify(&self, packet: &[u8], us: &Identity) -> Result<Classified, Reject>;
+}
+
+impl Proto {
+    /// The IP protocol (IPv6 next header) number.
+    pub fn number(self) -> u8 {
+        match self {
+            Proto::Tcp => crate::wire::ipv4::PROTO_TCP,
+            Proto::Udp => crate::wire::udp::PROTO_UDP,
+        }
+    }
+}
+
+/// Whether `ip` is one of our source addresses.
+#[inline]
+fn is_ours(us: &Identity, ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => us.is_source(a.into()),
+        IpAddr::V6(a) => us.is_source6(a.into()),
+    }
+}
+
+/// The probe a destination unreachable quotes, if it is one of ours of
+/// `proto`: sent from the address the error came to, one of ours, from
+/// one of our source ports. Whether its cookie matches is the module's.
+fn our_quote(u: &Unreachable, proto: Proto, us: &Identity) -> Result<Quoted, Reject> {
+    let q = u.quoted;
+    if q.proto != proto.number() || q.src != u.to || !is_ours(us, q.src) || !us.is_sport(q.sport) {
+        return Err(Reject::NotForUs);
+    }
+    Ok(q)
 }
 
 /// Every probe module, by name.

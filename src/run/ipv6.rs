@@ -12,25 +12,10 @@ use crate::net::neigh::{self, SweepConfig};
 use crate::net::route::{Iface, Link};
 use crate::net::route6::{self, Hop6, Routes6};
 use crate::net::sys::{PacketSocket, RawIp6Socket, TxSocket};
-use crate::probe::{Identity, Probe};
+use crate::probe::{CaptureFilter, Identity, Probe};
 use crate::targets::RangeSet6;
 use crate::wire::ipv6::ETHERTYPE_IPV6;
 use std::time::Duration;
-
-/// Refuse what this build cannot probe over IPv6: UDP (only the TCP SYN
-/// module has IPv6 templates).
-pub fn check(cfg: &ScanConfig) -> Result<()> {
-    let ipv6_less = cfg
-        .probes
-        .iter()
-        .any(|m| m.template6(std::net::Ipv6Addr::UNSPECIFIED).is_none());
-    if !cfg.targets.v6.is_empty() && ipv6_less {
-        return Err(Error::input(
-            "UDP probes over IPv6 are not supported yet: scan IPv6 targets with TCP ports (-p T:...) only",
-        ));
-    }
-    Ok(())
-}
 
 /// The IPv6 routes of the scan (none without IPv6 targets); IPv6 targets
 /// with no route are named on stderr.
@@ -92,7 +77,12 @@ pub fn templates(cfg: &ScanConfig, routes: &Routes6) -> Templates6 {
         .map(|p| {
             p.sources
                 .iter()
-                .map(|&s| cfg.probes.iter().map(|m| m.template6(s)).collect())
+                .map(|&s| {
+                    cfg.probes
+                        .iter()
+                        .map(|m| Some(m.template(s.into())))
+                        .collect()
+                })
                 .collect()
         })
         .collect()
@@ -137,9 +127,7 @@ pub fn rx_sockets(
     for i in ifaces {
         for &m in &cfg.probes {
             let l3 = i.link.capture_offset();
-            let Some(prog) = m.filter6(l3 as u32, &id.sources6, dport) else {
-                continue;
-            };
+            let prog = m.filter(l3 as u32, CaptureFilter::V6(&id.sources6), dport);
             let s = PacketSocket::open(i.index, ETHERTYPE_IPV6)
                 .map_err(|e| Error::socket(e, &i.name))?;
             s.attach_filter(&prog).map_err(|e| {

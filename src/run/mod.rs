@@ -71,7 +71,6 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     if cfg.ports.is_empty() && cfg.udp_ports.is_empty() {
         return Err(Error::input("no ports to scan"));
     }
-    ipv6::check(cfg)?;
     let space = Space::shared(
         cfg.targets.clone(),
         cfg.ports.clone(),
@@ -187,7 +186,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             .map(|p| {
                 p.sources
                     .iter()
-                    .map(|&s| cfg.probes.iter().map(|m| m.template(s)).collect())
+                    .map(|&s| cfg.probes.iter().map(|m| m.template(s.into())).collect())
                     .collect()
             })
             .collect(),
@@ -238,9 +237,10 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         .map(|(i, m)| {
             let s = PacketSocket::open(i.index, sys::ETH_P_IP)
                 .map_err(|e| Error::socket(e, &i.name))?;
+            let (low, high) = id.source_bounds();
             s.attach_filter(&m.filter(
                 i.link.capture_offset() as u32,
-                id.source_bounds(),
+                crate::probe::CaptureFilter::V4 { low, high },
                 (sport_base, sport_base + SPORT_COUNT - 1),
             ))
             .map_err(|e| {

@@ -12,7 +12,7 @@ use crate::engine::retry::RetryPlan;
 use crate::engine::space::Space;
 use crate::net::route::{Link, Routes};
 use crate::net::route6::Routes6;
-use crate::probe::{Identity, Template, Template6};
+use crate::probe::{Identity, Template};
 use crate::wire::ethernet::{self, ETHERTYPE_IPV4, Mac};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -47,7 +47,7 @@ pub struct Plan {
 }
 
 /// Per IPv6 path, per source, per module: the module's IPv6 template.
-pub type Templates6 = Vec<Vec<Vec<Option<Box<dyn Template6>>>>>;
+pub type Templates6 = Vec<Vec<Vec<Option<Box<dyn Template>>>>>;
 
 impl Plan {
     /// Which of a path's `n` sources probes `ip` (always the same one).
@@ -234,7 +234,14 @@ pub fn run(
                         }
                         None => 0,
                     };
-                    let len = template.write_variant(&mut slot[h..], ip, sport, port, cookie, v);
+                    let len = template.write_variant(
+                        &mut slot[h..],
+                        IpAddr::V4(ip.into()),
+                        sport,
+                        port,
+                        cookie,
+                        v,
+                    );
                     tx.commit(p, h + len, ip);
                     n += 1;
                 }

@@ -75,6 +75,7 @@ pub fn queue(
         return Ok(0);
     };
     let b = ctx.offset + p;
+    let dst_ip = std::net::IpAddr::V6(dst.into());
     let mut n = 0;
     for c in copies {
         let sport = if c == 0 {
@@ -82,7 +83,7 @@ pub fn queue(
         } else {
             plan.id.sport_copy(round, c)
         };
-        let cookie = plan.id.key.cookie6(src, dst, sport, port);
+        let cookie = plan.id.key.cookie(src, dst, sport, port);
         for v in 0..variants {
             if tx.is_full(b) {
                 tx.flush(b, progress)?;
@@ -98,7 +99,7 @@ pub fn queue(
                 }
                 None => 0,
             };
-            let len = template.write6_variant(&mut slot[h..], dst, sport, port, cookie, v);
+            let len = template.write_variant(&mut slot[h..], dst_ip, sport, port, cookie, v);
             tx.commit(b, h + len, 0);
             n += 1;
         }

@@ -1,8 +1,13 @@
 use super::*;
 use crate::engine::cookie::CookieKey;
 use crate::net::sys::TX_SLOT;
+use crate::probe::CaptureFilter;
 use crate::wire::checksum::checksum;
 use crate::wire::ethernet;
+use crate::wire::ipv6::tests::hex;
+use crate::wire::ipv6::{self, NEXT_ICMPV6, NEXT_UDP};
+use crate::wire::{bpf, icmp, icmpv6, ipv4};
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 const US: u32 = 0xc612_0001; // 198.18.0.1
 const HOST: u32 = 0xc613_0004; // 198.19.0.4
@@ -21,8 +26,14 @@ fn probe(dport: u16, variant: u32) -> Vec<u8> {
     let us = identity();
     let cookie = us.key.cookie(US, HOST, 61003, dport);
     let mut out = vec![0u8; TX_SLOT - ethernet::HEADER_LEN];
-    let n = UdpTemplate::new(Ipv4Addr::from(US))
-        .write_variant(&mut out, HOST, 61003, dport, cookie, variant);
+    let n = UdpTemplate::new(Ipv4Addr::from(US)).write_variant(
+        &mut out,
+        IpAddr::V4(HOST.into()),
+        61003,
+        dport,
+        cookie,
+        variant,
+    );
     out.truncate(n);
     out
 }
@@ -94,7 +105,10 @@ fn probes_carry_the_port_payloads_and_the_cookie() {
         assert_eq!(r.payload, &want[..]);
         let d = udp::Datagram::new_checked(&p[20..]).unwrap();
         assert!(d.verify_checksum(Ipv4Addr::from(US), Ipv4Addr::from(HOST)));
-        assert_eq!(u16::from_be_bytes([p[4], p[5]]), ident(cookie, v));
+        assert_eq!(
+            u16::from_be_bytes([p[4], p[5]]),
+            (cookie >> 16) as u16 ^ v as u16
+        );
     }
     assert_ne!(probe(53, 0), probe(53, 1));
     // An unknown port gets the empty datagram.
@@ -175,7 +189,7 @@ fn port_unreachable_from_the_target_quoting_our_probe_is_closed() {
 
 #[test]
 fn the_filter_keeps_udp_to_our_ports_and_icmp_unreachables() {
-    let f = filter(0, (US, US), (61000, 61015));
+    let f = Udp.filter(0, CaptureFilter::V4 { low: US, high: US }, (61000, 61015));
     let mut answer = probe(53, 1)[28..].to_vec();
     answer[2] |= 0x80;
     assert_ne!(bpf::run(&f, &reply(53, &answer)), 0);
@@ -190,9 +204,181 @@ fn the_filter_keeps_udp_to_our_ports_and_icmp_unreachables() {
     tcp[9] = 6;
     assert_eq!(bpf::run(&f, &tcp), 0, "TCP");
     // Behind Ethernet.
-    let fe = filter(14, (US, US), (61000, 61015));
+    let fe = Udp.filter(14, CaptureFilter::V4 { low: US, high: US }, (61000, 61015));
     let mut frame = vec![0u8; 12];
     frame.extend_from_slice(&[0x08, 0x00]);
     frame.extend_from_slice(&reply(53, &answer));
     assert_ne!(bpf::run(&fe, &frame), 0);
+}
+
+// IPv6: the same module, the same code.
+
+const PORT_UNREACH: &str = include_str!("../../wire/testdata/ipv6_port_unreach.hex");
+
+fn ip(s: &str) -> u128 {
+    u128::from(s.parse::<Ipv6Addr>().unwrap())
+}
+
+fn us6() -> Identity {
+    Identity {
+        key: CookieKey { k0: 5, k1: 7 },
+        sources: vec![],
+        sources6: vec![ip("2001:2:0:ff::1")],
+        sport_base: 40000,
+        sport_count: 16,
+    }
+}
+
+fn probe6(dst: u128, dport: u16, variant: u32) -> Vec<u8> {
+    let key = us6().key;
+    let cookie = key.cookie(ip("2001:2:0:ff::1"), dst, 40001, dport);
+    let mut out = vec![0u8; 1500];
+    let n = UdpTemplate::new("2001:2:0:ff::1".parse::<Ipv6Addr>().unwrap()).write_variant(
+        &mut out,
+        IpAddr::V6(dst.into()),
+        40001,
+        dport,
+        cookie,
+        variant,
+    );
+    out.truncate(n);
+    out
+}
+
+/// The captured port unreachable, its quote replaced by `quote`, sent
+/// from `from`.
+fn unreachable6(from: u128, code: u8, quote: &[u8]) -> Vec<u8> {
+    let f = hex(PORT_UNREACH);
+    let mut p = f[14..14 + 48].to_vec();
+    p.extend_from_slice(quote);
+    let n = (p.len() - 40) as u16;
+    p[4..6].copy_from_slice(&n.to_be_bytes());
+    p[8..24].copy_from_slice(&from.to_be_bytes());
+    p[41] = code;
+    p[42..44].fill(0);
+    let c = ipv6::upper_checksum(
+        Ipv6Addr::from(from),
+        "2001:2:0:ff::1".parse().unwrap(),
+        NEXT_ICMPV6,
+        &p[40..],
+    );
+    p[42..44].copy_from_slice(&c.to_be_bytes());
+    p
+}
+
+#[test]
+fn ipv6_probes_carry_the_cookie_and_a_valid_checksum() {
+    let host = ip("2001:2::4");
+    for (port, variant) in [(53, 0), (53, 1), (161, 0), (40123, 0)] {
+        let p = probe6(host, port, variant);
+        let v = ipv6::Packet::new_checked(&p[..]).unwrap();
+        assert!(v.verify_upper_checksum(), "{port}/{variant}");
+        assert_eq!(v.next_header(), NEXT_UDP);
+        let cookie = us6().key.cookie(ip("2001:2:0:ff::1"), host, 40001, port);
+        let label = u32::from_be_bytes([0, p[1] & 0x0f, p[2], p[3]]);
+        assert_eq!(label, ((cookie >> 12) ^ variant) & 0x000f_ffff);
+    }
+    assert_eq!(probe6(host, 40123, 0).len(), 48, "generic: empty datagram");
+}
+
+#[test]
+fn ipv6_port_unreachable_from_the_target_quoting_our_probe_is_closed() {
+    let host = ip("2001:2:0:ff::2");
+    let p = probe6(host, 9, 0);
+    let c = classify(&unreachable6(host, icmpv6::code::PORT, &p), &us6()).unwrap();
+    assert_eq!(
+        (c.target, c.proto, c.port, c.state, c.reason),
+        (
+            IpAddr::V6(host.into()),
+            Proto::Udp,
+            9,
+            PortState::Closed,
+            REASON_CLOSED
+        )
+    );
+    // From someone else (a router, or the lab's AnyIP target whose
+    // errors leave from its link address), or another code: filtered.
+    let p4 = probe6(ip("2001:2::4"), 9, 0);
+    assert_eq!(
+        classify(&unreachable6(host, icmpv6::code::PORT, &p4), &us6()),
+        Err(Reject::Filtered)
+    );
+    assert_eq!(
+        classify(
+            &unreachable6(host, icmpv6::code::ADMIN_PROHIBITED, &p),
+            &us6()
+        ),
+        Err(Reject::Filtered)
+    );
+    // A quote whose flow label is not our cookie's: forged.
+    let mut forged = p.clone();
+    forged[3] ^= 0x55;
+    assert_eq!(
+        classify(&unreachable6(host, icmpv6::code::PORT, &forged), &us6()),
+        Err(Reject::BadCookie)
+    );
+    // The real capture quotes someone else's datagram (the kernel's
+    // flow label, port 40001 but another key): not ours to believe.
+    let f = hex(PORT_UNREACH);
+    assert!(classify(&f[14..], &us6()).is_err());
+}
+
+#[test]
+fn ipv6_reply_to_a_generic_probe_is_open() {
+    let host = ip("2001:2:0:ff::2");
+    // The probe turned around, with a payload.
+    let p = probe6(host, 40123, 0);
+    let mut r = p.clone();
+    r[8..24].copy_from_slice(&p[24..40]);
+    r[24..40].copy_from_slice(&p[8..24]);
+    r[40..42].copy_from_slice(&40123u16.to_be_bytes());
+    r[42..44].copy_from_slice(&40001u16.to_be_bytes());
+    r.extend_from_slice(b"hi");
+    let n = (r.len() - 40) as u16;
+    r[4..6].copy_from_slice(&n.to_be_bytes());
+    r[44..46].copy_from_slice(&n.to_be_bytes());
+    let c = classify(&r, &us6()).unwrap();
+    assert_eq!(
+        (c.target, c.port, c.state),
+        (IpAddr::V6(host.into()), 40123, PortState::Open)
+    );
+    let mut other = r.clone();
+    other[39] ^= 1; // not to us
+    assert_eq!(classify(&other, &us6()), Err(Reject::NotForUs));
+    assert_eq!(classify(&r[..45], &us6()), Err(Reject::Malformed));
+}
+
+/// Both families' probe for an unknown port (the empty datagram) with
+/// cookie 0xdeadbeef, byte for byte; checksums computed independently with
+/// a short Python RFC 1071 sum.
+#[test]
+fn literal_probe_bytes_of_both_families() {
+    let write = |src: IpAddr, dst: IpAddr| {
+        let mut out = vec![0u8; 1500];
+        let n = UdpTemplate::new(src).write_variant(&mut out, dst, 61003, 40123, 0xdead_beef, 0);
+        out.truncate(n);
+        out
+    };
+    #[rustfmt::skip]
+    let v4: [u8; 28] = [
+        0x45, 0x00, 0x00, 0x1c, 0xde, 0xad, 0x00, 0x00, 0x40, 0x11, 0x0f, 0xf9, 0xc6, 0x12, 0x00, 0x01, 0xc6, 0x13, 0x00, 0x04,
+        0xee, 0x4b, 0x9c, 0xbb, 0x00, 0x08, 0xe8, 0xab,
+    ];
+    let (s4, d4) = (IpAddr::V4(US.into()), IpAddr::V4(HOST.into()));
+    assert_eq!(write(s4, d4), v4);
+    #[rustfmt::skip]
+    let v6: [u8; 48] = [
+        0x60, 0x0d, 0xea, 0xdb, 0x00, 0x08, 0x11, 0x40,
+        0x20, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
+        0x20, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04,
+        0xee, 0x4b, 0x9c, 0xbb, 0x00, 0x08, 0x33, 0xcd,
+    ];
+    let (s6, d6) = (
+        IpAddr::V6("2001:2:0:ff::1".parse().unwrap()),
+        IpAddr::V6("2001:2::4".parse().unwrap()),
+    );
+    assert_eq!(write(s6, d6), v6);
+    // A destination of the other family: nothing written.
+    assert!(write(s4, d6).is_empty());
+    assert!(write(s6, d4).is_empty());
 }
