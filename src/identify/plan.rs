@@ -25,6 +25,16 @@
 //! remaining hello: [`Plan::with_fallbacks`]. The attempts are independent
 //! connections (each from its own source port), so a stateless core may run
 //! them at once; their order is their priority when several name something.
+//!
+//! A port gets at most [`MAX_CONNECTIONS`] connections ([`schedule`]): LZR
+//! names 99% of identifiable services within five handshakes, and finds
+//! HTTP and TLS, then server-first protocols (heard while we listen), the
+//! most common everywhere. So every port's order is: its own protocol's
+//! hello (or listening, on server-first and unknown ports), HTTP, TLS, then
+//! the [`FALLBACKS`] by how often their services face the internet. The
+//! fallbacks also go to ports where a protocol was expected but stayed
+//! silent (memcached on 21, MQTT on 110): a silent port is not its
+//! protocol's.
 
 use super::Hello;
 
@@ -48,8 +58,17 @@ pub struct Plan {
 /// Most connections a plan opens to one port (without fallbacks).
 pub const MAX_ATTEMPTS: usize = 3;
 
+/// Most connections to one open port, the probe's own included (and the
+/// capped TLS ClientHello's of [`super::session`]).
+pub const MAX_CONNECTIONS: usize = 5;
+
 /// Hellos for client-first services that ignore other protocols' hellos,
-/// in the order [`Plan::with_fallbacks`] tries them.
+/// in the order [`Plan::with_fallbacks`] tries them: by how many of their
+/// servers face the internet and how often they sit on other ports
+/// (zgrab2's and LZR's scans: redis, MQTT brokers, RDP and SMB by the
+/// million or hundreds of thousands, then databases and caches, and the
+/// rarer LDAP, AMQP, RTSP and IRC last). Only the first few fit in
+/// [`MAX_CONNECTIONS`] after a port's own attempts.
 pub const FALLBACKS: [Hello; 11] = [
     Hello::Redis,
     Hello::Mqtt,
@@ -79,6 +98,19 @@ impl Plan {
         )
     }
 }
+/// The attempts on `port` in priority order, at most [`MAX_CONNECTIONS`]:
+/// the plan's, then (with `fallbacks`) the [`FALLBACKS`] it did not
+/// already send, on every port (a port whose own protocol stayed silent is
+/// not that protocol's).
+pub fn schedule(port: u16, fallbacks: bool) -> Vec<Attempt> {
+    let p = plan(port);
+    if fallbacks {
+        p.with_fallbacks().take(MAX_CONNECTIONS).collect()
+    } else {
+        p.attempts.iter().copied().take(MAX_CONNECTIONS).collect()
+    }
+}
+
 /// Banner wait on ports whose service speaks first.
 pub const BANNER_WAIT_MS: u32 = 2000;
 /// Banner wait on a port no known service uses.
@@ -204,5 +236,49 @@ mod tests {
         }
         assert_eq!(u[0].banner_wait_ms, UNKNOWN_BANNER_WAIT_MS);
         assert_eq!(u[0].hello, Some(Hello::Http));
+    }
+
+    #[test]
+    fn a_schedule_is_five_connections_own_hello_http_tls_then_fallbacks() {
+        for port in 0..=u16::MAX {
+            let s = schedule(port, true);
+            assert_eq!(s.len(), MAX_CONNECTIONS, "port {port}");
+            let hellos: Vec<Hello> = s.iter().filter_map(|a| a.hello).collect();
+            let distinct: std::collections::HashSet<_> = hellos.iter().collect();
+            assert_eq!(distinct.len(), hellos.len(), "port {port}");
+            // HTTP and TLS come before any fallback.
+            let pos = |h| hellos.iter().position(|x| *x == h).unwrap();
+            let first_fallback = hellos
+                .iter()
+                .position(|h| {
+                    FALLBACKS.contains(h)
+                        && !plan(port).attempts.iter().any(|a| a.hello == Some(*h))
+                })
+                .unwrap();
+            assert!(
+                pos(Hello::Http) < first_fallback && pos(Hello::Tls) < first_fallback,
+                "port {port}"
+            );
+            assert!(schedule(port, false).len() <= MAX_ATTEMPTS);
+        }
+        // A silent server-first port gets fallbacks too (redis on 25).
+        let s25: Vec<_> = schedule(25, true).iter().filter_map(|a| a.hello).collect();
+        assert_eq!(s25[..3], [Hello::Http, Hello::Tls, Hello::Redis]);
+        assert_eq!(schedule(25, true)[0].banner_wait_ms, BANNER_WAIT_MS);
+        // A client-first port: its own hello first.
+        let s6379: Vec<_> = schedule(6379, true)
+            .iter()
+            .filter_map(|a| a.hello)
+            .collect();
+        assert_eq!(
+            s6379,
+            [
+                Hello::Redis,
+                Hello::Http,
+                Hello::Tls,
+                Hello::Mqtt,
+                Hello::Rdp
+            ]
+        );
     }
 }

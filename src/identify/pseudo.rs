@@ -1,8 +1,15 @@
-//! Pseudo-services: a host that SYN-ACKs on many ports but has nothing
-//! identifiable behind them is a middlebox, a SYN proxy or a tarpit, not a
-//! host with thousands of services (LZR found many such hosts on the
-//! internet). Its unidentified ports are reported `pseudo: true` and cost no
-//! score; ports where a real protocol did answer stay real findings.
+//! Pseudo-services: a host that SYN-ACKs on (nearly) every port probed on
+//! it but names nothing behind them is a middlebox, a SYN proxy or a
+//! tarpit, not a host with a service on every port (LZR found many such
+//! hosts on the internet). Its unidentified ports are reported
+//! `pseudo: true` and cost no score; ports where a real protocol did answer
+//! stay real findings.
+//!
+//! The judgement is relative to what was scanned: the scan probed the same
+//! `probed` ports on every host, so a host is judged by the share of them it
+//! answered, whether the scan covers five ports or sixty thousand. A few
+//! open ports prove nothing either way ([`PseudoRule::min_open`]): a host
+//! scanned on three ports that all answer silently stays real.
 //!
 //! Pure: the caller counts per host, this module judges.
 
@@ -18,20 +25,32 @@ pub struct HostCounts {
 /// The thresholds of the judgement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PseudoRule {
-    /// A host with fewer open ports is always judged real: a handful of
-    /// silent open ports is an ordinary host with services we do not know.
+    /// Fewest open ports that can show a middlebox: with fewer, a host is
+    /// always real (a handful of silent open ports is an ordinary host with
+    /// services we do not know). Evidence, not a scan size: any scan of at
+    /// least this many ports can find middleboxes.
     pub min_open: u32,
+    /// The share (per thousand) of the ports probed on a host that must be
+    /// open: "nearly every port" (a lost SYN or SYN-ACK costs a few).
+    pub open_per_mille: u32,
     /// The host is pseudo when at most this many per thousand of its open
-    /// ports were identified.
+    /// ports were identified (a firewall answering everywhere in front of a
+    /// real SSH is still a middlebox).
     pub max_identified_per_mille: u32,
+    /// Open ports needed when the number of ports probed per host is not
+    /// known (0).
+    pub min_open_unknown: u32,
 }
 
 impl Default for PseudoRule {
-    /// At least 16 open ports, of which at most 10% identified.
+    /// At least 4 open ports and 90% of those probed, at most 10% of them
+    /// identified; 16 open ports when the scan's port count is unknown.
     fn default() -> Self {
         PseudoRule {
-            min_open: 16,
+            min_open: 4,
+            open_per_mille: 900,
             max_identified_per_mille: 100,
+            min_open_unknown: 16,
         }
     }
 }
@@ -46,10 +65,21 @@ pub enum Verdict {
 }
 
 impl PseudoRule {
-    /// Judge a host from its counts.
-    pub fn judge(&self, c: HostCounts) -> Verdict {
+    /// Open ports a host must show to be judged pseudo, when `probed` ports
+    /// were probed on it (0: unknown).
+    pub fn open_needed(&self, probed: u32) -> u32 {
+        if probed == 0 {
+            return self.min_open_unknown.max(1);
+        }
+        let share = (probed as u64 * self.open_per_mille as u64).div_ceil(1000);
+        (share.min(probed as u64) as u32).max(self.min_open).max(1)
+    }
+
+    /// Judge a host from its counts, `probed` ports having been probed on
+    /// it (0: unknown).
+    pub fn judge(&self, c: HostCounts, probed: u32) -> Verdict {
         let identified = c.identified.min(c.open) as u64;
-        if c.open >= self.min_open
+        if c.open >= self.open_needed(probed)
             && identified * 1000 <= self.max_identified_per_mille as u64 * c.open as u64
         {
             Verdict::Pseudo
@@ -69,17 +99,22 @@ pub fn port_is_pseudo(host: Verdict, port_identified: bool) -> bool {
 mod tests {
     use super::*;
 
-    fn judge(open: u32, identified: u32) -> Verdict {
-        PseudoRule::default().judge(HostCounts { open, identified })
+    fn judge(open: u32, identified: u32, probed: u32) -> Verdict {
+        PseudoRule::default().judge(HostCounts { open, identified }, probed)
     }
 
     #[test]
-    fn a_host_answering_everywhere_with_nothing_behind_is_pseudo() {
-        assert_eq!(judge(65_535, 0), Verdict::Pseudo);
-        assert_eq!(judge(1000, 0), Verdict::Pseudo);
-        assert_eq!(judge(16, 0), Verdict::Pseudo);
+    fn a_host_answering_every_port_probed_with_nothing_behind_is_pseudo() {
+        // Scans of every size: a handful of ports, a lab's 15, thousands.
+        for probed in [4, 5, 10, 15, 25, 1000, 65_535] {
+            assert_eq!(judge(probed, 0, probed), Verdict::Pseudo, "{probed}");
+        }
+        // Nearly every port: a few SYN-ACKs lost.
+        assert_eq!(judge(14, 0, 15), Verdict::Pseudo);
+        assert_eq!(judge(59_000, 0, 65_535), Verdict::Pseudo);
         // A firewall answering everywhere in front of a real SSH and web server.
-        assert_eq!(judge(65_535, 2), Verdict::Pseudo);
+        assert_eq!(judge(65_535, 2, 65_535), Verdict::Pseudo);
+        assert_eq!(judge(20, 1, 20), Verdict::Pseudo);
         assert!(port_is_pseudo(Verdict::Pseudo, false));
         assert!(
             !port_is_pseudo(Verdict::Pseudo, true),
@@ -89,32 +124,49 @@ mod tests {
 
     #[test]
     fn ordinary_hosts_are_real() {
-        assert_eq!(judge(0, 0), Verdict::Real);
-        assert_eq!(judge(3, 0), Verdict::Real, "a few unknown services");
-        assert_eq!(judge(15, 0), Verdict::Real);
+        assert_eq!(judge(0, 0, 10), Verdict::Real);
+        // Too few ports to tell, however many were scanned.
+        assert_eq!(judge(3, 0, 3), Verdict::Real, "three silent services");
+        assert_eq!(judge(1, 0, 1), Verdict::Real, "a one-port scan");
+        // Silent services on a share of the ports only.
+        assert_eq!(judge(13, 0, 15), Verdict::Real);
+        assert_eq!(judge(200, 0, 1000), Verdict::Real);
         // A busy server: many ports, most identified.
-        assert_eq!(judge(40, 35), Verdict::Real);
+        assert_eq!(judge(40, 35, 40), Verdict::Real);
         // The boundary: 10% identified is still pseudo, one more is not.
-        assert_eq!(judge(100, 10), Verdict::Pseudo);
-        assert_eq!(judge(100, 11), Verdict::Real);
+        assert_eq!(judge(100, 10, 100), Verdict::Pseudo);
+        assert_eq!(judge(100, 11, 100), Verdict::Real);
         assert!(!port_is_pseudo(Verdict::Real, false));
     }
 
     #[test]
+    fn an_unknown_scan_size_needs_more_open_ports() {
+        assert_eq!(judge(15, 0, 0), Verdict::Real);
+        assert_eq!(judge(16, 0, 0), Verdict::Pseudo);
+    }
+
+    #[test]
     fn counts_out_of_range_do_not_overflow() {
-        assert_eq!(judge(u32::MAX, u32::MAX), Verdict::Real);
-        assert_eq!(judge(u32::MAX, 0), Verdict::Pseudo);
-        assert_eq!(judge(20, 1000), Verdict::Real, "identified capped at open");
+        assert_eq!(judge(u32::MAX, u32::MAX, u32::MAX), Verdict::Real);
+        assert_eq!(judge(u32::MAX, 0, u32::MAX), Verdict::Pseudo);
+        assert_eq!(
+            judge(20, 1000, 20),
+            Verdict::Real,
+            "identified capped at open"
+        );
+        // More open than probed (a retransmission counted twice): judged as all.
+        assert_eq!(judge(30, 0, 20), Verdict::Pseudo);
         let strict = PseudoRule {
             min_open: 1,
+            open_per_mille: u32::MAX,
             max_identified_per_mille: u32::MAX,
+            min_open_unknown: 0,
         };
-        assert_eq!(
-            strict.judge(HostCounts {
-                open: u32::MAX,
-                identified: u32::MAX
-            }),
-            Verdict::Pseudo
-        );
+        let all = HostCounts {
+            open: u32::MAX,
+            identified: u32::MAX,
+        };
+        assert_eq!(strict.judge(all, u32::MAX), Verdict::Pseudo);
+        assert_eq!(strict.judge(all, 0), Verdict::Pseudo);
     }
 }

@@ -1,67 +1,107 @@
 //! The identification sessions of a scan, sans-IO: what to send after a
-//! SYN-ACK, which captured segments belong to which open port, when an
-//! attempt gave up, and when a port's finding may be written.
+//! SYN-ACK, which captured segments belong to which connection of which
+//! open port, and when a port's finding may be written.
 //!
 //! One [`Sessions`] table per receiver. It is fed the segments of our
 //! connections and ticks (time is passed in), and returns [`Out`]s: segments
-//! to send (the ACK, the hello, a RST, the SYN of a further attempt) and the
-//! [`Done`] outcome of each open port, identified or not. It holds at most
-//! `capacity` ports at once: a SYN-ACK that finds the table full is answered
-//! with a RST and its port reported unidentified at once, so memory never
-//! grows with the scan and every open port is still reported.
+//! to send (the ACK, the hello, a RST, the SYN of a further connection) and
+//! the [`Done`] outcome of each open port, identified or not. It holds at
+//! most `capacity` ports at once: a SYN-ACK that finds the table full is
+//! answered with a RST and its port reported unidentified at once, so
+//! memory never grows with the scan and every open port is still reported.
 //!
-//! Per port: the attempts of [`super::plan()`] in order, one connection each
-//! (the first is the probe's own; a further one opens from the next source
-//! port of the scan), then, on a port no protocol is expected on
-//! ([`crate::risk::protocol::expected`]), the fallback hellos
-//! ([`super::Plan::with_fallbacks`]). The attempts end early when:
+//! Per port, the guarantees whatever the service does:
 //!
-//! - the service sends something that names nothing (it answers every hello
-//!   the same), or resets, or closes without reading our hello (it closes on
-//!   everyone); a close after reading it (redis on an HTTP request) moves on;
-//! - its host is judged a middlebox ([`super::pseudo`]): no further
-//!   connection, and its silent ports are pseudo. A silent port of a host
-//!   that has shown fewer open ports than the rule needs is *parked* (no
-//!   connection, [`PARK`] at most) until the host can be judged.
+//! - **Time**: its [`Done`] comes at most [`PORT_DEADLINE`] after its
+//!   SYN-ACK (every connection still open is reset then, and the port is
+//!   done with what arrived).
+//! - **Connections**: at most [`MAX_CONNECTIONS`], the probe's own and the
+//!   capped TLS ClientHello's included, each from its own source port of
+//!   the scan's range, so that each connection's segments are told apart.
+//! - **Memory**: at most [`DATA_MAX`] bytes kept per connection
+//!   ([`tls::FLIGHT_MAX`] for the one that sent a TLS ClientHello).
 //!
-//! An HTTP 400 to our plain request, or a TLS alert to a hello that was not
-//! TLS, is kept as a provisional name while the TLS attempt runs (a TLS port
-//! speaking HTTP errors, or TLS of which version?).
+//! The attempts are [`schedule`]'s, in priority order. The probe's own
+//! connection takes the first (listen for a server that speaks first, or
+//! send the port's own hello at once). The others run side by side, not
+//! one after another: a first wave opens at [`WAVE_AT`]`[0]` after the
+//! SYN-ACK (up to three connections in all), the rest at `[1]`; a wave
+//! opens at once when nothing is in flight any more. A port that named
+//! something by then costs no further connection. Further connections
+//! stop when:
+//!
+//! - the service sends something that names nothing (it answers every
+//!   hello the same), resets, or closes without reading our hello (it
+//!   closes on everyone); a close after reading it (redis on an HTTP
+//!   request) does not stop them;
+//! - its host is judged a middlebox ([`super::pseudo`]): then its silent
+//!   ports are pseudo.
+//!
+//! A name ends the port at once (its other connections are reset). The
+//! order of the attempts is their priority where names are weighed: an
+//! HTTP 400 to our plain request, or a TLS alert to a hello that was not
+//! TLS, is kept as a provisional name while a TLS attempt may still run (a
+//! TLS port speaking HTTP errors, or TLS of which version?), and the first
+//! in the order wins among those kept.
+//!
+//! The middlebox judgement uses the scan's port count per host
+//! ([`Config::ports_per_host`]) and each host's open ports as they come. A
+//! silent port of a host that has named nothing yet keeps its [`Done`]
+//! until its deadline, so that in a scan where a host's ports come within
+//! seconds of each other, every middlebox port's [`Done`] says pseudo.
+//! Where they come minutes apart, a [`Done`] says what was known when it
+//! was written; [`Sessions::pseudo_hosts`] and [`Sessions::host_counts`]
+//! give the final verdict for documents written at the end.
 //!
 //! A TLS server's first flight is followed for its certificate (see
 //! [`tls`]); one that negotiated TLS 1.2 or 1.3 then gets one more
-//! connection with a ClientHello capped at TLS 1.1
-//! ([`super::hello::client_hello_legacy`]): whether it still accepts a
+//! connection, if the port has one left, with a ClientHello capped at TLS
+//! 1.1 ([`super::hello::client_hello_legacy`]): whether it still accepts a
 //! deprecated version ([`Done::accepts_legacy`]).
 
+use super::plan::{MAX_CONNECTIONS, schedule};
 use super::pseudo::{HostCounts, PseudoRule, Verdict};
-use super::{Attempt, Hello, Identified, handshake, identify, plan, raw_banner, tls};
+use super::{Attempt, Hello, Identified, handshake, identify, raw_banner, tls};
 use crate::engine::cookie::CookieKey;
 use crate::engine::validate::Classified;
 use crate::wire::segment::Incoming;
 use crate::wire::tcp;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-/// Most bytes of a service's reply kept for fingerprinting (a TLS
-/// ServerHello and the start of its certificates).
+/// Most bytes of a service's reply kept per connection for fingerprinting
+/// (a TLS ServerHello and the start of its certificates).
 pub const DATA_MAX: usize = 4096;
 /// Longest time a TLS server's flight is followed (acknowledged segment by
-/// segment) for its certificate, from its first bytes on; at most
-/// [`tls::FLIGHT_MAX`] bytes of it are kept.
+/// segment) for its certificate, from its first bytes on (and never past
+/// the port's deadline); at most [`tls::FLIGHT_MAX`] bytes of it are kept.
 pub const TLS_FLIGHT_WAIT: Duration = Duration::from_millis(2000);
 /// After data that names nothing yet, how long to wait for more.
 pub const LINGER: Duration = Duration::from_millis(300);
-/// How long a further attempt waits for its SYN-ACK.
-pub const SYN_WAIT: Duration = Duration::from_millis(1500);
-/// How long a silent port waits for its host to be judged (parked, see
-/// the module docs); at the end of a scan parked ports are judged with
-/// the final counts.
-pub const PARK: Duration = Duration::from_secs(3);
+/// How long a further connection waits for its SYN-ACK.
+pub const SYN_WAIT: Duration = Duration::from_millis(1000);
+/// Longest time from a port's SYN-ACK to its [`Done`]: its record reaches
+/// the outputs within this, whatever the service does. Three seconds hold
+/// a banner wait, a hello and its reply across the internet, and LZR's
+/// scans wait as long.
+pub const PORT_DEADLINE: Duration = Duration::from_secs(3);
+/// When, after a port's SYN-ACK, the waves of further connections open
+/// (up to 3, then up to [`MAX_CONNECTIONS`] connections in all), if
+/// nothing was named by then.
+pub const WAVE_AT: [Duration; 2] = [Duration::from_millis(500), Duration::from_millis(1200)];
+/// Connections a port may have in all after each wave (the probe's own
+/// before the first).
+const WAVE_CONNS: [usize; 3] = [1, 3, MAX_CONNECTIONS];
+/// A further connection is not opened with less time than this left
+/// before the port's deadline.
+pub const MIN_LEFT: Duration = Duration::from_millis(300);
 /// Hosts whose counts are kept for the middlebox judgement (beyond it, new
 /// hosts are judged real).
 pub const HOSTS_MAX: usize = 1 << 16;
+/// How long a finished port's late SYN-ACKs (of its further connections)
+/// are still recognised as ours, and reset rather than reported again.
+pub const LATE: Duration = Duration::from_secs(2);
 
 /// A target host as the table keys it.
 pub type Host = u32;
@@ -73,11 +113,15 @@ pub type Key = (Host, u16);
 pub struct Config {
     /// Most ports identified at once.
     pub capacity: usize,
-    /// Longest wait for a banner or a reply (the plan's waits are capped at it).
+    /// Longest wait for a banner or a reply on one connection (the plan's
+    /// waits are capped at it, and everything at [`PORT_DEADLINE`]).
     pub max_wait: Duration,
     /// Whether ports the plan named nothing on get the fallback hellos.
     pub fallbacks: bool,
     pub rule: PseudoRule,
+    /// Ports the scan probes on every host (0: unknown): the middlebox
+    /// judgement's measure of "every port".
+    pub ports_per_host: u32,
     /// Source ports of the scan: `sport_base .. sport_base + sport_count`.
     pub sport_base: u16,
     pub sport_count: u16,
@@ -123,13 +167,17 @@ pub struct Done {
     pub identified: Option<Identified>,
     /// What it sent when nothing was identified (first line, bounded).
     pub banner: Option<Vec<u8>>,
-    /// Its host is judged a middlebox and nothing was identified here.
+    /// Its host is judged a middlebox (so far) and nothing was identified
+    /// or sent here.
     pub pseudo: bool,
     /// What its TLS handshake showed (version, cipher, leaf certificate).
     pub tls: Option<Box<crate::finding::Tls>>,
     /// A deprecated TLS version (`TLSv1.0`, `TLSv1.1`) a server that
     /// negotiated TLS 1.2 or 1.3 still accepted when offered nothing newer.
     pub accepts_legacy: Option<&'static str>,
+    /// Connections the port cost, the probe's own included (at most
+    /// [`MAX_CONNECTIONS`]).
+    pub connections: u8,
 }
 
 /// Whether the caller should still treat a captured packet as a reply.
@@ -143,26 +191,22 @@ pub enum Taken {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
-    /// A further attempt's SYN is out.
+    /// Its SYN is out.
     SynSent,
     /// Connected, listening for a server that speaks first.
     Banner,
     /// The hello is out.
     Reply,
-    /// No connection: a silent port of a host that has not shown many open
-    /// ports yet, waiting for the host to be judged (middlebox or not)
-    /// before any further attempt.
-    Parked,
+    /// Ended (reset, closed or given up).
+    Over,
 }
 
+/// One connection of a port.
 #[derive(Debug)]
-struct Entry {
-    reply: Classified,
-    /// When its SYN-ACK arrived.
-    since: Instant,
-    /// Our address.
-    src: Host,
-    attempt: usize,
+struct Conn {
+    /// Its attempt (index into the port's schedule); None for the capped
+    /// TLS ClientHello's connection.
+    attempt: Option<usize>,
     sport: u16,
     isn: u32,
     /// The service's next sequence number (its SYN-ACK's plus one, plus data).
@@ -172,26 +216,83 @@ struct Entry {
     phase: Phase,
     deadline: Instant,
     data: Vec<u8>,
-    /// Data from an earlier attempt that named nothing.
-    first_banner: Option<Vec<u8>>,
-    /// The service answered (data or an orderly close) on some attempt.
-    responsive: bool,
-    /// The host was counted as identified/responsive already.
-    counted: bool,
-    /// A name worth less than a later attempt's (an HTTP 400 to our plain
-    /// request may be a TLS port that speaks HTTP errors).
-    provisional: Option<Box<Identified>>,
-    /// It was parked once already.
-    parked: bool,
     /// Following a TLS server's flight until this time (its certificate
     /// has not arrived whole yet).
     flight_until: Option<Instant>,
+}
+
+impl Conn {
+    fn in_flight(&self) -> bool {
+        self.phase != Phase::Over
+    }
+
+    fn connected(&self) -> bool {
+        matches!(self.phase, Phase::Banner | Phase::Reply)
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    reply: Classified,
+    /// When its SYN-ACK arrived.
+    since: Instant,
+    /// Our address.
+    src: Host,
+    /// The attempts, in priority order.
+    plan: Vec<Attempt>,
+    /// Its connections so far (the probe's own first).
+    conns: Vec<Conn>,
+    /// Attempts opened so far.
+    next: usize,
+    /// The highest wave opened.
+    wave: usize,
+    /// No further connection: the service showed what it does to any hello.
+    stop: bool,
+    /// First line of data that named nothing.
+    first_banner: Option<Vec<u8>>,
+    /// The service sent data on some connection.
+    sent_data: bool,
+    /// A name worth less than a TLS attempt's, with its attempt's rank.
+    provisional: Option<(usize, Box<Identified>)>,
+    /// The name found (final); the capped ClientHello's connection may
+    /// still run.
+    named: Option<Box<Identified>>,
     /// What the TLS handshake showed.
     tls: Option<Box<crate::finding::Tls>>,
-    /// The name found, while the capped (TLS 1.1) ClientHello's connection
-    /// runs.
-    legacy: Option<Box<Identified>>,
     accepts_legacy: Option<&'static str>,
+    /// When the table should look at it again.
+    wake: Instant,
+}
+
+impl Entry {
+    fn deadline(&self) -> Instant {
+        self.since + PORT_DEADLINE
+    }
+
+    fn in_flight(&self) -> bool {
+        self.conns.iter().any(Conn::in_flight)
+    }
+
+    /// A TLS attempt has not given its answer yet (in flight, or still to
+    /// be opened).
+    fn tls_pending(&self) -> bool {
+        self.conns.iter().any(|c| {
+            c.in_flight()
+                && c.attempt
+                    .is_some_and(|a| self.plan[a].hello == Some(Hello::Tls))
+        }) || (!self.stop
+            && self.plan[self.next..]
+                .iter()
+                .any(|a| a.hello == Some(Hello::Tls)))
+    }
+
+    /// The next source port of the scan's range no connection of this
+    /// port used.
+    fn next_sport(&self, cfg: &Config) -> u16 {
+        let first = self.conns[0].sport.wrapping_sub(cfg.sport_base) as u32;
+        let off = (first + self.conns.len() as u32) % cfg.sport_count.max(1) as u32;
+        cfg.sport_base.wrapping_add(off as u16)
+    }
 }
 
 /// The table.
@@ -200,23 +301,11 @@ pub struct Sessions {
     cfg: Config,
     entries: HashMap<Key, Entry>,
     hosts: HashMap<Host, HostCounts>,
-    /// Entries in [`Phase::Parked`].
-    parked: usize,
+    /// Ports done lately, and when (oldest first; at most `capacity`).
+    late: VecDeque<(Instant, Key)>,
+    late_set: HashMap<Key, Instant>,
     /// Ports reported unidentified because the table was full.
     pub overflowed: u64,
-}
-
-/// The attempts on `port`: the plan's, then the fallback hellos on a port
-/// no protocol is expected on (on a well-known port, a service that ignored
-/// both the port's own hello and HTTP/TLS is not worth eleven more
-/// connections).
-fn attempts(port: u16, fallbacks: bool) -> Vec<Attempt> {
-    let p = plan(port);
-    if fallbacks && crate::risk::protocol::expected(port).is_none() {
-        p.with_fallbacks().collect()
-    } else {
-        p.attempts.to_vec()
-    }
 }
 
 impl Sessions {
@@ -225,7 +314,8 @@ impl Sessions {
             cfg,
             entries: HashMap::new(),
             hosts: HashMap::new(),
-            parked: 0,
+            late: VecDeque::new(),
+            late_set: HashMap::new(),
             overflowed: 0,
         }
     }
@@ -239,10 +329,20 @@ impl Sessions {
         self.entries.is_empty()
     }
 
-    /// Ports with a connection or a SYN out (not parked): what the end of a
-    /// scan waits for.
+    /// Ports being identified now (every one of them is done within
+    /// [`PORT_DEADLINE`]): what the end of a scan waits for.
     pub fn active(&self) -> usize {
-        self.entries.len() - self.parked
+        self.entries.len()
+    }
+
+    /// Most ports held at once.
+    pub fn capacity(&self) -> usize {
+        self.cfg.capacity
+    }
+
+    /// Whether `key` is being identified now.
+    pub fn holds(&self, key: Key) -> bool {
+        self.entries.contains_key(&key)
     }
 
     /// When the SYN-ACK of the oldest port still being identified arrived:
@@ -251,20 +351,27 @@ impl Sessions {
         self.entries.values().map(|e| e.since).min()
     }
 
+    /// What was seen on `host` so far (open ports, identified ones).
+    pub fn host_counts(&self, host: Host) -> HostCounts {
+        self.hosts.get(&host).copied().unwrap_or_default()
+    }
+
     /// The verdict on `host` so far.
     pub fn verdict(&self, host: Host) -> Verdict {
         self.cfg
             .rule
-            .judge(self.hosts.get(&host).copied().unwrap_or_default())
+            .judge(self.host_counts(host), self.cfg.ports_per_host)
     }
 
-    /// Hosts judged middleboxes so far.
+    /// Hosts judged middleboxes so far: at the end of a scan, the final
+    /// verdict (a document applies it to every unidentified port of these
+    /// hosts, also to those whose [`Done`] came before the verdict).
     pub fn pseudo_hosts(&self) -> Vec<Host> {
         let mut v: Vec<Host> = self
             .hosts
-            .iter()
-            .filter(|(_, c)| self.cfg.rule.judge(**c) == Verdict::Pseudo)
-            .map(|(h, _)| *h)
+            .keys()
+            .copied()
+            .filter(|h| self.verdict(*h) == Verdict::Pseudo)
             .collect();
         v.sort_unstable();
         v
@@ -273,7 +380,7 @@ impl Sessions {
     /// A SYN-ACK the probe module validated as `reply` (open). Always taken:
     /// a new port's finding comes later as [`Out::Done`] (at once,
     /// unidentified, when the table is full); a SYN-ACK of a port being
-    /// identified belongs to one of its connections (a further attempt, a
+    /// identified belongs to one of its connections (a further one, a
     /// retransmission: ACKed again, or an older one: reset).
     pub fn on_syn_ack(
         &mut self,
@@ -283,42 +390,49 @@ impl Sessions {
         out: &mut Vec<Out>,
     ) -> Taken {
         let key = (seg.src, seg.sport);
+        let cfg = self.cfg;
         if let Some(e) = self.entries.get_mut(&key) {
-            if e.phase == Phase::SynSent && seg.dport == e.sport {
-                // A further attempt connected.
-                e.isn = seg.ack.wrapping_sub(1);
-                e.rcv_next = seg.seq.wrapping_add(1);
-                if e.legacy.is_some() {
-                    // The capped ClientHello, with the ACK.
-                    out.push(Out::Send(to_segment(&handshake::complete(seg))));
-                    let payload = super::hello::client_hello_legacy(rand::random());
-                    e.hello_len = payload.len();
-                    e.phase = Phase::Reply;
-                    e.deadline = now + self.cfg.max_wait;
-                    out.push(Out::Send(Segment {
-                        src: e.src,
-                        dst: key.0,
-                        sport: e.sport,
-                        dport: key.1,
-                        seq: e.isn.wrapping_add(1),
-                        ack: e.rcv_next,
-                        flags: tcp::PSH | tcp::ACK,
-                        payload,
-                    }));
-                    return Taken::Yes;
-                }
-                let a = attempts(key.1, self.cfg.fallbacks)[e.attempt];
-                start_attempt(e, a, self.cfg.max_wait, self.cfg.key, now, seg, out);
-            } else if seg.dport == e.sport && e.phase != Phase::SynSent {
-                // A retransmitted SYN-ACK: our ACK was lost; ACK again.
-                out.push(Out::Send(to_segment(&handshake::complete(seg))));
-            } else {
-                // A SYN-ACK of an older attempt or another round: close it.
+            let (end, src) = (e.deadline(), e.src);
+            let Some(ci) = e.conns.iter().position(|c| c.sport == seg.dport) else {
+                // A SYN-ACK of another round: close it.
                 out.push(Out::Send(to_segment(&handshake::close(seg))));
+                return Taken::Yes;
+            };
+            let plan_attempt = e.conns[ci].attempt.map(|i| e.plan[i]);
+            let c = &mut e.conns[ci];
+            match c.phase {
+                Phase::SynSent => {
+                    c.isn = seg.ack.wrapping_sub(1);
+                    c.rcv_next = seg.seq.wrapping_add(1);
+                    out.push(Out::Send(to_segment(&handshake::complete(seg))));
+                    match plan_attempt {
+                        None => {
+                            // The capped ClientHello.
+                            let payload = super::hello::client_hello_legacy(rand::random());
+                            c.phase = Phase::Reply;
+                            c.deadline = (now + cfg.max_wait).min(end);
+                            c.hello_len = payload.len();
+                            out.push(Out::Send(data_of(c, src, key, payload)));
+                        }
+                        Some(a) => start(c, a, &cfg, src, key, now, end, out),
+                    }
+                }
+                Phase::Banner | Phase::Reply => {
+                    // A retransmitted SYN-ACK: our ACK was lost; ACK again.
+                    out.push(Out::Send(to_segment(&handshake::complete(seg))));
+                }
+                Phase::Over => out.push(Out::Send(to_segment(&handshake::close(seg)))),
             }
+            self.settle(now, key, out);
             return Taken::Yes;
         }
-        if self.entries.len() >= self.cfg.capacity {
+        self.expire_late(now);
+        if self.late_set.contains_key(&key) {
+            // A further connection of a port already done: close it.
+            out.push(Out::Send(to_segment(&handshake::close(seg))));
+            return Taken::Yes;
+        }
+        if self.entries.len() >= cfg.capacity {
             self.overflowed += 1;
             out.push(Out::Send(to_segment(&handshake::close(seg))));
             out.push(Out::Done(Box::new(Done {
@@ -328,18 +442,17 @@ impl Sessions {
                 pseudo: false,
                 tls: None,
                 accepts_legacy: None,
+                connections: 1,
             })));
             return Taken::Yes;
         }
         if self.hosts.len() < HOSTS_MAX || self.hosts.contains_key(&seg.src) {
-            self.hosts.entry(seg.src).or_default().open += 1;
+            let h = self.hosts.entry(seg.src).or_default();
+            h.open = h.open.saturating_add(1);
         }
-        let a = attempts(seg.sport, self.cfg.fallbacks)[0];
-        let mut e = Entry {
-            reply,
-            since: now,
-            src: seg.dst,
-            attempt: 0,
+        let plan = schedule(seg.sport, cfg.fallbacks);
+        let mut c = Conn {
+            attempt: Some(0),
             sport: seg.dport,
             isn: seg.ack.wrapping_sub(1),
             rcv_next: seg.seq.wrapping_add(1),
@@ -348,18 +461,40 @@ impl Sessions {
             phase: Phase::Banner,
             deadline: now,
             data: Vec::new(),
-            first_banner: None,
-            responsive: false,
-            counted: false,
-            provisional: None,
-            parked: false,
             flight_until: None,
-            tls: None,
-            legacy: None,
-            accepts_legacy: None,
         };
-        start_attempt(&mut e, a, self.cfg.max_wait, self.cfg.key, now, seg, out);
-        self.entries.insert(key, e);
+        out.push(Out::Send(to_segment(&handshake::complete(seg))));
+        start(
+            &mut c,
+            plan[0],
+            &cfg,
+            seg.dst,
+            key,
+            now,
+            now + PORT_DEADLINE,
+            out,
+        );
+        self.entries.insert(
+            key,
+            Entry {
+                reply,
+                since: now,
+                src: seg.dst,
+                plan,
+                conns: vec![c],
+                next: 1,
+                wave: 0,
+                stop: false,
+                first_banner: None,
+                sent_data: false,
+                provisional: None,
+                named: None,
+                tls: None,
+                accepts_legacy: None,
+                wake: now,
+            },
+        );
+        self.settle(now, key, out);
         Taken::Yes
     }
 
@@ -375,207 +510,171 @@ impl Sessions {
         out: &mut Vec<Out>,
     ) -> Taken {
         let key = (seg.src, seg.sport);
+        let cfg = self.cfg;
         let Some(e) = self.entries.get_mut(&key) else {
             return Taken::No;
         };
-        if seg.dport != e.sport
-            || matches!(e.phase, Phase::SynSent | Phase::Parked)
-            || !handshake::ack_is_ours(seg.ack, e.isn, e.hello_len)
-            || seg.flags & tcp::SYN != 0
-        {
+        let end = e.deadline();
+        let src = e.src;
+        let Some(ci) = e.conns.iter().position(|c| {
+            c.sport == seg.dport
+                && c.connected()
+                && handshake::ack_is_ours(seg.ack, c.isn, c.hello_len)
+        }) else {
+            return Taken::No;
+        };
+        if seg.flags & tcp::SYN != 0 {
             return Taken::No;
         }
-        if e.legacy.is_some() {
+        let c = &mut e.conns[ci];
+        let Some(attempt) = c.attempt else {
             // The capped ClientHello's connection: a ServerHello of TLS 1.1
             // or older is a deprecated version accepted; an alert, a reset
             // or a close is a refusal.
-            if wire_len > 0 && seg.seq == e.rcv_next {
-                let take = seg.payload.len().min(DATA_MAX - e.data.len());
-                e.data.extend_from_slice(&seg.payload[..take]);
-                e.rcv_next = e.rcv_next.wrapping_add(wire_len as u32);
+            if wire_len > 0 && seg.seq == c.rcv_next {
+                let take = seg.payload.len().min(DATA_MAX - c.data.len());
+                c.data.extend_from_slice(&seg.payload[..take]);
+                c.rcv_next = c.rcv_next.wrapping_add(wire_len as u32);
             }
-            let f = tls::read(&e.data, None);
-            let over = f.version.is_some() || f.complete || seg.flags & (tcp::FIN | tcp::RST) != 0;
+            let f = tls::read(&c.data, None);
+            let over = f.version.is_some()
+                || f.complete
+                || c.data.len() >= DATA_MAX
+                || seg.flags & (tcp::FIN | tcp::RST) != 0;
             if over {
                 if seg.flags & tcp::RST == 0 {
                     out.push(Out::Send(to_segment(&handshake::close(seg))));
                 }
-                let accepted = match f.version {
+                c.phase = Phase::Over;
+                c.data = Vec::new();
+                e.accepts_legacy = match f.version {
                     Some(0x0301) => Some("TLSv1.0"),
                     Some(0x0302) => Some("TLSv1.1"),
                     Some(0x0300) => Some("SSLv3"),
                     _ => None,
                 };
-                self.legacy_over(key, accepted, out);
+                self.settle(now, key, out);
             }
             return Taken::Yes;
-        }
+        };
         if seg.flags & tcp::RST != 0 {
             // Reset: the service (or a firewall) refuses what we do; no
             // other hello will fare better.
-            e.responsive = true;
-            self.attempt_over(now, key, false, true, out);
+            e.stop = true;
+            conn_over(e, ci, key, false, out);
+            self.settle(now, key, out);
             return Taken::Yes;
         }
-        let tls_hello = e.hello == Some(Hello::Tls);
-        if wire_len > 0 && seg.seq == e.rcv_next {
+        let tls_hello = c.hello == Some(Hello::Tls);
+        if wire_len > 0 && seg.seq == c.rcv_next {
             let max = if tls_hello { tls::FLIGHT_MAX } else { DATA_MAX };
-            let take = seg.payload.len().min(max - e.data.len());
-            e.data.extend_from_slice(&seg.payload[..take]);
+            let take = seg.payload.len().min(max - c.data.len());
+            c.data.extend_from_slice(&seg.payload[..take]);
             // A TLS flight is followed: acknowledge only what was captured
             // (the server sends the rest again); other replies need only
             // their first bytes.
             let got = if tls_hello { take } else { wire_len };
-            e.rcv_next = e.rcv_next.wrapping_add(got as u32);
-            e.responsive = true;
-            if let Some(id) = identify(&e.data, e.hello, key.1) {
+            c.rcv_next = c.rcv_next.wrapping_add(got as u32);
+            e.sent_data = true;
+            if let Some(id) = identify(&c.data, c.hello, key.1) {
                 if tls_hello && id.protocol == "tls" {
-                    let flight = read_flight(self.cfg.key, key, e);
-                    let until = *e.flight_until.get_or_insert(now + TLS_FLIGHT_WAIT);
-                    if !flight.complete && e.data.len() < tls::FLIGHT_MAX && now < until {
+                    let flight = read_flight(cfg.key, src, key, c);
+                    let until = *c
+                        .flight_until
+                        .get_or_insert((now + TLS_FLIGHT_WAIT).min(end));
+                    if !flight.complete && c.data.len() < tls::FLIGHT_MAX && now < until {
                         // More of the flight to come: acknowledge it as a
                         // client would, so that the server goes on.
-                        out.push(Out::Send(ack_of(e, key)));
-                        e.deadline = until.min(now + self.cfg.max_wait);
-                        return Taken::Yes;
-                    }
-                    e.flight_until = None;
-                    e.tls = tls::facts(&flight).map(Box::new);
-                    if matches!(flight.version, Some(0x0303 | 0x0304)) && self.cfg.sport_count > 1 {
-                        // Does it still accept TLS 1.0 or 1.1?
-                        out.push(Out::Send(to_segment(&handshake::close(seg))));
-                        e.legacy = Some(Box::new(id));
-                        e.phase = Phase::SynSent;
-                        e.data.clear();
-                        e.hello_len = 0;
-                        let off = (e.sport.wrapping_sub(self.cfg.sport_base) as u32 + 1)
-                            % self.cfg.sport_count as u32;
-                        e.sport = self.cfg.sport_base + off as u16;
-                        e.deadline = now + SYN_WAIT;
-                        out.push(Out::Syn {
-                            src: e.src,
-                            dst: key.0,
-                            sport: e.sport,
-                            dport: key.1,
-                        });
+                        out.push(Out::Send(ack_of(c, src, key)));
+                        c.deadline = until.min(now + cfg.max_wait);
+                        e.wake = e.wake.min(c.deadline);
                         return Taken::Yes;
                     }
                 }
                 out.push(Out::Send(to_segment(&handshake::close(seg))));
-                let rest = &attempts(key.1, self.cfg.fallbacks)[e.attempt + 1..];
-                if e.provisional.is_none()
-                    && is_refusal(&id, e.hello)
-                    && rest.iter().any(|a| a.hello == Some(Hello::Tls))
-                {
-                    // nginx and others answer plain HTTP on a TLS port
-                    // with a 400, TLS servers with an alert: see whether
-                    // (and which) TLS is what it speaks.
-                    e.provisional = Some(Box::new(id));
-                    e.data.clear();
-                    self.attempt_over(now, key, false, false, out);
-                } else {
-                    self.finish(key, Some(id), out);
-                }
+                self.named_on(now, key, ci, attempt, id, true, out);
                 return Taken::Yes;
             }
-            e.deadline = e.deadline.min(now + LINGER);
-        }
-        if seg.flags & tcp::FIN != 0 && e.flight_until.is_some() {
-            // The server closed in the middle of its flight: what it sent.
-            out.push(Out::Send(to_segment(&handshake::close(seg))));
-            self.flight_over(key, out);
-            return Taken::Yes;
+            if c.data.len() >= max {
+                // As much as is kept, and it names nothing.
+                out.push(Out::Send(to_segment(&handshake::close(seg))));
+                conn_over(e, ci, key, false, out);
+                self.settle(now, key, out);
+                return Taken::Yes;
+            }
+            c.deadline = c.deadline.min(now + LINGER);
         }
         if seg.flags & tcp::FIN != 0 {
+            out.push(Out::Send(to_segment(&handshake::close(seg))));
+            if c.flight_until.is_some() {
+                // The server closed in the middle of its flight: what it sent.
+                self.flight_over(now, key, ci, out);
+                return Taken::Yes;
+            }
             // Closed. If the service read our hello first, it may be one
             // that refuses other protocols' hellos (redis closes on an HTTP
-            // request): try the next attempt. If it closed without reading
-            // anything, it closes on everyone.
-            e.responsive = true;
-            let read_hello = e.hello_len > 0 && seg.ack != e.isn.wrapping_add(1);
-            out.push(Out::Send(to_segment(&handshake::close(seg))));
-            self.attempt_over(now, key, false, !read_hello, out);
+            // request): the other attempts go on. If it closed without
+            // reading anything, it closes on everyone.
+            let read_hello = c.hello_len > 0 && seg.ack != c.isn.wrapping_add(1);
+            if !read_hello {
+                e.stop = true;
+            }
+            conn_over(e, ci, key, false, out);
+            self.settle(now, key, out);
+            return Taken::Yes;
         }
+        self.settle(now, key, out);
         Taken::Yes
     }
 
-    /// Advance the clock: send hellos after banner waits, give up attempts
-    /// whose time is over.
+    /// Advance the clock: send hellos after banner waits, open the waves of
+    /// further connections, give up connections and ports whose time is
+    /// over.
     pub fn tick(&mut self, now: Instant, out: &mut Vec<Out>) {
         let due: Vec<Key> = self
             .entries
             .iter()
-            .filter(|(_, e)| e.deadline <= now)
+            .filter(|(_, e)| e.wake <= now)
             .map(|(k, _)| *k)
             .collect();
         for key in due {
-            let fallbacks = self.cfg.fallbacks;
-            let max_wait = self.cfg.max_wait;
-            let secret = self.cfg.key;
+            let cfg = self.cfg;
             let Some(e) = self.entries.get_mut(&key) else {
                 continue;
             };
-            if e.legacy.is_some() {
-                // No answer to the capped ClientHello: not accepted.
-                if e.phase != Phase::SynSent {
-                    out.push(Out::Send(rst_of(e, key)));
+            let end = e.deadline();
+            let src = e.src;
+            for ci in 0..e.conns.len() {
+                let c = &e.conns[ci];
+                if !c.in_flight() || c.deadline > now {
+                    continue;
                 }
-                self.legacy_over(key, None, out);
-                continue;
-            }
-            if e.flight_until.is_some() {
-                // The flight's time is over: what arrived of it.
-                out.push(Out::Send(rst_of(e, key)));
-                self.flight_over(key, out);
-                continue;
-            }
-            let a = attempts(key.1, fallbacks)[e.attempt];
-            match (e.phase, a.hello) {
-                (Phase::Banner, Some(h)) if e.data.is_empty() => {
-                    send_hello(
-                        e,
-                        h,
-                        key,
-                        secret,
-                        now,
-                        wait_of(a.reply_wait_ms, max_wait),
-                        out,
-                    );
+                if c.flight_until.is_some() {
+                    // The flight's time is over: what arrived of it.
+                    out.push(Out::Send(rst_of(c, src, key)));
+                    self.flight_over(now, key, ci, out);
+                    break;
                 }
-                (Phase::Parked, _) => {
-                    // Out of the parking (no connection: nothing to reset).
-                    e.phase = Phase::SynSent;
-                    self.parked -= 1;
-                    self.attempt_over(now, key, false, false, out)
+                let a = c.attempt.map(|i| e.plan[i]);
+                match (c.phase, a.and_then(|a| a.hello)) {
+                    (Phase::Banner, Some(h)) if c.data.is_empty() && now < end => {
+                        let wait = wait_of(a.map_or(0, |a| a.reply_wait_ms), cfg.max_wait);
+                        send_hello(
+                            &mut e.conns[ci],
+                            h,
+                            &cfg,
+                            src,
+                            key,
+                            (now + wait).min(end),
+                            out,
+                        );
+                    }
+                    _ => conn_over(e, ci, key, true, out),
                 }
-                _ => self.attempt_over(now, key, true, false, out),
             }
+            self.settle(now, key, out);
         }
-    }
-
-    /// The capped ClientHello's connection is over: the port is done with
-    /// the name found before, and whether a deprecated version was accepted.
-    fn legacy_over(&mut self, key: Key, accepted: Option<&'static str>, out: &mut Vec<Out>) {
-        let Some(e) = self.entries.get_mut(&key) else {
-            return;
-        };
-        e.accepts_legacy = accepted;
-        let id = e.legacy.take().map(|b| *b);
-        self.finish(key, id, out);
-    }
-
-    /// A TLS flight followed for its certificate ends (time, close, or the
-    /// scan's end) before it was whole: the port is done with what arrived
-    /// (version and cipher at least).
-    fn flight_over(&mut self, key: Key, out: &mut Vec<Out>) {
-        let Some(e) = self.entries.get_mut(&key) else {
-            return;
-        };
-        e.flight_until = None;
-        let flight = read_flight(self.cfg.key, key, e);
-        e.tls = tls::facts(&flight).map(Box::new);
-        let id = identify(&e.data, e.hello, key.1);
-        self.finish(key, id, out);
+        self.expire_late(now);
     }
 
     /// End every session now (the scan is over): each port is done with
@@ -583,148 +682,330 @@ impl Sessions {
     pub fn flush(&mut self, out: &mut Vec<Out>) {
         let keys: Vec<Key> = self.entries.keys().copied().collect();
         for key in keys {
-            if let Some(e) = self.entries.get(&key)
-                && !matches!(e.phase, Phase::SynSent | Phase::Parked)
-            {
-                out.push(Out::Send(rst_of(e, key)));
-            }
-            if self.entries.get(&key).is_some_and(|e| e.legacy.is_some()) {
-                self.legacy_over(key, None, out);
-                continue;
-            }
-            if self
-                .entries
-                .get(&key)
-                .is_some_and(|e| e.flight_until.is_some())
-            {
-                self.flight_over(key, out);
-                continue;
-            }
-            let id = self
-                .entries
-                .get(&key)
-                .and_then(|e| identify(&e.data, e.hello, key.1));
-            self.finish(key, id, out);
+            self.end_port(key, out);
         }
     }
 
-    /// The current attempt on `key` is over without a name (`close`: we
-    /// still hold the connection and must reset it; `last`: no further
-    /// attempt).
-    fn attempt_over(
+    /// A name was read on connection `ci` (attempt `rank`), which the
+    /// caller has closed; `legacy`: a whole TLS flight, worth the capped
+    /// ClientHello's check.
+    #[allow(clippy::too_many_arguments)]
+    fn named_on(
         &mut self,
         now: Instant,
         key: Key,
-        close: bool,
-        last: bool,
+        ci: usize,
+        rank: usize,
+        id: Identified,
+        legacy: bool,
         out: &mut Vec<Out>,
     ) {
-        let verdict = self.verdict(key.0);
+        let cfg = self.cfg;
         let Some(e) = self.entries.get_mut(&key) else {
             return;
         };
-        if close && e.phase != Phase::SynSent {
-            out.push(Out::Send(rst_of(e, key)));
+        let src = e.src;
+        let c = &mut e.conns[ci];
+        c.phase = Phase::Over;
+        c.flight_until = None;
+        let tls_hello = c.hello == Some(Hello::Tls);
+        let sent = c.hello;
+        let mut version = None;
+        if tls_hello && id.protocol == "tls" {
+            let flight = read_flight(cfg.key, src, key, c);
+            version = flight.version;
+            e.tls = tls::facts(&flight).map(Box::new);
         }
-        let got_data = !e.data.is_empty();
-        if got_data && e.first_banner.is_none() {
-            e.first_banner = Some(raw_banner(&e.data));
+        e.conns[ci].data = Vec::new();
+        if is_refusal(&id, sent) && e.tls_pending() {
+            // Provisional: a TLS attempt may say more.
+            if e.provisional.as_ref().is_none_or(|(r, _)| rank < *r) {
+                e.provisional = Some((rank, Box::new(id)));
+            }
+            self.settle(now, key, out);
+            return;
         }
-        // A silent port (no data, no close) of a host that has not shown
-        // many open ports yet: wait for the judgement before trying more.
-        let seen = self.hosts.get(&key.0).map_or(0, |c| c.open);
-        if !e.parked
-            && !e.responsive
-            && !got_data
-            && !last
-            && verdict == Verdict::Real
-            && seen < self.cfg.rule.min_open
+        e.named = Some(Box::new(id));
+        // The port is named: its other connections end.
+        for i in 0..e.conns.len() {
+            if e.conns[i].in_flight() {
+                conn_over(e, i, key, true, out);
+            }
+        }
+        let cap = MAX_CONNECTIONS.min(cfg.sport_count as usize);
+        if legacy
+            && matches!(version, Some(0x0303 | 0x0304))
+            && e.conns.len() < cap
+            && e.deadline() > now + MIN_LEFT
         {
-            e.parked = true;
-            e.phase = Phase::Parked;
-            e.deadline = now + PARK;
-            self.parked += 1;
+            // Does it still accept TLS 1.0 or 1.1?
+            let sport = e.next_sport(&cfg);
+            e.conns.push(Conn {
+                attempt: None,
+                sport,
+                isn: 0,
+                rcv_next: 0,
+                hello: None,
+                hello_len: 0,
+                phase: Phase::SynSent,
+                deadline: (now + SYN_WAIT).min(e.deadline()),
+                data: Vec::new(),
+                flight_until: None,
+            });
+            out.push(Out::Syn {
+                src,
+                dst: key.0,
+                sport,
+                dport: key.1,
+            });
+        }
+        self.settle(now, key, out);
+    }
+
+    /// A TLS flight followed for its certificate ends (time, close) before
+    /// it was whole: the port is named with what arrived (version and
+    /// cipher at least).
+    fn flight_over(&mut self, now: Instant, key: Key, ci: usize, out: &mut Vec<Out>) {
+        let Some(e) = self.entries.get_mut(&key) else {
+            return;
+        };
+        let c = &mut e.conns[ci];
+        c.flight_until = None;
+        let rank = c.attempt.unwrap_or(0);
+        match identify(&c.data, c.hello, key.1) {
+            Some(id) => {
+                // The caller sent the RST. A broken flight gets no legacy
+                // check (the server is slow or gone).
+                c.phase = Phase::Over;
+                self.named_on(now, key, ci, rank, id, false, out)
+            }
+            None => {
+                conn_over(e, ci, key, false, out);
+                self.settle(now, key, out);
+            }
+        }
+    }
+
+    /// Look at a port after a change: finish it, or open further
+    /// connections, and set when to look again.
+    fn settle(&mut self, now: Instant, key: Key, out: &mut Vec<Out>) {
+        let cfg = self.cfg;
+        let verdict = self.verdict(key.0);
+        let host_named = self.host_counts(key.0).identified > 0;
+        let Some(e) = self.entries.get_mut(&key) else {
+            return;
+        };
+        let end = e.deadline();
+        if now >= end {
+            self.end_port(key, out);
             return;
         }
-        let plan = attempts(key.1, self.cfg.fallbacks);
-        let next = e.attempt + 1;
-        // Data that names nothing ends the port (a service of its own kind
-        // answers every hello the same); so does the end of the plan, and a
-        // host judged a middlebox gets no further attempt.
-        let more = !last
-            && !got_data
-            && next < plan.len()
-            && verdict == Verdict::Real
-            && self.cfg.sport_count > 1;
-        if !more {
-            self.finish(key, None, out);
+        if e.named.is_some() {
+            if !e.in_flight() {
+                let id = e.named.take().map(|b| *b);
+                self.finish(key, id, out);
+            } else {
+                e.wake = e
+                    .conns
+                    .iter()
+                    .filter(|c| c.in_flight())
+                    .map(|c| c.deadline)
+                    .min()
+                    .unwrap_or(end)
+                    .min(end);
+            }
             return;
         }
-        e.attempt = next;
-        e.phase = Phase::SynSent;
-        e.tls = None;
-        e.flight_until = None;
-        e.data.clear();
-        e.hello = None;
-        e.hello_len = 0;
-        let off =
-            (e.sport.wrapping_sub(self.cfg.sport_base) as u32 + 1) % self.cfg.sport_count as u32;
-        e.sport = self.cfg.sport_base + off as u16;
-        e.deadline = now + SYN_WAIT;
-        out.push(Out::Syn {
-            src: e.src,
-            dst: key.0,
-            sport: e.sport,
-            dport: key.1,
-        });
+        // Further connections: the waves that are due, and the next one at
+        // once when nothing is in flight.
+        let cap = MAX_CONNECTIONS
+            .min(cfg.sport_count as usize)
+            .min(e.plan.len());
+        let may_open = |e: &Entry| {
+            !e.stop
+                && !e.conns.iter().any(|c| c.flight_until.is_some())
+                && verdict == Verdict::Real
+                && e.next < e.plan.len()
+                && e.conns.len() < cap
+                && end > now + MIN_LEFT
+        };
+        while let Some(at) = WAVE_AT.get(e.wave) {
+            if now >= e.since + *at || (!e.in_flight() && may_open(e)) {
+                e.wave += 1;
+            } else {
+                break;
+            }
+        }
+        while may_open(e) && e.conns.len() < WAVE_CONNS[e.wave] {
+            let sport = e.next_sport(&cfg);
+            e.conns.push(Conn {
+                attempt: Some(e.next),
+                sport,
+                isn: 0,
+                rcv_next: 0,
+                hello: None,
+                hello_len: 0,
+                phase: Phase::SynSent,
+                deadline: (now + SYN_WAIT).min(end),
+                data: Vec::new(),
+                flight_until: None,
+            });
+            e.next += 1;
+            out.push(Out::Syn {
+                src: e.src,
+                dst: key.0,
+                sport,
+                dport: key.1,
+            });
+        }
+        if !e.in_flight() && !may_open(e) {
+            // Nothing more to learn here. A silent port of a host that may
+            // yet prove a middlebox waits for its deadline (the host's
+            // other ports may come meanwhile).
+            let silent = !e.sent_data && e.provisional.is_none();
+            if !(silent && verdict == Verdict::Real && !host_named) {
+                self.finish(key, None, out);
+                return;
+            }
+        }
+        let mut wake = end;
+        for c in e.conns.iter().filter(|c| c.in_flight()) {
+            wake = wake.min(c.deadline);
+        }
+        if may_open(e)
+            && let Some(at) = WAVE_AT.get(e.wave)
+        {
+            wake = wake.min(e.since + *at);
+        }
+        e.wake = wake;
+    }
+
+    /// The port's time is over (or the scan's): reset what is still open,
+    /// and it is done with what arrived.
+    fn end_port(&mut self, key: Key, out: &mut Vec<Out>) {
+        let cfg = self.cfg;
+        let Some(e) = self.entries.get_mut(&key) else {
+            return;
+        };
+        let src = e.src;
+        let mut best: Option<(usize, Identified)> = None;
+        for c in e.conns.iter_mut().filter(|c| c.in_flight()) {
+            if c.connected() {
+                out.push(Out::Send(rst_of(c, src, key)));
+            }
+            if let (Some(rank), false) = (c.attempt, c.data.is_empty()) {
+                if let Some(id) = identify(&c.data, c.hello, key.1) {
+                    if c.hello == Some(Hello::Tls) && id.protocol == "tls" && e.tls.is_none() {
+                        e.tls = tls::facts(&read_flight(cfg.key, src, key, c)).map(Box::new);
+                    }
+                    if best.as_ref().is_none_or(|(r, _)| rank < *r) {
+                        best = Some((rank, id));
+                    }
+                } else if e.first_banner.is_none() {
+                    e.first_banner = Some(raw_banner(&c.data));
+                }
+            }
+            c.phase = Phase::Over;
+        }
+        let id = e
+            .named
+            .take()
+            .map(|b| *b)
+            .or_else(|| best.map(|(_, id)| id));
+        self.finish(key, id, out);
     }
 
     fn finish(&mut self, key: Key, id: Option<Identified>, out: &mut Vec<Out>) {
         let Some(mut e) = self.entries.remove(&key) else {
             return;
         };
-        if e.phase == Phase::Parked {
-            self.parked -= 1;
-        }
-        let id = id.or_else(|| e.provisional.take().map(|b| *b));
-        if (id.is_some() || e.responsive)
-            && !e.counted
+        let id = id.or_else(|| e.provisional.take().map(|(_, b)| *b));
+        if id.is_some()
             && let Some(h) = self.hosts.get_mut(&key.0)
         {
-            h.identified += 1;
-            e.counted = true;
+            h.identified = h.identified.saturating_add(1);
         }
         let banner = if id.is_some() {
             None
         } else {
-            e.first_banner
-                .take()
-                .or_else(|| (!e.data.is_empty()).then(|| raw_banner(&e.data)))
+            e.first_banner.take()
         };
-        let pseudo = id.is_none() && !e.responsive && self.verdict(key.0) == Verdict::Pseudo;
+        let pseudo = id.is_none() && !e.sent_data && self.verdict(key.0) == Verdict::Pseudo;
+        let connections = e.conns.len() as u8;
+        let tls = if id.is_some() { e.tls.take() } else { None };
+        let accepts_legacy = if tls.is_some() {
+            e.accepts_legacy
+        } else {
+            None
+        };
         out.push(Out::Done(Box::new(Done {
             reply: e.reply,
             identified: id,
             banner,
             pseudo,
-            tls: e.tls.take(),
-            accepts_legacy: e.accepts_legacy,
+            tls,
+            accepts_legacy,
+            connections,
         })));
+        if e.conns.len() > 1 {
+            // Its further connections' SYN-ACKs may still come.
+            while self.late.len() >= self.cfg.capacity.max(1) {
+                if let Some((_, k)) = self.late.pop_front() {
+                    self.late_set.remove(&k);
+                }
+            }
+            let at = e.wake.max(e.since);
+            self.late.push_back((at, key));
+            self.late_set.insert(key, at);
+        }
+    }
+
+    /// Forget ports done more than [`LATE`] ago.
+    fn expire_late(&mut self, now: Instant) {
+        while let Some(&(at, k)) = self.late.front() {
+            if now.saturating_duration_since(at) < LATE {
+                break;
+            }
+            self.late.pop_front();
+            if self.late_set.get(&k) == Some(&at) {
+                self.late_set.remove(&k);
+            }
+        }
     }
 }
 
-/// The X25519 secret of the connection of `e` to `key` (see
-/// [`tls::client_secret`]): its ClientHello carried its public key.
-fn tls_secret(k: CookieKey, key: Key, e: &Entry) -> [u8; 32] {
-    tls::client_secret(k.k0, k.k1, e.src, key.0, e.sport, key.1)
+/// Connection `ci` of `e` ends without a name (`close`: we still hold it
+/// and must reset it). Data it got that names nothing stops further
+/// connections: the service answers every hello the same.
+fn conn_over(e: &mut Entry, ci: usize, key: Key, close: bool, out: &mut Vec<Out>) {
+    let src = e.src;
+    let c = &mut e.conns[ci];
+    if close && c.connected() {
+        out.push(Out::Send(rst_of(c, src, key)));
+    }
+    c.phase = Phase::Over;
+    c.flight_until = None;
+    if !c.data.is_empty() && c.attempt.is_some() {
+        if e.first_banner.is_none() {
+            e.first_banner = Some(raw_banner(&c.data));
+        }
+        e.stop = true;
+    }
+    c.data = Vec::new();
 }
 
-/// What the TLS flight captured on the connection of `e` shows.
-fn read_flight(k: CookieKey, key: Key, e: &Entry) -> tls::Flight {
-    let secret = tls_secret(k, key, e);
+/// The X25519 secret of connection `c` from `src` to `key` (see
+/// [`tls::client_secret`]): its ClientHello carried its public key.
+fn tls_secret(k: CookieKey, src: Host, key: Key, c: &Conn) -> [u8; 32] {
+    tls::client_secret(k.k0, k.k1, src, key.0, c.sport, key.1)
+}
+
+/// What the TLS flight captured on connection `c` shows.
+fn read_flight(k: CookieKey, src: Host, key: Key, c: &Conn) -> tls::Flight {
+    let secret = tls_secret(k, src, key, c);
     let hello = Hello::Tls.payload(IpAddr::V4(Ipv4Addr::from(key.0)), secret);
     tls::read(
-        &e.data,
+        &c.data,
         Some(tls::Client {
             secret,
             hello: &hello[5..],
@@ -732,17 +1013,31 @@ fn read_flight(k: CookieKey, key: Key, e: &Entry) -> tls::Flight {
     )
 }
 
-/// A pure acknowledgement of everything received on the connection of `e`.
-fn ack_of(e: &Entry, key: Key) -> Segment {
+/// A pure acknowledgement of everything received on connection `c`.
+fn ack_of(c: &Conn, src: Host, key: Key) -> Segment {
     Segment {
-        src: e.src,
+        src,
         dst: key.0,
-        sport: e.sport,
+        sport: c.sport,
         dport: key.1,
-        seq: e.isn.wrapping_add(1).wrapping_add(e.hello_len as u32),
-        ack: e.rcv_next,
+        seq: c.isn.wrapping_add(1).wrapping_add(c.hello_len as u32),
+        ack: c.rcv_next,
         flags: tcp::ACK,
         payload: Vec::new(),
+    }
+}
+
+/// Data on connection `c` (its first and only: the hello).
+fn data_of(c: &Conn, src: Host, key: Key, payload: Vec<u8>) -> Segment {
+    Segment {
+        src,
+        dst: key.0,
+        sport: c.sport,
+        dport: key.1,
+        seq: c.isn.wrapping_add(1),
+        ack: c.rcv_next,
+        flags: tcp::PSH | tcp::ACK,
+        payload,
     }
 }
 
@@ -760,74 +1055,59 @@ fn wait_of(ms: u32, max: Duration) -> Duration {
     Duration::from_millis(ms as u64).min(max)
 }
 
-/// Connected (a SYN-ACK `seg`): ACK it, and either listen (banner wait)
-/// or send the hello at once.
-fn start_attempt(
-    e: &mut Entry,
+/// Connection `c` is connected (its ACK is out): listen (banner wait) or
+/// send the attempt's hello at once; never past `end`.
+#[allow(clippy::too_many_arguments)]
+fn start(
+    c: &mut Conn,
     a: Attempt,
-    max_wait: Duration,
-    secret: CookieKey,
+    cfg: &Config,
+    src: Host,
+    key: Key,
     now: Instant,
-    seg: &Incoming<'_>,
+    end: Instant,
     out: &mut Vec<Out>,
 ) {
-    out.push(Out::Send(to_segment(&handshake::complete(seg))));
-    e.data.clear();
-    e.phase = Phase::Banner;
+    c.data.clear();
+    c.phase = Phase::Banner;
     match a.hello {
         Some(h) if a.banner_wait_ms == 0 => {
-            send_hello(
-                e,
-                h,
-                (seg.src, seg.sport),
-                secret,
-                now,
-                wait_of(a.reply_wait_ms, max_wait),
-                out,
-            );
+            let wait = wait_of(a.reply_wait_ms, cfg.max_wait);
+            send_hello(c, h, cfg, src, key, (now + wait).min(end), out);
         }
-        _ => e.deadline = now + wait_of(a.banner_wait_ms, max_wait),
+        _ => c.deadline = (now + wait_of(a.banner_wait_ms, cfg.max_wait)).min(end),
     }
 }
 
 fn send_hello(
-    e: &mut Entry,
+    c: &mut Conn,
     h: Hello,
+    cfg: &Config,
+    src: Host,
     key: Key,
-    secret: CookieKey,
-    now: Instant,
-    wait: Duration,
+    deadline: Instant,
     out: &mut Vec<Out>,
 ) {
     let random = match h {
-        Hello::Tls => tls_secret(secret, key, e),
+        Hello::Tls => tls_secret(cfg.key, src, key, c),
         _ => rand::random(),
     };
     let payload = h.payload(IpAddr::V4(Ipv4Addr::from(key.0)), random);
-    e.hello = Some(h);
-    e.hello_len = payload.len();
-    e.phase = Phase::Reply;
-    e.deadline = now + wait;
-    out.push(Out::Send(Segment {
-        src: e.src,
-        dst: key.0,
-        sport: e.sport,
-        dport: key.1,
-        seq: e.isn.wrapping_add(1),
-        ack: e.rcv_next,
-        flags: tcp::PSH | tcp::ACK,
-        payload,
-    }));
+    c.hello = Some(h);
+    c.hello_len = payload.len();
+    c.phase = Phase::Reply;
+    c.deadline = deadline;
+    out.push(Out::Send(data_of(c, src, key, payload)));
 }
 
-/// The RST that ends our side of the current connection of `e`.
-fn rst_of(e: &Entry, key: Key) -> Segment {
+/// The RST that ends our side of connection `c`.
+fn rst_of(c: &Conn, src: Host, key: Key) -> Segment {
     Segment {
-        src: e.src,
+        src,
         dst: key.0,
-        sport: e.sport,
+        sport: c.sport,
         dport: key.1,
-        seq: e.isn.wrapping_add(1).wrapping_add(e.hello_len as u32),
+        seq: c.isn.wrapping_add(1).wrapping_add(c.hello_len as u32),
         ack: 0,
         flags: tcp::RST,
         payload: Vec::new(),
@@ -846,7 +1126,6 @@ fn to_segment(o: &crate::wire::segment::Outgoing<'_>) -> Segment {
         payload: o.payload.to_vec(),
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -865,6 +1144,7 @@ mod tests {
             max_wait: Duration::from_millis(1000),
             fallbacks: true,
             rule: PseudoRule::default(),
+            ports_per_host: 0,
             sport_base: BASE,
             sport_count: 16,
             key: CookieKey { k0: 1, k1: 2 },
@@ -1041,90 +1321,342 @@ mod tests {
         );
     }
 
+    /// How a simulated service behaves on every connection to its port.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Peer {
+        /// SYN-ACKs every SYN, then never sends nor closes: a listener that
+        /// never accepts, one that never reads, a silent middlebox.
+        Silent,
+        /// SYN-ACKs the probe only; further SYNs go unanswered.
+        OneSynAck,
+        /// Accepts and closes at once (a FIN before our hello).
+        CloseAtOnce,
+        /// A line at once, then every 2 s, on every connection, forever.
+        Tarpit,
+        /// The same, its first line after 2 s.
+        SlowTarpit,
+        /// A megabyte at once on every connection.
+        Flood,
+        /// Answers `hello` with these bytes; silent to anything else.
+        Only(Hello, &'static [u8]),
+    }
+
+    fn is_hello(h: Hello, payload: &[u8]) -> bool {
+        match h {
+            Hello::Tls => payload.first() == Some(&0x16),
+            _ => payload == h.payload(IpAddr::V4(HOST.into()), [0; 32]),
+        }
+    }
+
+    /// Our ISN on the connection from `sport` (distinct per connection).
+    fn isn(sport: u16) -> u32 {
+        ISN ^ ((sport as u32) << 12)
+    }
+
+    /// A simulated scan of one port of `HOST` in 10 ms steps until `until`:
+    /// the peer answers what the table sends. Returns every Done with the
+    /// time it came, the SYNs sent, and every Out.
+    struct Sim {
+        t: Sessions,
+        port: u16,
+        peer: Peer,
+        t0: Instant,
+        /// Per source port: (their next seq, our hello's length, alive).
+        conns: HashMap<u16, (u32, u32, bool, Instant)>,
+        dones: Vec<(Duration, Done)>,
+        syns: Vec<u16>,
+        /// When each SYN went out.
+        syn_at: Vec<Duration>,
+        all: Vec<Out>,
+        /// Most bytes the table kept on one connection at any time.
+        max_kept: usize,
+    }
+
+    impl Sim {
+        fn new(t: Sessions, port: u16, peer: Peer) -> Sim {
+            Sim {
+                t,
+                port,
+                peer,
+                t0: Instant::now(),
+                conns: HashMap::new(),
+                dones: Vec::new(),
+                syns: Vec::new(),
+                syn_at: Vec::new(),
+                all: Vec::new(),
+                max_kept: 0,
+            }
+        }
+
+        fn connect(&mut self, now: Instant, sport: u16, out: &mut Vec<Out>) {
+            let s = seg(
+                HOST,
+                self.port,
+                sport,
+                tcp::SYN | tcp::ACK,
+                SEQ,
+                isn(sport) + 1,
+                &[],
+            );
+            self.t.on_syn_ack(now, &s, reply(HOST, self.port), out);
+            self.conns.insert(sport, (SEQ + 1, 0, true, now));
+        }
+
+        fn data(
+            &mut self,
+            now: Instant,
+            sport: u16,
+            flags: u8,
+            payload: &[u8],
+            out: &mut Vec<Out>,
+        ) -> Taken {
+            let Some(&(seq, hl, alive, at)) = self.conns.get(&sport) else {
+                return Taken::No;
+            };
+            if !alive {
+                return Taken::No;
+            }
+            let s = seg(
+                HOST,
+                self.port,
+                sport,
+                flags,
+                seq,
+                isn(sport) + 1 + hl,
+                payload,
+            );
+            let taken = self.t.on_segment(now, &s, payload.len(), out);
+            let next = seq + payload.len() as u32 + u32::from(flags & tcp::FIN != 0);
+            self.conns.insert(sport, (next, hl, alive, at));
+            taken
+        }
+
+        /// Play the table's outputs against the peer until nothing new.
+        fn play(&mut self, now: Instant, mut out: Vec<Out>) {
+            while !out.is_empty() {
+                let mut next = Vec::new();
+                for o in out.drain(..) {
+                    self.all.push(o.clone());
+                    match o {
+                        Out::Syn { sport, dport, .. } => {
+                            assert_eq!(dport, self.port);
+                            assert!(!self.syns.contains(&sport), "a source port used twice");
+                            self.syns.push(sport);
+                            self.syn_at.push(now - self.t0);
+                            if self.peer != Peer::OneSynAck {
+                                self.connect(now, sport, &mut next);
+                                self.on_connect(now, sport, &mut next);
+                            }
+                        }
+                        Out::Send(s) => {
+                            if s.flags & tcp::RST != 0 {
+                                if let Some(c) = self.conns.get_mut(&s.sport) {
+                                    c.2 = false;
+                                }
+                            } else if !s.payload.is_empty() {
+                                if let Some(c) = self.conns.get_mut(&s.sport) {
+                                    c.1 = s.payload.len() as u32;
+                                }
+                                if let Peer::Only(h, bytes) = self.peer
+                                    && is_hello(h, &s.payload)
+                                {
+                                    self.data(now, s.sport, tcp::PSH | tcp::ACK, bytes, &mut next);
+                                }
+                            }
+                        }
+                        Out::Done(d) => self.dones.push((now - self.t0, *d)),
+                    }
+                }
+                for e in self.t.entries.values() {
+                    for c in &e.conns {
+                        self.max_kept = self.max_kept.max(c.data.len());
+                    }
+                }
+                out = next;
+            }
+        }
+
+        fn on_connect(&mut self, now: Instant, sport: u16, out: &mut Vec<Out>) {
+            match self.peer {
+                Peer::Tarpit => {
+                    self.data(now, sport, tcp::PSH | tcp::ACK, b"X-Tarpit: slow\r\n", out);
+                }
+                Peer::CloseAtOnce => {
+                    self.data(now, sport, tcp::FIN | tcp::ACK, &[], out);
+                }
+                Peer::Flood => {
+                    let junk = [0xa5u8; 1460];
+                    for _ in 0..700 {
+                        if self.data(now, sport, tcp::ACK, &junk, out) == Taken::No {
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+
+        /// The probe's SYN-ACK at t0, then 10 ms steps until `until`.
+        fn run(mut self, until: Duration) -> Sim {
+            let mut out = Vec::new();
+            let t0 = self.t0;
+            self.connect(t0, BASE, &mut out);
+            self.on_connect(t0, BASE, &mut out);
+            self.play(t0, out);
+            for ms in (10..=until.as_millis() as u64).step_by(10) {
+                let now = t0 + Duration::from_millis(ms);
+                let mut out = Vec::new();
+                if matches!(self.peer, Peer::Tarpit | Peer::SlowTarpit) && ms % 2000 == 0 {
+                    let alive: Vec<u16> =
+                        self.conns.iter().filter(|c| c.1.2).map(|c| *c.0).collect();
+                    for sport in alive {
+                        self.data(
+                            now,
+                            sport,
+                            tcp::PSH | tcp::ACK,
+                            b"X-Tarpit: slow\r\n",
+                            &mut out,
+                        );
+                    }
+                }
+                self.t.tick(now, &mut out);
+                self.play(now, out);
+            }
+            self
+        }
+
+        /// The single Done; checks the promises every port keeps.
+        fn done(&self) -> &Done {
+            assert_eq!(self.dones.len(), 1, "{:?}", self.dones);
+            let (at, d) = &self.dones[0];
+            assert!(*at <= PORT_DEADLINE, "done after {at:?}");
+            assert!(
+                self.syns.len() < MAX_CONNECTIONS,
+                "{} SYNs",
+                self.syns.len()
+            );
+            assert_eq!(d.connections as usize, 1 + self.syns.len());
+            assert!(self.max_kept <= tls::FLIGHT_MAX);
+            assert!(self.t.is_empty());
+            d
+        }
+
+        fn at(&self) -> Duration {
+            self.dones[0].0
+        }
+    }
+
     #[test]
-    fn silence_sends_the_hello_then_gives_up_unidentified() {
-        let mut t = table(8);
-        let t0 = Instant::now();
-        let mut out = Vec::new();
-        // 22: listen, then HTTP on the same connection, then TLS on a new one.
-        t.on_syn_ack(t0, &syn_ack(HOST, 22, BASE), reply(HOST, 22), &mut out);
-        out.clear();
-        t.tick(t0 + Duration::from_millis(500), &mut out);
-        assert!(out.is_empty(), "still listening");
-        t.tick(t0 + Duration::from_millis(1000), &mut out);
-        let s = sends(&out);
-        assert!(s[0].payload.starts_with(b"GET / HTTP/1.1\r\n"), "{s:?}");
-        out.clear();
-        t.tick(t0 + Duration::from_millis(2000), &mut out);
-        // A RST for the silent connection; the port is parked: its host has
-        // shown one open port so far, it might yet turn out a middlebox.
-        assert_eq!(sends(&out).len(), 1);
-        assert_eq!(sends(&out)[0].flags, tcp::RST);
-        assert!(!out.iter().any(|o| matches!(o, Out::Syn { .. })));
-        assert_eq!((t.len(), t.active()), (1, 0));
-        out.clear();
-        t.tick(t0 + Duration::from_millis(4900), &mut out);
-        assert!(out.is_empty());
-        // Still an ordinary host after the wait: a SYN from the next source port.
-        t.tick(t0 + Duration::from_millis(5000), &mut out);
-        assert!(out.contains(&Out::Syn {
-            src: US,
-            dst: HOST,
-            sport: BASE + 1,
-            dport: 22
-        }));
-        out.clear();
-        // The SYN-ACK of the first connection again is closed, not counted.
+    fn a_silent_port_gets_its_attempts_side_by_side_and_is_done_by_its_deadline() {
+        let s = Sim::new(table(8), 22, Peer::Silent).run(Duration::from_secs(5));
+        let d = s.done();
         assert_eq!(
-            t.on_syn_ack(t0, &syn_ack(HOST, 22, BASE), reply(HOST, 22), &mut out),
-            Taken::Yes
+            (d.identified.as_ref(), d.banner.as_ref(), d.pseudo),
+            (None, None, false)
         );
-        assert_eq!(sends(&out)[0].flags, tcp::RST);
-        out.clear();
-        // The new connection: TLS hello at once.
-        t.on_syn_ack(
-            t0 + Duration::from_millis(5010),
-            &syn_ack(HOST, 22, BASE + 1),
-            reply(HOST, 22),
-            &mut out,
+        // Five connections in all, each from its own source port.
+        assert_eq!(s.syns, [BASE + 1, BASE + 2, BASE + 3, BASE + 4]);
+        // Two waves: two SYNs together at 500 ms, two more at 1200 ms.
+        let ms = |m| Duration::from_millis(m);
+        assert_eq!(s.syn_at, [ms(500), ms(500), ms(1200), ms(1200)]);
+        // Every hello of the schedule went out, each on its own connection.
+        let hellos: Vec<(u16, Vec<u8>)> = sends(&s.all)
+            .iter()
+            .filter(|x| !x.payload.is_empty())
+            .map(|x| (x.sport, x.payload.clone()))
+            .collect();
+        let plan = schedule(22, true);
+        assert_eq!(hellos.len(), plan.len());
+        for (sport, p) in &hellos {
+            // Attempt i on the i-th source port from the probe's.
+            let h = plan[(sport - BASE) as usize].hello.unwrap();
+            assert!(is_hello(h, p), "{h:?} on {sport}");
+        }
+        // No hello sent twice on one connection.
+        let mut sp: Vec<u16> = hellos.iter().map(|h| h.0).collect();
+        sp.sort_unstable();
+        sp.dedup();
+        assert_eq!(sp.len(), hellos.len());
+        // Every connection reset at the end (one RST each).
+        let rsts = sends(&s.all).iter().filter(|x| x.flags == tcp::RST).count();
+        assert_eq!(rsts, MAX_CONNECTIONS);
+        assert!(
+            s.at() > Duration::from_millis(2000),
+            "the attempts had their time"
         );
-        assert_eq!(sends(&out)[1].payload[0], 0x16, "a TLS ClientHello");
-        out.clear();
-        // Silent again: the plan (22 is a known port: no fallbacks) ends.
-        t.tick(t0 + Duration::from_millis(6100), &mut out);
-        let d = done(&out);
-        assert_eq!(d.len(), 1);
-        assert_eq!((d[0].identified.as_ref(), d[0].pseudo), (None, false));
-        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn uncooperative_services_cost_bounded_time_memory_and_claim_nothing() {
+        for peer in [
+            Peer::Silent,
+            Peer::OneSynAck,
+            Peer::CloseAtOnce,
+            Peer::Tarpit,
+            Peer::SlowTarpit,
+            Peer::Flood,
+        ] {
+            for port in [21, 80, 443, 6379, 47_123] {
+                let s = Sim::new(table(8), port, peer).run(Duration::from_secs(8));
+                let d = s.done();
+                assert_eq!(d.identified, None, "{peer:?} on {port}");
+                assert!(d.tls.is_none() && d.accepts_legacy.is_none());
+                // A TLS ClientHello's connection keeps a flight's worth.
+                let max = if port == 443 {
+                    tls::FLIGHT_MAX
+                } else {
+                    DATA_MAX
+                };
+                assert!(s.max_kept <= max, "{peer:?}: {} bytes kept", s.max_kept);
+                if let Some(b) = &d.banner {
+                    assert!(b.len() <= crate::identify::BANNER_MAX);
+                }
+                match peer {
+                    // It closes on everyone: no further connection.
+                    Peer::CloseAtOnce => assert!(s.syns.is_empty(), "{port}"),
+                    // It answers every hello the same: no further connection
+                    // once it spoke (the first wave may be out already).
+                    Peer::Flood => {
+                        assert!(s.syns.is_empty(), "{port}");
+                        assert_eq!(d.banner.as_deref(), Some(&[0xa5u8; 256][..]));
+                    }
+                    Peer::Tarpit => {
+                        assert!(s.syns.is_empty(), "{port}: {:?}", s.syns);
+                        assert_eq!(d.banner.as_deref(), Some(&b"X-Tarpit: slow"[..]));
+                        assert!(s.at() <= LINGER + Duration::from_millis(10));
+                    }
+                    _ => {}
+                }
+            }
+        }
     }
 
     #[test]
     fn a_service_that_closes_without_reading_gets_no_further_connection() {
+        // Accept and close at once: nothing further, done by the deadline
+        // (held until then: its host might yet prove a middlebox).
+        let s = Sim::new(table(8), 80, Peer::CloseAtOnce).run(Duration::from_secs(4));
+        assert!(s.done().identified.is_none());
+        assert!(s.syns.is_empty());
+        // One that read the hello and closed (a service that refuses
+        // other protocols' hellos) does not stop the others: with nothing
+        // else in flight, the next wave opens at once.
         let mut t = table(8);
         let now = Instant::now();
         let mut out = Vec::new();
-        t.on_syn_ack(now, &syn_ack(HOST, 80, BASE), reply(HOST, 80), &mut out);
-        out.clear();
-        let fin = seg(HOST, 80, BASE, tcp::FIN | tcp::ACK, SEQ + 1, ISN + 1, &[]);
-        t.on_segment(now, &fin, 0, &mut out);
-        assert!(!out.iter().any(|o| matches!(o, Out::Syn { .. })));
-        assert_eq!(done(&out).len(), 1);
-        // One that read the hello and closed (redis on an HTTP request) does.
-        let mut t = table(8);
-        t.on_syn_ack(now, &syn_ack(HOST, 7379, BASE), reply(HOST, 7379), &mut out);
-        t.tick(now + Duration::from_millis(1000), &mut out);
+        t.on_syn_ack(now, &syn_ack(HOST, 6379, BASE), reply(HOST, 6379), &mut out);
         let len = sends(&out).last().unwrap().payload.len() as u32;
         out.clear();
         let fin = seg(
             HOST,
-            7379,
+            6379,
             BASE,
             tcp::FIN | tcp::ACK,
             SEQ + 1,
             ISN + 1 + len,
             &[],
         );
-        t.on_segment(now, &fin, 0, &mut out);
+        t.on_segment(now + Duration::from_millis(10), &fin, 0, &mut out);
         assert!(
             out.iter()
                 .any(|o| matches!(o, Out::Syn { sport, .. } if *sport == BASE + 1))
@@ -1133,66 +1665,255 @@ mod tests {
     }
 
     #[test]
-    fn a_full_table_reports_at_once_and_never_grows() {
-        let mut t = table(2);
-        let now = Instant::now();
-        let mut out = Vec::new();
-        for port in [22, 23, 25] {
-            assert_eq!(
-                t.on_syn_ack(now, &syn_ack(HOST, port, BASE), reply(HOST, port), &mut out),
-                Taken::Yes
-            );
-        }
-        assert_eq!(t.len(), 2);
-        let d = done(&out);
-        assert_eq!(d.len(), 1, "the third port is reported unidentified");
-        assert_eq!((d[0].reply.port, d[0].identified.as_ref()), (25, None));
-        assert_eq!(t.overflowed, 1);
-        // The scan ends: every port still in the table is reported.
-        out.clear();
-        t.flush(&mut out);
-        assert_eq!(done(&out).len(), 2);
-        assert_eq!(
-            sends(&out).iter().filter(|s| s.flags == tcp::RST).count(),
-            2
+    fn fallbacks_reach_a_silent_port_of_another_protocol() {
+        // redis on 25 (smtp's port): silent while we listen, then named by
+        // the redis hello of the first wave, well before the deadline.
+        let s = Sim::new(table(8), 25, Peer::Only(Hello::Redis, b"+PONG\r\n"))
+            .run(Duration::from_secs(4));
+        let d = s.done();
+        assert_eq!(d.identified.as_ref().unwrap().protocol, "redis");
+        assert!(
+            s.at() <= WAVE_AT[0] + Duration::from_millis(10),
+            "{:?}",
+            s.at()
         );
-        assert!(t.is_empty());
+        // MQTT on 110 (pop3's port), named by the second wave.
+        let connack: &[u8] = &[0x20, 0x02, 0x00, 0x00];
+        let s =
+            Sim::new(table(8), 110, Peer::Only(Hello::Mqtt, connack)).run(Duration::from_secs(4));
+        assert_eq!(s.done().identified.as_ref().unwrap().protocol, "mqtt");
+        assert!(
+            s.at() <= WAVE_AT[1] + Duration::from_millis(10),
+            "{:?}",
+            s.at()
+        );
+        // Without fallbacks, only the plan's attempts.
+        let mut t = table(8);
+        t.cfg.fallbacks = false;
+        let s = Sim::new(t, 25, Peer::Only(Hello::Redis, b"+PONG\r\n")).run(Duration::from_secs(4));
+        assert!(s.done().identified.is_none());
+        assert_eq!(s.syns.len(), 1, "the plan's TLS only");
     }
 
     #[test]
-    fn a_parked_port_is_pseudo_once_its_host_shows_itself_a_middlebox() {
-        let mut t = table(1000);
+    fn a_name_ends_the_port_at_once_and_closes_its_other_connections() {
+        // A TLS server on a port nobody knows: the probe's connection
+        // listens; the first wave's TLS hello names it.
+        let mut t = table(8);
         let t0 = Instant::now();
         let mut out = Vec::new();
-        t.on_syn_ack(t0, &syn_ack(HOST, 2000, BASE), reply(HOST, 2000), &mut out);
-        t.tick(t0 + Duration::from_millis(1000), &mut out);
-        t.tick(t0 + Duration::from_millis(2000), &mut out);
-        assert_eq!((t.len(), t.active()), (1, 0), "parked");
-        // The host's other ports answer while the first one waits.
-        for p in 2001..2020 {
-            let at = t0 + Duration::from_millis(2100);
-            t.on_syn_ack(at, &syn_ack(HOST, p, BASE), reply(HOST, p), &mut out);
-        }
+        t.on_syn_ack(
+            t0,
+            &syn_ack(HOST, 47_123, BASE),
+            reply(HOST, 47_123),
+            &mut out,
+        );
         out.clear();
-        t.tick(t0 + Duration::from_millis(5000), &mut out);
+        t.tick(t0 + WAVE_AT[0], &mut out);
+        let syns: Vec<u16> = out
+            .iter()
+            .filter_map(|o| match o {
+                Out::Syn { sport, .. } => Some(*sport),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(syns, [BASE + 1, BASE + 2], "two side by side");
+        assert_eq!(t.len(), 1);
+        // Only a segment of one of our connections is taken: a SYN-ACK to
+        // a source port we did not use is reset and not counted.
+        out.clear();
+        let at = t0 + Duration::from_millis(510);
+        let stray = seg(
+            HOST,
+            47_123,
+            BASE + 9,
+            tcp::SYN | tcp::ACK,
+            SEQ,
+            ISN + 1,
+            &[],
+        );
+        assert_eq!(
+            t.on_syn_ack(at, &stray, reply(HOST, 47_123), &mut out),
+            Taken::Yes
+        );
+        assert_eq!(sends(&out)[0].flags, tcp::RST);
+        out.clear();
+        for sp in [BASE + 1, BASE + 2] {
+            let s = seg(HOST, 47_123, sp, tcp::SYN | tcp::ACK, SEQ, isn(sp) + 1, &[]);
+            t.on_syn_ack(at, &s, reply(HOST, 47_123), &mut out);
+        }
+        let tls_hello = sends(&out)
+            .iter()
+            .find(|s| s.payload.first() == Some(&0x16))
+            .map(|s| (s.sport, s.payload.len() as u32))
+            .unwrap();
+        assert_eq!(tls_hello.0, BASE + 1, "TLS is the second attempt");
+        out.clear();
+        // A TLS 1.0 ServerHello: no legacy check (it is legacy already).
+        let sh = crate::identify::tls::tests::record(
+            0x16,
+            &crate::identify::tls::tests::server_hello12(0x0301, 0x002f),
+        );
+        let s = seg(
+            HOST,
+            47_123,
+            BASE + 1,
+            tcp::ACK,
+            SEQ + 1,
+            isn(BASE + 1) + 1 + tls_hello.1,
+            &sh,
+        );
+        t.on_segment(at, &s, sh.len(), &mut out);
+        // Not whole yet: acknowledged, followed.
+        let rst_to = |out: &[Out]| -> Vec<u16> {
+            sends(out)
+                .iter()
+                .filter(|s| s.flags == tcp::RST)
+                .map(|s| s.sport)
+                .collect()
+        };
+        if done(&out).is_empty() {
+            out.clear();
+            t.tick(t0 + Duration::from_millis(2600), &mut out);
+        }
         let d = done(&out);
         assert_eq!(d.len(), 1);
-        assert_eq!((d[0].reply.port, d[0].pseudo), (2000, true));
-        assert!(!out.iter().any(|o| matches!(o, Out::Syn { .. })));
-        // At the end of the scan, parked ports are judged with what is known.
+        assert_eq!(d[0].identified.as_ref().unwrap().protocol, "tls");
+        assert_eq!(d[0].connections, 3);
+        // Every connection still open was reset.
+        let mut r = rst_to(&out);
+        r.sort_unstable();
+        assert!(r.contains(&BASE) && r.contains(&(BASE + 2)), "{r:?}");
+        assert!(t.is_empty());
+        // A late SYN-ACK of the port's further connection is reset, not
+        // reported again.
+        out.clear();
+        let s = seg(
+            HOST,
+            47_123,
+            BASE + 2,
+            tcp::SYN | tcp::ACK,
+            SEQ,
+            isn(BASE + 2) + 1,
+            &[],
+        );
+        t.on_syn_ack(
+            t0 + Duration::from_millis(2700),
+            &s,
+            reply(HOST, 47_123),
+            &mut out,
+        );
+        assert!(done(&out).is_empty() && t.is_empty());
+        assert_eq!(sends(&out)[0].flags, tcp::RST);
+    }
+
+    #[test]
+    fn an_http_400_waits_for_tls_and_the_order_settles_names() {
+        // An nginx TLS port answering plain HTTP with a 400 on 8443 (plan:
+        // TLS first, then listen and HTTP): the TLS name wins.
+        let bad = b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\n\r\n";
+        let s = Sim::new(table(8), 7777, Peer::Only(Hello::Http, bad)).run(Duration::from_secs(4));
+        // Only HTTP answers: the 400 is the name, once TLS stayed silent.
+        let d = s.done();
+        assert_eq!(d.identified.as_ref().unwrap().protocol, "http");
+        assert!(s.at() > WAVE_AT[0], "it waited for the TLS attempt");
+    }
+
+    #[test]
+    fn middleboxes_are_judged_from_the_ports_scanned() {
+        // A scan of 5 ports per host: a host answering all five and naming
+        // nothing is pseudo on every port; a real host with one silent
+        // port of the five is not.
         let mut t = table(1000);
-        t.on_syn_ack(t0, &syn_ack(HOST, 2000, BASE), reply(HOST, 2000), &mut out);
-        t.tick(t0 + Duration::from_millis(1000), &mut out);
-        t.tick(t0 + Duration::from_millis(2000), &mut out);
-        for p in 2001..2020 {
+        t.cfg.ports_per_host = 5;
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        let ports = [21u16, 22, 80, 443, 8080];
+        for (i, &p) in ports.iter().enumerate() {
+            let at = t0 + Duration::from_millis(200 * i as u64);
+            t.tick(at, &mut out);
+            t.on_syn_ack(at, &syn_ack(HOST, p, BASE), reply(HOST, p), &mut out);
+        }
+        t.on_syn_ack(
+            t0,
+            &syn_ack(HOST + 1, 22, BASE),
+            reply(HOST + 1, 22),
+            &mut out,
+        );
+        for ms in (0..=5000).step_by(10) {
+            t.tick(t0 + Duration::from_millis(ms), &mut out);
+        }
+        let d = done(&out);
+        assert_eq!(d.len(), 6);
+        let mb: Vec<&&Done> = d
+            .iter()
+            .filter(|d| d.reply.target == IpAddr::V4(HOST.into()))
+            .collect();
+        assert_eq!(mb.len(), 5);
+        assert!(mb.iter().all(|d| d.pseudo), "{mb:?}");
+        assert!(
+            d.iter()
+                .filter(|d| d.reply.target != IpAddr::V4(HOST.into()))
+                .all(|d| !d.pseudo)
+        );
+        assert_eq!(t.pseudo_hosts(), vec![HOST]);
+        assert_eq!(t.host_counts(HOST).open, 5);
+        // Once judged (after the fourth port... the fifth), the middlebox
+        // gets no further connection; the first ports' waves were bounded.
+        let syns_to = |h: u32| {
+            out.iter()
+                .filter(|o| matches!(o, Out::Syn { dst, .. } if *dst == h))
+                .count()
+        };
+        assert!(
+            syns_to(HOST) <= 4 * (MAX_CONNECTIONS - 1),
+            "{}",
+            syns_to(HOST)
+        );
+        let late_syns = out
+            .iter()
+            .skip_while(|o| !matches!(o, Out::Done(_)))
+            .filter(|o| matches!(o, Out::Syn { dst, .. } if *dst == HOST))
+            .count();
+        assert_eq!(late_syns, 0);
+        // The real host's silent port tried every attempt.
+        assert_eq!(syns_to(HOST + 1), MAX_CONNECTIONS - 1);
+        // A named service behind a host that answers everywhere stays
+        // real (one named port of twenty scanned).
+        let mut t = table(1000);
+        t.cfg.ports_per_host = 20;
+        let mut out = Vec::new();
+        for p in (2000..2019).chain([22]) {
             t.on_syn_ack(t0, &syn_ack(HOST, p, BASE), reply(HOST, p), &mut out);
         }
-        out.clear();
+        let banner = b"SSH-2.0-OpenSSH_9.2p1\r\n";
+        let s = seg(
+            HOST,
+            22,
+            BASE,
+            tcp::PSH | tcp::ACK,
+            SEQ + 1,
+            ISN + 1,
+            banner,
+        );
+        t.on_segment(t0, &s, banner.len(), &mut out);
         t.flush(&mut out);
         let d = done(&out);
-        assert_eq!(d.len(), 20);
-        assert!(d.iter().all(|d| d.pseudo));
-        assert!(t.is_empty() && t.active() == 0);
+        let ssh = d.iter().find(|d| d.reply.port == 22).unwrap();
+        assert_eq!(
+            (ssh.identified.as_ref().unwrap().protocol, ssh.pseudo),
+            ("ssh", false)
+        );
+        assert!(d.iter().filter(|d| d.reply.port != 22).all(|d| d.pseudo));
+        // Three ports scanned, all silent: too few to tell.
+        let mut t = table(1000);
+        t.cfg.ports_per_host = 3;
+        let mut out = Vec::new();
+        for &p in &ports[..3] {
+            t.on_syn_ack(t0, &syn_ack(HOST, p, BASE), reply(HOST, p), &mut out);
+        }
+        t.flush(&mut out);
+        assert!(done(&out).iter().all(|d| !d.pseudo));
     }
 
     #[test]
@@ -1234,6 +1955,192 @@ mod tests {
                 .any(|o| matches!(o, Out::Syn { dst, .. } if *dst == HOST + 1))
         );
         assert!(real.iter().all(|d| !d.pseudo));
+    }
+
+    /// One event of a fuzzed session: what a hostile network may deliver.
+    #[derive(Debug, Clone)]
+    enum Ev {
+        SynAck {
+            host: u8,
+            port: u8,
+            sport: u8,
+        },
+        Data {
+            host: u8,
+            port: u8,
+            sport: u8,
+            flags: u8,
+            seq: u8,
+            ack: u8,
+            len: u16,
+        },
+        Tick(u16),
+    }
+
+    fn ev() -> impl proptest::strategy::Strategy<Value = Ev> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0u8..3, 0u8..4, 0u8..6).prop_map(|(host, port, sport)| Ev::SynAck {
+                host,
+                port,
+                sport
+            }),
+            (
+                0u8..3,
+                0u8..4,
+                0u8..6,
+                any::<u8>(),
+                0u8..4,
+                0u8..4,
+                0u16..3000
+            )
+                .prop_map(|(host, port, sport, flags, seq, ack, len)| Ev::Data {
+                    host,
+                    port,
+                    sport,
+                    flags,
+                    seq,
+                    ack,
+                    len
+                }),
+            (0u16..1500).prop_map(Ev::Tick),
+        ]
+    }
+
+    /// Drive a table with events; checks after each that it stays within
+    /// its capacity and reports every port it opened exactly once.
+    fn drive(capacity: usize, events: &[Ev]) {
+        const PORTS: [u16; 4] = [22, 443, 6379, 47_123];
+        let mut t = table(capacity);
+        t.cfg.ports_per_host = 4;
+        let t0 = Instant::now();
+        let mut now = t0;
+        let mut open: HashMap<Key, i32> = HashMap::new();
+        let mut out = Vec::new();
+        let payload = vec![0x16u8; 3000];
+        let check = |t: &Sessions,
+                     out: &mut Vec<Out>,
+                     open: &mut HashMap<Key, i32>,
+                     opened: Option<Key>,
+                     now: Instant| {
+            if let Some(k) = opened {
+                *open.entry(k).or_default() += 1;
+            }
+            for o in out.drain(..) {
+                if let Out::Done(d) = o {
+                    let IpAddr::V4(h) = d.reply.target else {
+                        panic!()
+                    };
+                    let k = (u32::from(h), d.reply.port);
+                    let n = open.entry(k).or_default();
+                    *n -= 1;
+                    assert_eq!(*n, 0, "{k:?} done twice or never opened");
+                    assert!(d.connections as usize <= MAX_CONNECTIONS);
+                }
+            }
+            assert!(t.len() <= t.capacity());
+            for (k, e) in &t.entries {
+                assert_eq!(open.get(k), Some(&1));
+                assert!(e.conns.len() <= MAX_CONNECTIONS);
+                assert!(now < e.since + PORT_DEADLINE || e.wake <= now);
+                for c in &e.conns {
+                    assert!(c.data.len() <= tls::FLIGHT_MAX);
+                }
+            }
+        };
+        for ev in events {
+            match *ev {
+                Ev::SynAck { host, port, sport } => {
+                    let (h, p, sp) = (
+                        HOST + host as u32,
+                        PORTS[port as usize],
+                        BASE + sport as u16,
+                    );
+                    let before = t.holds((h, p));
+                    let s = seg(h, p, sp, tcp::SYN | tcp::ACK, SEQ, isn(sp) + 1, &[]);
+                    t.on_syn_ack(now, &s, reply(h, p), &mut out);
+                    let overflow = out.iter().any(|o| matches!(o, Out::Done(d) if d.reply.port == p && d.connections == 1 && d.reply.target == IpAddr::V4(h.into())) ) && !before && !t.holds((h, p));
+                    let opened = (!before && t.holds((h, p))) || overflow;
+                    check(&t, &mut out, &mut open, opened.then_some((h, p)), now);
+                }
+                Ev::Data {
+                    host,
+                    port,
+                    sport,
+                    flags,
+                    seq,
+                    ack,
+                    len,
+                } => {
+                    let (h, p, sp) = (
+                        HOST + host as u32,
+                        PORTS[port as usize],
+                        BASE + sport as u16,
+                    );
+                    let hl = [0u32, 18, 76, 517][ack as usize];
+                    let s = seg(
+                        h,
+                        p,
+                        sp,
+                        flags,
+                        SEQ + 1 + 100 * seq as u32,
+                        isn(sp) + 1 + hl,
+                        &payload[..(len as usize).min(payload.len())],
+                    );
+                    t.on_segment(now, &s, len as usize, &mut out);
+                    check(&t, &mut out, &mut open, None, now);
+                }
+                Ev::Tick(ms) => {
+                    now += Duration::from_millis(ms as u64);
+                    t.tick(now, &mut out);
+                    check(&t, &mut out, &mut open, None, now);
+                }
+            }
+        }
+        // Every port held is done by its deadline, without a flush.
+        now += PORT_DEADLINE;
+        t.tick(now, &mut out);
+        check(&t, &mut out, &mut open, None, now);
+        assert!(t.is_empty(), "{} held past the deadline", t.len());
+        assert!(open.values().all(|n| *n == 0), "{open:?}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(256))]
+        #[test]
+        fn any_sequence_of_segments_and_ticks_keeps_the_table_bounded(
+            capacity in 1usize..6,
+            events in proptest::collection::vec(ev(), 0..200),
+        ) {
+            drive(capacity, &events);
+        }
+    }
+
+    #[test]
+    fn a_full_table_reports_at_once_and_never_grows() {
+        let mut t = table(2);
+        let now = Instant::now();
+        let mut out = Vec::new();
+        for port in [22, 23, 25] {
+            assert_eq!(
+                t.on_syn_ack(now, &syn_ack(HOST, port, BASE), reply(HOST, port), &mut out),
+                Taken::Yes
+            );
+        }
+        assert_eq!(t.len(), 2);
+        let d = done(&out);
+        assert_eq!(d.len(), 1, "the third port is reported unidentified");
+        assert_eq!((d[0].reply.port, d[0].identified.as_ref()), (25, None));
+        assert_eq!(t.overflowed, 1);
+        // The scan ends: every port still in the table is reported.
+        out.clear();
+        t.flush(&mut out);
+        assert_eq!(done(&out).len(), 2);
+        assert_eq!(
+            sends(&out).iter().filter(|s| s.flags == tcp::RST).count(),
+            2
+        );
+        assert!(t.is_empty());
     }
 
     #[test]

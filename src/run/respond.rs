@@ -26,7 +26,7 @@ use crate::wire::segment::{self, Outgoing};
 use crate::wire::tcp;
 use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -94,9 +94,19 @@ pub struct Shared {
     pseudo_hosts: Mutex<BTreeSet<u32>>,
     /// Per responder: the SYN-ACK time of its oldest port still held.
     oldest: Mutex<Vec<Option<Instant>>>,
+    /// TCP ports the scan probes on every host (0: unknown), for the
+    /// middlebox judgement: set before the responders are made.
+    ports_per_host: AtomicU32,
 }
 
 impl Shared {
+    /// The scan probes `n` TCP ports on every host (see
+    /// [`session::Config::ports_per_host`]); before [`Responder::new`].
+    pub fn set_ports_per_host(&self, n: usize) {
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        self.ports_per_host.store(n, Ordering::Relaxed);
+    }
+
     /// The capture time of the oldest SYN-ACK whose port is still being
     /// identified (its finding not yet forwarded): checkpoints must not
     /// count it as collected.
@@ -225,6 +235,7 @@ impl<'a> Responder<'a> {
                 max_wait: MAX_WAIT,
                 fallbacks: true,
                 rule: PseudoRule::default(),
+                ports_per_host: shared.ports_per_host.load(Ordering::Relaxed),
                 sport_base: us.sport_base,
                 sport_count: us.sport_count,
                 key: us.key,
@@ -364,6 +375,7 @@ impl<'a> Responder<'a> {
                         pseudo,
                         tls,
                         accepts_legacy,
+                        ..
                     } = *d;
                     if identified.is_some() {
                         self.shared.identified.fetch_add(1, Ordering::Relaxed);
