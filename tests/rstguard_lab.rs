@@ -1,8 +1,9 @@
 //! RST suppression (`synsweep::net::rstguard`) in a network namespace of the
 //! test's own: the table is there while the guard lives and gone after;
 //! stale tables of dead processes are removed at the next install, live
-//! ones are not; and the rule really drops the kernel's RSTs from our
-//! source ports, except those carrying synsweep's mark.
+//! ones are not; a keeper removes the table of a process killed with
+//! SIGKILL; and the rule really drops the kernel's RSTs from our source
+//! ports, except those carrying synsweep's mark.
 
 mod common;
 
@@ -174,12 +175,21 @@ fn without_nft_or_without_cap_net_admin_the_error_says_so() {
             .map(|_| ())
             .unwrap_err()
             .to_string();
-        // The real nft, run as nobody without capabilities.
+        // The real nft, run as nobody without capabilities (by its full
+        // path: nft runs with an empty environment).
+        let real = rstguard::NFT_DIRS
+            .iter()
+            .map(|d| std::path::Path::new(d).join("nft"))
+            .find(|p| p.is_file())
+            .expect("nft in a system directory");
         let dir = tempfile::tempdir().unwrap();
         let wrapper = dir.path().join("nft-unprivileged");
         std::fs::write(
             &wrapper,
-            "#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all nft \"$@\"\n",
+            format!(
+                "#!/bin/sh\nexec /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all {} \"$@\"\n",
+                real.display()
+            ),
         )
         .unwrap();
         use std::os::unix::fs::PermissionsExt;
@@ -205,17 +215,33 @@ fn helper_hold_a_guard_until_killed() {
     if std::env::var_os("SSW_RSTGUARD_HOLD").is_none() {
         return;
     }
-    let _g = RstGuard::install(61000..=61015).expect("install in child");
+    let g = RstGuard::install(61000..=61015).expect("install in child");
+    // SSW_RSTGUARD_HOLD=keep: hand it to a keeper.
+    let _held = if std::env::var_os("SSW_RSTGUARD_HOLD").is_some_and(|v| v == "keep") {
+        (None, Some(g.keep()))
+    } else {
+        (Some(g), None)
+    };
     println!("installed");
     use std::io::Write;
     std::io::stdout().flush().unwrap();
     std::thread::sleep(Duration::from_secs(120));
 }
 
-#[test]
-fn a_sigkilled_guard_is_cleaned_up_by_the_next_run() {
+/// Kills the child also when an assertion fails.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start `helper_hold_a_guard_until_killed` in the lab's scanner namespace
+/// (`hold`: SSW_RSTGUARD_HOLD) and return it once its table is installed.
+fn spawn_holder(lab: &Lab, hold: &str) -> Killed {
     use std::io::BufRead;
-    let lab = Lab::loopback_only(&[]);
     let mut cmd = lab.wrap_in_scanner(&Command::new(std::env::current_exe().unwrap()));
     cmd.args([
         "--exact",
@@ -224,25 +250,24 @@ fn a_sigkilled_guard_is_cleaned_up_by_the_next_run() {
         "--nocapture",
         "--test-threads=1",
     ])
-    .env("SSW_RSTGUARD_HOLD", "1")
+    .env("SSW_RSTGUARD_HOLD", hold)
     .stdout(std::process::Stdio::piped());
-    /// Kills the child also when an assertion below fails.
-    struct Killed(std::process::Child);
-    impl Drop for Killed {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let mut child = Killed(cmd.spawn().unwrap());
-    // `ip netns exec` execs the test binary: the child's pid is the guard's.
-    let pid = child.0.id();
     let mut out = std::io::BufReader::new(child.0.stdout.take().unwrap());
     let mut line = String::new();
     while !line.contains("installed") {
         line.clear();
         assert!(out.read_line(&mut line).unwrap() > 0, "child ended early");
     }
+    child
+}
+
+#[test]
+fn a_sigkilled_guard_is_cleaned_up_by_the_next_run() {
+    let lab = Lab::loopback_only(&[]);
+    let mut child = spawn_holder(&lab, "1");
+    // `ip netns exec` execs the test binary: the child's pid is the guard's.
+    let pid = child.0.id();
     let theirs = format!("table inet synsweep_{pid}");
     lab.in_scanner(|| assert!(tables().contains(&theirs), "{:?}", tables()));
     // SIGKILL: no destructor runs, the table stays behind.
@@ -256,4 +281,26 @@ fn a_sigkilled_guard_is_cleaned_up_by_the_next_run() {
         assert!(!t.contains(&theirs), "{t:?}");
         assert!(t.contains(&format!("table inet {}", g.table())));
     });
+}
+
+#[test]
+fn a_kept_guard_is_removed_by_its_keeper_when_its_process_is_sigkilled() {
+    let lab = Lab::loopback_only(&[]);
+    let mut child = spawn_holder(&lab, "keep");
+    let theirs = format!("table inet synsweep_{}", child.0.id());
+    // The keeper holds the delete command and has not run it yet.
+    std::thread::sleep(Duration::from_millis(300));
+    lab.in_scanner(|| assert!(tables().contains(&theirs), "{:?}", tables()));
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    let gone = lab.in_scanner(|| {
+        (0..100).any(|_| {
+            let gone = !tables().contains(&theirs);
+            if !gone {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            gone
+        })
+    });
+    assert!(gone, "the keeper left {theirs}");
 }

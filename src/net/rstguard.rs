@@ -28,14 +28,20 @@
 //! the table's comment records the process's start time).
 //!
 //! The work is done by the `nft` binary (package `nftables`), fed on stdin,
-//! in the calling thread's network namespace. Without it, or without
+//! in the calling thread's network namespace. It needs CAP_NET_ADMIN: root
+//! has it; a user whose synsweep holds it as a file capability
+//! (`cap_net_raw,cap_net_admin+ep`) passes it to `nft` as an ambient
+//! capability ([`super::privilege::pass_net_admin_to_children`]). So `nft`
+//! is run by its full path from a system directory ([`NFT_DIRS`]), never
+//! found through `PATH`, with an empty environment. Without it, or without
 //! CAP_NET_ADMIN, [`RstGuard::install`] returns an error saying so.
 
 use crate::error::{Error, Result};
 use std::ffi::OsStr;
 use std::io::Write;
 use std::ops::RangeInclusive;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 
 /// Packet mark exempting our own RSTs from the drop rule ("SSWP").
 pub const MARK: u32 = 0x5353_5750;
@@ -67,31 +73,55 @@ fn comment(pid: u32, start: u64) -> String {
     format!("synsweep pid {pid} start {start}")
 }
 
-/// The nft program used by default.
-const NFT: &str = "nft";
+/// The root-owned directories searched for `nft`, in order.
+pub const NFT_DIRS: [&str; 4] = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
+
+/// The nft program used by default: `nft` in the first of [`NFT_DIRS`]
+/// that has it (`/usr/sbin/nft` if none has: running it then fails as
+/// missing).
+fn default_nft() -> PathBuf {
+    NFT_DIRS
+        .iter()
+        .map(|d| Path::new(d).join("nft"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("/usr/sbin/nft"))
+}
+
+/// `program` with `args`, with an empty environment and, for a user
+/// holding it as a file capability, CAP_NET_ADMIN (see the module docs).
+fn spawn_nft(
+    program: &OsStr,
+    args: &[&str],
+    cmd: impl FnOnce(&mut Command),
+) -> std::io::Result<Child> {
+    let mut c = Command::new(program);
+    c.args(args).env_clear();
+    cmd(&mut c);
+    let _admin = super::privilege::pass_net_admin_to_children();
+    c.spawn()
+}
 
 /// Run `nft` with `args`, `script` on stdin; stdout on success.
 fn nft(args: &[&str], script: &str) -> Result<String> {
-    nft_with(OsStr::new(NFT), args, script)
+    nft_with(default_nft().as_os_str(), args, script)
 }
 
 fn nft_with(program: &OsStr, args: &[&str], script: &str) -> Result<String> {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::runtime(
-                    "cannot suppress the kernel's RSTs for identification: the nft command is \
+    let mut child = spawn_nft(program, args, |c| {
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+    })
+    .map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::runtime(
+                "cannot suppress the kernel's RSTs for identification: the nft command is \
                      missing (install the nftables package), or use --no-identify",
-                )
-            } else {
-                Error::runtime(format!("cannot run nft: {e}"))
-            }
-        })?;
+            )
+        } else {
+            Error::runtime(format!("cannot run nft: {e}"))
+        }
+    })?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin
             .write_all(script.as_bytes())
@@ -151,7 +181,7 @@ fn is_stale(program: &OsStr, table: &str, pid: u32) -> bool {
 /// Remove the tables of synsweep processes that no longer run (crashed or
 /// killed); returns the names removed.
 pub fn remove_stale() -> Result<Vec<String>> {
-    remove_stale_with(OsStr::new(NFT))
+    remove_stale_with(default_nft().as_os_str())
 }
 
 fn remove_stale_with(program: &OsStr) -> Result<Vec<String>> {
@@ -175,7 +205,7 @@ impl RstGuard {
     /// table this process installed before. One guard per process and
     /// network namespace.
     pub fn install(sports: RangeInclusive<u16>) -> Result<RstGuard> {
-        Self::install_using(OsStr::new(NFT), sports)
+        Self::install_using(default_nft().as_os_str(), sports)
     }
 
     /// [`RstGuard::install`] with another `nft` program (a path, or a
@@ -225,17 +255,18 @@ impl RstGuard {
     }
 }
 
-/// A guard handed to a keeper: a small child process (`sh`, `cat`, `nft`)
-/// started while we still have CAP_NET_ADMIN, that waits for our end of a
-/// pipe to close and then deletes the table. The pipe closes when this
-/// process ends in any way, SIGKILL included, and the keeper needs none of
-/// the privileges we drop after opening the sockets. Dropping the
-/// [`Keeper`] closes the pipe and waits for the table to be gone. The
+/// A guard handed to a keeper: a second `nft -f -`, started while we still
+/// have CAP_NET_ADMIN, that holds the command deleting the table on its
+/// stdin. nft reads its whole input before it runs anything, so the table
+/// is deleted when our end of the pipe closes: when this process ends in
+/// any way, SIGKILL included. The keeper needs none of the privileges we
+/// drop after opening the sockets (it holds CAP_NET_ADMIN itself). Dropping
+/// the [`Keeper`] closes the pipe and waits for the table to be gone. The
 /// keeper has a process group of its own, so a Ctrl-C on the terminal
 /// reaches only us.
 #[derive(Debug)]
 pub struct Keeper {
-    child: Option<std::process::Child>,
+    child: Option<Child>,
     /// When no keeper could start: the guard itself (removes the table when
     /// dropped, if we still may).
     guard: Option<RstGuard>,
@@ -247,17 +278,24 @@ impl RstGuard {
     pub fn keep(self) -> Keeper {
         use std::os::unix::process::CommandExt;
         let table = self.table.clone();
-        let child = Command::new("sh")
-            .args([
-                "-c",
-                "cat >/dev/null; exec nft delete table inet \"$0\" 2>/dev/null",
-                &table,
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn();
+        let child = spawn_nft(default_nft().as_os_str(), &["-f", "-"], |c| {
+            c.stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0);
+        })
+        .and_then(|mut c| {
+            let script = format!("delete table inet {table}\n");
+            let written = c.stdin.as_mut().map(|i| i.write_all(script.as_bytes()));
+            match written {
+                Some(Ok(())) => Ok(c),
+                _ => {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                    Err(std::io::Error::other("keeper's stdin"))
+                }
+            }
+        });
         match child {
             Ok(c) => {
                 std::mem::forget(self);
