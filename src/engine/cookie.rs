@@ -1,13 +1,15 @@
 //! Stateless validation: the TCP sequence number of each probe is a keyed
 //! SipHash-1-3 of (source ip, destination ip, source port, destination port)
 //! under a per-scan secret. A reply is ours only if its acknowledgement number
-//! is that value plus one; no per-probe state is kept.
+//! is that value plus one; no per-probe state is kept. The secret is the
+//! caller's: this module draws no randomness (the driver draws a fresh key
+//! per scan, a resumed scan passes its saved one).
 
 use siphasher::sip::SipHasher13;
 use std::hash::Hasher;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// The per-scan secret.
+/// The per-scan secret (SipHash key), passed in by whoever starts the scan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CookieKey {
     pub k0: u64,
@@ -15,13 +17,6 @@ pub struct CookieKey {
 }
 
 impl CookieKey {
-    pub fn random() -> Self {
-        CookieKey {
-            k0: rand::random(),
-            k1: rand::random(),
-        }
-    }
-
     /// The cookie of the probe (src, dst, sport, dport): its TCP sequence
     /// number, and what a UDP probe's payload and IP mark carry. IPv4
     /// hashes the two 32-bit addresses (12 bytes in), IPv6 the two 128-bit

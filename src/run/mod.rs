@@ -121,7 +121,10 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             r.sport_base,
         ),
         None => (
-            CookieKey::random(),
+            CookieKey {
+                k0: rand::random(),
+                k1: rand::random(),
+            },
             61000 + rand::random_range(0..(65536 - 61000 - SPORT_COUNT as u32)) as u16,
         ),
     };
