@@ -15,6 +15,7 @@ mod common;
 use common::Lab;
 use common::daemons::Daemons;
 use common::findings::{pairs, records};
+use common::sshd::{guard_tables, start_sshd};
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
@@ -281,55 +282,7 @@ fn capped_binary(caps: &str) -> (tempfile::TempDir, std::path::PathBuf) {
 /// every alive host.
 fn sshd_lab(dir: &Path) -> (Lab, Daemons) {
     let lab = Lab::builder().alive_mask("0.0.0.3", "0.0.0.0").build();
-    let key = dir.join("hostkey");
-    let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .output()
-        .expect("ssh-keygen (Debian package openssh-client)");
-    assert!(out.status.success(), "ssh-keygen: {out:?}");
-    std::fs::create_dir_all("/run/sshd").unwrap();
-    let mut daemons = Daemons(Vec::new());
-    daemons.start(
-        &lab,
-        "/usr/sbin/sshd",
-        &[
-            "-D",
-            "-e",
-            "-f",
-            "/dev/null",
-            "-h",
-            key.to_str().unwrap(),
-            "-o",
-            "ListenAddress=0.0.0.0:22",
-            "-o",
-            "MaxStartups=2000",
-            "-o",
-            "PidFile=none",
-        ],
-    );
-    let end = Instant::now() + Duration::from_secs(20);
-    loop {
-        let out = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                lab.target_ns(),
-                "ss",
-                "-Htln",
-                "sport = :22",
-            ])
-            .output()
-            .expect("ss");
-        if !out.stdout.is_empty() {
-            break;
-        }
-        if let Ok(Some(st)) = daemons.0[0].1.try_wait() {
-            panic!("sshd exited ({st}) before tcp/22 was open");
-        }
-        assert!(Instant::now() < end, "sshd never listened on tcp/22");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let daemons = start_sshd(&lab, dir);
     (lab, daemons)
 }
 
@@ -339,17 +292,6 @@ fn ssh_truth(lab: &Lab, first: Ipv4Addr, count: u32) -> BTreeSet<(Ipv4Addr, u16)
         .map(|i| Ipv4Addr::from(u32::from(first) + i))
         .filter(|a| lab.is_alive(*a))
         .map(|a| (a, 22))
-        .collect()
-}
-
-/// The `synsweep_*` tables in the lab's scanner namespace.
-fn guard_tables(lab: &Lab) -> Vec<String> {
-    let out = lab.run_in_scanner(Command::new("nft").args(["list", "tables"]));
-    assert!(out.status.success(), "nft list tables: {out:?}");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains("synsweep_"))
-        .map(str::to_string)
         .collect()
 }
 

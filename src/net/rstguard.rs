@@ -278,10 +278,13 @@ impl RstGuard {
     pub fn keep(self) -> Keeper {
         use std::os::unix::process::CommandExt;
         let table = self.table.clone();
+        // Pipes, not /dev/null, for its output: a file system without /dev
+        // (a chroot) must not cost the keeper. Nothing reads them; nft
+        // writes at most an error line.
         let child = spawn_nft(default_nft().as_os_str(), &["-f", "-"], |c| {
             c.stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
                 .process_group(0);
         })
         .and_then(|mut c| {
