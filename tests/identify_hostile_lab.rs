@@ -481,6 +481,8 @@ fn identification_against_a_hostile_lab_over_ipv4_and_ipv6() {
             BTreeSet::from(["close", "megabytes", "neveraccept", "noread", "tarpit"])
         );
     }
+    // The lab is what its plan says (a plain client on a sample of it).
+    lab.check_plan();
     let ms: Vec<(Family, Measure)> = [Family::V4, Family::V6]
         .into_iter()
         .map(|f| (f, scan_family(&lab, f)))

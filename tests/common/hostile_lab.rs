@@ -290,3 +290,185 @@ impl Drop for HostileLab {
         }
     }
 }
+
+/// What a plain client (the kernel's TCP, from the scanner namespace) sees
+/// at `addr:port` when it says what `expect`'s protocol wants to hear (or
+/// nothing, for a server-first protocol or a peer): `Ok(())` if that is the
+/// behaviour the plan gives it, else what went wrong. `expect` as in
+/// truth.tsv; `closed` for a port the plan leaves closed.
+fn probe_one(addr: IpAddr, port: u16, expect: &str) -> Result<(), String> {
+    use std::io::{ErrorKind, Read, Write};
+    use std::net::{SocketAddr, TcpStream};
+    let sa = SocketAddr::new(addr, port);
+    let conn = TcpStream::connect_timeout(&sa, Duration::from_secs(3));
+    if expect == "closed" {
+        return match conn {
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => Ok(()),
+            Err(e) => Err(format!("closed port: {e}")),
+            Ok(_) => Err("closed port accepted a connection".into()),
+        };
+    }
+    let mut s = conn.map_err(|e| format!("connect: {e}"))?;
+    // A TLS 1.2 ClientHello offering TLS_RSA_WITH_AES_128_GCM_SHA256 and
+    // TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, with the groups, point formats
+    // and signature algorithms an ECDHE server needs.
+    let tls_hello: Vec<u8> = {
+        let mut ext = Vec::new();
+        ext.extend([0x00, 0x0a, 0x00, 0x04, 0x00, 0x02, 0x00, 0x17]); // groups: P-256
+        ext.extend([0x00, 0x0b, 0x00, 0x02, 0x01, 0x00]); // point formats
+        ext.extend([0x00, 0x0d, 0x00, 0x04, 0x00, 0x02, 0x04, 0x01]); // rsa_pkcs1_sha256
+        let mut body = vec![0x03, 0x03];
+        body.extend([7u8; 32]);
+        body.push(0); // session id
+        body.extend([0x00, 0x04, 0xc0, 0x2f, 0x00, 0x9c]);
+        body.extend([0x01, 0x00]);
+        body.extend((ext.len() as u16).to_be_bytes());
+        body.extend(ext);
+        let mut hs = vec![0x01, 0x00];
+        hs.extend((body.len() as u16).to_be_bytes());
+        hs.extend(body);
+        let mut rec = vec![0x16, 0x03, 0x01];
+        rec.extend((hs.len() as u16).to_be_bytes());
+        rec.extend(hs);
+        rec
+    };
+    let hello: &[u8] = match expect {
+        "http" => b"GET / HTTP/1.0\r\n\r\n",
+        "redis" => b"PING\r\n",
+        "memcached" => b"version\r\n",
+        "mqtt" => &[
+            0x10, 0x0c, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x00,
+        ],
+        "tls" => &tls_hello,
+        _ => b"",
+    };
+    if !hello.is_empty() {
+        s.write_all(hello).map_err(|e| format!("send: {e}"))?;
+    }
+    // Read what comes within `secs`, up to `max` bytes.
+    let read = |s: &mut TcpStream, secs: u64, max: usize| -> (Vec<u8>, Option<std::io::Error>) {
+        let end = Instant::now() + Duration::from_secs(secs);
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        while got.len() < max {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return (got, None);
+            }
+            s.set_read_timeout(Some(left)).unwrap();
+            match s.read(&mut buf) {
+                Ok(0) => {
+                    return (got, Some(std::io::Error::from(ErrorKind::UnexpectedEof)));
+                }
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return (got, None);
+                }
+                Err(e) => return (got, Some(e)),
+            }
+            if !matches!(expect, "megabytes" | "tarpit") && !got.is_empty() {
+                return (got, None);
+            }
+        }
+        (got, None)
+    };
+    let show = |b: &[u8]| String::from_utf8_lossy(&b[..b.len().min(60)]).into_owned();
+    match expect {
+        "ftp" | "ssh" | "smtp" | "telnet" | "http" | "redis" | "memcached" | "mqtt" | "tls" => {
+            let (b, _) = read(&mut s, 5, 1);
+            let ok = match expect {
+                "ftp" | "smtp" => b.starts_with(b"220"),
+                "ssh" => b.starts_with(b"SSH-"),
+                "telnet" => b.first() == Some(&0xff),
+                "http" => b.starts_with(b"HTTP/1."),
+                "redis" => b.starts_with(b"+PONG"),
+                "memcached" => b.starts_with(b"VERSION "),
+                "mqtt" => b.starts_with(&[0x20, 0x02]),
+                // A TLS record (handshake or alert) of TLS 1.x.
+                _ => b.len() >= 3 && matches!(b[0], 0x15 | 0x16) && b[1] == 3,
+            };
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("{expect}: got {:?}", show(&b)))
+            }
+        }
+        "neveraccept" | "noread" | "pseudo" => match read(&mut s, 1, 1) {
+            (b, None) if b.is_empty() => Ok(()),
+            (b, e) => Err(format!("{expect}: said {:?} ({e:?})", show(&b))),
+        },
+        "close" => match read(&mut s, 3, 1) {
+            (b, Some(_)) if b.is_empty() => Ok(()),
+            (b, e) => Err(format!("close: {:?} ({e:?})", show(&b))),
+        },
+        "tarpit" => {
+            let (b, e) = read(&mut s, 3, 1 << 20);
+            if e.is_none() && !b.is_empty() && b.ends_with(b"\r\n") && b.len() < 64 {
+                Ok(())
+            } else {
+                Err(format!("tarpit: {:?} ({e:?})", show(&b)))
+            }
+        }
+        "megabytes" => {
+            let (b, e) = read(&mut s, 5, 1 << 20);
+            if b.len() >= 1 << 20 {
+                Ok(())
+            } else {
+                Err(format!("megabytes: {} bytes ({e:?})", b.len()))
+            }
+        }
+        _ => Err(format!("no check for {expect}")),
+    }
+}
+
+impl HostileLab {
+    /// Check the plan against the lab with a plain client, from the scanner
+    /// namespace: on the first host of each group and family, every planned
+    /// port behaves as planned and one unplanned scanned port is closed.
+    /// Panics with every mismatch.
+    pub fn check_plan(&self) {
+        let mut checks: Vec<(IpAddr, u16, String)> = Vec::new();
+        let mut firsts: BTreeMap<(Family, Group, bool), IpAddr> = BTreeMap::new();
+        for ((a, _), p) in &self.truth {
+            // Middleboxes: the first host of each half (hold, sink).
+            let half = p.group == Group::Middlebox
+                && match a {
+                    IpAddr::V4(v) => v.octets()[3] & 4 != 0,
+                    IpAddr::V6(v) => v.segments()[7] & 4 != 0,
+                };
+            firsts.entry((p.family, p.group, half)).or_insert(*a);
+        }
+        let ports = self.ports();
+        for ((_, group, _), addr) in &firsts {
+            for &port in &ports {
+                match self.truth.get(&(*addr, port)) {
+                    Some(p) if *group != Group::Middlebox || port == 21 || port == 2004 => {
+                        checks.push((*addr, port, p.expect.clone()))
+                    }
+                    Some(_) => {}
+                    None => checks.push((*addr, port, "closed".into())),
+                }
+            }
+        }
+        let bad: Vec<String> = super::in_netns(self.scanner_ns(), || {
+            std::thread::scope(|sc| {
+                let handles: Vec<_> = checks
+                    .iter()
+                    .map(|(a, p, e)| sc.spawn(move || (a, p, e, probe_one(*a, *p, e))))
+                    .collect();
+                handles
+                    .into_iter()
+                    .filter_map(|h| {
+                        let (a, p, e, r) = h.join().unwrap();
+                        r.err().map(|m| format!("{a} port {p} ({e}): {m}"))
+                    })
+                    .collect()
+            })
+        });
+        assert!(
+            bad.is_empty(),
+            "hostile lab: the lab is not what its plan says:\n  {}",
+            bad.join("\n  ")
+        );
+    }
+}
