@@ -127,7 +127,7 @@ do_up() {
         esac
     done
     local t
-    for t in nft ip ss python3 openssl socat redis-server mosquitto memcached ssh-keygen smtpd; do
+    for t in nft ip ss python3 openssl socat redis-server mosquitto memcached ssh-keygen unshare; do
         command -v "$t" >/dev/null || die "$t not found (scripts/test.sh installs it)"
     done
     for t in sshd nginx vsftpd telnetd smtpd; do
@@ -190,7 +190,10 @@ EOF
     printf 'listen on 0.0.0.0 port 25\nlisten on :: port 25\naction "local" maildir "%s"\nmatch from any for any action "local"\n' \
         "$dir/mail" >"$dir/smtpd.conf"
     chmod 644 "$dir/smtpd.conf"
-    bg smtpd /usr/sbin/smtpd -d -f "$dir/smtpd.conf"
+    # Its control socket (/run/smtpd.sock) and queue are the machine's:
+    # private ones, so that labs can run side by side.
+    bg smtpd unshare --mount --propagation private sh -c 'mount -t tmpfs -o mode=755 tmpfs /run &&
+        mount -t tmpfs -o mode=711 tmpfs /var/spool/smtpd && exec /usr/sbin/smtpd -d -f "$1"' smtpd "$dir/smtpd.conf"
     bg peers python3 "$HERE/hostile_peers.py" ${owner:+--owner "$owner"} \
         "neveraccept=$P_NEVER" "close=$P_CLOSE" "noread=$P_NOREAD" "tarpit=$P_TARPIT" \
         "megabytes=$P_MEGA" "neveraccept=$P_HOLD" "sink=$P_SINK"
