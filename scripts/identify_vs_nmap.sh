@@ -174,10 +174,13 @@ hostile_main() {
     eval "$info"
     tns=$target_ns
     local sns=$scanner_ns all
-    # The first $hosts hosts of each group (the plan lists them in order).
+    # The first $hosts hosts of each group (the plan lists them in order);
+    # of the middleboxes, the first $hosts of each half (never accepts,
+    # accepts and stays silent).
     all=$work/lab/truth.tsv
     truth=$work/truth.tsv
-    awk -F'\t' -v N="$hosts" '{ k = $1 $2; if (!(($3) in pos)) { pos[$3] = ++cnt[k] } } pos[$3] <= N' "$all" >"$truth"
+    awk -F'\t' -v N="$hosts" '{ k = $1 $2; if ($2 == "middlebox") { n = split($3, o, /[.:]/); k = k (o[n] + 0 >= 4) }
+        if (!(($3) in pos)) { pos[$3] = ++cnt[k] } } pos[$3] <= N' "$all" >"$truth"
     echo "synsweep identification vs nmap -sV on the hostile lab: $(date -u +%FT%TZ), $(nproc) CPUs, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "lab: $hosts hosts per group (home, swapped, hostile, middlebox x2) per family, ports $ports; nmap $(nmap --version | awk 'NR==1 {print $3}')"
     cd "$work"
