@@ -488,7 +488,23 @@ fn identification_against_a_hostile_lab_over_ipv4_and_ipv6() {
         .map(|f| (f, scan_family(&lab, f)))
         .collect();
     eprintln!("{}", table(&ms));
-    let bad: Vec<String> = ms.iter().flat_map(|(f, m)| failures(*f, m)).collect();
+    let mut bad: Vec<String> = ms.iter().flat_map(|(f, m)| failures(*f, m)).collect();
+    // Taken down: its namespaces are gone (with them every daemon).
+    let prefix = format!("sswlab-{}-", lab.name());
+    drop(lab);
+    let left: Vec<String> = std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(&prefix))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !left.is_empty() {
+        bad.push(format!(
+            "namespaces left after the lab was dropped: {left:?}"
+        ));
+    }
     assert!(
         bad.is_empty(),
         "identification against the hostile lab:\n  {}",

@@ -185,6 +185,11 @@ impl HostileLab {
         self.get(key).split(',').map(str::to_string).collect()
     }
 
+    /// The lab's name for `hostile_lab.sh`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     pub fn scanner_ns(&self) -> &str {
         self.get("scanner_ns")
     }
