@@ -5,6 +5,17 @@
 # open ports named correctly, named wrongly, and wall time.
 #
 #   scripts/identify_vs_nmap.sh [--skip-build] [--real-bits B] [--no-nmap]
+#   scripts/identify_vs_nmap.sh --lab hostile [--skip-build] [--hosts N] [--no-nmap]
+#
+# --lab hostile: the hostile lab instead (scripts/hostile_lab.sh, the lab of
+# tests/identify_hostile_lab.rs): real daemons on their ports and on other
+# protocols' ports, middleboxes, peers that never accept, close, never
+# read, tarpit or send megabytes, over IPv4 and IPv6. Each family is
+# scanned by synsweep --no-identify, synsweep (defaults) and nmap -sV, on the
+# first N hosts of each group (--hosts, 1 to 8, default 8). Per family and
+# tool: real services named right / wrong / unnamed (truth: the lab's plan),
+# middlebox ports pseudo (synsweep) or named (nmap), uncooperative ports
+# that were given a name, and wall time.
 #
 # --real-bits B: 2^B real hosts (198.19.0.0/(32-B), default 3: 8 hosts, at
 # most 8: a /24), and 2^(B-1) middleboxes in 198.19.1.0; --no-nmap: only
@@ -35,15 +46,21 @@ lab="$here/lab.sh"
 build=1
 bits=3
 nmap=1
+labkind=classic
+hosts=8
 while (($#)); do
     case "$1" in
         --skip-build) build=0; shift ;;
         --real-bits) bits=${2:?--real-bits needs a value}; shift 2 ;;
         --no-nmap) nmap=0; shift ;;
-        *) echo "usage: $0 [--skip-build] [--real-bits B] [--no-nmap]" >&2; exit 2 ;;
+        --lab) labkind=${2:?--lab needs classic or hostile}; shift 2 ;;
+        --hosts) hosts=${2:?--hosts needs a value}; shift 2 ;;
+        *) echo "usage: $0 [--skip-build] [--real-bits B] [--no-nmap] [--lab classic|hostile] [--hosts N]" >&2; exit 2 ;;
     esac
 done
 [[ $bits =~ ^[1-8]$ ]] || { echo "identify_vs_nmap.sh: --real-bits takes 1 to 8" >&2; exit 2; }
+[[ $hosts =~ ^[1-8]$ ]] || { echo "identify_vs_nmap.sh: --hosts takes 1 to 8" >&2; exit 2; }
+[[ $labkind == classic || $labkind == hostile ]] || { echo "identify_vs_nmap.sh: --lab takes classic or hostile" >&2; exit 2; }
 [[ $EUID -eq 0 ]] || { echo "identify_vs_nmap.sh: must run as root (network namespaces)" >&2; exit 1; }
 for t in sshd nginx redis-server vsftpd memcached mosquitto socat openssl nmap jq ssh-keygen python3; do
     command -v "$t" >/dev/null || [[ -x /usr/sbin/$t ]] || { echo "identify_vs_nmap.sh: $t not found" >&2; exit 1; }
@@ -70,7 +87,11 @@ cleanup() {
     for p in "${pids[@]:-}"; do
         [[ -n "$p" ]] && wait "$p" 2>/dev/null || true
     done
-    "$lab" down "$name" >/dev/null 2>&1 || true
+    if [[ $labkind == hostile ]]; then
+        "$here/hostile_lab.sh" down "$name" >/dev/null 2>&1 || true
+    else
+        "$lab" down "$name" >/dev/null 2>&1 || true
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -78,6 +99,127 @@ trap 'exit 130' INT TERM
 
 if ((build)); then
     (cd "$root" && cargo build --release --quiet)
+fi
+
+now() { date +%s.%N; }
+
+# nmap's XML as "IP PORT PROTOCOL" lines, nmap's service names mapped to
+# synsweep's protocols ("-": nothing named; method="table" is nmap's guess
+# from the port number, not an identification).
+nmap_lines() {
+    python3 -c '
+import sys, xml.dom.minidom
+doc = xml.dom.minidom.parse(sys.argv[1])
+m = {"ssh": "ssh", "http": "http", "ftp": "ftp", "telnet": "telnet", "redis": "redis",
+     "memcached": "memcached", "mqtt": "mqtt", "mosquitto": "mqtt", "https": "tls", "imaps": "tls", "ssl": "tls",
+     "http-proxy": "http", "smtp": "smtp", "pop3": "pop3", "imap": "imap", "vnc": "vnc",
+     "mysql": "mysql", "rdp": "rdp", "ms-wbt-server": "rdp", "ldap": "ldap", "rtsp": "rtsp",
+     "rsync": "rsync", "amqp": "amqp", "irc": "irc", "mongodb": "mongodb",
+     "postgresql": "postgresql", "microsoft-ds": "smb", "netbios-ssn": "smb"}
+for h in doc.getElementsByTagName("host"):
+    ip = [a.getAttribute("addr") for a in h.getElementsByTagName("address")
+          if a.getAttribute("addrtype") in ("ipv4", "ipv6")][0]
+    for p in h.getElementsByTagName("port"):
+        if p.getElementsByTagName("state")[0].getAttribute("state") != "open":
+            continue
+        s = p.getElementsByTagName("service")
+        name = s[0].getAttribute("name") if s else ""
+        tunnel = s[0].getAttribute("tunnel") if s else ""
+        if s and s[0].getAttribute("method") == "table":
+            name, tunnel = "", ""
+        if name.startswith("mosquitto"):
+            name = "mqtt"
+        proto = "tls" if tunnel == "ssl" else m.get(name, "-" if name in ("", "tcpwrapped", "unknown") else name)
+        print(ip, p.getAttribute("portid"), proto)
+' "$1"
+}
+
+# Score "IP PORT PROTOCOL CLAIM" lines against the plan of family $1 (CLAIM:
+# what the tool stated without naming: a service label; "-" for none).
+# Prints: right wrong unnamed services | pseudo-or-named middlebox | hostile claims hostile | examples
+hscore() {
+    awk -v F="$1" -v T="$truth" -v P="$2" '
+        BEGIN { while ((getline l < T) > 0) { split(l, a, "\t"); if (a[1] == F) { g[a[3] " " a[4]] = a[2]; e[a[3] " " a[4]] = a[5] } } }
+        { k = $1 " " $2; seen[k] = 1
+          if (!(k in g)) next
+          if (g[k] == "home" || g[k] == "swapped") {
+              if ($3 == e[k]) right++
+              else if ($3 == "-") { none++; un[e[k] " on " $2]++ }
+              else { wrong++; if (nw < 3) { nw++; ex = ex " " $2 ":" e[k] "->" $3 } }
+          } else if (g[k] == "middlebox") {
+              if (P == "synsweep" ? $5 == "pseudo" : $3 != "-") mb++
+          } else if ($3 != "-" || $4 != "-") { hc++; if (nh < 3) { nh++; hx = hx " " $2 "(" e[k] "):" ($3 != "-" ? $3 : $4) } } }
+        END { for (k in g) { if (g[k] == "home" || g[k] == "swapped") ns++; else if (g[k] == "middlebox") nm++; else nhost++
+                             if (!(k in seen) && (g[k] == "home" || g[k] == "swapped")) { none++; un[e[k] " not found"]++ } }
+              printf "%d %d %d %d %d %d %d %d", right + 0, wrong + 0, none + 0, ns + 0, mb + 0, nm + 0, hc + 0, nhost + 0
+              if (wrong) printf " wrong:%s", ex
+              if (hc) printf " claims:%s", hx
+              if (none) { printf " unnamed:"; n = 0; for (u in un) if (n++ < 6) printf " %s x%d", u, un[u] }
+              printf "\n" }'
+}
+
+hrow() { # label wall right wrong none services mb nmb hc nhost [examples...]
+    local label=$1 wall=$2 r=$3 w=$4 n=$5 t=$6 mb=$7 nmb=$8 hc=$9 nh=${10}
+    shift 10
+    printf '  %-30s %7.2f s  right %3d/%d = %6.2f%%  wrong %3d  unnamed %3d  middlebox %s %3d/%d  uncooperative named %2d/%d\n' \
+        "$label" "$wall" "$r" "$t" "$(awk -v a="$r" -v t="$t" 'BEGIN { print t ? 100 * a / t : 0 }')" "$w" "$n" \
+        "$([[ $label == nmap* ]] && echo named || echo pseudo)" "$mb" "$nmb" "$hc" "$nh"
+    [[ -z "$*" ]] || echo "      $*"
+}
+
+hostile_main() {
+    for t in smtpd; do command -v "$t" >/dev/null || { echo "identify_vs_nmap.sh: $t (opensmtpd) not found" >&2; exit 1; }; done
+    local info
+    info=$("$here/hostile_lab.sh" up "$name" "$work/lab" --owner $$) || { echo "identify_vs_nmap.sh: hostile_lab.sh up failed" >&2; exit 1; }
+    eval "$info"
+    tns=$target_ns
+    local sns=$scanner_ns all
+    # The first $hosts hosts of each group (the plan lists them in order);
+    # of the middleboxes, the first $hosts of each half (never accepts,
+    # accepts and stays silent).
+    all=$work/lab/truth.tsv
+    truth=$work/truth.tsv
+    awk -F'\t' -v N="$hosts" '{ k = $1 $2; if ($2 == "middlebox") { n = split($3, o, /[.:]/); k = k (o[n] + 0 >= 4) }
+        if (!(($3) in pos)) { pos[$3] = ++cnt[k] } } pos[$3] <= N' "$all" >"$truth"
+    echo "synsweep identification vs nmap -sV on the hostile lab: $(date -u +%FT%TZ), $(nproc) CPUs, kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "lab: $hosts hosts per group (home, swapped, hostile, middlebox x2) per family, ports $ports; nmap $(nmap --version | awk 'NR==1 {print $3}')"
+    cd "$work"
+    local fam tg wall t0 t1 mode extra r w n ns mb nmb hc nh rest label
+    for fam in 4 6; do
+        mapfile -t tg < <(awk -F'\t' -v F="$fam" '$1 == F { print $3 }' "$truth" | sort -u)
+        echo "IPv$fam: ${#tg[@]} hosts, $(awk -F'\t' -v F="$fam" '$1 == F && ($2 == "home" || $2 == "swapped")' "$truth" | wc -l) real services, $(awk -F'\t' -v F="$fam" '$1 == F' "$truth" | wc -l) open ports in the plan"
+        declare -A hw=()
+        for mode in plain ident; do
+            extra=(); [[ $mode == plain ]] && extra=(--no-identify)
+            t0=$(now)
+            timeout -s INT 300 ip netns exec "$sns" "$bin" scan "${tg[@]}" -p "$ports" --seed 7 \
+                "${extra[@]}" -o "$work/$mode$fam.ndjson" >"$work/$mode$fam.out" 2>&1 || true
+            t1=$(now)
+            hw[$mode]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+        done
+        read -r r w n ns mb nmb hc nh rest < <(jq -r 'select(.reason == "syn-ack")
+            | "\(.ip) \(.port) \(.protocol // "-") \(if .protocol == null and .service != null and .service != "unknown" and (.service | endswith("?") | not) then .service else "-" end) \(if .pseudo then "pseudo" else "-" end)"' \
+            "$work/ident$fam.ndjson" | hscore "$fam" synsweep)
+        hrow "synsweep (defaults)" "${hw[ident]}" "$r" "$w" "$n" "$ns" "$mb" "$nmb" "$hc" "$nh" "$rest"
+        echo "      open ports: $(jq -r 'select(.reason == "syn-ack") | "\(.ip) \(.port)"' "$work/ident$fam.ndjson" | sort -u | wc -l) identifying, $(jq -r 'select(.reason == "syn-ack") | "\(.ip) \(.port)"' "$work/plain$fam.ndjson" | sort -u | wc -l) with --no-identify; wall time ratio $(awk -v a="${hw[ident]}" -v b="${hw[plain]}" 'BEGIN { printf "%.2f", a / b }')x"
+        printf '  %-30s %7.2f s\n' "synsweep --no-identify" "${hw[plain]}"
+        ((nmap)) || continue
+        label="nmap -sV -n -Pn -T4"
+        local six=()
+        [[ $fam == 6 ]] && six=(-6)
+        t0=$(now)
+        timeout -s INT 1800 ip netns exec "$sns" nmap "${six[@]}" -sV -n -Pn -T4 -p "$ports" -oX "$work/n$fam.xml" \
+            "${tg[@]}" >"$work/n$fam.out" 2>&1 || true
+        t1=$(now)
+        wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+        read -r r w n ns mb nmb hc nh rest < <(nmap_lines "$work/n$fam.xml" | awk '{ print $1, $2, $3, "-", "-" }' | hscore "$fam" nmap)
+        hrow "$label" "$wall" "$r" "$w" "$n" "$ns" "$mb" "$nmb" "$hc" "$nh" "$rest"
+    done
+}
+
+if [[ $labkind == hostile ]]; then
+    hostile_main
+    exit 0
 fi
 
 eval "$("$lab" up "$name")"

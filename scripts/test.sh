@@ -19,13 +19,14 @@ cd "$(dirname "$0")/.."
 # python3-venv: kubernetes-validate (PyPI) for the manifests (tests/deploy_manifests.rs);
 # openssh-server ... socat: the real daemons of tests/identify_lab.rs and
 # tests/demo_lab.rs (the demo lab of scripts/run.sh).
+# opensmtpd: the SMTP daemon of tests/identify_hostile_lab.rs (scripts/hostile_lab.sh).
 # nmap masscan zmap: the other scanners whose results tests/import_lab.rs reads.
 # bsdutils: `script`, a terminal for the progress line (tests/progress_cli.rs).
 pkgs=(nftables iproute2 procps libxml2-utils nmap-common chromium python3
     slurm-wlm munge buildah libcap2-bin binutils python3-venv
     dnsmasq-base snmpd memcached
     openssh-server openssh-client openssl nginx redis-server vsftpd mosquitto
-    inetutils-telnetd socat bsdutils
+    inetutils-telnetd socat bsdutils opensmtpd
     nmap masscan zmap)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

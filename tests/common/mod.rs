@@ -45,6 +45,7 @@ pub mod chromium;
 pub mod daemons;
 pub mod findings;
 pub mod forge;
+pub mod hostile_lab;
 pub mod run;
 pub mod schema;
 pub mod sshd;
