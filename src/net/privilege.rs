@@ -118,15 +118,6 @@ pub struct AmbientNetAdmin {
     inheritable: bool,
 }
 
-impl AmbientNetAdmin {
-    /// Whether children started now get CAP_NET_ADMIN through this value
-    /// (false for root, whose children get it anyway, and for a process
-    /// without it).
-    pub fn raised(&self) -> bool {
-        self.ambient
-    }
-}
-
 impl Drop for AmbientNetAdmin {
     fn drop(&mut self) {
         let cap = caps::Capability::CAP_NET_ADMIN;

@@ -7,7 +7,7 @@
 //! an nftables table of synsweep's own drops those RSTs:
 //!
 //! ```text
-//! table inet synsweep_<pid> {
+//! table inet synsweep_<pid>_<pidns> {
 //!     comment "synsweep pid <pid> start <ticks>"
 //!     chain out {
 //!         type filter hook output priority filter; policy accept;
@@ -23,9 +23,17 @@
 //!
 //! [`RstGuard`] removes the table when dropped (normal exit, and Ctrl-C,
 //! which ends the scan through the normal path). After a crash or SIGKILL the
-//! table stays; the next [`RstGuard::install`] removes every `synsweep_<pid>`
-//! table whose process is gone (or is another process that reused the pid:
-//! the table's comment records the process's start time).
+//! table stays; the next [`RstGuard::install`] removes every table of this
+//! pid namespace whose process is gone (or is another process that reused
+//! the pid: the table's comment records the process's start time).
+//!
+//! The name carries the pid namespace (`<pidns>`, the inode of
+//! `/proc/self/ns/pid`): processes of several pid namespaces may share one
+//! network namespace (containers on the host's network, such as pods with
+//! `hostNetwork`), each perhaps pid 1 of its own. Their tables never clash,
+//! and a table of another pid namespace is never judged stale, since its
+//! process cannot be seen from here. (`synsweep_<pid>`, the name older
+//! versions used, is judged as this namespace's.)
 //!
 //! The work is done by the `nft` binary (package `nftables`), fed on stdin,
 //! in the calling thread's network namespace. It needs CAP_NET_ADMIN: root
@@ -45,7 +53,7 @@ use std::process::{Child, Command, Stdio};
 
 /// Packet mark exempting our own RSTs from the drop rule ("SSWP").
 pub const MARK: u32 = 0x5353_5750;
-/// Every table this module creates is named `PREFIX<pid>`.
+/// Every table this module creates is named `PREFIX<pid>_<pidns>`.
 pub const PREFIX: &str = "synsweep_";
 
 /// The installed suppression; dropping it removes the table.
@@ -54,9 +62,27 @@ pub struct RstGuard {
     table: String,
 }
 
-/// The table name for process `pid`.
+/// The table name for process `pid` of this process's pid namespace.
 pub fn table_name(pid: u32) -> String {
-    format!("{PREFIX}{pid}")
+    format!("{PREFIX}{pid}_{}", pid_ns())
+}
+
+/// This process's pid namespace: the inode of `/proc/self/ns/pid` (0 if
+/// it cannot be read).
+pub fn pid_ns() -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/pid").map_or(0, |m| m.ino())
+}
+
+/// The pid and pid namespace a table's name records (`None` as namespace
+/// for an older version's `synsweep_<pid>`); `None` for a name that is not
+/// one of ours.
+fn parse_name(name: &str) -> Option<(u32, Option<u64>)> {
+    let rest = name.strip_prefix(PREFIX)?;
+    match rest.split_once('_') {
+        Some((pid, ns)) => Some((pid.parse().ok()?, Some(ns.parse().ok()?))),
+        None => Some((rest.parse().ok()?, None)),
+    }
 }
 
 /// Start time of process `pid` in clock ticks since boot (field 22 of
@@ -186,11 +212,15 @@ pub fn remove_stale() -> Result<Vec<String>> {
 
 fn remove_stale_with(program: &OsStr) -> Result<Vec<String>> {
     let me = std::process::id();
+    let ns = pid_ns();
     let mut removed = Vec::new();
     for t in inet_tables(program)? {
-        let Some(pid) = t.strip_prefix(PREFIX).and_then(|p| p.parse::<u32>().ok()) else {
+        let Some((pid, their_ns)) = parse_name(&t) else {
             continue;
         };
+        if their_ns.is_some_and(|n| n != ns) {
+            continue; // another pid namespace's: not ours to judge
+        }
         if pid != me && is_stale(program, &t, pid) {
             nft_with(program, &["-f", "-"], &format!("delete table inet {t}\n"))?;
             removed.push(t);
@@ -349,7 +379,27 @@ mod tests {
     fn own_start_time_is_read_and_names_are_stable() {
         assert!(start_ticks(std::process::id()).is_some());
         assert_eq!(start_ticks(u32::MAX), None);
-        assert_eq!(table_name(42), "synsweep_42");
+        assert_ne!(pid_ns(), 0);
+        assert_eq!(table_name(42), format!("synsweep_42_{}", pid_ns()));
         assert_eq!(comment(42, 7), "synsweep pid 42 start 7");
+    }
+
+    #[test]
+    fn names_parse_with_and_without_a_pid_namespace() {
+        assert_eq!(parse_name(&table_name(42)), Some((42, Some(pid_ns()))));
+        assert_eq!(
+            parse_name("synsweep_42_4026531836"),
+            Some((42, Some(4026531836)))
+        );
+        assert_eq!(parse_name("synsweep_42"), Some((42, None)));
+        for other in [
+            "synsweep_lab",
+            "synsweep_42_x",
+            "synsweep_",
+            "other_42",
+            "synsweep_-1",
+        ] {
+            assert_eq!(parse_name(other), None, "{other}");
+        }
     }
 }
