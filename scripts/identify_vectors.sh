@@ -138,6 +138,12 @@ if sel vsftpd; then
         capture ftp-vsftpd-http-hello 21 http 0 &&
         capture ftp-vsftpd-redis-hello 21 redis 0
     stop_all
+    # A greeting that names no protocol: only vsftpd's answer to the hello
+    # (530 Please login with USER and PASS.) says FTP.
+    printf 'ftpd_banner=Welcome\n' >>"$T/vsftpd.conf"
+    run vsftpd-plain 21 vsftpd "$T/vsftpd.conf" &&
+        capture ftp-vsftpd-plain-banner-http-hello 21 http 0
+    stop_all
 fi
 
 if sel memcached; then

@@ -139,6 +139,14 @@ const CAPTURED: &[Vector] = &[
         "ftp",
         Some("(vsFTPd 3.0.3)"),
     ),
+    // vsftpd with `ftpd_banner=Welcome`: the greeting names nothing, the
+    // answers to the HTTP request do.
+    v(
+        "ftp-vsftpd-plain-banner-http-hello",
+        Some(Http),
+        "ftp",
+        Some("Welcome"),
+    ),
     v(
         "pop3-dovecot-http-hello",
         Some(Http),
@@ -375,4 +383,25 @@ fn facts_of_greetings_followed_by_errors() {
     assert_eq!(pv("redis-irc-hello", Irc), (None, None));
     assert_eq!(pv("memcached-redis-hello", Redis), (None, None));
     assert_eq!(pv("irc-ngircd-http-hello", Http), (None, None));
+}
+
+/// A greeting that names nothing is named by the server's answer to our
+/// hello, not by the port: `220 Welcome` alone is nobody on 4444; followed
+/// by vsftpd's `530 Please login with USER and PASS.` it is FTP.
+#[test]
+fn an_anonymous_greeting_is_named_by_the_answer_to_the_hello() {
+    let d = load("ftp-vsftpd-plain-banner-http-hello");
+    let greeting = &d[..d.iter().position(|&b| b == b'\n').unwrap() + 1];
+    assert_eq!(greeting, b"220 Welcome\r\n");
+    assert_eq!(
+        identify(greeting, Some(Http), 4444).map(|i| i.protocol),
+        None
+    );
+    assert_eq!(
+        identify(greeting, None, 21).map(|i| i.protocol),
+        Some("ftp")
+    );
+    let id = identify(&d, Some(Http), 4444).unwrap();
+    assert_eq!(id.protocol, "ftp");
+    assert_eq!(id.banner, b"220 Welcome");
 }
