@@ -37,12 +37,15 @@
 //! - its host is judged a middlebox ([`super::pseudo`]): then its silent
 //!   ports are pseudo.
 //!
-//! A name ends the port at once (its other connections are reset). The
-//! order of the attempts is their priority where names are weighed: an
-//! HTTP 400 to our plain request, or a TLS alert to a hello that was not
-//! TLS, is kept as a provisional name while a TLS attempt may still run (a
-//! TLS port speaking HTTP errors, or TLS of which version?), and the first
-//! in the order wins among those kept.
+//! The order of the attempts is their priority: a name read on one
+//! connection resets the later attempts' connections at once and is the
+//! port's as soon as no earlier attempt is still in flight (a plain HTTP
+//! server answers the first wave's TLS hello with a 400 before the probe's
+//! own connection, listening first, gets its 200 to our request). An HTTP
+//! 400 to our plain request, or a TLS alert to a hello that was not TLS, is
+//! only provisional: it is the name if nothing better comes, and only the
+//! TLS attempt may still open after it (a TLS port speaking HTTP errors, or
+//! TLS of which version?).
 //!
 //! The middlebox judgement uses the scan's port count per host
 //! ([`Config::ports_per_host`]) and each host's open ports as they come. A
