@@ -37,12 +37,15 @@
 //! - its host is judged a middlebox ([`super::pseudo`]): then its silent
 //!   ports are pseudo.
 //!
-//! A name ends the port at once (its other connections are reset). The
-//! order of the attempts is their priority where names are weighed: an
-//! HTTP 400 to our plain request, or a TLS alert to a hello that was not
-//! TLS, is kept as a provisional name while a TLS attempt may still run (a
-//! TLS port speaking HTTP errors, or TLS of which version?), and the first
-//! in the order wins among those kept.
+//! The order of the attempts is their priority: a name read on one
+//! connection resets the later attempts' connections at once and is the
+//! port's as soon as no earlier attempt is still in flight (a plain HTTP
+//! server answers the first wave's TLS hello with a 400 before the probe's
+//! own connection, listening first, gets its 200 to our request). An HTTP
+//! 400 to our plain request, or a TLS alert to a hello that was not TLS, is
+//! only provisional: it is the name if nothing better comes, and only the
+//! TLS attempt may still open after it (a TLS port speaking HTTP errors, or
+//! TLS of which version?).
 //!
 //! The middlebox judgement uses the scan's port count per host
 //! ([`Config::ports_per_host`]) and each host's open ports as they come. A
@@ -231,6 +234,18 @@ impl Conn {
     }
 }
 
+/// A name read on one connection.
+#[derive(Debug)]
+struct Name {
+    /// Its attempt's place in the schedule (lower: preferred).
+    rank: usize,
+    id: Box<Identified>,
+    /// What its TLS handshake showed.
+    tls: Option<Box<crate::finding::Tls>>,
+    /// A whole TLS 1.2 or 1.3 flight: worth the capped ClientHello's check.
+    legacy_check: bool,
+}
+
 #[derive(Debug)]
 struct Entry {
     reply: Classified,
@@ -252,13 +267,14 @@ struct Entry {
     first_banner: Option<Vec<u8>>,
     /// The service sent data on some connection.
     sent_data: bool,
-    /// A name worth less than a TLS attempt's, with its attempt's rank.
-    provisional: Option<(usize, Box<Identified>)>,
-    /// The name found (final); the capped ClientHello's connection may
-    /// still run.
-    named: Option<Box<Identified>>,
-    /// What the TLS handshake showed.
-    tls: Option<Box<crate::finding::Tls>>,
+    /// A name worth less than a TLS attempt's.
+    provisional: Option<Name>,
+    /// The best name so far (the earliest attempt's); it is final once no
+    /// earlier attempt is in flight.
+    named: Option<Name>,
+    /// The name is final; the capped ClientHello's connection may still
+    /// run.
+    decided: bool,
     accepts_legacy: Option<&'static str>,
     /// When the table should look at it again.
     wake: Instant,
@@ -271,19 +287,6 @@ impl Entry {
 
     fn in_flight(&self) -> bool {
         self.conns.iter().any(Conn::in_flight)
-    }
-
-    /// A TLS attempt has not given its answer yet (in flight, or still to
-    /// be opened).
-    fn tls_pending(&self) -> bool {
-        self.conns.iter().any(|c| {
-            c.in_flight()
-                && c.attempt
-                    .is_some_and(|a| self.plan[a].hello == Some(Hello::Tls))
-        }) || (!self.stop
-            && self.plan[self.next..]
-                .iter()
-                .any(|a| a.hello == Some(Hello::Tls)))
     }
 
     /// The next source port of the scan's range no connection of this
@@ -489,7 +492,7 @@ impl Sessions {
                 sent_data: false,
                 provisional: None,
                 named: None,
-                tls: None,
+                decided: false,
                 accepts_legacy: None,
                 wake: now,
             },
@@ -687,8 +690,7 @@ impl Sessions {
     }
 
     /// A name was read on connection `ci` (attempt `rank`), which the
-    /// caller has closed; `legacy`: a whole TLS flight, worth the capped
-    /// ClientHello's check.
+    /// caller has closed; `whole`: its TLS flight (if any) arrived whole.
     #[allow(clippy::too_many_arguments)]
     fn named_on(
         &mut self,
@@ -697,7 +699,7 @@ impl Sessions {
         ci: usize,
         rank: usize,
         id: Identified,
-        legacy: bool,
+        whole: bool,
         out: &mut Vec<Out>,
     ) {
         let cfg = self.cfg;
@@ -708,56 +710,32 @@ impl Sessions {
         let c = &mut e.conns[ci];
         c.phase = Phase::Over;
         c.flight_until = None;
-        let tls_hello = c.hello == Some(Hello::Tls);
         let sent = c.hello;
-        let mut version = None;
-        if tls_hello && id.protocol == "tls" {
+        let mut name = Name {
+            rank,
+            id: Box::new(id),
+            tls: None,
+            legacy_check: false,
+        };
+        if sent == Some(Hello::Tls) && name.id.protocol == "tls" {
             let flight = read_flight(cfg.key, src, key, c);
-            version = flight.version;
-            e.tls = tls::facts(&flight).map(Box::new);
+            name.legacy_check = whole && matches!(flight.version, Some(0x0303 | 0x0304));
+            name.tls = tls::facts(&flight).map(Box::new);
         }
         e.conns[ci].data = Vec::new();
-        if is_refusal(&id, sent) && e.tls_pending() {
+        if is_refusal(&name.id, sent) {
             // Provisional: a TLS attempt may say more.
-            if e.provisional.as_ref().is_none_or(|(r, _)| rank < *r) {
-                e.provisional = Some((rank, Box::new(id)));
+            if e.provisional.as_ref().is_none_or(|p| rank < p.rank) {
+                e.provisional = Some(name);
             }
-            self.settle(now, key, out);
-            return;
-        }
-        e.named = Some(Box::new(id));
-        // The port is named: its other connections end.
-        for i in 0..e.conns.len() {
-            if e.conns[i].in_flight() {
-                conn_over(e, i, key, true, out);
+        } else if e.named.as_ref().is_none_or(|n| rank < n.rank) {
+            // Later attempts cannot do better: they end.
+            for i in 0..e.conns.len() {
+                if e.conns[i].in_flight() && e.conns[i].attempt.is_some_and(|a| a > rank) {
+                    conn_over(e, i, key, true, out);
+                }
             }
-        }
-        let cap = MAX_CONNECTIONS.min(cfg.sport_count as usize);
-        if legacy
-            && matches!(version, Some(0x0303 | 0x0304))
-            && e.conns.len() < cap
-            && e.deadline() > now + MIN_LEFT
-        {
-            // Does it still accept TLS 1.0 or 1.1?
-            let sport = e.next_sport(&cfg);
-            e.conns.push(Conn {
-                attempt: None,
-                sport,
-                isn: 0,
-                rcv_next: 0,
-                hello: None,
-                hello_len: 0,
-                phase: Phase::SynSent,
-                deadline: (now + SYN_WAIT).min(e.deadline()),
-                data: Vec::new(),
-                flight_until: None,
-            });
-            out.push(Out::Syn {
-                src,
-                dst: key.0,
-                sport,
-                dport: key.1,
-            });
+            e.named = Some(name);
         }
         self.settle(now, key, out);
     }
@@ -800,20 +778,54 @@ impl Sessions {
             self.end_port(key, out);
             return;
         }
-        if e.named.is_some() {
-            if !e.in_flight() {
-                let id = e.named.take().map(|b| *b);
-                self.finish(key, id, out);
-            } else {
-                e.wake = e
-                    .conns
-                    .iter()
-                    .filter(|c| c.in_flight())
-                    .map(|c| c.deadline)
-                    .min()
-                    .unwrap_or(end)
-                    .min(end);
+        if let Some(n) = &e.named {
+            // Final once no earlier attempt is in flight (their order is
+            // their priority).
+            let rank = n.rank;
+            let legacy_check = n.legacy_check;
+            let earlier = e
+                .conns
+                .iter()
+                .any(|c| c.in_flight() && c.attempt.is_some_and(|a| a < rank));
+            if !e.decided && !earlier {
+                e.decided = true;
+                let cap = MAX_CONNECTIONS.min(cfg.sport_count as usize);
+                if legacy_check && e.conns.len() < cap && end > now + MIN_LEFT {
+                    // Does it still accept TLS 1.0 or 1.1?
+                    let sport = e.next_sport(&cfg);
+                    e.conns.push(Conn {
+                        attempt: None,
+                        sport,
+                        isn: 0,
+                        rcv_next: 0,
+                        hello: None,
+                        hello_len: 0,
+                        phase: Phase::SynSent,
+                        deadline: (now + SYN_WAIT).min(end),
+                        data: Vec::new(),
+                        flight_until: None,
+                    });
+                    out.push(Out::Syn {
+                        src: e.src,
+                        dst: key.0,
+                        sport,
+                        dport: key.1,
+                    });
+                }
             }
+            if e.decided && !e.in_flight() {
+                let n = e.named.take();
+                self.finish(key, n, out);
+                return;
+            }
+            e.wake = e
+                .conns
+                .iter()
+                .filter(|c| c.in_flight())
+                .map(|c| c.deadline)
+                .min()
+                .unwrap_or(end)
+                .min(end);
             return;
         }
         // Further connections: the waves that are due, and the next one at
@@ -821,6 +833,8 @@ impl Sessions {
         let cap = MAX_CONNECTIONS
             .min(cfg.sport_count as usize)
             .min(e.plan.len());
+        // After a provisional name (an HTTP 400, a TLS alert), only the
+        // TLS attempt may still say more.
         let may_open = |e: &Entry| {
             !e.stop
                 && !e.conns.iter().any(|c| c.flight_until.is_some())
@@ -828,6 +842,7 @@ impl Sessions {
                 && e.next < e.plan.len()
                 && e.conns.len() < cap
                 && end > now + MIN_LEFT
+                && (e.provisional.is_none() || e.plan[e.next].hello == Some(Hello::Tls))
         };
         while let Some(at) = WAVE_AT.get(e.wave) {
             if now >= e.since + *at || (!e.in_flight() && may_open(e)) {
@@ -881,58 +896,71 @@ impl Sessions {
     }
 
     /// The port's time is over (or the scan's): reset what is still open,
-    /// and it is done with what arrived.
+    /// and it is done with what arrived (the earliest attempt's name).
     fn end_port(&mut self, key: Key, out: &mut Vec<Out>) {
         let cfg = self.cfg;
         let Some(e) = self.entries.get_mut(&key) else {
             return;
         };
         let src = e.src;
-        let mut best: Option<(usize, Identified)> = None;
         for c in e.conns.iter_mut().filter(|c| c.in_flight()) {
             if c.connected() {
                 out.push(Out::Send(rst_of(c, src, key)));
             }
-            if let (Some(rank), false) = (c.attempt, c.data.is_empty()) {
-                if let Some(id) = identify(&c.data, c.hello, key.1) {
-                    if c.hello == Some(Hello::Tls) && id.protocol == "tls" && e.tls.is_none() {
-                        e.tls = tls::facts(&read_flight(cfg.key, src, key, c)).map(Box::new);
+            c.phase = Phase::Over;
+            let Some(rank) = c.attempt else {
+                continue;
+            };
+            if c.data.is_empty() {
+                continue;
+            }
+            match identify(&c.data, c.hello, key.1) {
+                Some(id) if e.named.as_ref().is_none_or(|n| rank < n.rank) => {
+                    let tls = if c.hello == Some(Hello::Tls) && id.protocol == "tls" {
+                        tls::facts(&read_flight(cfg.key, src, key, c)).map(Box::new)
+                    } else {
+                        None
+                    };
+                    e.named = Some(Name {
+                        rank,
+                        id: Box::new(id),
+                        tls,
+                        legacy_check: false,
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    if e.first_banner.is_none() {
+                        e.first_banner = Some(raw_banner(&c.data));
                     }
-                    if best.as_ref().is_none_or(|(r, _)| rank < *r) {
-                        best = Some((rank, id));
-                    }
-                } else if e.first_banner.is_none() {
-                    e.first_banner = Some(raw_banner(&c.data));
                 }
             }
-            c.phase = Phase::Over;
         }
-        let id = e
-            .named
-            .take()
-            .map(|b| *b)
-            .or_else(|| best.map(|(_, id)| id));
-        self.finish(key, id, out);
+        let n = e.named.take();
+        self.finish(key, n, out);
     }
 
-    fn finish(&mut self, key: Key, id: Option<Identified>, out: &mut Vec<Out>) {
+    fn finish(&mut self, key: Key, name: Option<Name>, out: &mut Vec<Out>) {
         let Some(mut e) = self.entries.remove(&key) else {
             return;
         };
-        let id = id.or_else(|| e.provisional.take().map(|(_, b)| *b));
-        if id.is_some()
+        let name = name.or_else(|| e.provisional.take());
+        if name.is_some()
             && let Some(h) = self.hosts.get_mut(&key.0)
         {
             h.identified = h.identified.saturating_add(1);
         }
-        let banner = if id.is_some() {
+        let banner = if name.is_some() {
             None
         } else {
             e.first_banner.take()
         };
-        let pseudo = id.is_none() && !e.sent_data && self.verdict(key.0) == Verdict::Pseudo;
+        let pseudo = name.is_none() && !e.sent_data && self.verdict(key.0) == Verdict::Pseudo;
         let connections = e.conns.len() as u8;
-        let tls = if id.is_some() { e.tls.take() } else { None };
+        let (identified, tls) = match name {
+            Some(n) => (Some(*n.id), n.tls),
+            None => (None, None),
+        };
         let accepts_legacy = if tls.is_some() {
             e.accepts_legacy
         } else {
@@ -940,7 +968,7 @@ impl Sessions {
         };
         out.push(Out::Done(Box::new(Done {
             reply: e.reply,
-            identified: id,
+            identified,
             banner,
             pseudo,
             tls,
@@ -954,7 +982,7 @@ impl Sessions {
                     self.late_set.remove(&k);
                 }
             }
-            let at = e.wake.max(e.since);
+            let at = e.deadline();
             self.late.push_back((at, key));
             self.late_set.insert(key, at);
         }
@@ -1339,6 +1367,9 @@ mod tests {
         Flood,
         /// Answers `hello` with these bytes; silent to anything else.
         Only(Hello, &'static [u8]),
+        /// Answers `hello` with the first bytes, any other hello with the
+        /// second.
+        Each(Hello, &'static [u8], &'static [u8]),
     }
 
     fn is_hello(h: Hello, payload: &[u8]) -> bool {
@@ -1457,9 +1488,15 @@ mod tests {
                                 if let Some(c) = self.conns.get_mut(&s.sport) {
                                     c.1 = s.payload.len() as u32;
                                 }
-                                if let Peer::Only(h, bytes) = self.peer
-                                    && is_hello(h, &s.payload)
-                                {
+                                let answer = match self.peer {
+                                    Peer::Only(h, bytes) if is_hello(h, &s.payload) => Some(bytes),
+                                    Peer::Each(h, bytes, _) if is_hello(h, &s.payload) => {
+                                        Some(bytes)
+                                    }
+                                    Peer::Each(_, _, other) => Some(other),
+                                    _ => None,
+                                };
+                                if let Some(bytes) = answer {
                                     self.data(now, s.sport, tcp::PSH | tcp::ACK, bytes, &mut next);
                                 }
                             }
@@ -1667,26 +1704,21 @@ mod tests {
     #[test]
     fn fallbacks_reach_a_silent_port_of_another_protocol() {
         // redis on 25 (smtp's port): silent while we listen, then named by
-        // the redis hello of the first wave, well before the deadline.
+        // the redis hello of the first wave, once the probe's connection
+        // (listen, then HTTP: first in the order) gave up.
         let s = Sim::new(table(8), 25, Peer::Only(Hello::Redis, b"+PONG\r\n"))
             .run(Duration::from_secs(4));
         let d = s.done();
         assert_eq!(d.identified.as_ref().unwrap().protocol, "redis");
-        assert!(
-            s.at() <= WAVE_AT[0] + Duration::from_millis(10),
-            "{:?}",
-            s.at()
-        );
-        // MQTT on 110 (pop3's port), named by the second wave.
+        assert_eq!(s.at(), Duration::from_millis(2000));
+        // MQTT on 110 (pop3's port), named by the second wave (no
+        // connection opens once it is named).
         let connack: &[u8] = &[0x20, 0x02, 0x00, 0x00];
         let s =
             Sim::new(table(8), 110, Peer::Only(Hello::Mqtt, connack)).run(Duration::from_secs(4));
         assert_eq!(s.done().identified.as_ref().unwrap().protocol, "mqtt");
-        assert!(
-            s.at() <= WAVE_AT[1] + Duration::from_millis(10),
-            "{:?}",
-            s.at()
-        );
+        assert_eq!(s.at(), Duration::from_millis(2000));
+        assert_eq!(s.syns.len(), MAX_CONNECTIONS - 1);
         // Without fallbacks, only the plan's attempts.
         let mut t = table(8);
         t.cfg.fallbacks = false;
@@ -1749,11 +1781,11 @@ mod tests {
             .unwrap();
         assert_eq!(tls_hello.0, BASE + 1, "TLS is the second attempt");
         out.clear();
-        // A TLS 1.0 ServerHello: no legacy check (it is legacy already).
-        let sh = crate::identify::tls::tests::record(
-            0x16,
-            &crate::identify::tls::tests::server_hello12(0x0301, 0x002f),
-        );
+        // A TLS 1.0 flight (ServerHello, ServerHelloDone): no legacy check
+        // (it is legacy already).
+        let mut hs = crate::identify::tls::tests::server_hello12(0x0301, 0x002f);
+        hs.extend_from_slice(&[0x0e, 0, 0, 0]);
+        let sh = crate::identify::tls::tests::record(0x16, &hs);
         let s = seg(
             HOST,
             47_123,
@@ -1764,7 +1796,9 @@ mod tests {
             &sh,
         );
         t.on_segment(at, &s, sh.len(), &mut out);
-        // Not whole yet: acknowledged, followed.
+        // Named; the later attempt (redis, on BASE + 2) is reset at once,
+        // and the name waits for the probe's connection, earlier in the
+        // order (it listens, then sends HTTP).
         let rst_to = |out: &[Out]| -> Vec<u16> {
             sends(out)
                 .iter()
@@ -1772,10 +1806,17 @@ mod tests {
                 .map(|s| s.sport)
                 .collect()
         };
-        if done(&out).is_empty() {
-            out.clear();
-            t.tick(t0 + Duration::from_millis(2600), &mut out);
+        assert!(rst_to(&out).contains(&(BASE + 2)), "{out:?}");
+        assert!(done(&out).is_empty());
+        for ms in (520..=1990).step_by(10) {
+            t.tick(t0 + Duration::from_millis(ms), &mut out);
         }
+        assert!(done(&out).is_empty());
+        assert!(
+            !out.iter().any(|o| matches!(o, Out::Syn { .. })),
+            "no further connection"
+        );
+        t.tick(t0 + Duration::from_millis(2000), &mut out);
         let d = done(&out);
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].identified.as_ref().unwrap().protocol, "tls");
@@ -1817,6 +1858,16 @@ mod tests {
         let d = s.done();
         assert_eq!(d.identified.as_ref().unwrap().protocol, "http");
         assert!(s.at() > WAVE_AT[0], "it waited for the TLS attempt");
+        // nginx on a port nobody knows answers the first wave's TLS hello
+        // with a 400 before the probe's connection (listening, then HTTP)
+        // gets its 200: the earlier attempt's name is the port's.
+        let ok = b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n\r\n<title>Welcome</title>";
+        let s =
+            Sim::new(table(8), 7777, Peer::Each(Hello::Http, ok, bad)).run(Duration::from_secs(4));
+        let d = s.done();
+        assert_eq!(d.identified.as_ref().unwrap().protocol, "http");
+        assert_eq!(d.identified.as_ref().unwrap().banner, b"HTTP/1.1 200 OK");
+        assert_eq!(s.at(), Duration::from_millis(1000), "at the 200");
     }
 
     #[test]
