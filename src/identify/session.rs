@@ -41,7 +41,7 @@ use crate::engine::validate::Classified;
 use crate::wire::segment::Incoming;
 use crate::wire::tcp;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// Most bytes of a service's reply kept for fingerprinting (a TLS
@@ -64,7 +64,7 @@ pub const PARK: Duration = Duration::from_secs(3);
 pub const HOSTS_MAX: usize = 1 << 16;
 
 /// A target host as the table keys it.
-pub type Host = u32;
+pub type Host = IpAddr;
 /// One open port: its host and port.
 pub type Key = (Host, u16);
 
@@ -722,7 +722,7 @@ fn tls_secret(k: CookieKey, key: Key, e: &Entry) -> [u8; 32] {
 /// What the TLS flight captured on the connection of `e` shows.
 fn read_flight(k: CookieKey, key: Key, e: &Entry) -> tls::Flight {
     let secret = tls_secret(k, key, e);
-    let hello = Hello::Tls.payload(IpAddr::V4(Ipv4Addr::from(key.0)), secret);
+    let hello = Hello::Tls.payload(key.0, secret);
     tls::read(
         &e.data,
         Some(tls::Client {
@@ -803,7 +803,7 @@ fn send_hello(
         Hello::Tls => tls_secret(secret, key, e),
         _ => rand::random(),
     };
-    let payload = h.payload(IpAddr::V4(Ipv4Addr::from(key.0)), random);
+    let payload = h.payload(key.0, random);
     e.hello = Some(h);
     e.hello_len = payload.len();
     e.phase = Phase::Reply;
@@ -836,8 +836,8 @@ fn rst_of(e: &Entry, key: Key) -> Segment {
 
 fn to_segment(o: &crate::wire::segment::Outgoing<'_>) -> Segment {
     Segment {
-        src: u32::from(o.src),
-        dst: u32::from(o.dst),
+        src: o.src,
+        dst: o.dst,
         sport: o.sport,
         dport: o.dport,
         seq: o.seq,
@@ -858,6 +858,10 @@ mod tests {
     const BASE: u16 = 61000;
     const ISN: u32 = 0x1000_0000;
     const SEQ: u32 = 0x7000_0000;
+
+    fn ip(a: u32) -> Host {
+        IpAddr::V4(a.into())
+    }
 
     fn table(capacity: usize) -> Sessions {
         Sessions::new(Config {
@@ -894,8 +898,8 @@ mod tests {
         payload: &[u8],
     ) -> Incoming<'_> {
         Incoming {
-            src: host,
-            dst: US,
+            src: ip(host),
+            dst: ip(US),
             sport: port,
             dport: sport,
             seq,
@@ -1068,8 +1072,8 @@ mod tests {
         // Still an ordinary host after the wait: a SYN from the next source port.
         t.tick(t0 + Duration::from_millis(5000), &mut out);
         assert!(out.contains(&Out::Syn {
-            src: US,
-            dst: HOST,
+            src: ip(US),
+            dst: ip(HOST),
             sport: BASE + 1,
             dport: 22
         }));
@@ -1224,14 +1228,14 @@ mod tests {
         // The middlebox got one connection per port: no further attempt.
         let syns = out
             .iter()
-            .filter(|o| matches!(o, Out::Syn { dst, .. } if *dst == HOST))
+            .filter(|o| matches!(o, Out::Syn { dst, .. } if *dst == ip(HOST)))
             .count();
         assert_eq!(syns, 0);
-        assert_eq!(t.pseudo_hosts(), vec![HOST]);
+        assert_eq!(t.pseudo_hosts(), vec![ip(HOST)]);
         // The real host's silent unknown port tried more (fallbacks).
         assert!(
             out.iter()
-                .any(|o| matches!(o, Out::Syn { dst, .. } if *dst == HOST + 1))
+                .any(|o| matches!(o, Out::Syn { dst, .. } if *dst == ip(HOST + 1)))
         );
         assert!(real.iter().all(|d| !d.pseudo));
     }
@@ -1251,7 +1255,7 @@ mod tests {
         assert_eq!(hello[0], 0x16);
         let len = hello.len() as u32;
         // The ClientHello's key share is the one the session can derive again.
-        let secret = tls::client_secret(1, 2, US, HOST, BASE, 443);
+        let secret = tls::client_secret(1, 2, ip(US), ip(HOST), BASE, 443);
         assert_eq!(hello, Hello::Tls.payload(IpAddr::V4(HOST.into()), secret));
         out.clear();
         // The flight in segments of 100 bytes; the last one cut by the
@@ -1281,8 +1285,8 @@ mod tests {
         assert_eq!(
             out.last(),
             Some(&Out::Syn {
-                src: US,
-                dst: HOST,
+                src: ip(US),
+                dst: ip(HOST),
                 sport: BASE + 1,
                 dport: 443
             })
