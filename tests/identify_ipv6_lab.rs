@@ -13,6 +13,8 @@
 //! - a mixed IPv4 + IPv6 scan names the same protocols, products, versions
 //!   and TLS facts (version, cipher, the certificate as `openssl x509`
 //!   reads it) on the IPv6 hosts as on the IPv4 ones;
+//! - the same over a layer-3 link (the VPN lab: bare IPv6 on a tun) and
+//!   over `::1` (a raw IPv6 socket, daemons in the scanner's namespace);
 //! - the RST guard (one `inet` table) is gone after each scan.
 
 mod common;
@@ -47,11 +49,22 @@ const SERVICES: [(u16, &str); 10] = [
     (8443, "tls"),
     (11211, "memcached"),
 ];
+/// The port behind which redis answers through an nftables redirect
+/// (prerouting: only where the scanner is another namespace).
+const REDIRECTED: u16 = 7379;
 /// Closed everywhere.
 const CLOSED: u16 = 2000;
 
-fn ports_arg() -> String {
+/// The services of a lab, with or without the redirect.
+fn services(redirect: bool) -> Vec<(u16, &'static str)> {
     SERVICES
+        .into_iter()
+        .filter(|&(p, _)| redirect || p != REDIRECTED)
+        .collect()
+}
+
+fn ports_arg(redirect: bool) -> String {
+    services(redirect)
         .iter()
         .map(|(p, _)| p.to_string())
         .chain([CLOSED.to_string()])
@@ -129,16 +142,16 @@ fn wait_tcp(lab: &Lab, daemons: &mut Daemons, ports: &[u16], dual_stack: &[u16])
     }
 }
 
-/// The lab: every daemon on both families, and the redirect.
-fn lab_with_daemons(dir: &Path) -> (Lab, Daemons) {
-    let lab = Lab::builder().ipv6(None).build();
+/// Every daemon on both families in the target namespace of `lab`, and
+/// the redirect if asked.
+fn start_daemons(lab: &Lab, dir: &Path, redirect: bool) -> Daemons {
     let d = |name: &str| dir.join(name).display().to_string();
     let mut daemons = Daemons(Vec::new());
 
     std::fs::create_dir_all("/run/sshd").unwrap();
     run_ok(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f", &d("hostkey")]));
     daemons.start(
-        &lab,
+        lab,
         "/usr/sbin/sshd",
         &[
             "-D",
@@ -194,12 +207,12 @@ fn lab_with_daemons(dir: &Path) -> (Lab, Daemons) {
         ),
     );
     daemons.start(
-        &lab,
+        lab,
         "/usr/sbin/nginx",
         &["-p", &d("nginx"), "-c", &d("nginx.conf")],
     );
     daemons.start(
-        &lab,
+        lab,
         "redis-server",
         &[
             "--port",
@@ -227,10 +240,10 @@ fn lab_with_daemons(dir: &Path) -> (Lab, Daemons) {
             d("ftp-empty")
         ),
     );
-    daemons.start(&lab, "/usr/sbin/vsftpd", &[&d("vsftpd.conf")]);
+    daemons.start(lab, "/usr/sbin/vsftpd", &[&d("vsftpd.conf")]);
     // memcached without -l listens on every address of both families.
     daemons.start(
-        &lab,
+        lab,
         "memcached",
         &["-u", "root", "-p", "11211", "-U", "0", "-c", "4096"],
     );
@@ -238,17 +251,22 @@ fn lab_with_daemons(dir: &Path) -> (Lab, Daemons) {
         &dir.join("mosquitto.conf"),
         "listener 1883\nallow_anonymous true\nmax_connections -1\n",
     );
-    daemons.start(&lab, "mosquitto", &["-c", &d("mosquitto.conf")]);
+    daemons.start(lab, "mosquitto", &["-c", &d("mosquitto.conf")]);
     wait_tcp(
-        &lab,
+        lab,
         &mut daemons,
         &[21, 22, 80, 1883, 4443, 6379, 7777, 8443, 11211],
         &[21],
     );
+    if !redirect {
+        return daemons;
+    }
     // redis behind 7379, for both families.
-    let script = "table inet idlab6 {\n chain pre {\n  type nat hook prerouting priority dstnat; policy accept;\n\
-                  tcp dport 7379 redirect to :6379\n }\n}\n";
-    let mut child = in_target(&lab, "nft", &["-f", "-"])
+    let script = format!(
+        "table inet idlab6 {{\n chain pre {{\n  type nat hook prerouting priority dstnat; policy accept;\n\
+         tcp dport {REDIRECTED} redirect to :6379\n }}\n}}\n"
+    );
+    let mut child = in_target(lab, "nft", &["-f", "-"])
         .stdin(Stdio::piped())
         .spawn()
         .expect("nft");
@@ -263,7 +281,7 @@ fn lab_with_daemons(dir: &Path) -> (Lab, Daemons) {
         child.wait().unwrap().success(),
         "ipv6 identify lab: nft redirect"
     );
-    (lab, daemons)
+    daemons
 }
 
 /// The upstream version of a Debian package (`1:9.2p1-2+deb12u3` -> `9.2p1`).
@@ -320,12 +338,18 @@ fn cert_truth(crt: &Path) -> (String, String) {
     )
 }
 
-fn scan(lab: &Lab, out: &Path, targets: &[&str], extra: &[&str]) -> (Vec<Value>, String) {
+fn scan(
+    lab: &Lab,
+    out: &Path,
+    targets: &[&str],
+    redirect: bool,
+    extra: &[&str],
+) -> (Vec<Value>, String) {
     let o = lab.run_in_scanner(
         synsweep()
             .arg("scan")
             .args(targets)
-            .args(["-p", &ports_arg(), "--rate", "2000"])
+            .args(["-p", &ports_arg(redirect), "--rate", "2000"])
             .args(["--wait", "2", "--seed", "7", "-o"])
             .arg(out)
             .args(extra)
@@ -355,10 +379,11 @@ fn ports(recs: &[Value]) -> BTreeMap<(IpAddr, u16), &Value> {
     m
 }
 
-fn truth(hosts: &[IpAddr]) -> BTreeSet<(IpAddr, u16)> {
+fn truth(hosts: &[IpAddr], redirect: bool) -> BTreeSet<(IpAddr, u16)> {
+    let services = services(redirect);
     hosts
         .iter()
-        .flat_map(|&h| SERVICES.iter().map(move |&(p, _)| (h, p)))
+        .flat_map(|&h| services.iter().map(move |&(p, _)| (h, p)))
         .collect()
 }
 
@@ -367,7 +392,8 @@ fn guard_tables(lab: &Lab) -> Vec<String> {
     assert!(out.status.success(), "nft list tables");
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter(|l| l.contains("synsweep_"))
+        .filter_map(|l| l.trim().strip_prefix("table inet synsweep_"))
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
         .map(str::to_string)
         .collect()
 }
@@ -386,7 +412,7 @@ fn facts(r: &Value) -> Value {
 }
 
 /// Every service named right, with the facts its daemon states.
-fn named_right(at: &BTreeMap<(IpAddr, u16), &Value>, hosts: &[IpAddr], dir: &Path) {
+fn named_right(at: &BTreeMap<(IpAddr, u16), &Value>, hosts: &[IpAddr], dir: &Path, redirect: bool) {
     let ssh = upstream("openssh-server");
     let nginx = daemon_says("/usr/sbin/nginx", "-v", "nginx/");
     let vsftpd = upstream("vsftpd");
@@ -397,7 +423,7 @@ fn named_right(at: &BTreeMap<(IpAddr, u16), &Value>, hosts: &[IpAddr], dir: &Pat
             *at.get(&(h, port))
                 .unwrap_or_else(|| panic!("{h}:{port} missing"))
         };
-        for (port, protocol) in SERVICES {
+        for (port, protocol) in services(redirect) {
             assert_eq!(r(port)["protocol"], protocol, "{h}:{port}: {}", r(port));
             assert_ne!(r(port)["pseudo"], true, "{h}:{port}");
         }
@@ -449,7 +475,8 @@ fn named_right(at: &BTreeMap<(IpAddr, u16), &Value>, hosts: &[IpAddr], dir: &Pat
 #[test]
 fn ipv6_services_are_identified_as_over_ipv4() {
     let dir = tempfile::tempdir().unwrap();
-    let (lab, _daemons) = lab_with_daemons(dir.path());
+    let lab = Lab::builder().ipv6(None).build();
+    let _daemons = start_daemons(&lab, dir.path(), true);
     let (v4, v6) = (hosts4(), hosts6());
 
     // IPv6 alone: the same open ports as a SYN scan, every one named.
@@ -457,15 +484,16 @@ fn ipv6_services_are_identified_as_over_ipv4() {
         &lab,
         &dir.path().join("plain6.ndjson"),
         &[REAL6],
+        true,
         &["--no-identify"],
     );
     assert_eq!(
         ports(&plain).keys().copied().collect::<BTreeSet<_>>(),
-        truth(&v6),
+        truth(&v6, true),
         "--no-identify over IPv6"
     );
     assert!(plain.iter().all(|r| r.get("protocol").is_none()));
-    let (recs6, stderr) = scan(&lab, &dir.path().join("ident6.ndjson"), &[REAL6], &[]);
+    let (recs6, stderr) = scan(&lab, &dir.path().join("ident6.ndjson"), &[REAL6], true, &[]);
     assert!(
         !stderr.contains("not identified"),
         "identification off: {stderr}"
@@ -473,22 +501,28 @@ fn ipv6_services_are_identified_as_over_ipv4() {
     let at6 = ports(&recs6);
     assert_eq!(
         at6.keys().copied().collect::<BTreeSet<_>>(),
-        truth(&v6),
+        truth(&v6, true),
         "identifying over IPv6"
     );
-    named_right(&at6, &v6, dir.path());
+    named_right(&at6, &v6, dir.path(), true);
     assert!(guard_tables(&lab).is_empty(), "RST guard left behind");
 
     // Both families in one scan: the same facts on each.
-    let (mixed, _) = scan(&lab, &dir.path().join("mixed.ndjson"), &[REAL4, REAL6], &[]);
+    let (mixed, _) = scan(
+        &lab,
+        &dir.path().join("mixed.ndjson"),
+        &[REAL4, REAL6],
+        true,
+        &[],
+    );
     let at = ports(&mixed);
     let all: Vec<IpAddr> = v4.iter().chain(&v6).copied().collect();
     assert_eq!(
         at.keys().copied().collect::<BTreeSet<_>>(),
-        truth(&all),
+        truth(&all, true),
         "mixed scan"
     );
-    named_right(&at, &all, dir.path());
+    named_right(&at, &all, dir.path(), true);
     for (h4, h6) in v4.iter().zip(&v6) {
         for (port, _) in SERVICES {
             let (a, b) = (facts(at[&(*h4, port)]), facts(at[&(*h6, port)]));
@@ -522,4 +556,47 @@ fn ipv6_services_are_identified_as_over_ipv4() {
         aspects(&v6)
     );
     assert!(guard_tables(&lab).is_empty(), "RST guard left behind");
+}
+
+/// The other ways follow-ups go out: bare IPv6 on a layer-3 link (the VPN
+/// lab: a tun, no link header) and a raw IPv6 socket to `::1` (the
+/// loopback lab, daemons in the scanner's own namespace). Each names every
+/// service on IPv6 as on IPv4.
+#[test]
+fn ipv6_identification_over_a_layer3_link_and_loopback() {
+    for (shape, v4, v6) in [("vpn", REAL4, REAL6), ("loopback", "127.0.0.1", "::1")] {
+        let dir = tempfile::tempdir().unwrap();
+        let lab = match shape {
+            "vpn" => Lab::builder().ipv6(None).build_vpn(),
+            _ => Lab::builder().ipv6(None).build_loopback(),
+        };
+        let _daemons = start_daemons(&lab, dir.path(), false);
+        let (hosts4, hosts6): (Vec<IpAddr>, Vec<IpAddr>) = match shape {
+            "vpn" => (hosts4(), hosts6()),
+            _ => (
+                vec!["127.0.0.1".parse().unwrap()],
+                vec!["::1".parse().unwrap()],
+            ),
+        };
+        let (recs, stderr) = scan(
+            &lab,
+            &dir.path().join("mixed.ndjson"),
+            &[v4, v6],
+            false,
+            &[],
+        );
+        assert!(!stderr.contains("not identified"), "{shape}: {stderr}");
+        let at = ports(&recs);
+        let all: Vec<IpAddr> = hosts4.iter().chain(&hosts6).copied().collect();
+        assert_eq!(
+            at.keys().copied().collect::<BTreeSet<_>>(),
+            truth(&all, false),
+            "{shape}"
+        );
+        named_right(&at, &all, dir.path(), false);
+        assert!(
+            guard_tables(&lab).is_empty(),
+            "{shape}: RST guard left behind"
+        );
+    }
 }
