@@ -13,8 +13,10 @@
 //! - a mixed IPv4 + IPv6 scan names the same protocols, products, versions
 //!   and TLS facts (version, cipher, the certificate as `openssl x509`
 //!   reads it) on the IPv6 hosts as on the IPv4 ones;
-//! - the same over a layer-3 link (the VPN lab: bare IPv6 on a tun) and
-//!   over `::1` (a raw IPv6 socket, daemons in the scanner's namespace);
+//! - the same for an on-link IPv6 host (reached at the MAC our own
+//!   neighbour discovery found), over a layer-3 link (the VPN lab: bare
+//!   IPv6 on a tun) and over `::1` (a raw IPv6 socket, daemons in the
+//!   scanner's namespace);
 //! - the RST guard (one `inet` table) is gone after each scan.
 
 mod common;
@@ -556,6 +558,27 @@ fn ipv6_services_are_identified_as_over_ipv4() {
         aspects(&v6)
     );
     assert!(guard_tables(&lab).is_empty(), "RST guard left behind");
+
+    // An on-link IPv6 host (the target namespace's own address on the
+    // veth's /64): follow-ups go to the MAC our neighbour discovery found.
+    let on_link: IpAddr = "2001:2:0:ff::2".parse().unwrap();
+    let (recs, stderr) = scan(
+        &lab,
+        &dir.path().join("onlink.ndjson"),
+        &["2001:2:0:ff::2"],
+        true,
+        &[],
+    );
+    assert!(
+        stderr.contains("1 of 1 IPv6 hosts answered neighbour discovery"),
+        "{stderr}"
+    );
+    let at = ports(&recs);
+    assert_eq!(
+        at.keys().copied().collect::<BTreeSet<_>>(),
+        truth(&[on_link], true)
+    );
+    named_right(&at, &[on_link], dir.path(), true);
 }
 
 /// The other ways follow-ups go out: bare IPv6 on a layer-3 link (the VPN
