@@ -17,8 +17,8 @@ cd "$(dirname "$0")/.."
 # slurm-wlm and munge: a one-node Slurm cluster in a lab (tests/slurm_lab.rs);
 # buildah, libcap2-bin and binutils: the container image (tests/container_image.rs);
 # python3-venv: kubernetes-validate (PyPI) for the manifests (tests/deploy_manifests.rs);
-# openssh-server ... socat: the real daemons of tests/identify_lab.rs and
-# tests/demo_lab.rs (the demo lab of scripts/run.sh).
+# openssh-server ... socat: the real daemons of tests/identify_lab.rs,
+# tests/identify_ipv6_lab.rs and tests/demo_lab.rs (the demo lab of scripts/run.sh).
 # opensmtpd: the SMTP daemon of tests/identify_hostile_lab.rs (scripts/hostile_lab.sh).
 # nmap masscan zmap: the other scanners whose results tests/import_lab.rs reads.
 # bsdutils: `script`, a terminal for the progress line (tests/progress_cli.rs).

@@ -70,7 +70,10 @@ fn send(fd: &OwnedFd, seg: &Outgoing) {
         sin_family: libc::AF_INET as u16,
         sin_port: 0,
         sin_addr: libc::in_addr {
-            s_addr: u32::from(seg.dst).to_be(),
+            s_addr: match seg.dst {
+                IpAddr::V4(a) => u32::from(a).to_be(),
+                IpAddr::V6(a) => panic!("an IPv4 test, not {a}"),
+            },
         },
         sin_zero: [0; 8],
     };
@@ -123,8 +126,8 @@ fn stateless_http_exchange(sport: u16, isn: u32) -> Vec<u8> {
     send(
         &tx,
         &Outgoing {
-            src: LO,
-            dst: LO,
+            src: IpAddr::V4(LO),
+            dst: IpAddr::V4(LO),
             sport,
             dport: SERVER_PORT,
             seq: isn,

@@ -21,7 +21,6 @@
 
 use crate::wire::segment::{Incoming, Outgoing};
 use crate::wire::tcp;
-use std::net::Ipv4Addr;
 
 /// Window we advertise on follow-ups: what the server may send before our
 /// next acknowledgement. Small enough that whatever it sends at once (one
@@ -34,8 +33,8 @@ pub const TTL: u8 = 64;
 
 fn base(reply: &Incoming<'_>) -> Outgoing<'static> {
     Outgoing {
-        src: Ipv4Addr::from(reply.dst),
-        dst: Ipv4Addr::from(reply.src),
+        src: reply.dst,
+        dst: reply.src,
         sport: reply.dport,
         dport: reply.sport,
         seq: reply.ack,
@@ -83,12 +82,13 @@ pub fn ack_is_ours(ack: u32, isn: u32, hello_len: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::segment::{parse_ipv4, write};
+    use crate::wire::segment::{parse_ip, write};
+    use std::net::{IpAddr, Ipv4Addr};
 
     fn syn_ack() -> Incoming<'static> {
         Incoming {
-            src: u32::from(Ipv4Addr::new(198, 19, 0, 4)),
-            dst: u32::from(Ipv4Addr::new(198, 18, 0, 1)),
+            src: IpAddr::V4(Ipv4Addr::new(198, 19, 0, 4)),
+            dst: IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1)),
             sport: 80,
             dport: 61003,
             seq: 0xffff_ffff,
@@ -107,8 +107,8 @@ mod tests {
         assert_eq!(
             (a.src, a.dst, a.sport, a.dport),
             (
-                Ipv4Addr::new(198, 18, 0, 1),
-                Ipv4Addr::new(198, 19, 0, 4),
+                IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1)),
+                IpAddr::V4(Ipv4Addr::new(198, 19, 0, 4)),
                 61003,
                 80
             )
@@ -144,13 +144,24 @@ mod tests {
         assert_eq!((r.seq, r.flags), (0x1000_0001 + 18, tcp::RST));
     }
 
-    /// The follow-ups go through the segment writer and read back.
+    /// The follow-ups go through the segment writer and read back, over
+    /// either family.
     #[test]
     fn follow_ups_are_written() {
-        let mut out = [0u8; 100];
-        let n = write(&mut out, None, &hello(&syn_ack(), b"PING\r\n")).unwrap();
-        let r = parse_ipv4(&out[..n]).unwrap();
-        assert_eq!((r.sport, r.dport, r.payload), (61003, 80, &b"PING\r\n"[..]));
-        assert_eq!(r.window, WINDOW);
+        let v6 = Incoming {
+            src: "2001:2::4".parse().unwrap(),
+            dst: "2001:2:0:ff::1".parse().unwrap(),
+            ..syn_ack()
+        };
+        for sa in [syn_ack(), v6] {
+            let mut out = [0u8; 100];
+            let n = write(&mut out, None, &hello(&sa, b"PING\r\n")).unwrap();
+            let r = parse_ip(&out[..n]).unwrap();
+            assert_eq!((r.sport, r.dport, r.payload), (61003, 80, &b"PING\r\n"[..]));
+            assert_eq!((r.src, r.dst), (sa.dst, sa.src));
+            assert_eq!(r.window, WINDOW);
+            let c = close(&sa);
+            assert_eq!((c.src, c.dst, c.flags), (sa.dst, sa.src, tcp::RST));
+        }
     }
 }

@@ -70,7 +70,7 @@ use crate::engine::validate::Classified;
 use crate::wire::segment::Incoming;
 use crate::wire::tcp;
 use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// Most bytes of a service's reply kept per connection for fingerprinting
@@ -107,7 +107,7 @@ pub const HOSTS_MAX: usize = 1 << 16;
 pub const LATE: Duration = Duration::from_secs(2);
 
 /// A target host as the table keys it.
-pub type Host = u32;
+pub type Host = IpAddr;
 /// One open port: its host and port.
 pub type Key = (Host, u16);
 
@@ -1031,7 +1031,7 @@ fn tls_secret(k: CookieKey, src: Host, key: Key, c: &Conn) -> [u8; 32] {
 /// What the TLS flight captured on connection `c` shows.
 fn read_flight(k: CookieKey, src: Host, key: Key, c: &Conn) -> tls::Flight {
     let secret = tls_secret(k, src, key, c);
-    let hello = Hello::Tls.payload(IpAddr::V4(Ipv4Addr::from(key.0)), secret);
+    let hello = Hello::Tls.payload(key.0, secret);
     tls::read(
         &c.data,
         Some(tls::Client {
@@ -1120,7 +1120,7 @@ fn send_hello(
         Hello::Tls => tls_secret(cfg.key, src, key, c),
         _ => rand::random(),
     };
-    let payload = h.payload(IpAddr::V4(Ipv4Addr::from(key.0)), random);
+    let payload = h.payload(key.0, random);
     c.hello = Some(h);
     c.hello_len = payload.len();
     c.phase = Phase::Reply;
@@ -1144,8 +1144,8 @@ fn rst_of(c: &Conn, src: Host, key: Key) -> Segment {
 
 fn to_segment(o: &crate::wire::segment::Outgoing<'_>) -> Segment {
     Segment {
-        src: u32::from(o.src),
-        dst: u32::from(o.dst),
+        src: o.src,
+        dst: o.dst,
         sport: o.sport,
         dport: o.dport,
         seq: o.seq,
@@ -1165,6 +1165,10 @@ mod tests {
     const BASE: u16 = 61000;
     const ISN: u32 = 0x1000_0000;
     const SEQ: u32 = 0x7000_0000;
+
+    fn ip(a: u32) -> Host {
+        IpAddr::V4(a.into())
+    }
 
     fn table(capacity: usize) -> Sessions {
         Sessions::new(Config {
@@ -1202,8 +1206,8 @@ mod tests {
         payload: &[u8],
     ) -> Incoming<'_> {
         Incoming {
-            src: host,
-            dst: US,
+            src: ip(host),
+            dst: ip(US),
             sport: port,
             dport: sport,
             seq,
@@ -1907,13 +1911,13 @@ mod tests {
                 .filter(|d| d.reply.target != IpAddr::V4(HOST.into()))
                 .all(|d| !d.pseudo)
         );
-        assert_eq!(t.pseudo_hosts(), vec![HOST]);
-        assert_eq!(t.host_counts(HOST).open, 5);
+        assert_eq!(t.pseudo_hosts(), vec![ip(HOST)]);
+        assert_eq!(t.host_counts(ip(HOST)).open, 5);
         // Once judged (after the fourth port... the fifth), the middlebox
         // gets no further connection; the first ports' waves were bounded.
         let syns_to = |h: u32| {
             out.iter()
-                .filter(|o| matches!(o, Out::Syn { dst, .. } if *dst == h))
+                .filter(|o| matches!(o, Out::Syn { dst, .. } if *dst == ip(h)))
                 .count()
         };
         assert!(
@@ -1924,7 +1928,7 @@ mod tests {
         let late_syns = out
             .iter()
             .skip_while(|o| !matches!(o, Out::Done(_)))
-            .filter(|o| matches!(o, Out::Syn { dst, .. } if *dst == HOST))
+            .filter(|o| matches!(o, Out::Syn { dst, .. } if *dst == ip(HOST)))
             .count();
         assert_eq!(late_syns, 0);
         // The real host's silent port tried every attempt.
@@ -1996,14 +2000,14 @@ mod tests {
         // The middlebox got one connection per port: no further attempt.
         let syns = out
             .iter()
-            .filter(|o| matches!(o, Out::Syn { dst, .. } if *dst == HOST))
+            .filter(|o| matches!(o, Out::Syn { dst, .. } if *dst == ip(HOST)))
             .count();
         assert_eq!(syns, 0);
-        assert_eq!(t.pseudo_hosts(), vec![HOST]);
+        assert_eq!(t.pseudo_hosts(), vec![ip(HOST)]);
         // The real host's silent unknown port tried more (fallbacks).
         assert!(
             out.iter()
-                .any(|o| matches!(o, Out::Syn { dst, .. } if *dst == HOST + 1))
+                .any(|o| matches!(o, Out::Syn { dst, .. } if *dst == ip(HOST + 1)))
         );
         assert!(real.iter().all(|d| !d.pseudo));
     }
@@ -2079,10 +2083,7 @@ mod tests {
             }
             for o in out.drain(..) {
                 if let Out::Done(d) = o {
-                    let IpAddr::V4(h) = d.reply.target else {
-                        panic!()
-                    };
-                    let k = (u32::from(h), d.reply.port);
+                    let k = (d.reply.target, d.reply.port);
                     let n = open.entry(k).or_default();
                     *n -= 1;
                     assert_eq!(*n, 0, "{k:?} done twice or never opened");
@@ -2107,12 +2108,12 @@ mod tests {
                         PORTS[port as usize],
                         BASE + sport as u16,
                     );
-                    let before = t.holds((h, p));
+                    let before = t.holds((ip(h), p));
                     let s = seg(h, p, sp, tcp::SYN | tcp::ACK, SEQ, isn(sp) + 1, &[]);
                     t.on_syn_ack(now, &s, reply(h, p), &mut out);
-                    let overflow = out.iter().any(|o| matches!(o, Out::Done(d) if d.reply.port == p && d.connections == 1 && d.reply.target == IpAddr::V4(h.into())) ) && !before && !t.holds((h, p));
-                    let opened = (!before && t.holds((h, p))) || overflow;
-                    check(&t, &mut out, &mut open, opened.then_some((h, p)), now);
+                    let overflow = out.iter().any(|o| matches!(o, Out::Done(d) if d.reply.port == p && d.connections == 1 && d.reply.target == IpAddr::V4(h.into())) ) && !before && !t.holds((ip(h), p));
+                    let opened = (!before && t.holds((ip(h), p))) || overflow;
+                    check(&t, &mut out, &mut open, opened.then_some((ip(h), p)), now);
                 }
                 Ev::Data {
                     host,
@@ -2209,7 +2210,7 @@ mod tests {
         assert_eq!(hello[0], 0x16);
         let len = hello.len() as u32;
         // The ClientHello's key share is the one the session can derive again.
-        let secret = tls::client_secret(1, 2, US, HOST, BASE, 443);
+        let secret = tls::client_secret(1, 2, ip(US), ip(HOST), BASE, 443);
         assert_eq!(hello, Hello::Tls.payload(IpAddr::V4(HOST.into()), secret));
         out.clear();
         // The flight in segments of 100 bytes; the last one cut by the
@@ -2239,8 +2240,8 @@ mod tests {
         assert_eq!(
             out.last(),
             Some(&Out::Syn {
-                src: US,
-                dst: HOST,
+                src: ip(US),
+                dst: ip(HOST),
                 sport: BASE + 1,
                 dport: 443
             })

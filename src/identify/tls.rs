@@ -22,6 +22,7 @@
 use crate::finding::{Cert, escape_banner};
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use sha2::{Digest, Sha256, Sha384};
+use std::net::IpAddr;
 use x509_parser::der_parser::asn1_rs::ToDer;
 use x509_parser::prelude::*;
 
@@ -65,13 +66,27 @@ pub struct Flight {
 /// The client's X25519 secret and client random for one connection: a
 /// keyed hash of the scan's secret and the connection's 4-tuple, so that
 /// the handshake can be followed without storing anything per connection.
-pub fn client_secret(k0: u64, k1: u64, src: u32, dst: u32, sport: u16, dport: u16) -> [u8; 32] {
+/// The addresses go in as their bytes (4 each over IPv4, 16 over IPv6).
+pub fn client_secret(
+    k0: u64,
+    k1: u64,
+    src: IpAddr,
+    dst: IpAddr,
+    sport: u16,
+    dport: u16,
+) -> [u8; 32] {
+    fn bytes(a: IpAddr) -> Vec<u8> {
+        match a {
+            IpAddr::V4(a) => a.octets().to_vec(),
+            IpAddr::V6(a) => a.octets().to_vec(),
+        }
+    }
     let mut h = Sha256::new();
     h.update(b"synsweep tls1.3 client");
     h.update(k0.to_be_bytes());
     h.update(k1.to_be_bytes());
-    h.update(src.to_be_bytes());
-    h.update(dst.to_be_bytes());
+    h.update(bytes(src));
+    h.update(bytes(dst));
     h.update(sport.to_be_bytes());
     h.update(dport.to_be_bytes());
     h.finalize().into()
@@ -841,10 +856,45 @@ pub(crate) mod tests {
             public_key(s).to_vec(),
             hex("99381de560e4bd43d23d8e435a7dbafeb3c06e51c13cae4d5413691e529aaf2c")
         );
-        let a = client_secret(1, 2, 10, 20, 30, 40);
-        assert_eq!(a, client_secret(1, 2, 10, 20, 30, 40));
-        assert_ne!(a, client_secret(1, 2, 10, 20, 31, 40));
-        assert_ne!(a, client_secret(1, 3, 10, 20, 30, 40));
+        let v4 = |a: u32| IpAddr::V4(a.into());
+        let a = client_secret(1, 2, v4(10), v4(20), 30, 40);
+        assert_eq!(a, client_secret(1, 2, v4(10), v4(20), 30, 40));
+        assert_ne!(a, client_secret(1, 2, v4(10), v4(20), 31, 40));
+        assert_ne!(a, client_secret(1, 3, v4(10), v4(20), 30, 40));
+        assert_ne!(a, client_secret(1, 2, v4(20), v4(10), 30, 40));
+    }
+
+    /// Over IPv4 the secret is the hash of the addresses as 32-bit
+    /// numbers, as it always was (recorded handshakes keep their keys);
+    /// over IPv6 it hashes the 16-byte addresses, and differs from the
+    /// IPv4-mapped form.
+    #[test]
+    fn client_secret_over_both_families() {
+        let (src, dst) = (0xc612_0001u32, 0xc613_0004u32);
+        let mut h = Sha256::new();
+        h.update(b"synsweep tls1.3 client");
+        for v in [1u64, 2] {
+            h.update(v.to_be_bytes());
+        }
+        h.update(src.to_be_bytes());
+        h.update(dst.to_be_bytes());
+        h.update(61000u16.to_be_bytes());
+        h.update(443u16.to_be_bytes());
+        let before: [u8; 32] = h.finalize().into();
+        let (s4, d4) = (IpAddr::V4(src.into()), IpAddr::V4(dst.into()));
+        assert_eq!(client_secret(1, 2, s4, d4, 61000, 443), before);
+        let mapped = |a: IpAddr| match a {
+            IpAddr::V4(a) => IpAddr::V6(a.to_ipv6_mapped()),
+            v6 => v6,
+        };
+        let (s6, d6) = (mapped(s4), mapped(d4));
+        let six = client_secret(1, 2, s6, d6, 61000, 443);
+        assert_ne!(six, before);
+        assert_eq!(six, client_secret(1, 2, s6, d6, 61000, 443));
+        assert_ne!(
+            six,
+            client_secret(1, 2, s6, "2001:2::4".parse().unwrap(), 61000, 443)
+        );
     }
 
     /// A TLS 1.2 ServerHello (no extensions) choosing `cipher`.

@@ -16,6 +16,9 @@
 //! }
 //! ```
 //!
+//! The table is of the `inet` family and its rule names no address, so it
+//! covers IPv4 and IPv6 connections alike.
+//!
 //! Only RSTs from the scanner's source ports are dropped, and never ones
 //! carrying [`MARK`]: a raw IP socket with `SO_MARK` = [`MARK`] (loopback
 //! scans) still closes its connections with RSTs of its own; frames sent on

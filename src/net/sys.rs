@@ -523,6 +523,12 @@ impl RawIp6Socket {
         })
     }
 
+    /// Mark what this socket sends (`SO_MARK`, needs CAP_NET_ADMIN): the
+    /// RST guard lets marked RSTs of our own pass.
+    pub fn set_mark(&self, mark: u32) -> io::Result<()> {
+        setsockopt(self.fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_MARK, &mark)
+    }
+
     /// Send every packet of `batch` (bare IPv6 packets), each to the
     /// destination in its own header; returns how many the kernel took.
     pub fn send_batch(&self, batch: &TxBatch) -> io::Result<usize> {

@@ -76,10 +76,7 @@ pub fn run(
             // What identification found.
             let outcome = ident
                 .filter(|_| r.proto == crate::probe::Proto::Tcp && r.state == PortState::Open)
-                .and_then(|s| match r.target {
-                    std::net::IpAddr::V4(a) => s.take(u32::from(a), r.port),
-                    std::net::IpAddr::V6(_) => None, // identification is IPv4 only
-                });
+                .and_then(|s| s.take(r.target, r.port));
             let Ok(ev) = c.handle(r) else { continue };
             counters.valid.fetch_add(1, Ordering::Relaxed);
             match ev.state {

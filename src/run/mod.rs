@@ -43,7 +43,6 @@ use crate::risk::{Policy, Risk};
 use send::{Plan, Progress};
 use status::{Summary, fmt_dur, fmt_rate};
 use std::io::IsTerminal;
-use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -285,7 +284,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         None
     };
     let resp_tx = match guard {
-        Some(_) => Some(respond::Tx::open(routes.clone())?),
+        Some(_) => Some(respond::Tx::open(routes.clone(), routes6.clone())?),
         None => None,
     };
     let ident = respond::Shared::default();
@@ -757,11 +756,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         elapsed: started.elapsed(),
         paused,
         identified: ident_on.map(|i| i.identified.load(Ordering::Relaxed)),
-        pseudo_hosts: ident
-            .pseudo_hosts()
-            .into_iter()
-            .map(Ipv4Addr::from)
-            .collect(),
+        pseudo_hosts: ident.pseudo_hosts(),
     })
 }
 

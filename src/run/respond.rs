@@ -1,9 +1,11 @@
 //! The identification responder: the I/O side of [`crate::identify::session`].
 //!
-//! Each TCP receiver thread holds a [`Responder`]. It sees every captured
-//! packet before it is forwarded: a validated SYN-ACK opens a session
-//! (completed with an ACK and a hello from a raw socket of the target's
-//! path, framed as the path frames its probes), data segments, FINs and
+//! Each TCP receiver thread holds a [`Responder`], IPv4 and IPv6 alike. It
+//! sees every captured packet before it is forwarded: a validated SYN-ACK
+//! opens a session (completed with an ACK and a hello from a raw socket of
+//! the target's path, IPv4 or IPv6, framed as the path frames its probes:
+//! Ethernet to the ARP- or neighbour-discovery-resolved next hop, bare IP on
+//! a layer-3 link, a raw IP socket on loopback), data segments, FINs and
 //! RSTs of our connections feed it, and the SYN-ACK's reply is forwarded to
 //! the collector only when the port is done (identified, given up, or the
 //! scan ends), with its outcome left in [`Shared`] for the collector to
@@ -18,14 +20,16 @@ use crate::finding::PortState;
 use crate::identify::pseudo::PseudoRule;
 use crate::identify::session::{self, Config, Out, Sessions, Taken};
 use crate::net::route::{Link, Routes};
+use crate::net::route6::Routes6;
 use crate::net::rstguard::{self, Keeper, RstGuard};
-use crate::net::sys::{self, PacketSocket, RawIpSocket, TxBatch, TxSocket};
+use crate::net::sys::{self, PacketSocket, RawIp6Socket, RawIpSocket, TxBatch, TxSocket};
 use crate::probe::{Classified, Identity, Proto, Reject};
 use crate::wire::ethernet::Mac;
+use crate::wire::ipv6::ETHERTYPE_IPV6;
 use crate::wire::segment::{self, Outgoing};
 use crate::wire::tcp;
 use std::collections::{BTreeSet, HashMap};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -85,13 +89,13 @@ pub fn apply(f: &mut crate::finding::Finding, o: Outcome) -> Option<String> {
 /// What every responder shares with the collector and the status line.
 #[derive(Debug, Default)]
 pub struct Shared {
-    outcomes: Mutex<HashMap<(u32, u16), Outcome>>,
+    outcomes: Mutex<HashMap<(IpAddr, u16), Outcome>>,
     pending: AtomicI64,
     /// Open ports whose protocol was identified.
     pub identified: AtomicU64,
     /// Open ports reported unidentified because a table was full.
     pub overflowed: AtomicU64,
-    pseudo_hosts: Mutex<BTreeSet<u32>>,
+    pseudo_hosts: Mutex<BTreeSet<IpAddr>>,
     /// Per responder: the SYN-ACK time of its oldest port still held.
     oldest: Mutex<Vec<Option<Instant>>>,
     /// TCP ports the scan probes on every host (0: unknown), for the
@@ -115,7 +119,7 @@ impl Shared {
     }
 
     /// The outcome of an open port, once (the collector takes it).
-    pub fn take(&self, ip: u32, port: u16) -> Option<Outcome> {
+    pub fn take(&self, ip: IpAddr, port: u16) -> Option<Outcome> {
         self.outcomes.lock().unwrap().remove(&(ip, port))
     }
 
@@ -126,7 +130,7 @@ impl Shared {
     }
 
     /// Hosts judged middleboxes (sorted).
-    pub fn pseudo_hosts(&self) -> Vec<u32> {
+    pub fn pseudo_hosts(&self) -> Vec<IpAddr> {
         self.pseudo_hosts.lock().unwrap().iter().copied().collect()
     }
 
@@ -141,16 +145,19 @@ impl Shared {
 }
 
 /// Sockets the responders send follow-ups on: one per path of the scan,
-/// shared by every receiver.
+/// IPv4 and IPv6, shared by every receiver.
 #[derive(Debug)]
 pub struct Tx {
     routes: Arc<Routes>,
     socks: Vec<TxSocket>,
+    routes6: Arc<Routes6>,
+    socks6: Vec<TxSocket>,
 }
 
 impl Tx {
-    /// Open one sending socket per path (before privileges are dropped).
-    pub fn open(routes: Arc<Routes>) -> Result<Tx> {
+    /// Open one sending socket per path of either family (before
+    /// privileges are dropped).
+    pub fn open(routes: Arc<Routes>, routes6: Arc<Routes6>) -> Result<Tx> {
         let socks = routes
             .paths
             .iter()
@@ -172,31 +179,69 @@ impl Tx {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Tx { routes, socks })
+        // The IPv6 paths: as the IPv6 probes go (see `super::ipv6`).
+        let socks6 = routes6
+            .paths
+            .iter()
+            .map(|p| {
+                let err = |e| Error::socket(e, &p.iface.name);
+                Ok(match p.iface.link {
+                    Link::Ethernet { .. } => {
+                        TxSocket::Packet(PacketSocket::open(p.iface.index, 0).map_err(err)?)
+                    }
+                    Link::Layer3 => TxSocket::Packet(
+                        PacketSocket::open_sender(p.iface.index, ETHERTYPE_IPV6).map_err(err)?,
+                    ),
+                    Link::Loopback => {
+                        let s = RawIp6Socket::open().map_err(err)?;
+                        s.set_mark(rstguard::MARK).map_err(err)?;
+                        TxSocket::RawIp6(s)
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Tx {
+            routes,
+            socks,
+            routes6,
+            socks6,
+        })
     }
 
-    /// Frame `seg` for its path into `batch` (empty before); the path, or
-    /// None when there is no way to the target.
-    fn frame(&self, batch: &mut TxBatch, seg: &Outgoing<'_>) -> Option<usize> {
-        let dst = u32::from(seg.dst);
-        let p = self.routes.path_of(dst)?;
-        let mac = self.routes.next_mac(p, dst)?;
-        let eth = match (mac, self.routes.paths[p].iface.link) {
+    /// Frame `seg` for its path into `batch` (empty before); the socket of
+    /// the path, or None when there is no way to the target.
+    fn frame(&self, batch: &mut TxBatch, seg: &Outgoing<'_>) -> Option<&TxSocket> {
+        let (mac, link, sock, dst) = match seg.dst {
+            IpAddr::V4(dst) => {
+                let dst = u32::from(dst);
+                let p = self.routes.path_of(dst)?;
+                let mac = self.routes.next_mac(p, dst)?;
+                (mac, self.routes.paths[p].iface.link, &self.socks[p], dst)
+            }
+            IpAddr::V6(dst) => {
+                let dst = u128::from(dst);
+                let p = self.routes6.path_of(dst)?;
+                let mac = self.routes6.next_mac(p, dst)?;
+                // (A raw IPv6 socket addresses each packet by its header.)
+                (mac, self.routes6.paths[p].iface.link, &self.socks6[p], 0)
+            }
+        };
+        let eth = match (mac, link) {
             (Some(m), Link::Ethernet { src_mac }) => Some((src_mac, m)),
             (Some(m), _) => Some((Mac::ZERO, m)),
             (None, _) => None,
         };
         let n = segment::write(&mut batch.slot()[..], eth, seg).ok()?;
         batch.commit(n, dst);
-        Some(p)
+        Some(sock)
     }
 
     fn send(&self, batch: &mut TxBatch, seg: &Outgoing<'_>) -> bool {
         batch.clear();
-        let Some(p) = self.frame(batch, seg) else {
+        let Some(sock) = self.frame(batch, seg) else {
             return false;
         };
-        let ok = self.socks[p].send_batch(batch).is_ok_and(|n| n == 1);
+        let ok = sock.send_batch(batch).is_ok_and(|n| n == 1);
         batch.clear();
         ok
     }
@@ -250,7 +295,7 @@ impl<'a> Responder<'a> {
         }
     }
 
-    /// A captured IPv4 packet and what the probe module made of it: true
+    /// A captured IPv4 or IPv6 packet and what the probe module made of it: true
     /// when the responder took it (do not forward it); ports that are done
     /// are pushed to `fwd`.
     pub fn on_packet(
@@ -261,15 +306,19 @@ impl<'a> Responder<'a> {
         us: &Identity,
         fwd: &mut Vec<Classified>,
     ) -> bool {
-        let Ok((seg, wire_len)) = segment::parse_ipv4_captured(pkt) else {
+        let Ok((seg, wire_len)) = segment::parse_captured(pkt) else {
             return false;
+        };
+        let ours = match seg.dst {
+            IpAddr::V4(a) => us.is_source(u32::from(a)),
+            IpAddr::V6(a) => us.is_source6(u128::from(a)),
         };
         let before = (self.sessions.active(), self.sessions.len());
         let taken = match c {
             Ok(r) if r.state == PortState::Open && r.proto == Proto::Tcp => {
                 self.sessions.on_syn_ack(now, &seg, *r, &mut self.out)
             }
-            _ if us.is_source(seg.dst) && us.is_sport(seg.dport) => {
+            _ if ours && us.is_sport(seg.dport) => {
                 self.sessions.on_segment(now, &seg, wire_len, &mut self.out)
             }
             _ => Taken::No,
@@ -328,8 +377,8 @@ impl<'a> Responder<'a> {
             match o {
                 Out::Send(s) => {
                     let seg = Outgoing {
-                        src: Ipv4Addr::from(s.src),
-                        dst: Ipv4Addr::from(s.dst),
+                        src: s.src,
+                        dst: s.dst,
                         sport: s.sport,
                         dport: s.dport,
                         seq: s.seq,
@@ -350,12 +399,18 @@ impl<'a> Responder<'a> {
                     sport,
                     dport,
                 } => {
+                    // The pair's cookie, as its probe carried it.
+                    if src.is_ipv4() != dst.is_ipv4() {
+                        self.send_errors += 1;
+                        continue;
+                    }
+                    let seq = self.key.cookie(src, dst, sport, dport);
                     let seg = Outgoing {
-                        src: Ipv4Addr::from(src),
-                        dst: Ipv4Addr::from(dst),
+                        src,
+                        dst,
                         sport,
                         dport,
-                        seq: self.key.cookie(src, dst, sport, dport),
+                        seq,
                         ack: 0,
                         flags: tcp::SYN,
                         window: crate::probe::tcp_syn::WINDOW,
@@ -380,12 +435,7 @@ impl<'a> Responder<'a> {
                     if identified.is_some() {
                         self.shared.identified.fetch_add(1, Ordering::Relaxed);
                     }
-                    // Sessions are IPv4 only.
-                    let std::net::IpAddr::V4(target) = reply.target else {
-                        fwd.push(reply);
-                        continue;
-                    };
-                    let target = u32::from(target);
+                    let target = reply.target;
                     if pseudo {
                         self.shared.pseudo_hosts.lock().unwrap().insert(target);
                     }

@@ -38,7 +38,7 @@ pub struct Summary {
     /// Open ports whose service was identified (None: `--no-identify`).
     pub identified: Option<u64>,
     /// Hosts judged middleboxes or tarpits (their silent ports are pseudo).
-    pub pseudo_hosts: Vec<std::net::Ipv4Addr>,
+    pub pseudo_hosts: Vec<std::net::IpAddr>,
 }
 
 pub fn fmt_rate(pps: f64) -> String {
