@@ -5,7 +5,7 @@
 //! [`super::run`] where its IPv4 counterpart is; with no IPv6 target each
 //! does nothing.
 
-use super::send::Templates6;
+use super::plan::Templates6;
 use crate::config::{Rate, ScanConfig};
 use crate::error::{Error, Result};
 use crate::net::neigh::{self, SweepConfig};

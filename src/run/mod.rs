@@ -13,6 +13,7 @@
 
 pub mod collect;
 pub mod ipv6;
+pub mod plan;
 pub mod recv;
 pub mod respond;
 pub mod send;

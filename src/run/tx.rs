@@ -5,7 +5,7 @@
 //! and says in one line where AF_XDP cannot be used; [`TxSet`] gives the
 //! sender one way to fill and flush either.
 
-use super::send::Progress;
+use super::plan::Progress;
 use crate::config::{Rate, ScanConfig, TxBackend};
 use crate::error::{Error, Result};
 use crate::net::route::{Iface, Link, Routes};
