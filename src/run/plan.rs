@@ -8,7 +8,6 @@
 use crate::engine::permutation::Permutation;
 use crate::engine::space::Space;
 use crate::net::route::Routes;
-use crate::net::route6::Routes6;
 use crate::probe::{Identity, Template};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -29,7 +28,7 @@ pub struct Plan {
     /// The IPv6 paths (their sockets follow the IPv4 paths' in a sender's
     /// socket list), and per path, per source, per module the module's
     /// IPv6 template (`None`: the module has none).
-    pub routes6: Arc<Routes6>,
+    pub routes6: Arc<Routes<u128>>,
     pub templates6: Templates6,
 }
 
