@@ -36,6 +36,11 @@ pub enum Severity {
     Info,
 }
 
+/// What the reason of every aspect record starts with (`tls-version`,
+/// `tls-cert-expired`, ...: `risk::protocol` names them), and no port's own
+/// reason does (`syn-ack`, `rst`, `udp-response`, `icmp-port-unreach`).
+pub const ASPECT_REASON_PREFIX: &str = "tls-";
+
 /// One finding. Serializes to exactly the NDJSON record of DESIGN.md; the
 /// optional fields are left out when absent (`pseudo` when false).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -166,9 +171,9 @@ impl Finding {
     /// Which aspect a record is about (its `reason`), None for a port's own
     /// record: what keeps several aspects of one port apart.
     pub fn aspect(&self) -> Option<&str> {
-        (self.reason == crate::risk::protocol::LEGACY_TLS_REASON
-            || crate::risk::protocol::cert_aspect(&self.reason).is_some())
-        .then_some(self.reason.as_str())
+        self.reason
+            .starts_with(ASPECT_REASON_PREFIX)
+            .then_some(self.reason.as_str())
     }
 
     /// A finding as the scan engine first makes it, before the risk

@@ -14,8 +14,10 @@
 //! `net::neigh`), loopback (a raw IP socket), and layer-3 devices with no
 //! link header (tun, WireGuard, ppp), probed and captured at the IP layer.
 //!
-//! [`plan`] is pure and tests on made-up routing tables; [`resolve`] asks
-//! the live kernel.
+//! The types ([`Routes`], [`Path`], [`Hop`], [`KernelRoute`]), [`plan`] and
+//! [`describe`] serve both families ([`RouteAddr`]); the IPv6 netlink
+//! lookups and `resolve6` are in `route6`. [`plan`] is pure and tests on
+//! made-up routing tables; [`resolve`] asks the live kernel.
 
 use crate::error::{Error, Result};
 use crate::net::sys;
@@ -54,12 +56,38 @@ pub struct Iface {
     pub link: Link,
 }
 
-/// Where an Ethernet frame goes next.
+/// An address family as routes see it: the integer address of the target
+/// sets (`u32`, `u128`) and its standard type (`Ipv4Addr`, `Ipv6Addr`).
+pub trait RouteAddr: Addr + std::hash::Hash {
+    type Ip: Copy + Eq + std::hash::Hash + std::fmt::Debug + std::fmt::Display + Into<Self>;
+    /// What a count of these addresses is called in messages.
+    const ADDRESSES: &'static str;
+    fn ip(self) -> Self::Ip;
+}
+
+impl RouteAddr for u32 {
+    type Ip = Ipv4Addr;
+    const ADDRESSES: &'static str = "addresses";
+    fn ip(self) -> Ipv4Addr {
+        self.into()
+    }
+}
+
+impl RouteAddr for u128 {
+    type Ip = std::net::Ipv6Addr;
+    const ADDRESSES: &'static str = "IPv6 addresses";
+    fn ip(self) -> std::net::Ipv6Addr {
+        self.into()
+    }
+}
+
+/// Where a frame goes next (either family: `I` is its address type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hop {
+pub enum Hop<I = Ipv4Addr> {
     /// Every probe to one MAC: the gateway's (or `--router-mac`).
-    Gateway { ip: Option<Ipv4Addr>, mac: Mac },
-    /// The targets are on the link: each host at its own MAC (ARP sweep).
+    Gateway { ip: Option<I>, mac: Mac },
+    /// The targets are on the link: each host at its own MAC (ARP or ND
+    /// sweep).
     OnLink,
     /// No link-layer next hop (layer 3, loopback).
     Direct,
@@ -67,48 +95,49 @@ pub enum Hop {
 
 /// A group of targets that share an interface, next hop and sources.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Path {
+pub struct Path<A: RouteAddr = u32> {
     pub iface: Iface,
-    pub hop: Hop,
+    pub hop: Hop<A::Ip>,
     /// Our source addresses on this path (probes spread over them).
-    pub sources: Vec<Ipv4Addr>,
+    pub sources: Vec<A::Ip>,
     /// The spans this path carries (sorted, disjoint): its targets are the
     /// scan's targets inside them (a span may cover gaps with no target).
-    pub ranges: Vec<(u32, u32)>,
+    pub ranges: Vec<(A, A)>,
 }
 
 /// What the kernel said about one destination.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct KernelRoute {
+pub struct KernelRoute<I = Ipv4Addr> {
     pub oif: u32,
-    pub gateway: Option<Ipv4Addr>,
-    pub prefsrc: Option<Ipv4Addr>,
+    pub gateway: Option<I>,
+    pub prefsrc: Option<I>,
     /// A local address of this machine (delivered through loopback).
     pub local: bool,
-    /// A broadcast address: no host to probe.
+    /// A broadcast address: no host to probe (IPv4 only).
     pub broadcast: bool,
 }
 
-/// Every path of a scan, and the lookup from a target to its path.
+/// Every path of a scan of one family, and the lookup from a target to its
+/// path.
 #[derive(Debug, Clone, Default)]
-pub struct Routes {
-    pub paths: Vec<Path>,
+pub struct Routes<A: RouteAddr = u32> {
+    pub paths: Vec<Path<A>>,
     /// (first, last, path index), sorted, disjoint.
-    table: Vec<(u32, u32, u32)>,
+    table: Vec<(A, A, u32)>,
     /// Targets with no route.
-    pub unrouted: RangeSet,
+    pub unrouted: Ranges<A>,
     /// Broadcast addresses among the targets (no host there: not probed).
-    pub broadcast: RangeSet,
-    /// MACs of on-link hosts that answered our ARP sweep.
-    pub neighbours: HashMap<u32, Mac>,
-    /// On-link addresses that did not answer ARP (counted as down).
+    pub broadcast: Ranges<A>,
+    /// MACs of on-link hosts that answered our ARP or ND sweep.
+    pub neighbours: HashMap<A, Mac>,
+    /// On-link addresses that did not answer (counted as down).
     pub down: u64,
 }
 
-impl Routes {
+impl<A: RouteAddr> Routes<A> {
     /// Build from paths (their ranges must be disjoint).
-    pub fn new(paths: Vec<Path>, unrouted: RangeSet) -> Routes {
-        let mut table: Vec<(u32, u32, u32)> = paths
+    pub fn new(paths: Vec<Path<A>>, unrouted: Ranges<A>) -> Routes<A> {
+        let mut table: Vec<(A, A, u32)> = paths
             .iter()
             .enumerate()
             .flat_map(|(i, p)| p.ranges.iter().map(move |&(a, b)| (a, b, i as u32)))
@@ -118,7 +147,7 @@ impl Routes {
             paths,
             table,
             unrouted,
-            broadcast: RangeSet::new(),
+            broadcast: Ranges::new(),
             neighbours: HashMap::new(),
             down: 0,
         }
@@ -126,7 +155,7 @@ impl Routes {
 
     /// The index of the path that carries `ip`.
     #[inline]
-    pub fn path_of(&self, ip: u32) -> Option<usize> {
+    pub fn path_of(&self, ip: A) -> Option<usize> {
         if let [(a, b, p)] = self.table[..] {
             return (a <= ip && ip <= b).then_some(p as usize);
         }
@@ -136,9 +165,9 @@ impl Routes {
 
     /// Where a frame to `ip` on path `p` goes: `Some(Some(mac))` for
     /// Ethernet, `Some(None)` with no link header, `None` when the host is
-    /// on the link and did not answer ARP (it is down: no probe).
+    /// on the link and did not answer ARP or ND (it is down: no probe).
     #[inline]
-    pub fn next_mac(&self, p: usize, ip: u32) -> Option<Option<Mac>> {
+    pub fn next_mac(&self, p: usize, ip: A) -> Option<Option<Mac>> {
         match self.paths[p].hop {
             Hop::Gateway { mac, .. } => Some(Some(mac)),
             Hop::Direct => Some(None),
@@ -147,11 +176,11 @@ impl Routes {
     }
 
     /// Every source address of every path (sorted, deduplicated).
-    pub fn sources(&self) -> Vec<u32> {
-        let mut v: Vec<u32> = self
+    pub fn sources(&self) -> Vec<A> {
+        let mut v: Vec<A> = self
             .paths
             .iter()
-            .flat_map(|p| p.sources.iter().map(|&s| u32::from(s)))
+            .flat_map(|p| p.sources.iter().map(|&s| s.into()))
             .collect();
         v.sort_unstable();
         v.dedup();
@@ -212,22 +241,15 @@ pub type RouteGroups = Groups<KernelRoute, u32>;
 /// Routes in first-seen order, each with its spans (either family).
 pub type Groups<R, A> = Vec<(R, Vec<(A, A)>)>;
 
-/// Group target pieces (every piece of the targets, in ascending order) by
-/// their route: `route_of` answers for one address of a piece (None: no
-/// route). Returns, per distinct route (in first-seen order), its spans,
-/// and the pieces with no route. A span covers a run of consecutive pieces
-/// of one route and the gaps between them, which hold no target: the
-/// route's targets are exactly the targets inside its spans, and a long list
-/// of scattered targets on one route costs one span, not one per target.
-pub fn plan(
-    pieces: impl IntoIterator<Item = (u32, u32)>,
-    route_of: impl FnMut(u32) -> Option<KernelRoute>,
-) -> (RouteGroups, RangeSet) {
-    plan_any(pieces, route_of)
-}
-
-/// [`plan`] for either family: `R` is the family's kernel route.
-pub(crate) fn plan_any<A: Addr, R: PartialEq>(
+/// Group target pieces of either family (every piece of the targets, in
+/// ascending order) by their route: `route_of` answers for one address of
+/// a piece (None: no route). Returns, per distinct route (in first-seen
+/// order), its spans, and the pieces with no route. A span covers a run of
+/// consecutive pieces of one route and the gaps between them, which hold
+/// no target: the route's targets are exactly the targets inside its
+/// spans, and a long list of scattered targets on one route costs one
+/// span, not one per target.
+pub fn plan<A: Addr, R: PartialEq>(
     pieces: impl IntoIterator<Item = (A, A)>,
     mut route_of: impl FnMut(A) -> Option<R>,
 ) -> (Groups<R, A>, Ranges<A>) {
@@ -592,30 +614,36 @@ pub fn resolve(targets: &RangeSet, o: &Overrides, may_send: bool) -> Result<Rout
     Ok(routes)
 }
 
-/// A short text for a set of ranges: the first `n`, then how many more.
-pub fn describe(set: &RangeSet, n: usize) -> String {
+/// A short text for a set of ranges of either family: the first `n`,
+/// then how many more.
+pub fn describe<A: RouteAddr>(set: &Ranges<A>, n: usize) -> String {
     describe_in(set, set.ranges(), n)
 }
 
 /// [`describe`] for the part of `set` inside `spans` (a path's targets),
 /// without building it.
-pub fn describe_in(set: &RangeSet, spans: &[(u32, u32)], n: usize) -> String {
+pub fn describe_in<A: RouteAddr>(set: &Ranges<A>, spans: &[(A, A)], n: usize) -> String {
     let len = set.clipped_len(spans);
     let mut parts: Vec<String> = set
         .clipped(spans)
         .take(n)
         .map(|(a, b)| {
             if a == b {
-                Ipv4Addr::from(a).to_string()
+                a.ip().to_string()
             } else {
-                format!("{}-{}", Ipv4Addr::from(a), Ipv4Addr::from(b))
+                format!("{}-{}", a.ip(), b.ip())
             }
         })
         .collect();
     if len > n {
         parts.push(format!("and {} more ranges", len - n));
     }
-    format!("{} addresses: {}", set.count_in(spans), parts.join(", "))
+    format!(
+        "{} {}: {}",
+        u64::try_from(set.count_in(spans)).unwrap_or(u64::MAX),
+        A::ADDRESSES,
+        parts.join(", ")
+    )
 }
 
 /// The source address the kernel would use for `dst` (a connected UDP socket
@@ -774,7 +802,7 @@ mod tests {
     fn plan_groups_by_route_and_names_the_unrouted() {
         let a = KernelRoute {
             oif: 2,
-            gateway: Some("198.18.0.2".parse().unwrap()),
+            gateway: Some("198.18.0.2".parse::<Ipv4Addr>().unwrap()),
             prefsrc: None,
             local: false,
             broadcast: false,
@@ -786,7 +814,7 @@ mod tests {
             local: false,
             broadcast: false,
         };
-        let pcs = [(0, 9), (10, 19), (20, 29), (30, 39)];
+        let pcs: [(u32, u32); 4] = [(0, 9), (10, 19), (20, 29), (30, 39)];
         let (groups, unrouted) = plan(pcs, |x| match x {
             0 | 10 => Some(a.clone()),
             20 => Some(b.clone()),

@@ -1,7 +1,7 @@
 //! Where IPv6 probes go: the IPv6 half of `net::route`. For every IPv6
 //! target, the interface, source address and next hop the kernel would use
 //! (netlink `RTM_GETROUTE` for `AF_INET6`, after cutting the targets at
-//! every IPv6 route prefix), grouped into [`Path6`]s. Targets with no route
+//! every IPv6 route prefix), grouped into [`Path`]s. Targets with no route
 //! are kept aside and named.
 //!
 //! Next hops on Ethernet are found by neighbour discovery of our own
@@ -10,112 +10,17 @@
 //! our own addresses (`::1`) go through loopback, probed by a raw IPv6
 //! socket.
 //!
-//! [`pieces6`] and [`plan6`] are pure and test on made-up tables;
+//! [`pieces6`] and [`plan6_cells`] are pure and test on made-up tables;
 //! [`resolve6`] asks the live kernel.
 
 use super::neigh;
-use super::route::{Iface, Link, Overrides, iface, netlink};
+use super::route::{
+    Groups, Hop, Iface, KernelRoute, Link, Overrides, Path, Routes, iface, netlink,
+};
 use crate::error::{Error, Result};
 use crate::targets::RangeSet6;
 use crate::wire::ethernet::Mac;
-use std::collections::HashMap;
 use std::net::Ipv6Addr;
-
-/// Where an IPv6 frame goes next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hop6 {
-    /// Every probe to one MAC: the gateway's (or `--router-mac`).
-    Gateway { ip: Option<Ipv6Addr>, mac: Mac },
-    /// The targets are on the link: each host at its own MAC (ND sweep).
-    OnLink,
-    /// No link-layer next hop (layer 3).
-    Direct,
-}
-
-/// A group of IPv6 targets that share an interface, next hop and sources.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Path6 {
-    pub iface: Iface,
-    pub hop: Hop6,
-    pub sources: Vec<Ipv6Addr>,
-    /// The spans this path carries (sorted, disjoint): its targets are the
-    /// scan's targets inside them (a span may cover gaps with no target).
-    pub ranges: Vec<(u128, u128)>,
-}
-
-/// What the kernel said about one IPv6 destination.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct KernelRoute6 {
-    pub oif: u32,
-    pub gateway: Option<Ipv6Addr>,
-    pub prefsrc: Option<Ipv6Addr>,
-    /// One of our own addresses (delivered through loopback).
-    pub local: bool,
-}
-
-/// Every IPv6 path of a scan, and the lookup from a target to its path.
-#[derive(Debug, Clone, Default)]
-pub struct Routes6 {
-    pub paths: Vec<Path6>,
-    /// (first, last, path index), sorted, disjoint.
-    table: Vec<(u128, u128, u32)>,
-    /// Targets with no route.
-    pub unrouted: RangeSet6,
-    /// MACs of on-link hosts that answered our solicitations.
-    pub neighbours: HashMap<u128, Mac>,
-    /// On-link addresses that did not answer (counted as down).
-    pub down: u64,
-}
-
-impl Routes6 {
-    /// Build from paths (their ranges must be disjoint).
-    pub fn new(paths: Vec<Path6>, unrouted: RangeSet6) -> Routes6 {
-        let mut table: Vec<(u128, u128, u32)> = paths
-            .iter()
-            .enumerate()
-            .flat_map(|(i, p)| p.ranges.iter().map(move |&(a, b)| (a, b, i as u32)))
-            .collect();
-        table.sort_unstable();
-        Routes6 {
-            paths,
-            table,
-            unrouted,
-            neighbours: HashMap::new(),
-            down: 0,
-        }
-    }
-
-    /// The index of the path that carries `ip`.
-    #[inline]
-    pub fn path_of(&self, ip: u128) -> Option<usize> {
-        let k = self.table.partition_point(|&(a, _, _)| a <= ip);
-        (k > 0 && ip <= self.table[k - 1].1).then(|| self.table[k - 1].2 as usize)
-    }
-
-    /// Where a frame to `ip` on path `p` goes: `Some(Some(mac))` for
-    /// Ethernet, `Some(None)` with no link header, `None` when the host is
-    /// on the link and did not answer (down: no probe).
-    #[inline]
-    pub fn next_mac(&self, p: usize, ip: u128) -> Option<Option<Mac>> {
-        match self.paths[p].hop {
-            Hop6::Gateway { mac, .. } => Some(Some(mac)),
-            Hop6::Direct => Some(None),
-            Hop6::OnLink => self.neighbours.get(&ip).map(|m| Some(*m)),
-        }
-    }
-
-    /// Every source address of every path (sorted, deduplicated).
-    pub fn sources(&self) -> Vec<u128> {
-        let mut v: Vec<u128> = self
-            .paths
-            .iter()
-            .flat_map(|p| p.sources.iter().map(|&s| u128::from(s)))
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    }
-}
 
 /// Cut `targets` at every prefix boundary in `prefixes` ((network, length)
 /// of every IPv6 route): inside one piece every address has the same
@@ -183,39 +88,23 @@ fn pieces6_at<'a>(
     })
 }
 
-/// IPv6 target spans grouped by the route that carries them.
-pub type RouteGroups6 = Vec<(KernelRoute6, Vec<(u128, u128)>)>;
-
-/// Group pieces (every piece of the targets, in ascending order) by their
-/// route (`route_of` answers for one address of a piece; None: no route).
-/// Returns the groups in first-seen order, each with its spans, and the
-/// pieces with no route. A span covers a run of consecutive pieces of one
-/// route and the gaps between them, which hold no target (as
-/// [`super::route::plan`]).
-pub fn plan6(
-    pieces: impl IntoIterator<Item = (u128, u128)>,
-    route_of: impl FnMut(u128) -> Option<KernelRoute6>,
-) -> (RouteGroups6, RangeSet6) {
-    super::route::plan_any(pieces, route_of)
-}
-
-/// [`plan6`] over the pieces of `targets`, asking `route_of` once per cell
+/// [`plan`](super::route::plan) over the pieces of `targets`, asking `route_of` once per cell
 /// between prefix boundaries (as [`super::route::plan_cells`]).
 pub fn plan6_cells(
     targets: &RangeSet6,
     prefixes: &[(u128, u8)],
-    route_of: impl FnMut(u128) -> Option<KernelRoute6>,
-) -> (RouteGroups6, RangeSet6) {
+    route_of: impl FnMut(u128) -> Option<KernelRoute<Ipv6Addr>>,
+) -> (Groups<KernelRoute<Ipv6Addr>, u128>, RangeSet6) {
     let cuts = cuts6(prefixes);
     let cell_of = |ip: u128| cuts.partition_point(|&c| c <= ip);
-    plan6(
+    super::route::plan(
         pieces6_at(targets, &cuts),
         super::route::per_cell(cell_of, route_of),
     )
 }
 
 mod nl {
-    use super::KernelRoute6;
+    use super::KernelRoute;
     use super::netlink::{read, send, socket};
     use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST};
     use netlink_packet_route::AddressFamily;
@@ -245,7 +134,7 @@ mod nl {
     }
 
     /// The route the kernel would use for `dst` (None: unreachable).
-    pub fn get(dst: Ipv6Addr) -> io::Result<Option<KernelRoute6>> {
+    pub fn get(dst: Ipv6Addr) -> io::Result<Option<KernelRoute<Ipv6Addr>>> {
         let s = socket()?;
         let mut m = RouteMessage::default();
         m.header.address_family = AddressFamily::Inet6;
@@ -256,11 +145,12 @@ mod nl {
         let mut found = None;
         let res = read(&s, |r| {
             let ok = matches!(r.header.kind, RouteType::Unicast | RouteType::Local);
-            let mut k = KernelRoute6 {
+            let mut k = KernelRoute {
                 oif: 0,
                 gateway: None,
                 prefsrc: None,
                 local: r.header.kind == RouteType::Local,
+                broadcast: false,
             };
             for a in &r.attributes {
                 match a {
@@ -310,9 +200,9 @@ fn source_for(dst: Ipv6Addr) -> Option<Ipv6Addr> {
 /// `may_send` false (a dry run) no solicitation is sent and an unknown
 /// gateway MAC is left as 00:00:00:00:00:00. An empty `targets` resolves
 /// to no path without asking the kernel.
-pub fn resolve6(targets: &RangeSet6, o: &Overrides, may_send: bool) -> Result<Routes6> {
+pub fn resolve6(targets: &RangeSet6, o: &Overrides, may_send: bool) -> Result<Routes<u128>> {
     if targets.is_empty() {
-        return Ok(Routes6::default());
+        return Ok(Routes::<u128>::default());
     }
     let forced = match &o.iface {
         Some(name) => Some(
@@ -335,11 +225,12 @@ pub fn resolve6(targets: &RangeSet6, o: &Overrides, may_send: bool) -> Result<Ro
         };
         match (forced, r) {
             (Some(f), Some(r)) if r.oif == f && !r.local => Some(r),
-            (Some(f), r) => Some(KernelRoute6 {
+            (Some(f), r) => Some(KernelRoute {
                 oif: f,
                 gateway: None,
                 prefsrc: r.as_ref().and_then(|r| r.prefsrc),
                 local: false,
+                broadcast: false,
             }),
             (None, r) => r,
         }
@@ -347,7 +238,7 @@ pub fn resolve6(targets: &RangeSet6, o: &Overrides, may_send: bool) -> Result<Ro
     if let Some(e) = err {
         return Err(Error::runtime(format!("IPv6 route lookup (netlink): {e}")));
     }
-    let mut paths: Vec<Path6> = Vec::new();
+    let mut paths: Vec<Path<u128>> = Vec::new();
     for (k, ranges) in groups {
         let mut ifc = iface(k.oif)?;
         if k.local && forced.is_none() {
@@ -368,10 +259,10 @@ pub fn resolve6(targets: &RangeSet6, o: &Overrides, may_send: bool) -> Result<Ro
             }
         };
         let hop = match ifc.link {
-            Link::Layer3 | Link::Loopback => Hop6::Direct,
+            Link::Layer3 | Link::Loopback => Hop::Direct,
             Link::Ethernet { src_mac } => match (o.router_mac, k.gateway) {
-                (Some(mac), g) => Hop6::Gateway { ip: g, mac },
-                (None, Some(g)) => Hop6::Gateway {
+                (Some(mac), g) => Hop::Gateway { ip: g, mac },
+                (None, Some(g)) => Hop::Gateway {
                     ip: Some(g),
                     mac: if may_send {
                         neigh::resolve_one::<u128>(ifc.index, &ifc.name, src_mac, sources[0], g)?
@@ -379,7 +270,7 @@ pub fn resolve6(targets: &RangeSet6, o: &Overrides, may_send: bool) -> Result<Ro
                         Mac::ZERO
                     },
                 },
-                (None, None) => Hop6::OnLink,
+                (None, None) => Hop::OnLink,
             },
         };
         match paths
@@ -387,7 +278,7 @@ pub fn resolve6(targets: &RangeSet6, o: &Overrides, may_send: bool) -> Result<Ro
             .find(|p| p.iface == ifc && p.hop == hop && p.sources == sources)
         {
             Some(p) => p.ranges.extend(ranges),
-            None => paths.push(Path6 {
+            None => paths.push(Path {
                 iface: ifc,
                 hop,
                 sources,
@@ -398,37 +289,7 @@ pub fn resolve6(targets: &RangeSet6, o: &Overrides, may_send: bool) -> Result<Ro
     for p in &mut paths {
         p.ranges.sort_unstable();
     }
-    Ok(Routes6::new(paths, unrouted))
-}
-
-/// A short text for a set of IPv6 ranges: the first `n`, then how many more.
-pub fn describe6(set: &RangeSet6, n: usize) -> String {
-    describe6_in(set, set.ranges(), n)
-}
-
-/// [`describe6`] for the part of `set` inside `spans` (a path's targets),
-/// without building it.
-pub fn describe6_in(set: &RangeSet6, spans: &[(u128, u128)], n: usize) -> String {
-    let len = set.clipped_len(spans);
-    let mut parts: Vec<String> = set
-        .clipped(spans)
-        .take(n)
-        .map(|(a, b)| {
-            if a == b {
-                Ipv6Addr::from(a).to_string()
-            } else {
-                format!("{}-{}", Ipv6Addr::from(a), Ipv6Addr::from(b))
-            }
-        })
-        .collect();
-    if len > n {
-        parts.push(format!("and {} more ranges", len - n));
-    }
-    format!(
-        "{} IPv6 addresses: {}",
-        u64::try_from(set.count_in(spans)).unwrap_or(u64::MAX),
-        parts.join(", ")
-    )
+    Ok(Routes::new(paths, unrouted))
 }
 
 #[cfg(test)]
@@ -469,11 +330,12 @@ mod tests {
 
     #[test]
     fn plan_groups_by_route_and_keeps_the_unrouted() {
-        let gw = |g: &str| KernelRoute6 {
+        let gw = |g: &str| KernelRoute {
             oif: 2,
             gateway: Some(g.parse().unwrap()),
             prefsrc: Some("2001:2:0:ff::1".parse().unwrap()),
             local: false,
+            broadcast: false,
         };
         let pieces = [
             (ip("2001:2::"), ip("2001:2::ff")),
@@ -481,7 +343,7 @@ mod tests {
             (ip("2001:2:1::"), ip("2001:2:1::ff")),
             (ip("2001:2:2::"), ip("2001:2:2::ff")),
         ];
-        let (groups, unrouted) = plan6(pieces, |a| {
+        let (groups, unrouted) = crate::net::route::plan(pieces, |a| {
             if a >= ip("2001:2:2::") {
                 None
             } else if a >= ip("2001:2:1::") {
@@ -498,16 +360,16 @@ mod tests {
         );
         assert_eq!(groups[1].1, vec![(ip("2001:2:1::"), ip("2001:2:1::ff"))]);
         assert_eq!(unrouted.count(), 256);
-        let r = Routes6::new(
+        let r = Routes::new(
             groups
                 .into_iter()
-                .map(|(k, ranges)| Path6 {
+                .map(|(k, ranges)| Path {
                     iface: Iface {
                         name: "x".into(),
                         index: k.oif,
                         link: Link::Layer3,
                     },
-                    hop: Hop6::Direct,
+                    hop: Hop::Direct,
                     sources: vec![k.prefsrc.unwrap()],
                     ranges,
                 })
@@ -520,6 +382,6 @@ mod tests {
         assert_eq!(r.path_of(ip("2001:2::200")), None);
         assert_eq!(r.next_mac(0, ip("2001:2::1")), Some(None));
         assert_eq!(r.sources(), vec![ip("2001:2:0:ff::1")]);
-        assert!(describe6(&r.unrouted, 4).contains("2001:2:2::-2001:2:2::ff"));
+        assert!(crate::net::route::describe(&r.unrouted, 4).contains("2001:2:2::-2001:2:2::ff"));
     }
 }

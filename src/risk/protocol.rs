@@ -368,6 +368,29 @@ mod tests {
     }
 
     #[test]
+    fn every_aspect_reason_is_one_the_finding_record_knows() {
+        use crate::finding::ASPECT_REASON_PREFIX;
+        let mut f = Finding::tcp(
+            "198.19.0.4".parse().unwrap(),
+            443,
+            crate::finding::PortState::Open,
+            64,
+            std::time::UNIX_EPOCH,
+        );
+        assert_eq!(f.aspect(), None, "a port's own record");
+        let aspects = CERT_ASPECTS.iter().map(|a| a.name);
+        for reason in aspects.chain([LEGACY_TLS_REASON]) {
+            assert!(reason.starts_with(ASPECT_REASON_PREFIX), "{reason}");
+            f.reason = reason.into();
+            assert_eq!(f.aspect(), Some(reason));
+        }
+        for reason in ["syn-ack", "rst", "udp-response", "icmp-port-unreach"] {
+            f.reason = reason.into();
+            assert_eq!(f.aspect(), None, "{reason}");
+        }
+    }
+
+    #[test]
     fn legacy_tls() {
         assert!(is_legacy_tls(Some("TLSv1.0")));
         assert!(is_legacy_tls(Some("TLSv1.1")));

@@ -5,12 +5,12 @@
 //! [`super::run`] where its IPv4 counterpart is; with no IPv6 target each
 //! does nothing.
 
-use super::send::Templates6;
+use super::plan::Templates6;
 use crate::config::{Rate, ScanConfig};
 use crate::error::{Error, Result};
 use crate::net::neigh::{self, SweepConfig};
-use crate::net::route::{Iface, Link};
-use crate::net::route6::{self, Hop6, Routes6};
+use crate::net::route::{Hop, Iface, Link, Routes};
+use crate::net::route6;
 use crate::net::sys::{PacketSocket, RawIp6Socket, TxSocket};
 use crate::probe::{CaptureFilter, Identity, Probe};
 use crate::targets::RangeSet6;
@@ -19,12 +19,12 @@ use std::time::Duration;
 
 /// The IPv6 routes of the scan (none without IPv6 targets); IPv6 targets
 /// with no route are named on stderr.
-pub fn resolve(cfg: &ScanConfig) -> Result<Routes6> {
+pub fn resolve(cfg: &ScanConfig) -> Result<Routes<u128>> {
     let r = route6::resolve6(&cfg.targets.v6, &cfg.overrides, !cfg.dry_run)?;
     if !r.unrouted.is_empty() && !cfg.quiet {
         eprintln!(
             "synsweep: warning: no route to {}; they are not probed",
-            route6::describe6(&r.unrouted, 4)
+            crate::net::route::describe(&r.unrouted, 4)
         );
     }
     Ok(r)
@@ -32,14 +32,14 @@ pub fn resolve(cfg: &ScanConfig) -> Result<Routes6> {
 
 /// Solicit every on-link IPv6 target for its MAC; those that do not
 /// answer are down and get no probe.
-pub fn sweep_on_link(cfg: &ScanConfig, routes: &mut Routes6) -> Result<()> {
+pub fn sweep_on_link(cfg: &ScanConfig, routes: &mut Routes<u128>) -> Result<()> {
     let rate = match cfg.rate {
         Rate::Pps(r) => r.min(SweepConfig::default().rate),
         Rate::Max | Rate::Unlimited => SweepConfig::default().rate,
     };
     for k in 0..routes.paths.len() {
         let p = &routes.paths[k];
-        let (Hop6::OnLink, Link::Ethernet { src_mac }) = (p.hop, p.iface.link) else {
+        let (Hop::OnLink, Link::Ethernet { src_mac }) = (p.hop, p.iface.link) else {
             continue;
         };
         let asked = cfg.targets.v6.within(&p.ranges);
@@ -70,7 +70,7 @@ pub fn sweep_on_link(cfg: &ScanConfig, routes: &mut Routes6) -> Result<()> {
 }
 
 /// Per IPv6 path, per source, per module: the module's IPv6 template.
-pub fn templates(cfg: &ScanConfig, routes: &Routes6) -> Templates6 {
+pub fn templates(cfg: &ScanConfig, routes: &Routes<u128>) -> Templates6 {
     routes
         .paths
         .iter()
@@ -89,7 +89,7 @@ pub fn templates(cfg: &ScanConfig, routes: &Routes6) -> Templates6 {
 }
 
 /// One sending socket per IPv6 path (for one sender).
-pub fn tx_sockets(routes: &Routes6) -> Result<Vec<TxSocket>> {
+pub fn tx_sockets(routes: &Routes<u128>) -> Result<Vec<TxSocket>> {
     routes
         .paths
         .iter()
@@ -113,7 +113,7 @@ pub fn tx_sockets(routes: &Routes6) -> Result<Vec<TxSocket>> {
 #[allow(clippy::type_complexity)]
 pub fn rx_sockets(
     cfg: &ScanConfig,
-    routes: &Routes6,
+    routes: &Routes<u128>,
     id: &Identity,
     dport: (u16, u16),
 ) -> Result<Vec<(PacketSocket, usize, &'static dyn Probe, String)>> {
@@ -146,28 +146,28 @@ pub fn rx_sockets(
 }
 
 /// The `--dry-run` lines of the IPv6 paths.
-pub fn dry_run_lines(targets: &RangeSet6, routes: &Routes6) -> String {
+pub fn dry_run_lines(targets: &RangeSet6, routes: &Routes<u128>) -> String {
     let mut out = String::new();
     for p in &routes.paths {
         let hop = match p.hop {
-            Hop6::Gateway { ip: Some(ip), mac } => format!("gateway {ip} ({mac})"),
-            Hop6::Gateway { ip: None, mac } => format!("router MAC {mac}"),
-            Hop6::OnLink => "on-link (neighbour discovery, each host at its own MAC)".into(),
-            Hop6::Direct if p.iface.link == Link::Loopback => "loopback (raw IPv6 socket)".into(),
-            Hop6::Direct => "layer 3 (no link header)".into(),
+            Hop::Gateway { ip: Some(ip), mac } => format!("gateway {ip} ({mac})"),
+            Hop::Gateway { ip: None, mac } => format!("router MAC {mac}"),
+            Hop::OnLink => "on-link (neighbour discovery, each host at its own MAC)".into(),
+            Hop::Direct if p.iface.link == Link::Loopback => "loopback (raw IPv6 socket)".into(),
+            Hop::Direct => "layer 3 (no link header)".into(),
         };
         let sources: Vec<String> = p.sources.iter().map(|s| s.to_string()).collect();
         out.push_str(&format!(
             "path:      interface {}, source {}, {hop}: {}\n",
             p.iface.name,
             sources.join(","),
-            route6::describe6_in(targets, &p.ranges, 3)
+            crate::net::route::describe_in(targets, &p.ranges, 3)
         ));
     }
     if !routes.unrouted.is_empty() {
         out.push_str(&format!(
             "no route:  {}\n",
-            route6::describe6(&routes.unrouted, 3)
+            crate::net::route::describe(&routes.unrouted, 3)
         ));
     }
     out

@@ -13,6 +13,7 @@
 
 pub mod collect;
 pub mod ipv6;
+pub mod plan;
 pub mod recv;
 pub mod respond;
 pub mod send;
@@ -87,7 +88,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     if routes.paths.is_empty() && routes6.paths.is_empty() {
         return Err(Error::runtime(format!(
             "no route to any target ({})",
-            crate::net::route6::describe6(&routes6.unrouted, 4)
+            crate::net::route::describe(&routes6.unrouted, 4)
         )));
     }
     // One AF_XDP sender per TX queue where the interfaces have several.

@@ -5,18 +5,15 @@
 //! the kernel at the granted rate. It knows no protocol: the module's
 //! template writes the probe.
 
+pub use super::plan::{Plan, Progress, Templates6};
 use super::tx::TxSet;
-use crate::engine::permutation::{Permutation, Slice};
+use crate::engine::permutation::Slice;
 use crate::engine::ratelimit::{RateLimiter, batch_for_rate};
 use crate::engine::retry::RetryPlan;
-use crate::engine::space::Space;
-use crate::net::route::{Link, Routes};
-use crate::net::route6::Routes6;
-use crate::probe::{Identity, Template};
+use crate::net::route::Link;
 use crate::wire::ethernet::{self, ETHERTYPE_IPV4, Mac};
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Probes handed to the kernel at once.
 pub const BATCH: usize = super::tx::BATCH;
@@ -25,63 +22,6 @@ pub const BATCH: usize = super::tx::BATCH;
 pub const CAP_NONE: u64 = 0;
 /// `Progress::cap` value for "as fast as the kernel takes them".
 pub const CAP_UNLIMITED: u64 = u64::MAX;
-
-/// Everything a sender needs to turn a position into a probe.
-#[derive(Debug)]
-pub struct Plan {
-    pub perm: Permutation,
-    pub space: Space,
-    pub id: Identity,
-    pub routes: Arc<Routes>,
-    /// Per path, per source address of the path, per module of the scan:
-    /// the module's template.
-    pub templates: Vec<Vec<Vec<Box<dyn Template>>>>,
-    /// Per port entry of the space: which module probes it, and how many
-    /// probes (payloads) each pair of it gets per round.
-    pub port_module: Vec<(u8, u32)>,
-    /// The IPv6 paths (their sockets follow the IPv4 paths' in a sender's
-    /// socket list), and per path, per source, per module the module's
-    /// IPv6 template (`None`: the module has none).
-    pub routes6: Arc<Routes6>,
-    pub templates6: Templates6,
-}
-
-/// Per IPv6 path, per source, per module: the module's IPv6 template.
-pub type Templates6 = Vec<Vec<Vec<Option<Box<dyn Template>>>>>;
-
-impl Plan {
-    /// Which of a path's `n` sources probes `ip` (always the same one).
-    #[inline]
-    pub fn source_for(ip: u32, n: usize) -> usize {
-        if n == 1 {
-            0
-        } else {
-            (((ip as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) % n as u64) as usize
-        }
-    }
-}
-
-/// Live counters shared with the status line.
-#[derive(Debug, Default)]
-pub struct Progress {
-    /// Probes handed to the kernel.
-    pub sent: AtomicU64,
-    /// Positions of the current round walked (sent or skipped).
-    pub walked: AtomicU64,
-    /// Positions skipped because their host has no route or is down.
-    pub unreachable: AtomicU64,
-    /// A rate set from outside while the sender runs (the adaptive
-    /// controller of `--rate max`): probes per second for this sender,
-    /// [`CAP_UNLIMITED`], or [`CAP_NONE`] to keep the limiter's own rate.
-    pub cap: AtomicU64,
-    /// In a retry round of `--rate max`: a second cap, on probes to hosts
-    /// that answered before (most of them may be answered now), paced one
-    /// by one; [`CAP_NONE`] or [`CAP_UNLIMITED`] for none.
-    pub live_cap: AtomicU64,
-    /// Probes handed to the kernel that went to hosts that answered before
-    /// (retry rounds only).
-    pub live_sent: AtomicU64,
-}
 
 /// Walk positions `start..` of `slice` in round `round`, sending through
 /// `tx` (one way out per path); stop early when `stop` is set. Returns the next

@@ -5,7 +5,7 @@
 //! ways out are the sender's: IPv6 paths follow the IPv4 paths in its
 //! [`TxSet`].
 
-use super::send::{Plan, Progress};
+use super::plan::{Plan, Progress};
 use super::tx::TxSet;
 use crate::net::route::Link;
 use crate::wire::ethernet::{self, Mac};

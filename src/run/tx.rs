@@ -5,11 +5,10 @@
 //! and says in one line where AF_XDP cannot be used; [`TxSet`] gives the
 //! sender one way to fill and flush either.
 
-use super::send::Progress;
+use super::plan::Progress;
 use crate::config::{Rate, ScanConfig, TxBackend};
 use crate::error::{Error, Result};
 use crate::net::route::{Iface, Link, Routes};
-use crate::net::route6::Routes6;
 use crate::net::sys::{self, PacketSocket, RawIpSocket, TxBatch, TxSocket};
 use crate::net::xdp::{self, XdpTx};
 use std::io;
@@ -111,7 +110,7 @@ fn flush_out(out: &mut Out, progress: &Progress) -> io::Result<()> {
 }
 
 /// A path's interface, whichever family.
-fn ifaces<'a>(routes: &'a Routes, routes6: &'a Routes6) -> Vec<&'a Iface> {
+fn ifaces<'a>(routes: &'a Routes, routes6: &'a Routes<u128>) -> Vec<&'a Iface> {
     routes
         .paths
         .iter()
@@ -126,7 +125,7 @@ fn ifaces<'a>(routes: &'a Routes, routes6: &'a Routes6) -> Vec<&'a Iface> {
 /// has cores: never fewer than the default with `--tx-backend auto` (the
 /// senders past the queues use AF_PACKET), never more than the queues with
 /// `--tx-backend xdp`.
-pub fn senders(cfg: &ScanConfig, routes: &Routes, routes6: &Routes6) -> usize {
+pub fn senders(cfg: &ScanConfig, routes: &Routes, routes6: &Routes<u128>) -> usize {
     let fast = match cfg.rate {
         Rate::Max | Rate::Unlimited => true,
         Rate::Pps(r) => r >= crate::config::FAST_RATE,
@@ -160,7 +159,7 @@ pub fn senders(cfg: &ScanConfig, routes: &Routes, routes6: &Routes6) -> usize {
 pub fn open(
     cfg: &ScanConfig,
     routes: &Routes,
-    routes6: &Routes6,
+    routes6: &Routes<u128>,
     senders: usize,
 ) -> Result<(Vec<TxSet>, Vec<String>)> {
     let mut notes: Vec<String> = Vec::new();
@@ -254,7 +253,7 @@ pub fn open(
 }
 
 /// One AF_PACKET (or raw IP) socket per path, IPv4 paths then IPv6 paths.
-fn packet_sockets(routes: &Routes, routes6: &Routes6) -> Result<Vec<TxSocket>> {
+fn packet_sockets(routes: &Routes, routes6: &Routes<u128>) -> Result<Vec<TxSocket>> {
     let mut v = routes
         .paths
         .iter()

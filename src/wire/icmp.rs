@@ -172,6 +172,35 @@ fn parse_quote(q: &[u8]) -> Result<Quoted> {
     })
 }
 
+/// A destination unreachable with `code` from `from` to `to` quoting
+/// `quote` (the first 548 bytes at most), checksums right: for tests that
+/// feed classifiers.
+#[cfg(test)]
+pub(crate) fn build_unreachable(
+    from: std::net::Ipv4Addr,
+    to: std::net::Ipv4Addr,
+    code: u8,
+    quote: &[u8],
+) -> Vec<u8> {
+    let q = &quote[..quote.len().min(548)];
+    let mut p = vec![0u8; ipv4::HEADER_LEN + HEADER_LEN + q.len()];
+    ipv4::Packet::new_unchecked(&mut p[..ipv4::HEADER_LEN]).emit(
+        from,
+        to,
+        HEADER_LEN + q.len(),
+        2,
+        64,
+        PROTO_ICMP,
+    );
+    let m = &mut p[ipv4::HEADER_LEN..];
+    m[0] = DEST_UNREACHABLE;
+    m[1] = code;
+    m[HEADER_LEN..].copy_from_slice(q);
+    let c = checksum::checksum(m);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -254,22 +254,7 @@ fn ipv4_classify_validates_the_cookie_and_flags() {
 /// An ICMP destination unreachable with `code` from `from` to us, quoting
 /// the first 28 bytes of `probe`.
 fn icmp_error4(from: u32, code: u8, probe: &[u8]) -> Vec<u8> {
-    let q = &probe[..28];
-    let mut p = vec![0u8; 28 + q.len()];
-    ipv4::Packet::new_unchecked(&mut p[..20]).emit(
-        Ipv4Addr::from(from),
-        Ipv4Addr::from(US),
-        8 + q.len(),
-        7,
-        64,
-        icmp::PROTO_ICMP,
-    );
-    p[20] = icmp::DEST_UNREACHABLE;
-    p[21] = code;
-    p[28..].copy_from_slice(q);
-    let c = checksum(&p[20..]);
-    p[22..24].copy_from_slice(&c.to_be_bytes());
-    p
+    icmp::build_unreachable(from.into(), US.into(), code, &probe[..28])
 }
 
 #[test]

@@ -59,22 +59,7 @@ fn reply(sport: u16, payload: &[u8]) -> Vec<u8> {
 
 /// An ICMP unreachable with `code` from `from`, quoting `quoted`.
 fn unreachable(from: u32, code: u8, quoted: &[u8]) -> Vec<u8> {
-    let q = &quoted[..quoted.len().min(548)];
-    let mut p = vec![0u8; 28 + q.len()];
-    ipv4::Packet::new_unchecked(&mut p[..20]).emit(
-        Ipv4Addr::from(from),
-        Ipv4Addr::from(US),
-        8 + q.len(),
-        2,
-        64,
-        icmp::PROTO_ICMP,
-    );
-    p[20] = icmp::DEST_UNREACHABLE;
-    p[21] = code;
-    p[28..].copy_from_slice(q);
-    let c = checksum(&p[20..]);
-    p[22..24].copy_from_slice(&c.to_be_bytes());
-    p
+    icmp::build_unreachable(from.into(), US.into(), code, quoted)
 }
 
 #[test]
