@@ -20,7 +20,6 @@ use crate::finding::PortState;
 use crate::identify::pseudo::PseudoRule;
 use crate::identify::session::{self, Config, Out, Sessions, Taken};
 use crate::net::route::{Link, Routes};
-use crate::net::route6::Routes6;
 use crate::net::rstguard::{self, Keeper, RstGuard};
 use crate::net::sys::{self, PacketSocket, RawIp6Socket, RawIpSocket, TxBatch, TxSocket};
 use crate::probe::{Classified, Identity, Proto, Reject};
@@ -150,14 +149,14 @@ impl Shared {
 pub struct Tx {
     routes: Arc<Routes>,
     socks: Vec<TxSocket>,
-    routes6: Arc<Routes6>,
+    routes6: Arc<Routes<u128>>,
     socks6: Vec<TxSocket>,
 }
 
 impl Tx {
     /// Open one sending socket per path of either family (before
     /// privileges are dropped).
-    pub fn open(routes: Arc<Routes>, routes6: Arc<Routes6>) -> Result<Tx> {
+    pub fn open(routes: Arc<Routes>, routes6: Arc<Routes<u128>>) -> Result<Tx> {
         let socks = routes
             .paths
             .iter()
