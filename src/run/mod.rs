@@ -289,6 +289,9 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         None => None,
     };
     let ident = respond::Shared::default();
+    // The middlebox rule judges a host by the share of its probed ports
+    // that answer.
+    ident.set_ports_per_host(cfg.ports.len());
     let ident_on = resp_tx.as_ref().map(|_| &ident);
     if !cfg.keep_root {
         crate::net::privilege::drop_privileges().map_err(|e| {
