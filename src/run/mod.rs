@@ -38,7 +38,7 @@ use crate::net::route::{self, Hop, Link, Routes};
 use crate::net::signals::Signals;
 use crate::net::sys::{self, PacketSocket};
 use crate::output::{self, FindingWriter, ScanMeta};
-use crate::probe::{Classified, Identity};
+use crate::probe::Identity;
 use crate::resume::PausedScan;
 use crate::risk::{Policy, Risk};
 use send::{Plan, Progress};
@@ -409,10 +409,12 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         .map(PausedScan::lossy_ranges)
         .unwrap_or_default();
     let collect_res = std::thread::scope(|s| {
-        let (tx, rx) = crossbeam_channel::bounded::<(Instant, Vec<Classified>)>(1 << 14);
+        let (tx, rx) = crossbeam_channel::bounded::<recv::Batch>(1 << 14);
+        let receivers = rx_socks.len();
         let rxh: Vec<_> = rx_socks
             .into_iter()
-            .map(|(sock, l3, probe, name)| {
+            .enumerate()
+            .map(|(k, (sock, l3, probe, name))| {
                 let (tx, id, stop, stats) = (tx.clone(), &id, &stop_rx, &rxstats);
                 let resp = resp_tx
                     .as_ref()
@@ -420,7 +422,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                     .map(|t| respond::Responder::new(t, id, &ident));
                 (
                     name,
-                    s.spawn(move || recv::run(sock, l3, probe, id, tx, stop, stats, resp)),
+                    s.spawn(move || recv::run(k, sock, l3, probe, id, tx, stop, stats, resp)),
                 )
             })
             .collect();
@@ -430,6 +432,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         let ch = s.spawn(move || {
             collect::run(
                 rx,
+                receivers,
                 corr_ref,
                 risk_ref,
                 w,
