@@ -358,7 +358,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             .sum::<u64>()
     };
     // Everything on the wire: probes and identification's packets (what
-    // `--rate` paces and `--rate max`'s controller counts as sent).
+    // `--rate` paces).
     let ident_sent_now = || ident_on.map_or(0, respond::Shared::wire_sent);
     let wire_now = || sent_now() + ident_sent_now();
     let walked_now = || {
@@ -500,10 +500,14 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                                 });
                                 prog.walked.store(from, Ordering::Relaxed);
                                 let stop = &stop_send;
-                                let charge = ident_on.map(|i| send::Charge {
-                                    wire: i.wire(),
-                                    senders: cfg.senders as u64,
-                                    index: t as u64,
+                                // Fixed rates only: under `--rate max` the
+                                // controller's cap is on probes (see README).
+                                let charge = ident_on.filter(|_| cfg.rate != Rate::Max).map(|i| {
+                                    send::Charge {
+                                        wire: i.wire(),
+                                        senders: cfg.senders as u64,
+                                        index: t as u64,
+                                    }
                                 });
                                 s.spawn(move || {
                                     let mut lim = lim.lock().unwrap();
@@ -594,8 +598,10 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                 }
                 actions.extend(core.senders_done(now, next));
             }
-            // The status line and `--rate max`: everything on the wire.
-            let sent = wire_now();
+            // `--rate max` compares probes with their replies (the reply
+            // ratio is the probes'), and caps probes. The status line shows
+            // the rate of everything on the wire.
+            let sent = sent_now();
             if let (Some(a), Phase::Sending { .. }) = (adaptive.as_mut(), core.phase()) {
                 let obs = (
                     now,
@@ -634,11 +640,12 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             // The shown rate is over the last second; before the first
             // second is over, over what there is.
             let span = (now - last_t).as_secs_f64();
+            let wire = wire_now();
             if span >= 0.9 || rate == 0.0 {
-                rate = (sent - last_sent) as f64 / span.max(1e-3);
+                rate = wire.saturating_sub(last_sent) as f64 / span.max(1e-3);
             }
             if span >= 0.9 {
-                (last_t, last_sent) = (now, sent);
+                (last_t, last_sent) = (now, wire);
             }
             match core.phase().clone() {
                 Phase::Sending { round } => {

@@ -80,8 +80,7 @@ pub fn run(
             r.tick(at, &mut v);
         }
         // Replies count when captured (`--rate max` compares them with
-        // what was sent, identification's packets included), not when a
-        // port's identification is done.
+        // the probes sent), not when a port's identification is done.
         let mut replies = 0u64;
         if n > 0 || !v.is_empty() {
             for i in 0..n {
@@ -94,9 +93,6 @@ pub fn run(
                 if let (Some((p, c)), Some(r)) = (&c, responder.as_mut())
                     && r.on_packet(at, p, c, us, &mut v)
                 {
-                    // A segment of identification's connections answers
-                    // one of its packets, which `--rate max` counts as sent.
-                    replies += c.is_err() as u64;
                     continue;
                 }
                 match c.map(|(_, c)| c) {

@@ -12,8 +12,8 @@
 //! [`Shared::oldest_pending`] keeps checkpoints from counting it done.
 //!
 //! Every packet a responder sends is counted in [`Shared::wire_sent`]: the
-//! senders are charged for it, so probes and identification share one
-//! budget on the wire (`--rate`), and `--rate max`'s controller sees it.
+//! senders are charged for it at a fixed rate, so probes and identification
+//! share one budget on the wire (`--rate`); `--rate max` caps probes only.
 //!
 //! [`Guard`] sets up and removes the RST suppression for the scan (see
 //! [`crate::net::rstguard`]).
