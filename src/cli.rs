@@ -104,7 +104,9 @@ pub struct ScanArgs {
     /// Packets per second (100k and 1.5M work); 'max': as fast as the path carries them (starts at
     /// 10k, climbs while the share of probes answered holds, backs off when it falls, and adds one
     /// retry round over what was lost unless --retries is given); 'unlimited': as fast as the
-    /// machine sends, no controller [default: 10000]
+    /// machine sends, no controller [default: 10000]. A fixed rate counts every packet sent:
+    /// identification's (ACKs, hellos, further SYNs, RSTs) go first and the probes after them wait,
+    /// so both together keep it ('max' caps the probes only)
     #[arg(long, value_name = "PPS")]
     pub rate: Option<String>,
 

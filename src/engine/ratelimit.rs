@@ -3,7 +3,8 @@
 //! small batches whose size follows the rate ([`batch_for_rate`]), so a
 //! policer downstream sees the average rate, not our bursts. Time is passed
 //! in (`grant`), so the logic tests without a clock; `acquire` is the waiting
-//! wrapper the sender uses.
+//! wrapper the sender uses. Packets sent beside the schedule (identification's)
+//! are [`charged`](RateLimiter::charge) to it: the probes after them wait.
 
 use std::time::{Duration, Instant};
 
@@ -62,10 +63,30 @@ impl RateLimiter {
         self.rate
     }
 
-    /// Change the rate from now on (the adaptive mode does this).
+    /// Change the rate from now on (the adaptive mode does this). Packets
+    /// charged ([`charge`](Self::charge)) and not yet paid for stay owed.
     pub fn set_rate(&mut self, rate: Option<f64>) {
+        let owed = self.owed(self.start.elapsed());
         self.rate = rate;
         self.restart();
+        self.charge(owed);
+    }
+
+    /// Count `n` packets sent outside this schedule (identification's) as
+    /// granted: the probes after them wait until the schedule has room, so
+    /// that both together keep the rate. Nothing when unlimited.
+    pub fn charge(&mut self, n: u64) {
+        if self.rate.is_some() {
+            self.granted += n;
+        }
+    }
+
+    /// Packets granted ahead of the schedule at `now` (charged, not yet
+    /// due).
+    fn owed(&self, now: Duration) -> u64 {
+        let Some(rate) = self.rate else { return 0 };
+        let due = (now.as_secs_f64() * rate + 1e-6) as u64;
+        self.granted.saturating_sub(due)
     }
 
     /// Start a new schedule from now (after a pause between rounds).
@@ -228,6 +249,52 @@ mod tests {
         let total: u64 = grants.iter().map(|g| g.1).sum::<u64>();
         let expect = 0.2 * rate + MAX_DEBT.as_secs_f64() * rate;
         assert!((total as f64 - expect).abs() <= 6.0, "{total} vs {expect}");
+    }
+
+    #[test]
+    fn charged_packets_and_probes_share_the_rate() {
+        // Identification sends 1 packet for every 3 probes granted: probes
+        // and charged packets together keep the rate.
+        for rate in [5_000.0, 40_000.0, 300_000.0] {
+            let max = batch_for_rate(Some(rate), 64) as u64;
+            let mut l = RateLimiter::new(Some(rate));
+            let (mut t, mut probes, mut charged, mut owe) = (Duration::ZERO, 0u64, 0u64, 0u64);
+            while t.as_secs_f64() < 2.0 {
+                match l.grant(t, max) {
+                    Ok(n) => {
+                        probes += n;
+                        owe += n;
+                        l.charge(owe / 3);
+                        charged += owe / 3;
+                        owe %= 3;
+                    }
+                    Err(w) => t += w,
+                }
+            }
+            let total = (probes + charged) as f64;
+            let err = (total - 2.0 * rate).abs() / (2.0 * rate);
+            assert!(
+                err < 0.01,
+                "{rate}: {probes} + {charged} ({:.2}% off)",
+                err * 100.0
+            );
+            assert!((charged as f64 / probes as f64 - 1.0 / 3.0).abs() < 0.01);
+        }
+    }
+
+    #[test]
+    fn a_new_rate_keeps_what_is_owed() {
+        let mut l = RateLimiter::new(Some(10_000.0));
+        l.charge(1_000);
+        assert_eq!(l.owed(Duration::ZERO), 1_000);
+        l.set_rate(Some(20_000.0));
+        // A tenth of a second at 10k owed: the new schedule waits for it.
+        assert!(l.owed(Duration::ZERO) >= 900);
+        assert!(l.grant(Duration::from_millis(40), 1).is_err());
+        // Unlimited owes nothing.
+        l.set_rate(None);
+        l.charge(5);
+        assert_eq!(l.grant(Duration::ZERO, 8), Ok(8));
     }
 
     #[test]

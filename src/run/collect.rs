@@ -7,7 +7,6 @@
 use crate::engine::correlator::Correlator;
 use crate::finding::{Finding, PortState};
 use crate::output::FindingWriter;
-use crate::probe::Classified;
 use crate::risk::Risk;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use std::sync::Mutex;
@@ -44,9 +43,12 @@ fn held_back(st: &mut Collected, ident: Option<&super::respond::Shared>) {
     }
 }
 
-/// Correlate, annotate and write until the channel closes.
+/// Correlate, annotate and write until the channel closes. `receivers`:
+/// how many receivers feed the channel (each reports how far it got).
+#[allow(clippy::too_many_arguments)]
 pub fn run(
-    rx: Receiver<(Instant, Vec<Classified>)>,
+    rx: Receiver<super::recv::Batch>,
+    receivers: usize,
     state: &Mutex<Collected>,
     risk: &Risk,
     writers: &mut [Box<dyn FindingWriter>],
@@ -55,24 +57,25 @@ pub fn run(
     ident: Option<&super::respond::Shared>,
 ) -> std::io::Result<()> {
     let mut err = None;
+    // How far each receiver got: every frame it captured before this time
+    // has been handled once its batch is (or is held by identification).
+    let mut horizons: Vec<Option<Instant>> = vec![None; receivers];
     loop {
-        let (at, batch) = match rx.recv_timeout(super::recv::READ_TIMEOUT) {
+        let b = match rx.recv_timeout(super::recv::READ_TIMEOUT) {
             Ok(b) => b,
-            Err(RecvTimeoutError::Timeout) => {
-                // Nothing waiting: whatever the kernel captured more than a
-                // read timeout (and a margin) ago has been handled.
-                let mut st = state.lock().unwrap();
-                st.until = Instant::now() - 2 * super::recv::READ_TIMEOUT;
-                held_back(&mut st, ident);
-                continue;
-            }
+            Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => break,
         };
         let mut st = state.lock().unwrap();
-        st.until = st.until.max(at - super::recv::READ_TIMEOUT);
+        if let Some(h) = horizons.get_mut(b.from) {
+            *h = (*h).max(b.horizon);
+        }
+        if let Some(Some(t)) = horizons.iter().min() {
+            st.until = st.until.max(*t);
+        }
         held_back(&mut st, ident);
         let c = &mut st.corr;
-        for r in &batch {
+        for r in &b.replies {
             // What identification found.
             let outcome = ident
                 .filter(|_| r.proto == crate::probe::Proto::Tcp && r.state == PortState::Open)

@@ -14,6 +14,7 @@
 pub mod collect;
 pub mod ipv6;
 pub mod plan;
+pub mod positions;
 pub mod recv;
 pub mod respond;
 pub mod send;
@@ -38,7 +39,7 @@ use crate::net::route::{self, Hop, Link, Routes};
 use crate::net::signals::Signals;
 use crate::net::sys::{self, PacketSocket};
 use crate::output::{self, FindingWriter, ScanMeta};
-use crate::probe::{Classified, Identity};
+use crate::probe::Identity;
 use crate::resume::PausedScan;
 use crate::risk::{Policy, Risk};
 use send::{Plan, Progress};
@@ -112,20 +113,31 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             route::describe(&routes.unrouted, 4)
         );
     }
+    // A resumed scan keeps the key but takes source ports apart from the
+    // paused run's: connections that run left open (killed while
+    // identifying, no RST sent) would otherwise meet our new SYNs on the
+    // same four-tuple, and the target would answer those with an ACK of the
+    // old connection, not a SYN-ACK (the port would look silent).
+    let fresh_sport = |avoid: Option<u16>| loop {
+        let b = 61000 + rand::random_range(0..(65536 - 61000 - SPORT_COUNT as u32)) as u16;
+        if avoid.is_none_or(|a| b.abs_diff(a) >= SPORT_COUNT) {
+            break b;
+        }
+    };
     let (key, sport_base) = match &resume {
         Some(r) => (
             CookieKey {
                 k0: r.key.0,
                 k1: r.key.1,
             },
-            r.sport_base,
+            fresh_sport(Some(r.sport_base)),
         ),
         None => (
             CookieKey {
                 k0: rand::random(),
                 k1: rand::random(),
             },
-            61000 + rand::random_range(0..(65536 - 61000 - SPORT_COUNT as u32)) as u16,
+            fresh_sport(None),
         ),
     };
     let start = match &resume {
@@ -355,6 +367,10 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             .map(|p| p.sent.load(Ordering::Relaxed))
             .sum::<u64>()
     };
+    // Everything on the wire: probes and identification's packets (what
+    // `--rate` paces).
+    let ident_sent_now = || ident_on.map_or(0, respond::Shared::wire_sent);
+    let wire_now = || sent_now() + ident_sent_now();
     let walked_now = || {
         progress
             .iter()
@@ -364,12 +380,15 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     let status_line = |phase: &str, pct: f64, eta: Option<Duration>, rate: f64| {
         if live {
             status::show(&format!(
-                "{phase} {:5.1}% | {} | sent {} | replies {} | open {}{} | drops {}+{} | left {}",
+                "{phase} {:5.1}% | {} | sent {}{} | replies {} | open {}{} | drops {}+{} | left {}",
                 pct,
                 fmt_rate(rate),
                 sent_now(),
+                ident_on.map_or(String::new(), |i| format!(" +{} ident", i.wire_sent())),
                 counters.valid.load(Ordering::Relaxed),
-                counters.open.load(Ordering::Relaxed),
+                // Open is a fact at the SYN-ACK: ports still being
+                // identified count already.
+                counters.open.load(Ordering::Relaxed) + ident_on.map_or(0, respond::Shared::held),
                 ident_on.map_or(String::new(), |i| format!(
                     " | identified {}",
                     i.identified.load(Ordering::Relaxed)
@@ -400,10 +419,12 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         .map(PausedScan::lossy_ranges)
         .unwrap_or_default();
     let collect_res = std::thread::scope(|s| {
-        let (tx, rx) = crossbeam_channel::bounded::<(Instant, Vec<Classified>)>(1 << 14);
+        let (tx, rx) = crossbeam_channel::bounded::<recv::Batch>(1 << 14);
+        let receivers = rx_socks.len();
         let rxh: Vec<_> = rx_socks
             .into_iter()
-            .map(|(sock, l3, probe, name)| {
+            .enumerate()
+            .map(|(k, (sock, l3, probe, name))| {
                 let (tx, id, stop, stats) = (tx.clone(), &id, &stop_rx, &rxstats);
                 let resp = resp_tx
                     .as_ref()
@@ -411,7 +432,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                     .map(|t| respond::Responder::new(t, id, &ident));
                 (
                     name,
-                    s.spawn(move || recv::run(sock, l3, probe, id, tx, stop, stats, resp)),
+                    s.spawn(move || recv::run(k, sock, l3, probe, id, tx, stop, stats, resp)),
                 )
             })
             .collect();
@@ -421,6 +442,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         let ch = s.spawn(move || {
             collect::run(
                 rx,
+                receivers,
                 corr_ref,
                 risk_ref,
                 w,
@@ -439,9 +461,9 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         // pass, to map the ticks where replies were lost to positions.
         let mut walked_hist: Vec<Vec<u64>> = Vec::new();
         let mut round0_from: Vec<u64> = Vec::new();
-        // Sender positions of the current round over the last seconds, for
-        // checkpoints: (time, positions).
-        let mut samples: std::collections::VecDeque<(Instant, Vec<u64>)> = Default::default();
+        // Sender positions over time, for checkpoints (back to the newest a
+        // checkpoint may save, across rounds).
+        let mut samples = positions::History::default();
         let mut actions = core.start(Instant::now());
         'scan: loop {
             for a in std::mem::take(&mut actions) {
@@ -463,8 +485,13 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                         if round == 0 {
                             round0_from = from.clone();
                         }
-                        samples.clear();
-                        samples.push_back((round_start, from.clone()));
+                        samples.push(
+                            round_start,
+                            Position {
+                                round,
+                                next: from.clone(),
+                            },
+                        );
                         senders = (0..cfg.senders)
                             .map(|t| {
                                 let (plan, socks, lim, prog, slice, from) = (
@@ -483,6 +510,15 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                                 });
                                 prog.walked.store(from, Ordering::Relaxed);
                                 let stop = &stop_send;
+                                // Fixed rates only: under `--rate max` the
+                                // controller's cap is on probes (see README).
+                                let charge = ident_on.filter(|_| cfg.rate != Rate::Max).map(|i| {
+                                    send::Charge {
+                                        wire: i.wire(),
+                                        senders: cfg.senders as u64,
+                                        index: t as u64,
+                                    }
+                                });
                                 s.spawn(move || {
                                     let mut lim = lim.lock().unwrap();
                                     let mut socks = socks.lock().unwrap();
@@ -497,6 +533,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                                         &mut lim,
                                         stop,
                                         prog,
+                                        charge,
                                     )
                                 })
                             })
@@ -508,7 +545,6 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                             cfg,
                             collected: &collected,
                             samples: &samples,
-                            round: core.round(),
                             space: space.len(),
                             key,
                             sport_base,
@@ -537,19 +573,19 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                 signals_seen += 1;
                 actions.extend(core.interrupt(now));
             }
-            if let Phase::Sending { .. } = core.phase() {
-                samples.push_back((
+            if let Phase::Sending { round } = *core.phase() {
+                samples.push(
                     now,
-                    progress
-                        .iter()
-                        .map(|p| p.walked.load(Ordering::Relaxed))
-                        .collect(),
-                ));
-                while samples.len() > 2
-                    && now.duration_since(samples[1].0) > 2 * CHECKPOINT_EVERY + REPLY_ALLOWANCE
-                {
-                    samples.pop_front();
-                }
+                    Position {
+                        round,
+                        next: progress
+                            .iter()
+                            .map(|p| p.walked.load(Ordering::Relaxed))
+                            .collect(),
+                    },
+                );
+                let until = collected.lock().unwrap().until;
+                samples.trim(until, REPLY_ALLOWANCE);
             }
             if !senders.is_empty() && senders.iter().all(|h| h.is_finished()) {
                 let mut next = Vec::new();
@@ -572,7 +608,9 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                 }
                 actions.extend(core.senders_done(now, next));
             }
-            // The status line and `--rate max`.
+            // `--rate max` compares probes with their replies (the reply
+            // ratio is the probes'), and caps probes. The status line shows
+            // the rate of everything on the wire.
             let sent = sent_now();
             if let (Some(a), Phase::Sending { .. }) = (adaptive.as_mut(), core.phase()) {
                 let obs = (
@@ -612,11 +650,12 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             // The shown rate is over the last second; before the first
             // second is over, over what there is.
             let span = (now - last_t).as_secs_f64();
+            let wire = wire_now();
             if span >= 0.9 || rate == 0.0 {
-                rate = (sent - last_sent) as f64 / span.max(1e-3);
+                rate = wire.saturating_sub(last_sent) as f64 / span.max(1e-3);
             }
             if span >= 0.9 {
-                (last_t, last_sent) = (now, sent);
+                (last_t, last_sent) = (now, wire);
             }
             match core.phase().clone() {
                 Phase::Sending { round } => {
@@ -760,6 +799,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         elapsed: started.elapsed(),
         paused,
         identified: ident_on.map(|i| i.identified.load(Ordering::Relaxed)),
+        ident_sent: ident_on.map(respond::Shared::wire_sent),
         pseudo_hosts: ident.pseudo_hosts(),
     })
 }
@@ -786,8 +826,7 @@ fn output_lengths(cfg: &ScanConfig) -> Vec<(String, u64)> {
 struct CheckpointInput<'a> {
     cfg: &'a ScanConfig,
     collected: &'a Mutex<collect::Collected>,
-    samples: &'a std::collections::VecDeque<(Instant, Vec<u64>)>,
-    round: u32,
+    samples: &'a positions::History,
     space: u64,
     key: CookieKey,
     sport_base: u16,
@@ -809,14 +848,15 @@ fn checkpoint(i: CheckpointInput<'_>) -> PausedScan {
             st.until,
         )
     };
-    let next = i
-        .samples
-        .iter()
-        .rev()
-        .find(|(t, _)| *t + REPLY_ALLOWANCE <= until)
-        .or(i.samples.front())
-        .map(|(_, n)| n.clone())
-        .unwrap_or_else(|| vec![0; i.cfg.senders]);
+    // (Never empty while sending: each round starts with its first sample.)
+    let Position { round, next } =
+        i.samples
+            .safe(until, REPLY_ALLOWANCE)
+            .cloned()
+            .unwrap_or(Position {
+                round: 0,
+                next: vec![0; i.cfg.senders],
+            });
     PausedScan {
         version: crate::resume::VERSION,
         args: ScanArgs {
@@ -828,7 +868,7 @@ fn checkpoint(i: CheckpointInput<'_>) -> PausedScan {
         shard: i.cfg.shard,
         key: (i.key.k0, i.key.k1),
         sport_base: i.sport_base,
-        round: i.round,
+        round,
         next,
         sent: i.sent,
         answered,

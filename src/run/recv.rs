@@ -12,6 +12,24 @@ use std::time::Instant;
 /// How long one read waits (the socket's receive timeout).
 pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// Frames one read takes at most.
+const READ_BATCH: usize = 256;
+
+/// What a receiver hands the collector.
+#[derive(Debug)]
+pub struct Batch {
+    /// When the replies were read.
+    pub at: Instant,
+    /// Which receiver (its index among the scan's receivers).
+    pub from: usize,
+    /// Every frame this receiver captured before this time is in this
+    /// batch or an earlier one, or held by identification: a read that
+    /// began then emptied the socket's queue (None before the first such
+    /// read).
+    pub horizon: Option<Instant>,
+    pub replies: Vec<Classified>,
+}
+
 /// Counters the status line shows (shared by every receiver).
 #[derive(Debug, Default)]
 pub struct RxStats {
@@ -28,24 +46,33 @@ pub struct RxStats {
 }
 
 /// Receive until `stop` is set, forwarding classified replies with the
-/// time they were read. `l3` is the length of the link header in front of
-/// the IP packet. A batch is read at most [`READ_TIMEOUT`] after it arrived.
+/// time they were read and how far this receiver (`index`) got (a batch,
+/// empty if need be, at least every [`READ_TIMEOUT`]). `l3` is the length of
+/// the link header in front of the IP packet.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
+    index: usize,
     sock: PacketSocket,
     l3: usize,
     probe: &dyn Probe,
     us: &Identity,
-    out: Sender<(Instant, Vec<Classified>)>,
+    out: Sender<Batch>,
     stop: &AtomicBool,
     stats: &RxStats,
     mut responder: Option<super::respond::Responder<'_>>,
 ) -> std::io::Result<()> {
-    let mut batch = RxBatch::new(256);
+    let mut batch = RxBatch::new(READ_BATCH);
     let mut polled = std::time::Instant::now();
+    let (mut horizon, mut told) = (None, Instant::now());
     while !stop.load(Ordering::Relaxed) {
+        let call = Instant::now();
         let n = sock.recv_batch(&mut batch)?;
         let at = Instant::now();
+        // Fewer frames than asked for: the queue is empty (MSG_WAITFORONE),
+        // so every frame captured before the call is read now.
+        if n < READ_BATCH {
+            horizon = Some(call);
+        }
         // Identification sees every packet
         // first, and forwards open ports when they are done.
         let mut v = Vec::with_capacity(n);
@@ -53,7 +80,7 @@ pub fn run(
             r.tick(at, &mut v);
         }
         // Replies count when captured (`--rate max` compares them with
-        // what was sent), not when a port's identification is done.
+        // the probes sent), not when a port's identification is done.
         let mut replies = 0u64;
         if n > 0 || !v.is_empty() {
             for i in 0..n {
@@ -82,7 +109,16 @@ pub fn run(
                 }
             }
             stats.frames.fetch_add(replies, Ordering::Relaxed);
-            if !v.is_empty() && out.send((at, v)).is_err() {
+        }
+        if !v.is_empty() || at.duration_since(told) >= READ_TIMEOUT {
+            told = at;
+            let b = Batch {
+                at,
+                from: index,
+                horizon,
+                replies: v,
+            };
+            if out.send(b).is_err() {
                 break;
             }
         }
@@ -101,7 +137,13 @@ pub fn run(
         let mut v = Vec::new();
         r.flush(&mut v);
         if !v.is_empty() {
-            let _ = out.send((Instant::now(), v));
+            let now = Instant::now();
+            let _ = out.send(Batch {
+                at: now,
+                from: index,
+                horizon: Some(now),
+                replies: v,
+            });
         }
     }
     if let Ok((_, drops)) = sock.stats() {

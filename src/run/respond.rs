@@ -9,7 +9,13 @@
 //! RSTs of our connections feed it, and the SYN-ACK's reply is forwarded to
 //! the collector only when the port is done (identified, given up, or the
 //! scan ends), with its outcome left in [`Shared`] for the collector to
-//! take. So every open port is still reported exactly once.
+//! take. So every open port is still reported exactly once. Meanwhile
+//! [`Shared::held`] counts it open (the status line shows it at once), and
+//! [`Shared::oldest_pending`] keeps checkpoints from counting it done.
+//!
+//! Every packet a responder sends is counted in [`Shared::wire_sent`]: the
+//! senders are charged for it at a fixed rate, so probes and identification
+//! share one budget on the wire (`--rate`); `--rate max` caps probes only.
 //!
 //! [`Guard`] sets up and removes the RST suppression for the scan (see
 //! [`crate::net::rstguard`]).
@@ -90,6 +96,12 @@ pub fn apply(f: &mut crate::finding::Finding, o: Outcome) -> Option<String> {
 pub struct Shared {
     outcomes: Mutex<HashMap<(IpAddr, u16), Outcome>>,
     pending: AtomicI64,
+    /// Open ports held (parked ones included): their SYN-ACK validated,
+    /// their finding not yet forwarded.
+    held: AtomicI64,
+    /// Packets the responders handed to the kernel (ACKs, hellos, SYNs of
+    /// further attempts, RSTs): charged to the senders' rate.
+    wire: AtomicU64,
     /// Open ports whose protocol was identified.
     pub identified: AtomicU64,
     /// Open ports reported unidentified because a table was full.
@@ -126,6 +138,24 @@ impl Shared {
     /// end of the scan at most), over every receiver.
     pub fn pending(&self) -> u64 {
         self.pending.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// Open ports whose SYN-ACK validated and whose finding is still
+    /// being identified (parked ones included): open already, not yet
+    /// written.
+    pub fn held(&self) -> u64 {
+        self.held.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// Packets identification has sent so far (every responder).
+    pub fn wire_sent(&self) -> u64 {
+        self.wire.load(Ordering::Relaxed)
+    }
+
+    /// The counter behind [`wire_sent`](Self::wire_sent), for the senders
+    /// to charge.
+    pub fn wire(&self) -> &AtomicU64 {
+        &self.wire
     }
 
     /// Hosts judged middleboxes (sorted).
@@ -358,6 +388,10 @@ impl<'a> Responder<'a> {
         if d != 0 {
             self.shared.pending.fetch_add(d, Ordering::Relaxed);
         }
+        let d = len as i64 - before.1 as i64;
+        if d != 0 {
+            self.shared.held.fetch_add(d, Ordering::Relaxed);
+        }
         let set = if before.1 == 0 && len > 0 {
             Some(Some(now))
         } else if now.duration_since(self.oldest_at) >= OLDEST_EVERY || (len == 0 && before.1 > 0) {
@@ -372,6 +406,7 @@ impl<'a> Responder<'a> {
     }
 
     fn drain(&mut self, fwd: &mut Vec<Classified>) {
+        let mut wire = 0;
         for o in std::mem::take(&mut self.out) {
             match o {
                 Out::Send(s) => {
@@ -388,7 +423,9 @@ impl<'a> Responder<'a> {
                         ttl: crate::identify::handshake::TTL,
                         payload: &s.payload,
                     };
-                    if !self.tx.send(&mut self.batch, &seg) {
+                    if self.tx.send(&mut self.batch, &seg) {
+                        wire += 1;
+                    } else {
                         self.send_errors += 1;
                     }
                 }
@@ -417,7 +454,9 @@ impl<'a> Responder<'a> {
                         ttl: crate::probe::tcp_syn::TTL,
                         payload: &[],
                     };
-                    if !self.tx.send(&mut self.batch, &seg) {
+                    if self.tx.send(&mut self.batch, &seg) {
+                        wire += 1;
+                    } else {
                         self.send_errors += 1;
                     }
                 }
@@ -468,6 +507,9 @@ impl<'a> Responder<'a> {
                     fwd.push(reply);
                 }
             }
+        }
+        if wire > 0 {
+            self.shared.wire.fetch_add(wire, Ordering::Relaxed);
         }
         let o = self.sessions.overflowed;
         if o > self.overflowed {

@@ -13,7 +13,7 @@ use crate::engine::retry::RetryPlan;
 use crate::net::route::Link;
 use crate::wire::ethernet::{self, ETHERTYPE_IPV4, Mac};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Probes handed to the kernel at once.
 pub const BATCH: usize = super::tx::BATCH;
@@ -23,10 +23,35 @@ pub const CAP_NONE: u64 = 0;
 /// `Progress::cap` value for "as fast as the kernel takes them".
 pub const CAP_UNLIMITED: u64 = u64::MAX;
 
+/// Packets sent beside the probes (identification's, counted in `wire` by
+/// every responder), charged to the senders in equal shares: each sender's
+/// limiter is charged for its share of what was sent while it runs, so
+/// probes and identification together keep the rate.
+#[derive(Debug, Clone, Copy)]
+pub struct Charge<'a> {
+    pub wire: &'a AtomicU64,
+    pub senders: u64,
+    /// This sender's index.
+    pub index: u64,
+}
+
+impl Charge<'_> {
+    /// This sender's share of `total` packets.
+    fn share(&self, total: u64) -> u64 {
+        let n = self.senders.max(1);
+        (total + n - 1 - self.index.min(n - 1)) / n
+    }
+
+    fn now(&self) -> u64 {
+        self.share(self.wire.load(Ordering::Relaxed))
+    }
+}
+
 /// Walk positions `start..` of `slice` in round `round`, sending through
 /// `tx` (one way out per path); stop early when `stop` is set. Returns the next
 /// position not yet handled: every position before it was sent (or skipped
-/// by the retry plan, or unreachable).
+/// by the retry plan, or unreachable). `charge`: what identification
+/// sends while this sender runs is charged to its limiter.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     plan: &Plan,
@@ -38,6 +63,7 @@ pub fn run(
     limiter: &mut RateLimiter,
     stop: &AtomicBool,
     progress: &Progress,
+    charge: Option<Charge<'_>>,
 ) -> std::io::Result<u64> {
     let total = slice.len(plan.perm.len());
     let routes = &*plan.routes;
@@ -64,7 +90,14 @@ pub fn run(
     // max`: paced one by one under a cap of their own (see Progress).
     let mut live = RateLimiter::new(None);
     let mut live_cap = CAP_NONE;
+    // Identification's packets sent before this round are not charged.
+    let mut charged = charge.map_or(0, |c| c.now());
     while j < total && !stop.load(Ordering::Relaxed) {
+        if let Some(c) = charge {
+            let now = c.now();
+            limiter.charge(now - charged);
+            charged = now;
+        }
         let c = progress.cap.load(Ordering::Relaxed);
         if c != cap {
             cap = c;
@@ -79,6 +112,7 @@ pub fn run(
         }
         // Paced: batches sized by the rate (a dozen probes at most back to
         // back below 1 Mpps), full batches when unlimited.
+        // (Identification's packets are charged above: probes wait for them.)
         let want = limiter.acquire(batch_for_rate(limiter.rate(), BATCH) as u64) as usize;
         let mut n = 0;
         while n < want && j < total {

@@ -11,6 +11,9 @@ pub struct Summary {
     pub space: u64,
     /// Probes handed to the kernel by this run.
     pub sent: u64,
+    /// Packets identification sent beside them (ACKs, hellos, SYNs of
+    /// further attempts, RSTs), within the same rate (None: `--no-identify`).
+    pub ident_sent: Option<u64>,
     /// Time spent sending (first probe to last).
     pub send_time: Duration,
     pub replies: u64,
@@ -107,8 +110,17 @@ impl Summary {
                 }
             );
         }
+        // Identification's packets share the rate with the probes: both
+        // figures, and their sum on the wire.
+        let wire = match self.ident_sent {
+            Some(k) => format!(
+                " + {k} identification packets ({} on the wire)",
+                self.sent + k
+            ),
+            None => String::new(),
+        };
         format!(
-            "synsweep: {} probes for {} pairs in {:.1}s ({} while sending), {} replies, {} open, {} closed, {} kernel drops, {} backlog drops, {} rate cuts{}{reach}, seed {seed}{}",
+            "synsweep: {} probes for {} pairs in {:.1}s ({} while sending){wire}, {} replies, {} open, {} closed, {} kernel drops, {} backlog drops, {} rate cuts{}{reach}, seed {seed}{}",
             self.sent,
             self.space,
             secs,
