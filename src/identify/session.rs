@@ -561,9 +561,16 @@ impl Sessions {
             return Taken::Yes;
         };
         if seg.flags & tcp::RST != 0 {
-            // Reset: the service (or a firewall) refuses what we do; no
-            // other hello will fare better.
-            e.stop = true;
+            // Reset. Before our hello reached it, the service (or a
+            // firewall) refuses everyone: no other hello will fare better.
+            // After it read our hello, it may be a service that refuses
+            // other protocols' hellos (mosquitto resets a TLS ClientHello):
+            // the other attempts go on.
+            let read_hello =
+                c.hello_len > 0 && seg.flags & tcp::ACK != 0 && seg.ack != c.isn.wrapping_add(1);
+            if !read_hello {
+                e.stop = true;
+            }
             conn_over(e, ci, key, false, out);
             self.settle(now, key, out);
             return Taken::Yes;
@@ -844,6 +851,16 @@ impl Sessions {
                 && end > now + MIN_LEFT
                 && (e.provisional.is_none() || e.plan[e.next].hello == Some(Hello::Tls))
         };
+        if e.provisional.is_some()
+            && let Some(i) = e
+                .plan
+                .get(e.next..)
+                .and_then(|rest| rest.iter().position(|a| a.hello == Some(Hello::Tls)))
+        {
+            // Straight to the TLS attempt (nginx's TLS port answers the
+            // memcached hello with a 400 as it does HTTP).
+            e.next += i;
+        }
         while let Some(at) = WAVE_AT.get(e.wave) {
             if now >= e.since + *at || (!e.in_flight() && may_open(e)) {
                 e.wave += 1;
@@ -1069,12 +1086,12 @@ fn data_of(c: &Conn, src: Host, key: Key, payload: Vec<u8>) -> Segment {
     }
 }
 
-/// A name that a TLS hello may improve on: an HTTP 400 to our own plain
-/// HTTP request, or a TLS alert to a hello that was not TLS (TLS, but
-/// which version?).
+/// A name that a TLS hello may improve on: an HTTP 400 to a hello that was
+/// not TLS (nginx answers any plain bytes on its TLS ports with one), or a
+/// TLS alert to a hello that was not TLS (TLS, but which version?).
 fn is_refusal(id: &Identified, sent: Option<Hello>) -> bool {
     (id.protocol == "http"
-        && sent == Some(Hello::Http)
+        && sent != Some(Hello::Tls)
         && (id.banner.starts_with(b"HTTP/1.1 400") || id.banner.starts_with(b"HTTP/1.0 400")))
         || (id.protocol == "tls" && id.detail.is_none() && sent != Some(Hello::Tls))
 }
@@ -1872,6 +1889,21 @@ mod tests {
         assert_eq!(d.identified.as_ref().unwrap().protocol, "http");
         assert_eq!(d.identified.as_ref().unwrap().banner, b"HTTP/1.1 200 OK");
         assert_eq!(s.at(), Duration::from_millis(1000), "at the 200");
+    }
+
+    #[test]
+    fn a_tls_port_answering_plain_bytes_with_http_400_is_named_tls() {
+        // nginx's TLS port placed on memcached's: the memcached hello and
+        // the HTTP request both get a 400; the TLS attempt names it.
+        let mut hs = crate::identify::tls::tests::server_hello12(0x0303, 0xc02f);
+        hs.extend_from_slice(&[0x0e, 0, 0, 0]);
+        let sh: &'static [u8] =
+            Box::leak(crate::identify::tls::tests::record(0x16, &hs).into_boxed_slice());
+        let bad: &[u8] = b"HTTP/1.1 400 Bad Request\r\nServer: nginx/1.22.1\r\n\r\n<title>400 The plain HTTP request was sent to HTTPS port</title>";
+        let s =
+            Sim::new(table(8), 11211, Peer::Each(Hello::Tls, sh, bad)).run(Duration::from_secs(4));
+        let d = s.done();
+        assert_eq!(d.identified.as_ref().unwrap().protocol, "tls", "{d:?}");
     }
 
     #[test]
