@@ -25,7 +25,7 @@ use synsweep::identify::{self, facts, hello};
 use synsweep::output::nmap_xml;
 use synsweep::probe::tcp_syn::TcpSyn;
 use synsweep::probe::{Identity, Probe};
-use synsweep::probe::{tcp_syn6, udp, udp6};
+use synsweep::probe::{tcp_syn, udp};
 use synsweep::targets::RangeSet;
 use synsweep::wire::tcp;
 use synsweep::wire::{reply, segment};
@@ -98,20 +98,15 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         1 => check(&mut c, &id, rest),
-        // IPv6 replies (TCP and ICMPv6): what classifies is ours and IPv6.
-        3 => {
-            for cl in [tcp_syn6::classify(rest, &id), udp6::classify(rest, &id)]
+        // Either family through both modules (TCP, UDP, ICMP and ICMPv6
+        // errors): what classifies is ours and of the packet's family.
+        3 | 4 => {
+            let v6 = rest.first().is_some_and(|b| b >> 4 == 6);
+            for cl in [tcp_syn::classify(rest, &id), udp::classify(rest, &id)]
                 .into_iter()
                 .flatten()
             {
-                assert!(cl.target.is_ipv6());
-                let _ = c.handle(&cl);
-            }
-        }
-        // UDP replies and ICMP errors over IPv4.
-        4 => {
-            if let Ok(cl) = udp::classify(rest, &id) {
-                assert!(cl.target.is_ipv4());
+                assert_eq!(cl.target.is_ipv6(), v6);
                 let _ = c.handle(&cl);
             }
         }

@@ -29,9 +29,13 @@ const PORTS: [u16; 6] = [21, 22, 443, 6379, 8443, 47_123];
 /// Lengths of our hellos a segment may acknowledge (none, HTTP-ish, TLS-ish).
 const HELLO_LENS: [u32; 4] = [0, 18, 76, 517];
 
-fn reply(host: u32, port: u16) -> Classified {
+fn ip(a: u32) -> IpAddr {
+    IpAddr::V4(a.into())
+}
+
+fn reply(host: IpAddr, port: u16) -> Classified {
     Classified {
-        target: IpAddr::V4(host.into()),
+        target: host,
         proto: Proto::Tcp,
         port,
         state: PortState::Open,
@@ -59,10 +63,7 @@ impl Checker {
         }
         for o in out.drain(..) {
             if let Out::Done(d) = o {
-                let IpAddr::V4(h) = d.reply.target else {
-                    panic!("not ours")
-                };
-                let k = (u32::from(h), d.reply.port);
+                let k = (d.reply.target, d.reply.port);
                 let n = self.open.entry(k).or_default();
                 *n -= 1;
                 assert_eq!(*n, 0, "{k:?} reported twice, or never opened");
@@ -98,7 +99,7 @@ fuzz_target!(|data: &[u8]| {
     while let [op, a, b, tail @ ..] = rest {
         let (op, a, b) = (*op, *a, *b);
         rest = tail;
-        let host = HOST + u32::from(a & 3);
+        let host = ip(HOST + u32::from(a & 3));
         let port = PORTS[(a >> 2) as usize % PORTS.len()];
         let sport = BASE + u16::from(b & 7);
         match op % 4 {
@@ -106,7 +107,7 @@ fuzz_target!(|data: &[u8]| {
                 let before = t.holds((host, port));
                 let s = Incoming {
                     src: host,
-                    dst: US,
+                    dst: ip(US),
                     sport: port,
                     dport: sport,
                     seq: 0x7000_0000,
@@ -121,7 +122,7 @@ fuzz_target!(|data: &[u8]| {
                     && !t.holds((host, port))
                     && out.iter().any(|o| {
                         matches!(o, Out::Done(d) if d.reply.port == port
-                            && d.reply.target == IpAddr::V4(host.into()))
+                            && d.reply.target == host)
                     });
                 let opened = (!before && t.holds((host, port))) || overflow;
                 c.after(&t, &mut out, opened.then_some((host, port)), now);
@@ -147,7 +148,7 @@ fuzz_target!(|data: &[u8]| {
                 };
                 let s = Incoming {
                     src: host,
-                    dst: US,
+                    dst: ip(US),
                     sport: port,
                     dport: sport,
                     seq: 0x7000_0001u32.wrapping_add(u32::from(b >> 3) * 100),
