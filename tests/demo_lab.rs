@@ -197,7 +197,8 @@ fn the_demo_finds_and_names_what_its_lab_runs() {
         "{stderr}"
     );
 
-    // Names: IPv4 TCP by identification, UDP by the probe that got an answer.
+    // Names: TCP by identification (both families), UDP by the probe that
+    // got an answer.
     let (mut right, mut unnamed, mut wrong) =
         (BTreeMap::<String, u32>::new(), Vec::new(), Vec::new());
     for r in &open {
@@ -205,12 +206,6 @@ fn the_demo_finds_and_names_what_its_lab_runs() {
         let Some((backend, proto)) = t.open.get(&p) else {
             continue;
         };
-        let ipv6 = p.0.contains(':');
-        if ipv6 && p.1 == "tcp" {
-            // No identification over IPv6 yet: found, named by its port only.
-            assert!(r.get("protocol").is_none_or(Value::is_null), "{r}");
-            continue;
-        }
         match r.get("protocol").and_then(Value::as_str) {
             Some(got) if got == proto => {
                 *right.entry(proto.clone()).or_default() += 1;
