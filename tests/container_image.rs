@@ -3,8 +3,9 @@
 //! and builds the Containerfile with Debian's buildah, in a container storage
 //! of the test's own (vfs driver, removed at the end). The image's own
 //! binary, run from the image's file system with chroot as the image's user
-//! (10001) with the capability the image gives it, prints its version and
-//! scans a lab: it finds exactly the lab's open ports.
+//! (10001) with the capabilities the image gives it, prints its version and
+//! scans a lab: it finds exactly the lab's open ports and identifies a real
+//! sshd (the image's own `nft` installs the RST guard; no table is left).
 //!
 //! (`podman run` cannot start containers on a machine whose root lacks
 //! CAP_SYS_RESOURCE, as the test machine's does: crun's setrlimit is refused.
@@ -14,6 +15,7 @@ mod common;
 
 use common::Lab;
 use common::findings::pairs;
+use common::sshd::{guard_tables, start_sshd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -114,17 +116,19 @@ fn the_containerfile_builds_an_image_whose_binary_runs_as_user_10001_and_scans_a
         "image config"
     );
 
-    // Its file system: small, and the binary keeps its file capability.
+    // Its file system: small, the binary keeps its file capabilities, and
+    // nft is where synsweep looks for it.
     let ctr = storage.buildah(&["from", "--pull-never", IMAGE]);
     storage.container = Some(ctr.clone());
     let root = PathBuf::from(storage.buildah(&["mount", &ctr]));
     let bin = root.join("usr/local/bin/synsweep");
     let caps = Command::new("getcap").arg(&bin).output().unwrap();
     assert!(
-        String::from_utf8_lossy(&caps.stdout).contains("cap_net_raw=ep"),
+        String::from_utf8_lossy(&caps.stdout).contains("cap_net_admin,cap_net_raw=ep"),
         "{}",
         text(&caps)
     );
+    assert!(root.join("usr/sbin/nft").is_file(), "no /usr/sbin/nft");
     let size: u64 = walk(&root);
     assert!(size < 20 << 20, "image file system is {size} bytes");
 
@@ -132,9 +136,10 @@ fn the_containerfile_builds_an_image_whose_binary_runs_as_user_10001_and_scans_a
     // scanner namespace (/proc and /sys mounted as a container runtime does,
     // in the private mount namespace `ip netns exec` gives).
     let lab = Lab::builder()
-        .listen(&[22, 80])
+        .listen(&[80])
         .alive_mask("0.0.0.3", "0.0.0.0")
         .build();
+    let _sshd = start_sshd(&lab, tmp.path());
     let run_in_image = |args: &[&str]| {
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
@@ -177,8 +182,27 @@ fn the_containerfile_builds_an_image_whose_binary_runs_as_user_10001_and_scans_a
         .collect();
     let open = pairs(&records, "open");
     assert_eq!(records.len(), open.len(), "a pair reported twice");
-    assert_eq!(open, lab.ground_truth_open(&[22, 80, 443], range));
+    // The lab's listeners on 80, sshd on 22, on every alive host.
+    let mut truth = lab.ground_truth_open(&[80, 443], range);
+    truth.extend(
+        lab.ground_truth_open(&[80], range)
+            .into_iter()
+            .map(|(a, _)| (a, 22)),
+    );
+    assert_eq!(open, truth);
     assert_eq!(open.len(), 64 * 2);
+    // Identification works in the image: every sshd named, by its banner.
+    let ssh: Vec<&serde_json::Value> = records.iter().filter(|r| r["port"] == 22).collect();
+    assert_eq!(ssh.len(), 64);
+    for r in ssh {
+        assert_eq!(r["protocol"], "ssh", "{r}");
+        assert!(
+            r["banner"].as_str().unwrap_or("").starts_with("SSH-2.0-"),
+            "{r}"
+        );
+    }
+    assert!(!text(&out).contains("warning"), "{}", text(&out));
+    assert!(guard_tables(&lab).is_empty(), "{:?}", guard_tables(&lab));
 }
 
 /// Total size of the regular files under `dir`.

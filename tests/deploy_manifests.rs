@@ -118,11 +118,16 @@ fn kubernetes_manifest_is_an_indexed_batch_v1_job_of_one_shard_per_index() {
     assert_eq!(containers.len(), 1);
     let c = &containers[0];
     let caps = &c["securityContext"]["capabilities"];
-    assert_eq!(strings(&caps["add"]), ["NET_RAW"]);
+    // NET_RAW for the probes, NET_ADMIN for identification's RST guard:
+    // those two only.
+    let mut added = strings(&caps["add"]);
+    added.sort();
+    assert_eq!(added, ["NET_ADMIN", "NET_RAW"]);
     assert_eq!(strings(&caps["drop"]), ["ALL"]);
-    // A non-root user (the image's), who gets NET_RAW from the binary's file
-    // capability: that needs privilege escalation allowed (no no_new_privs),
-    // bounded by the one capability left in the bounding set.
+    // A non-root user (the image's), who gets both from the binary's file
+    // capabilities: that needs privilege escalation allowed (no
+    // no_new_privs), bounded by the two capabilities left in the bounding
+    // set.
     let sc = &c["securityContext"];
     assert_eq!(sc["runAsNonRoot"], true);
     assert!(sc["runAsUser"].as_u64().expect("runAsUser") > 0);
@@ -223,6 +228,12 @@ fn slurm_array_runs_one_shard_per_task_and_resumes_a_paused_one() {
     assert_eq!(lo, 0, "array tasks count from 0, as shard indices do");
     assert_eq!(hi + 1, shards, "--array=0-{hi} for SHARDS={shards}");
     assert!(text.contains("SLURM_ARRAY_TASK_ID"));
+    // The capabilities to grant: raw sockets, and the RST guard that
+    // identification needs.
+    assert!(
+        text.contains("setcap cap_net_raw,cap_net_admin+ep"),
+        "the setcap line grants both capabilities"
+    );
     // Every #SBATCH line comes before the first command (sbatch stops
     // reading them there).
     let first_cmd = text

@@ -457,7 +457,7 @@ fn guard_tables(lab: &Lab) -> Vec<String> {
         .filter_map(|l| l.trim().strip_prefix("table inet "))
         .filter(|t| {
             t.strip_prefix("synsweep_")
-                .is_some_and(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+                .is_some_and(|id| id.bytes().all(|b| b.is_ascii_digit() || b == b'_'))
         })
         .map(str::to_string)
         .collect()

@@ -3,11 +3,21 @@
 //! CAP_NET_RAW; started as root it gives up every capability once its
 //! sockets are open (seen in /proc/PID/status of the running scanner),
 //! unless --keep-root; started through sudo it becomes the sudo user.
+//!
+//! File capabilities, as the shipped setups grant them (a copy of the binary
+//! with `setcap`, run by user nobody with no capability of its own): with
+//! `cap_net_raw,cap_net_admin+ep` it identifies a real sshd and leaves no
+//! RST guard table behind; with `cap_net_raw+ep` it finds the same open
+//! ports and says once that services are not identified.
 
 mod common;
 
 use common::Lab;
+use common::daemons::Daemons;
 use common::findings::{pairs, records};
+use common::sshd::{guard_tables, start_sshd};
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -246,4 +256,113 @@ fn under_sudo_becomes_the_invoking_user() {
     );
     // paused.json was still written, as the sudo user.
     assert!(dir.path().join("paused.json").is_file());
+}
+
+/// A copy of the binary, in a directory everyone may enter, with the file
+/// capabilities `caps` (`setcap` syntax).
+fn capped_binary(caps: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let b = d.path().join("synsweep");
+    std::fs::copy(bin(), &b).unwrap();
+    let out = Command::new("setcap")
+        .arg(caps)
+        .arg(&b)
+        .output()
+        .expect("setcap (Debian package libcap2-bin)");
+    assert!(
+        out.status.success(),
+        "setcap {caps}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (d, b)
+}
+
+/// A veth lab (one host in four alive) with a real sshd on port 22 of
+/// every alive host.
+fn sshd_lab(dir: &Path) -> (Lab, Daemons) {
+    let lab = Lab::builder().alive_mask("0.0.0.3", "0.0.0.0").build();
+    let daemons = start_sshd(&lab, dir);
+    (lab, daemons)
+}
+
+/// The alive hosts of `range` (a /24 or smaller in 198.19.0.0/16) x port 22.
+fn ssh_truth(lab: &Lab, first: Ipv4Addr, count: u32) -> BTreeSet<(Ipv4Addr, u16)> {
+    (0..count)
+        .map(|i| Ipv4Addr::from(u32::from(first) + i))
+        .filter(|a| lab.is_alive(*a))
+        .map(|a| (a, 22))
+        .collect()
+}
+
+/// Run the capped binary `b` as nobody (no capability of its own, none
+/// ambient: only the file's) on the sshd lab; its findings and stderr.
+fn scan_as_nobody_with_file_caps(
+    lab: &Lab,
+    b: &Path,
+    dir: &Path,
+) -> (Vec<serde_json::Value>, String) {
+    let mut c = Command::new("setpriv");
+    c.current_dir(dir)
+        .args([
+            &format!("--reuid={NOBODY}"),
+            &format!("--regid={NOBODY}"),
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(b)
+        .args([
+            "scan",
+            "198.19.0.0/26",
+            "-p",
+            "22",
+            "--rate",
+            "2000",
+            "--wait",
+            "1",
+            "-o",
+            "f.ndjson",
+        ]);
+    let out = lab.run_in_scanner(&mut c);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+    (records(&dir.join("f.ndjson")), err)
+}
+
+#[test]
+fn file_caps_net_raw_and_net_admin_identify_as_nobody() {
+    let dir = shared_dir();
+    let (_bdir, b) = capped_binary("cap_net_raw,cap_net_admin+ep");
+    let (lab, _daemons) = sshd_lab(dir.path());
+    let (recs, err) = scan_as_nobody_with_file_caps(&lab, &b, dir.path());
+    assert!(!err.contains("warning"), "{err}");
+    let truth = ssh_truth(&lab, "198.19.0.0".parse().unwrap(), 64);
+    assert_eq!(truth.len(), 16);
+    assert_eq!(pairs(&recs, "open"), truth, "{err}");
+    for r in recs.iter().filter(|r| r["state"] == "open") {
+        assert_eq!(r["protocol"], "ssh", "{r}");
+        assert!(
+            r["banner"].as_str().unwrap_or("").starts_with("SSH-2.0-"),
+            "{r}"
+        );
+    }
+    assert!(guard_tables(&lab).is_empty(), "{:?}", guard_tables(&lab));
+}
+
+#[test]
+fn file_cap_net_raw_only_scans_and_says_once_services_are_not_identified() {
+    let dir = shared_dir();
+    let (_bdir, b) = capped_binary("cap_net_raw+ep");
+    let (lab, _daemons) = sshd_lab(dir.path());
+    let (recs, err) = scan_as_nobody_with_file_caps(&lab, &b, dir.path());
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(
+        warnings[0].contains("CAP_NET_ADMIN") && warnings[0].contains("not identified"),
+        "{err}"
+    );
+    let truth = ssh_truth(&lab, "198.19.0.0".parse().unwrap(), 64);
+    assert_eq!(pairs(&recs, "open"), truth, "{err}");
+    assert!(recs.iter().all(|r| r.get("protocol").is_none()), "{recs:?}");
+    assert!(guard_tables(&lab).is_empty(), "{:?}", guard_tables(&lab));
 }

@@ -12,6 +12,12 @@
 //!   capabilities the same way.
 //!
 //! `--keep-root` skips all of this.
+//!
+//! Before that, identification starts `nft` (see [`super::rstguard`]),
+//! which needs CAP_NET_ADMIN. Root's children get it by the exec rules; a
+//! user whose synsweep holds it as a file capability passes it on with
+//! [`pass_net_admin_to_children`] (an ambient capability, for the children
+//! the calling thread starts meanwhile).
 
 use caps::CapSet;
 use std::io;
@@ -69,6 +75,59 @@ fn clear_capabilities() -> io::Result<()> {
 fn no_new_privs() -> io::Result<()> {
     // SAFETY: prctl with PR_SET_NO_NEW_PRIVS takes integer arguments only.
     cvt(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })
+}
+
+/// While the returned value lives, programs the calling thread starts hold
+/// CAP_NET_ADMIN, if this process is not root and holds it in its permitted
+/// set (file capability `cap_net_admin+ep`): the capability is raised in the
+/// inheritable and ambient sets, and lowered again when the value is
+/// dropped. Otherwise (root, or no such capability) nothing changes. Best
+/// effort: a child that does not get the capability fails on its own, with
+/// its own error.
+///
+/// Ambient capabilities survive an exec of an ordinary program only, so
+/// start a program by its full path from a root-owned directory, never
+/// through a search of `PATH` (the user running synsweep chooses `PATH`).
+pub fn pass_net_admin_to_children() -> AmbientNetAdmin {
+    let mut held = AmbientNetAdmin::default();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return held;
+    }
+    let cap = caps::Capability::CAP_NET_ADMIN;
+    let has = |set| caps::has_cap(None, set, cap).unwrap_or(false);
+    if !has(CapSet::Permitted) || has(CapSet::Ambient) {
+        return held;
+    }
+    if !has(CapSet::Inheritable) {
+        if caps::raise(None, CapSet::Inheritable, cap).is_err() {
+            return held;
+        }
+        held.inheritable = true;
+    }
+    held.ambient = caps::raise(None, CapSet::Ambient, cap).is_ok();
+    held
+}
+
+/// CAP_NET_ADMIN raised for children by [`pass_net_admin_to_children`];
+/// lowered again when dropped.
+#[derive(Debug, Default)]
+#[must_use = "the capability is lowered again when this is dropped"]
+pub struct AmbientNetAdmin {
+    ambient: bool,
+    inheritable: bool,
+}
+
+impl Drop for AmbientNetAdmin {
+    fn drop(&mut self) {
+        let cap = caps::Capability::CAP_NET_ADMIN;
+        if self.ambient {
+            let _ = caps::drop(None, CapSet::Ambient, cap);
+        }
+        if self.inheritable {
+            let _ = caps::drop(None, CapSet::Inheritable, cap);
+        }
+    }
 }
 
 /// Whether this thread still holds any effective capability.

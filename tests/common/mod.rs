@@ -47,6 +47,7 @@ pub mod findings;
 pub mod forge;
 pub mod run;
 pub mod schema;
+pub mod sshd;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
