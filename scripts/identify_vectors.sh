@@ -19,8 +19,8 @@ OUT=tests/identify_vectors
 NS=ssw-idv-$$
 T=$(mktemp -d /tmp/ssw-idv.XXXXXX)
 chmod 755 "$T"
-cargo build -q --example identify_capture || exit 1
-CAP=$(pwd)/target/debug/examples/identify_capture
+cargo build -q --release --example identify_capture || exit 1
+CAP=${CARGO_TARGET_DIR:-$(pwd)/target}/release/examples/identify_capture
 
 cleanup() {
     for p in $(ip netns pids "$NS" 2>/dev/null); do kill "$p" 2>/dev/null; done
@@ -80,7 +80,8 @@ sel() { ((${#SEL[@]} == 0)) || [[ " ${SEL[*]} " == *" $1 "* ]]; }
 if sel ssh; then
     mkdir -p /run/sshd
     run ssh 22 /usr/sbin/sshd -D -e -o ListenAddress=127.0.0.1 -p 22 &&
-        capture ssh-openssh 22 none 2000
+        capture ssh-openssh 22 none 2000 &&
+        capture ssh-openssh-http-hello 22 http 0
     stop_all
 fi
 
@@ -120,7 +121,9 @@ if sel redis; then
         --protected-mode no --dir "$T" &&
         capture redis 6379 redis 0 &&
         capture redis-http-hello 6379 http 0 &&
-        capture redis-tls-hello 6379 tls 0
+        capture redis-tls-hello 6379 tls 0 &&
+        capture redis-memcached-hello 6379 memcached 0 &&
+        capture redis-irc-hello 6379 irc 0
     stop_all
     run redis-auth 6380 redis-server --port 6380 --bind 127.0.0.1 --save '' --appendonly no \
         --requirepass lab --dir "$T" &&
@@ -131,14 +134,23 @@ fi
 if sel vsftpd; then
     mkdir -p /var/run/vsftpd/empty
     printf 'listen=YES\nlisten_address=127.0.0.1\nlisten_port=21\nbackground=NO\nanonymous_enable=NO\nlocal_enable=YES\nsecure_chroot_dir=/var/run/vsftpd/empty\nrun_as_launching_user=NO\n' >"$T/vsftpd.conf"
-    run vsftpd 21 vsftpd "$T/vsftpd.conf" && capture ftp-vsftpd 21 none 2000
+    run vsftpd 21 vsftpd "$T/vsftpd.conf" && capture ftp-vsftpd 21 none 2000 &&
+        capture ftp-vsftpd-http-hello 21 http 0 &&
+        capture ftp-vsftpd-redis-hello 21 redis 0
+    stop_all
+    # A greeting that names no protocol: only vsftpd's answer to the hello
+    # (530 Please login with USER and PASS.) says FTP.
+    printf 'ftpd_banner=Welcome\n' >>"$T/vsftpd.conf"
+    run vsftpd-plain 21 vsftpd "$T/vsftpd.conf" &&
+        capture ftp-vsftpd-plain-banner-http-hello 21 http 0
     stop_all
 fi
 
 if sel memcached; then
     run memcached 11211 memcached -u nobody -l 127.0.0.1 -p 11211 -U 0 &&
         capture memcached 11211 memcached 0 &&
-        capture memcached-http-hello 11211 http 0
+        capture memcached-http-hello 11211 http 0 &&
+        capture memcached-redis-hello 11211 redis 0
     stop_all
 fi
 
@@ -155,7 +167,9 @@ fi
 if sel smtpd; then
     printf 'listen on lo port 25\naction "local" mbox\nmatch from local for local action "local"\n' >"$T/smtpd.conf"
     chmod 600 "$T/smtpd.conf"
-    run opensmtpd 25 smtpd -d -f "$T/smtpd.conf" && capture smtp-opensmtpd 25 none 2000
+    run opensmtpd 25 smtpd -d -f "$T/smtpd.conf" && capture smtp-opensmtpd 25 none 2000 &&
+        capture smtp-opensmtpd-http-hello 25 http 0 &&
+        capture smtp-opensmtpd-memcached-hello 25 memcached 0
     stop_all
 fi
 
@@ -180,13 +194,16 @@ CONF
         wait_port 143
         capture pop3-dovecot 110 none 2000
         capture imap-dovecot 143 none 2000
+        capture pop3-dovecot-http-hello 110 http 0
+        capture imap-dovecot-http-hello 143 http 0
     fi
     stop_all
 fi
 
 if sel telnetd; then
     run telnetd 23 socat TCP-LISTEN:23,bind=127.0.0.1,reuseaddr,fork EXEC:/usr/sbin/telnetd,nofork &&
-        capture telnet-inetutils 23 none 2000
+        capture telnet-inetutils 23 none 2000 &&
+        capture telnet-inetutils-http-hello 23 http 0
     stop_all
 fi
 
@@ -208,6 +225,7 @@ if sel ngircd; then
     printf '[Global]\nName = irc.lab.test\nInfo = lab\nListen = 127.0.0.1\nPorts = 6667\nPidFile = %s/ngircd.pid\n[Options]\nPAM = no\nIdent = no\nDNS = no\n' "$T" >"$T/ngircd.conf"
     if run ngircd 6667 ngircd -n -f "$T/ngircd.conf"; then
         capture irc-ngircd 6667 irc 1500
+        capture irc-ngircd-http-hello 6667 http 0
     fi
     stop_all
 fi

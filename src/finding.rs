@@ -136,7 +136,25 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// Ends `service` when the name is only the port's usual service: nothing
+/// on the wire confirmed it (nmap writes `ftp?` likewise). Records written
+/// before the mark existed carry the plain name; they read as before.
+pub const GUESS_MARK: char = '?';
+
 impl Finding {
+    /// The service name without the guess mark (`ftp` for `ftp?`).
+    pub fn service_name(&self) -> &str {
+        self.service
+            .strip_suffix(GUESS_MARK)
+            .unwrap_or(&self.service)
+    }
+
+    /// Whether `service` is a guess from the port (it ends with
+    /// [`GUESS_MARK`]).
+    pub fn service_guessed(&self) -> bool {
+        self.service.ends_with(GUESS_MARK)
+    }
+
     /// A record of its own about an aspect of a port that has its main
     /// record too (a deprecated TLS version, reason `tls-version`; a
     /// certificate problem, reason `tls-cert-expired` ...): deduplication

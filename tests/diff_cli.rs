@@ -236,3 +236,87 @@ fn report_with_a_baseline_shows_what_is_new() {
             .contains("What changed since")
     );
 }
+
+/// Records written before the guess mark (`"service":"ssh"` on a port
+/// nothing named) against today's (`"ssh?"`): no change, and `report` and
+/// `merge` read the old file as before.
+#[test]
+fn old_records_without_the_guess_mark_read_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = write(
+        dir.path(),
+        "old.ndjson",
+        &[
+            rec("198.19.0.1", 22, "ssh", "low"),
+            rec("198.19.0.1", 21, "ftp", "high"),
+        ],
+    );
+    let new = write(
+        dir.path(),
+        "new.ndjson",
+        &[
+            rec("198.19.0.1", 22, "ssh?", "low"),
+            rec("198.19.0.1", 21, "ftp?", "high"),
+        ],
+    );
+    let out = dir.path().join("d.ndjson");
+    let run = synsweep()
+        .arg("diff")
+        .arg(&old)
+        .arg(&new)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "");
+    // A different guess is a change.
+    let other = write(
+        dir.path(),
+        "other.ndjson",
+        &[
+            rec("198.19.0.1", 22, "telnet?", "low"),
+            rec("198.19.0.1", 21, "ftp?", "high"),
+        ],
+    );
+    let run = synsweep()
+        .arg("diff")
+        .arg(&old)
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    // report re-annotates the old records: today's names, marked.
+    let report = dir.path().join("r.ndjson");
+    common::run::check(
+        &synsweep()
+            .arg("report")
+            .arg(&old)
+            .arg("-o")
+            .arg(&report)
+            .output()
+            .unwrap(),
+    );
+    let services: Vec<String> = records(&report)
+        .iter()
+        .map(|r| r["service"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(services, ["ftp?", "ssh?"]);
+    // merge keeps each record as written.
+    let merged = dir.path().join("m.ndjson");
+    common::run::check(
+        &synsweep()
+            .arg("merge")
+            .arg(&old)
+            .arg("-o")
+            .arg(&merged)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(records(&merged).len(), 2);
+}

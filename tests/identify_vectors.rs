@@ -5,11 +5,14 @@
 //! namespace of its own: the first bytes (at most 1024) the daemon sent after
 //! our hello (or unprompted, for servers that speak first). RTSP and MongoDB
 //! have no daemon in Debian; their vectors below are built from the
-//! specifications and say so.
+//! specifications and say so. Vectors named `*-<hello>-hello` are a
+//! server's answer to another protocol's hello (what a scan sees when it
+//! guessed the port's protocol wrong): often an error in the server's own
+//! protocol, and still named.
 //!
 //! Besides naming each vector right, no vector may ever be named as another
 //! protocol: not with any other hello as the hint, not on any port, and not
-//! when cut short at any length.
+//! when cut short at any length. Hostile and ambiguous bytes name nothing.
 
 use synsweep::identify::hello::{ALL, MONGO_REQUEST_ID};
 use synsweep::identify::{Hello, identify};
@@ -114,6 +117,51 @@ const CAPTURED: &[Vector] = &[
         "amqp",
         Some("AMQP 0-9-1"),
     ),
+    // Answers to another protocol's hello: the greeting, then the server's
+    // own error (`Invalid SSH identification string.`, `530 Please login
+    // with USER and PASS.`, `-ERR Unknown command.`, `GET BAD Error in IMAP
+    // command`), or the error alone.
+    v(
+        "ssh-openssh-http-hello",
+        Some(Http),
+        "ssh",
+        Some("OpenSSH_9.2p1 Debian-2+deb12u10"),
+    ),
+    v(
+        "ftp-vsftpd-http-hello",
+        Some(Http),
+        "ftp",
+        Some("(vsFTPd 3.0.3)"),
+    ),
+    v(
+        "ftp-vsftpd-redis-hello",
+        Some(Redis),
+        "ftp",
+        Some("(vsFTPd 3.0.3)"),
+    ),
+    // vsftpd with `ftpd_banner=Welcome`: the greeting names nothing, the
+    // answers to the HTTP request do.
+    v(
+        "ftp-vsftpd-plain-banner-http-hello",
+        Some(Http),
+        "ftp",
+        Some("Welcome"),
+    ),
+    v(
+        "pop3-dovecot-http-hello",
+        Some(Http),
+        "pop3",
+        Some("Dovecot (Debian) ready."),
+    ),
+    v("imap-dovecot-http-hello", Some(Http), "imap", None),
+    v("telnet-inetutils-http-hello", Some(Http), "telnet", None),
+    // `-ERR unknown command 'version', with args beginning with: `
+    v("redis-memcached-hello", Some(Memcached), "redis", None),
+    v("redis-irc-hello", Some(Irc), "redis", None),
+    // `ERROR` once per line of the request.
+    v("memcached-redis-hello", Some(Redis), "memcached", None),
+    // `ERROR :"Oops, HTTP request received? This is IRC!"`
+    v("irc-ngircd-http-hello", Some(Http), "irc", None),
 ];
 
 fn load(file: &str) -> Vec<u8> {
@@ -250,4 +298,110 @@ fn banners_are_first_lines() {
     assert_eq!(b("ftp-vsftpd"), b"220 (vsFTPd 3.0.3)");
     assert_eq!(b("pop3-dovecot"), b"+OK Dovecot (Debian) ready.");
     assert_eq!(b("mysql-mariadb"), b"5.5.5-10.11.19-MariaDB-0+deb12u1");
+}
+
+/// Servers name themselves whatever hello was sent, or none: each vector is
+/// named the same with every hello as the hint. (The one exception is a
+/// bare ISO 8073 Connection Confirm, which no vector here is.)
+#[test]
+fn every_vector_is_named_whatever_hello_was_sent() {
+    let hints: Vec<Option<Hello>> = ALL.iter().map(|h| Some(*h)).chain([None]).collect();
+    for (file, data, _, protocol, detail) in all_vectors() {
+        for &h in &hints {
+            let got = identify(&data, h, 4444)
+                .unwrap_or_else(|| panic!("{file} with hello {h:?}: not identified"));
+            assert_eq!(
+                (got.protocol, got.detail.as_deref()),
+                (protocol, detail),
+                "{file} with hello {h:?}"
+            );
+        }
+    }
+}
+
+/// Bytes that look like some protocol's but are no proof of any, hostile
+/// banners, and replies of two protocols at once: nothing is named, with
+/// any hello and on any port.
+#[test]
+fn hostile_and_ambiguous_bytes_name_nothing() {
+    let cases: &[&[u8]] = &[
+        // A spreadsheet formula, markup and a terminal escape as a banner.
+        b"=cmd|' /C calc'!A0<script>alert(1)</script>\x1b[2J\r\n",
+        // Words several protocols use: a lone ERROR, a bare -ERR, OK.
+        b"ERROR\r\n",
+        b"-ERR\r\n",
+        b"-ERR Unknown command.\r\n",
+        b"+OKAY\r\n",
+        b"OK\r\n",
+        // Two protocols at once: an SMTP enhanced code and an FTP login demand.
+        b"220 Welcome\r\n500 5.5.1 Unknown\r\n530 Please login with USER and PASS.\r\n",
+        // A tarpit's endless header lines, a line of random letters.
+        b"X-a: b\r\nX-c: d\r\nX-e: f\r\n",
+        b"qwhrtkjqhwertkjh\r\n",
+        // Binary noise shaped like headers: TPKT with bad lengths, a
+        // too-short CONNACK, an AMQP header with trailing bytes, a MySQL
+        // error with no code we know, cut short.
+        b"\x03\x00\x00\x0c\x06\xd0\x00\x00\x12\x34\x00\x00",
+        b"\x20\x02\x00",
+        b"AMQP\x00\x00\x09\x01\x00",
+        b"\x17\x00\x00\x00\xff\x10\x04Too many conn",
+        b"\xff\xff\xff\xff",
+        b"\x00\x00\x00\x00",
+    ];
+    let hints: Vec<Option<Hello>> = ALL.iter().map(|h| Some(*h)).chain([None]).collect();
+    for d in cases {
+        for &h in &hints {
+            for port in [21u16, 25, 4444] {
+                assert_eq!(
+                    identify(d, h, port).map(|i| i.protocol),
+                    None,
+                    "{:?} with hello {h:?} on {port}",
+                    String::from_utf8_lossy(d)
+                );
+            }
+        }
+    }
+}
+
+/// The facts a greeting states survive the error lines that follow it: a
+/// server answering another protocol's hello still says what it is.
+#[test]
+fn facts_of_greetings_followed_by_errors() {
+    let pv = |f: &str, h: Hello| {
+        let id = identify(&load(f), Some(h), 4444).unwrap();
+        (id.facts.product, id.facts.version)
+    };
+    let some = |p: &str, v: &str| (Some(p.to_string()), Some(v.to_string()));
+    assert_eq!(pv("ssh-openssh-http-hello", Http), some("OpenSSH", "9.2p1"));
+    assert_eq!(pv("ftp-vsftpd-http-hello", Http), some("vsFTPd", "3.0.3"));
+    assert_eq!(pv("ftp-vsftpd-redis-hello", Redis), some("vsFTPd", "3.0.3"));
+    assert_eq!(
+        pv("pop3-dovecot-http-hello", Http),
+        (Some("Dovecot".to_string()), None)
+    );
+    // Errors alone state no software.
+    assert_eq!(pv("redis-irc-hello", Irc), (None, None));
+    assert_eq!(pv("memcached-redis-hello", Redis), (None, None));
+    assert_eq!(pv("irc-ngircd-http-hello", Http), (None, None));
+}
+
+/// A greeting that names nothing is named by the server's answer to our
+/// hello, not by the port: `220 Welcome` alone is nobody on 4444; followed
+/// by vsftpd's `530 Please login with USER and PASS.` it is FTP.
+#[test]
+fn an_anonymous_greeting_is_named_by_the_answer_to_the_hello() {
+    let d = load("ftp-vsftpd-plain-banner-http-hello");
+    let greeting = &d[..d.iter().position(|&b| b == b'\n').unwrap() + 1];
+    assert_eq!(greeting, b"220 Welcome\r\n");
+    assert_eq!(
+        identify(greeting, Some(Http), 4444).map(|i| i.protocol),
+        None
+    );
+    assert_eq!(
+        identify(greeting, None, 21).map(|i| i.protocol),
+        Some("ftp")
+    );
+    let id = identify(&d, Some(Http), 4444).unwrap();
+    assert_eq!(id.protocol, "ftp");
+    assert_eq!(id.banner, b"220 Welcome");
 }

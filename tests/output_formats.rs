@@ -599,3 +599,112 @@ fn formats_parse_and_come_from_extensions() {
         assert_eq!(f.streams(), streams);
     }
 }
+
+/// A port where nothing named the protocol says its service is a guess
+/// (`ssh?`, as nmap writes it) in every format; a named port has the plain
+/// name; nmap XML says it nmap's way (`method="table"`).
+#[test]
+fn an_unnamed_port_says_its_service_is_a_guess_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut fs = findings();
+    // A banner nothing named (the list writes banner lines).
+    let unnamed = |f: &Finding| f.ip.to_string() == "198.19.0.2" && f.port == 6379;
+    fs.iter_mut()
+        .filter(|f| unnamed(f))
+        .for_each(|f| f.banner = Some("hello".into()));
+    let by = |ip: &str, port: u16| {
+        fs.iter()
+            .find(|f| f.ip.to_string() == ip && f.port == port)
+            .unwrap()
+    };
+    assert_eq!(by("198.19.0.1", 22).service, "ssh");
+    assert_eq!(by("198.19.0.2", 22).service, "ssh?");
+    assert_eq!(by("198.19.0.2", 6379).service, "redis?");
+    assert_eq!(by("198.19.0.3", 25).service, "smtp", "closed: no claim");
+    assert!(
+        by("198.19.0.2", 22)
+            .rationale
+            .starts_with(synsweep::risk::GUESS_RATIONALE)
+    );
+
+    let nd_path = write(dir.path(), "f.ndjson", &fs);
+    common::schema::check_ndjson(&nd_path);
+    let nd = std::fs::read_to_string(&nd_path).unwrap();
+    let recs: Vec<serde_json::Value> = nd
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let rec = |ip: &str, port: u64| {
+        recs.iter()
+            .find(|r| r["ip"] == ip && r["port"] == port)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(rec("198.19.0.2", 22)["service"], "ssh?");
+    assert_eq!(rec("198.19.0.1", 22)["service"], "ssh");
+
+    let doc: serde_json::Value = common::schema::read_document(&write(dir.path(), "f.json", &fs));
+    let in_doc = |ip: &str, port: u64| {
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["ip"] == ip && r["port"] == port)
+            .unwrap()["service"]
+            .clone()
+    };
+    assert_eq!(in_doc("198.19.0.2", 3389), "ms-wbt-server?");
+    assert_eq!(in_doc("198.19.0.1", 80), "http");
+
+    let mut rdr = csv::Reader::from_path(write(dir.path(), "f.csv", &fs)).unwrap();
+    let h = rdr.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|x| x == n).unwrap();
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    let row = |ip: &str, port: &str| {
+        rows.iter()
+            .find(|r| &r[col("ip")] == ip && &r[col("port")] == port)
+            .unwrap()[col("service")]
+        .to_string()
+    };
+    assert_eq!(row("198.19.0.2", "445"), "microsoft-ds?");
+    assert_eq!(row("198.19.0.1", "443"), "https");
+
+    let list = std::fs::read_to_string(write(dir.path(), "f.txt", &fs)).unwrap();
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("banner tcp 6379 198.19.0.2 ") && l.contains(" redis? hello")),
+        "{list}"
+    );
+
+    let html = std::fs::read_to_string(write(dir.path(), "f.html", &fs)).unwrap();
+    assert!(
+        html.contains("<td>ssh?"),
+        "the HTML names the guess as such"
+    );
+
+    let xml = write(dir.path(), "f.xml", &fs);
+    let attr = |ip: &str, port: u16, a: &str| {
+        let q = xmllint(&[
+            "--xpath",
+            &format!(
+                "string(//host[address/@addr='{ip}']/ports/port[@portid='{port}']/service/@{a})"
+            ),
+            xml.to_str().unwrap(),
+        ]);
+        String::from_utf8_lossy(&q.stdout).trim().to_string()
+    };
+    assert_eq!(
+        (
+            attr("198.19.0.2", 22, "name"),
+            attr("198.19.0.2", 22, "method")
+        ),
+        ("ssh".to_string(), "table".to_string())
+    );
+    assert_eq!(
+        (
+            attr("198.19.0.1", 22, "name"),
+            attr("198.19.0.1", 22, "method")
+        ),
+        ("ssh".to_string(), "probed".to_string())
+    );
+}

@@ -42,8 +42,20 @@ fn lab_ports_get_category_severity_and_admin_by_the_rules() {
         );
         assert!(!f.service.is_empty() && !f.expected);
     }
-    assert_eq!(annotated(22).service, "ssh");
-    assert_eq!(annotated(3389).service, "ms-wbt-server");
+    // Nothing named them: the port's names, marked as guesses.
+    assert_eq!(annotated(22).service, "ssh?");
+    assert_eq!(annotated(3389).service, "ms-wbt-server?");
+    assert!(annotated(22).rationale.starts_with(risk::GUESS_RATIONALE));
+    // Named: the plain name, rated the same.
+    let mut ssh = annotated(22);
+    ssh.protocol = Some("ssh".into());
+    Risk::new(None).annotate(&mut ssh);
+    assert_eq!(ssh.service, "ssh");
+    assert_eq!(
+        (ssh.category, ssh.severity),
+        (annotated(22).category, annotated(22).severity)
+    );
+    assert!(!ssh.rationale.starts_with(risk::GUESS_RATIONALE));
 }
 
 #[test]

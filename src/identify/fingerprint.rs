@@ -2,10 +2,17 @@
 //!
 //! Each parser reads only what its protocol's specification fixes (a prefix
 //! such as `SSH-2.0-`, a status line, a record header with consistent
-//! lengths) and returns `None` on anything else. Binary replies that are only
-//! recognizable as answers to our own request (MQTT CONNACK, PostgreSQL,
-//! MongoDB, LDAP) are accepted only when that request was sent. All indexing
-//! goes through `get`, so no input can panic a parser.
+//! lengths, an error reply in the protocol's own words) and returns `None` on
+//! anything else. Every parser runs on every reply, whatever hello was sent
+//! (or none): a server answers another protocol's hello in its own protocol,
+//! often with an error (`530 Please login with USER and PASS.` from an FTP
+//! server sent an HTTP request). Replies that only make sense as answers to
+//! our own request carry the proof themselves (MongoDB's `responseTo`, LDAP's
+//! messageID); the one exception is a bare ISO 8073 Connection Confirm,
+//! which any ISO-TSAP service sends to a connection request, so it names RDP
+//! only after RDP's own request. When two parsers name different protocols
+//! the reply is ambiguous and nothing is named. All indexing goes through
+//! `get`, so no input can panic a parser.
 
 use super::hello::{LDAP_MESSAGE_ID, MONGO_REQUEST_ID};
 use super::{BANNER_MAX, DETAIL_MAX, Hello, Identified};
@@ -14,38 +21,54 @@ use super::{BANNER_MAX, DETAIL_MAX, Hello, Identified};
 ///
 /// `sent` is the hello we sent on this connection (None if we only waited
 /// for a banner); `port` is the service's port, used only to settle an FTP or
-/// SMTP greeting that names neither protocol. `None`: not identified.
+/// SMTP greeting that names neither protocol and says nothing more. `None`:
+/// not identified, or identified as two protocols at once.
 pub fn identify(data: &[u8], sent: Option<Hello>, port: u16) -> Option<Identified> {
     if data.is_empty() {
         return None;
     }
-    // Servers that speak first announce themselves whatever we sent, so the
-    // text greetings come first; then self-describing binary replies; then
-    // replies that only make sense as answers to our own hello.
-    ssh(data)
-        .or_else(|| status_line(data, b"HTTP/1.", "http"))
-        .or_else(|| status_line(data, b"RTSP/1.", "rtsp"))
-        .or_else(|| ftp_smtp(data, port))
-        .or_else(|| pop3(data))
-        .or_else(|| imap(data))
-        .or_else(|| vnc(data))
-        .or_else(|| rsync(data))
-        .or_else(|| redis(data))
-        .or_else(|| memcached(data))
-        .or_else(|| irc(data))
-        .or_else(|| tls(data))
-        .or_else(|| smb(data))
-        .or_else(|| mysql(data))
-        .or_else(|| amqp(data))
-        .or_else(|| rdp(data, sent == Some(Hello::Rdp)))
-        .or_else(|| telnet(data))
-        .or_else(|| match sent? {
-            Hello::Mqtt => mqtt(data),
-            Hello::Postgres => postgres(data),
-            Hello::Mongo => mongo(data),
-            Hello::Ldap => ldap(data),
-            _ => None,
-        })
+    let every = [
+        ssh(data),
+        status_line(data, b"HTTP/1.", "http"),
+        status_line(data, b"RTSP/1.", "rtsp"),
+        ftp_smtp(data, port),
+        pop3(data),
+        imap(data),
+        vnc(data),
+        rsync(data),
+        redis(data),
+        memcached(data),
+        irc(data),
+        tls(data),
+        smb(data),
+        mysql(data),
+        amqp(data),
+        rdp(data, sent == Some(Hello::Rdp)),
+        telnet(data),
+        mqtt(data),
+        postgres(data),
+        mongo(data),
+        ldap(data),
+    ];
+    let mut named: Option<Identified> = None;
+    for id in every.into_iter().flatten() {
+        named = match named {
+            None => Some(id),
+            // The first parser to name it knows it best (a greeting's detail).
+            Some(n) if n.protocol == id.protocol => Some(n),
+            Some(n) if refines(n.protocol, id.protocol) => Some(id),
+            Some(n) if refines(id.protocol, n.protocol) => Some(n),
+            Some(_) => return None,
+        };
+    }
+    named
+}
+
+/// Whether a reply named `general` by one parser and `specific` by another
+/// is `specific`: MongoDB answers an HTTP request with an HTTP response
+/// that says it is MongoDB.
+fn refines(general: &str, specific: &str) -> bool {
+    matches!((general, specific), ("http", "mongodb"))
 }
 
 // ---------------------------------------------------------------- helpers
@@ -127,9 +150,13 @@ fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
 // ---------------------------------------------------------------- text
 
 /// SSH (RFC 4253 4.2): `SSH-protoversion-softwareversion SP comments CR LF`,
-/// protoversion `2.0`, `1.99` or `1.x`.
+/// protoversion `2.0`, `1.99` or `1.x`; or, with the greeting lost, the line
+/// OpenSSH sends a client whose first line is not an SSH version.
 fn ssh(data: &[u8]) -> Option<Identified> {
     let (line, _) = first_line(data);
+    if line == b"Protocol mismatch." || line == b"Invalid SSH identification string." {
+        return text_found("ssh", None, line);
+    }
     let rest = line.strip_prefix(b"SSH-")?;
     let dash = rest.iter().position(|&b| b == b'-')?;
     let proto = &rest[..dash];
@@ -172,23 +199,75 @@ fn status_line(data: &[u8], prefix: &[u8], protocol: &'static str) -> Option<Ide
     text_found(protocol, server.and_then(detail), line)
 }
 
-/// FTP (RFC 959) and SMTP (RFC 5321) both greet with `220`. The text
-/// decides: an `ESMTP`/`SMTP`/`LMTP` word is SMTP, a word naming an FTP
-/// server is FTP; otherwise the port (21/990/2121 FTP, 25/465/587/2525
-/// SMTP); otherwise unknown. Every line of a multi-line `220-` greeting is
-/// read.
+/// A reply line of FTP (RFC 959 4.2) or SMTP (RFC 5321 4.2): a three-digit
+/// code, then a space, a dash or the end; the code and the text.
+fn reply_line(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let code = line.get(..3)?;
+    let ok = code.iter().all(u8::is_ascii_digit)
+        && (b'1'..=b'5').contains(&code[0])
+        && matches!(line.get(3), None | Some(b' ') | Some(b'-'));
+    ok.then_some((code, line.get(4..).unwrap_or_default()))
+}
+
+/// An SMTP enhanced status code (RFC 3463) opening a reply's text, its class
+/// the reply code's first digit: `500 5.5.2 Error: bad syntax`.
+fn enhanced_status(code: &[u8], text: &[u8]) -> bool {
+    let Some(word) = text.split(|&b| b == b' ').next() else {
+        return false;
+    };
+    let mut parts = word.split(|&b| b == b'.');
+    let (Some(class), Some(subject), Some(detail), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    class.len() == 1
+        && class[0] == code[0]
+        && matches!(class[0], b'2' | b'4' | b'5')
+        && [subject, detail]
+            .iter()
+            .all(|p| (1..=3).contains(&p.len()) && p.iter().all(u8::is_ascii_digit))
+}
+
+/// FTP (RFC 959) and SMTP (RFC 5321) both greet with `220`. The greeting's
+/// words decide first: an `ESMTP`/`SMTP`/`LMTP` word is SMTP, a word naming
+/// an FTP server is FTP. Then the replies that follow (to our hello, sent
+/// before the greeting came): an enhanced status code (RFC 3463) is SMTP;
+/// FTP's demand to log in first (`530 Please login with USER and PASS.`) or
+/// vsftpd's `500 OOPS:` is FTP. Then the port (21/990/2121 FTP,
+/// 25/465/587/2525 SMTP); otherwise unknown. A server refusing us at once
+/// (`421`, `554`) is SMTP when its words or codes say so.
 fn ftp_smtp(data: &[u8], port: u16) -> Option<Identified> {
     let (line, _) = first_line(data);
-    let rest = line.strip_prefix(b"220")?;
-    if !matches!(rest.first(), None | Some(b' ') | Some(b'-')) || !printable(line) {
+    let (code, _) = reply_line(line)?;
+    if !printable(line) {
         return None;
     }
-    let mut smtp = false;
-    let mut ftp = false;
-    for l in lines(data).take(16) {
-        let Some(text) = l.strip_prefix(b"220") else {
+    let greeting = code == b"220";
+    if !greeting && !matches!(code, b"421" | b"554") && !line.starts_with(b"500 OOPS: ") {
+        return None;
+    }
+    let (mut smtp_words, mut ftp_words, mut smtp_replies, mut ftp_replies) =
+        (false, false, false, false);
+    for l in lines(data).take(32).filter(|l| !l.is_empty()) {
+        if !printable(l) {
+            break;
+        }
+        // A multi-line reply's inner lines may be any text (RFC 959 4.2).
+        let Some((c, text)) = reply_line(l) else {
             continue;
         };
+        if enhanced_status(c, text) {
+            smtp_replies = true;
+        }
+        if (c == b"530" && (contains_ci(text, b"login") || contains_ci(text, b"logged in")))
+            || l.starts_with(b"500 OOPS: ")
+        {
+            ftp_replies = true;
+        }
+        if c != code || c == b"530" {
+            continue;
+        }
         for word in text.split(|b| b.is_ascii_whitespace()) {
             let w = word.trim_ascii_start();
             let w: &[u8] = {
@@ -206,30 +285,49 @@ fn ftp_smtp(data: &[u8], port: u16) -> Option<Identified> {
                 || w.eq_ignore_ascii_case(b"SMTP")
                 || w.eq_ignore_ascii_case(b"LMTP")
             {
-                smtp = true;
+                smtp_words = true;
             } else if !w.contains(&b'.')
                 && (contains_ci(w, b"ftp") || w.eq_ignore_ascii_case(b"FileZilla"))
             {
-                ftp = true;
+                ftp_words = true;
             }
         }
     }
     let text = line.get(4..).unwrap_or_default();
-    let protocol = match (smtp, ftp) {
-        (true, _) => "smtp",
-        (false, true) => "ftp",
-        (false, false) => match port {
+    let protocol = match (smtp_words, ftp_words, smtp_replies, ftp_replies) {
+        (true, _, _, _) => "smtp",
+        (false, true, _, _) => "ftp",
+        (false, false, true, false) => "smtp",
+        (false, false, false, true) => "ftp",
+        (false, false, true, true) => return None,
+        (false, false, false, false) if greeting => match port {
             21 | 990 | 2121 => "ftp",
             25 | 465 | 587 | 2525 => "smtp",
             _ => return None,
         },
+        (false, false, false, false) => return None,
     };
     text_found(protocol, detail(text), line)
 }
 
-/// POP3 (RFC 1939 4): the greeting is `+OK` and text.
+/// POP3 (RFC 1939 4): the greeting is `+OK` and text; a server refusing us
+/// at once says `-ERR` with a response code of RFC 2449 / RFC 3206
+/// (`-ERR [SYS/TEMP] ...`, `-ERR [IN-USE] ...`): a bare `-ERR` is also
+/// redis's word, so it names nothing.
 fn pop3(data: &[u8]) -> Option<Identified> {
     let (line, _) = first_line(data);
+    if let Some(rest) = line.strip_prefix(b"-ERR [") {
+        let code = rest.split(|&b| b == b']').next()?;
+        let known = [
+            &b"SYS/TEMP"[..],
+            b"SYS/PERM",
+            b"AUTH",
+            b"IN-USE",
+            b"LOGIN-DELAY",
+        ];
+        (rest.len() > code.len() && known.contains(&code)).then_some(())?;
+        return text_found("pop3", None, line);
+    }
     let rest = line.strip_prefix(b"+OK")?;
     if !matches!(rest.first(), None | Some(b' ')) {
         return None;
@@ -237,11 +335,13 @@ fn pop3(data: &[u8]) -> Option<Identified> {
     text_found("pop3", detail(rest), line)
 }
 
-/// IMAP (RFC 9051 7.1): the greeting is an untagged `OK`, `PREAUTH` or `BYE`.
+/// IMAP (RFC 9051 7.1): the greeting is an untagged `OK`, `PREAUTH` or
+/// `BYE`; an untagged `BAD` is a server's answer to a line it could not
+/// read as a command.
 fn imap(data: &[u8]) -> Option<Identified> {
     let (line, _) = first_line(data);
     let rest = line.strip_prefix(b"* ")?;
-    let rest = [&b"OK"[..], b"PREAUTH", b"BYE"]
+    let rest = [&b"OK"[..], b"PREAUTH", b"BYE", b"BAD"]
         .iter()
         .find_map(|k| rest.strip_prefix(*k))?;
     if !matches!(rest.first(), Some(b' ') | Some(b'[')) {
@@ -275,13 +375,32 @@ fn rsync(data: &[u8]) -> Option<Identified> {
     text_found("rsync", detail(v), line)
 }
 
-/// Redis (RESP): `+PONG` to our PING, `-NOAUTH`/`-DENIED` when protected,
-/// or an INFO bulk string carrying `redis_version:`.
+/// Redis (RESP): `+PONG` to our PING, an INFO bulk string carrying
+/// `redis_version:`, or an error in redis's own words: `-NOAUTH`,
+/// `-DENIED Redis`, `-WRONGPASS`, `-NOPERM`, `-LOADING Redis`, `-MISCONF
+/// Redis`, or `-ERR` with redis's wording for a command it does not take
+/// (`unknown command 'x'`, ``unknown command `x` ``, `wrong number of
+/// arguments for 'x'`, `Protocol error:`). A bare `-ERR` is also POP3's.
 fn redis(data: &[u8]) -> Option<Identified> {
     let (line, _) = first_line(data);
+    let error = |l: &[u8]| {
+        [
+            &b"-NOAUTH "[..],
+            b"-DENIED Redis ",
+            b"-WRONGPASS ",
+            b"-NOPERM ",
+            b"-LOADING Redis ",
+            b"-MISCONF Redis ",
+            b"-ERR unknown command '",
+            b"-ERR unknown command `",
+            b"-ERR wrong number of arguments for '",
+            b"-ERR Protocol error: ",
+        ]
+        .iter()
+        .any(|p| l.starts_with(p))
+    };
     let ok = line == b"+PONG"
-        || line.starts_with(b"-NOAUTH ")
-        || line.starts_with(b"-DENIED Redis ")
+        || error(line)
         || (line.starts_with(b"$") && data.windows(9).take(64).any(|w| w == b"# Server\r"));
     ok.then_some(())?;
     let version = data
@@ -295,23 +414,51 @@ fn redis(data: &[u8]) -> Option<Identified> {
     text_found("redis", version, line)
 }
 
-/// memcached (protocol.txt): `VERSION <version>\r\n`.
+/// memcached (protocol.txt): `VERSION <version>\r\n`; or its error lines
+/// and nothing else: `CLIENT_ERROR <text>`, `SERVER_ERROR <text>`, or
+/// `ERROR` once per line of a request it does not know (at least two: a
+/// lone `ERROR` could be anyone's).
 fn memcached(data: &[u8]) -> Option<Identified> {
     let (line, ended) = first_line(data);
-    let v = line.strip_prefix(b"VERSION ")?;
-    let ok = ended
-        && !v.is_empty()
-        && v.iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'+'));
-    ok.then_some(())?;
-    text_found("memcached", detail(v), line)
+    if let Some(v) = line.strip_prefix(b"VERSION ") {
+        let ok = ended
+            && !v.is_empty()
+            && v.iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'+'));
+        ok.then_some(())?;
+        return text_found("memcached", detail(v), line);
+    }
+    // Whole CRLF-ended error lines only.
+    let (mut errors, mut client_server) = (0, false);
+    for l in data.split_inclusive(|&b| b == b'\n').take(64) {
+        let l = l.strip_suffix(b"\r\n")?;
+        if l == b"ERROR" {
+            errors += 1;
+        } else if (l.starts_with(b"CLIENT_ERROR ") || l.starts_with(b"SERVER_ERROR "))
+            && printable(l)
+        {
+            client_server = true;
+        } else {
+            return None;
+        }
+    }
+    (client_server || errors >= 2).then_some(())?;
+    text_found("memcached", None, line)
 }
 
 /// IRC (RFC 2812 2.3.1): a message with a server prefix and a `NOTICE`, a
-/// numeric reply or `ERROR`; or the old `NOTICE AUTH :` greeting.
+/// numeric reply or `ERROR`; the old `NOTICE AUTH :` greeting; or the
+/// unprefixed `ERROR :<text>` CR LF a server sends as it drops a client
+/// (`ERROR :Closing Link: ...`; ngIRCd to an HTTP request: `ERROR :"Oops,
+/// HTTP request received? This is IRC!"`).
 fn irc(data: &[u8]) -> Option<Identified> {
     let (line, _) = first_line(data);
     if line.starts_with(b"NOTICE AUTH :") || line.starts_with(b"NOTICE * :") {
+        return text_found("irc", None, line);
+    }
+    if let Some(text) = line.strip_prefix(b"ERROR :") {
+        let crlf = data.get(line.len()..line.len() + 2) == Some(b"\r\n");
+        (crlf && !text.trim_ascii().is_empty()).then_some(())?;
         return text_found("irc", None, line);
     }
     let rest = line.strip_prefix(b":")?;
@@ -463,7 +610,8 @@ fn smb(data: &[u8]) -> Option<Identified> {
 /// MySQL / MariaDB (client/server protocol, "Initial Handshake"): packet
 /// length (3 bytes LE), sequence 0, then protocol 10 and a NUL-terminated
 /// server version starting with a digit; or an ERR packet (0xff) whose
-/// message names MySQL or MariaDB (host not allowed, too many connections).
+/// message names MySQL or MariaDB, or, whole, with the code of an error sent
+/// before the handshake (host not allowed, too many connections).
 fn mysql(data: &[u8]) -> Option<Identified> {
     let len = u32::from_le_bytes([*data.first()?, *data.get(1)?, *data.get(2)?, 0]) as usize;
     if *data.get(3)? != 0 || !(5..=1024).contains(&len) {
@@ -488,9 +636,16 @@ fn mysql(data: &[u8]) -> Option<Identified> {
             let msg = msg
                 .strip_prefix(b"#")
                 .map_or(msg, |m| m.get(5..).unwrap_or_default());
+            // Errors a server sends before any handshake: too many
+            // connections (1040), bad handshake (1043), host blocked (1129),
+            // host not allowed (1130). The packet must be whole (the server
+            // closes after it) unless its words name the server.
+            let names = contains_ci(msg, b"mysql") || contains_ci(msg, b"mariadb");
+            let whole = data.len() == 4 + len && matches!(code, 1040 | 1043 | 1129 | 1130);
             let ok = (1000..5000).contains(&code)
                 && printable(msg)
-                && (contains_ci(msg, b"mysql") || contains_ci(msg, b"mariadb"));
+                && !msg.is_empty()
+                && (names || whole);
             ok.then_some(())?;
             found("mysql", None, msg)
         }
@@ -504,7 +659,10 @@ fn mysql(data: &[u8]) -> Option<Identified> {
 /// the server properties when present.
 fn amqp(data: &[u8]) -> Option<Identified> {
     if let Some(v) = data.strip_prefix(b"AMQP") {
-        let v = v.get(..4)?;
+        // The protocol header (AMQP 0-9-1 4.2.2, AMQP 1.0 2.2): a protocol
+        // id and three version numbers, nothing after it.
+        let ok = v.len() == 4 && v[0] <= 3 && v[1..].iter().all(|&b| b <= 10);
+        ok.then_some(())?;
         return found(
             "amqp",
             Some(format!("AMQP {}-{}-{}", v[1], v[2], v[3])),
@@ -599,43 +757,72 @@ fn telnet(data: &[u8]) -> Option<Identified> {
     found("telnet", None, b"")
 }
 
-/// MQTT CONNACK (MQTT 3.1.1 3.2): `0x20 0x02 flags rc`, session-present 0
-/// or 1, return code 0-5. Detail: the return code when it refuses us.
+/// MQTT CONNACK, the whole reply (the broker then waits, or closes on a
+/// refusal): MQTT 3.1.1 3.2 `0x20 0x02 flags rc`, session-present 0 or 1,
+/// return code 0-5; or MQTT 5.0 3.2 `0x20 len flags reason props`, a
+/// success or error reason code (0x00, 0x80-0x9F) and a properties length
+/// that fills the packet. Detail: the return code when it refuses us.
 fn mqtt(data: &[u8]) -> Option<Identified> {
-    let c = data.get(..4)?;
-    (c[0] == 0x20 && c[1] == 0x02 && c[2] <= 1 && c[3] <= 5).then_some(())?;
-    let d = match c[3] {
+    let (&kind, rest) = data.split_first()?;
+    let (&len, rest) = rest.split_first()?;
+    let ok = kind == 0x20 && len >= 2 && rest.len() == len as usize && rest[0] <= 1;
+    ok.then_some(())?;
+    let rc = rest[1];
+    if len == 2 {
+        (rc <= 5).then_some(())?;
+    } else {
+        // MQTT 5: one-byte properties length (a CONNACK's few properties).
+        let props = *rest.get(2)? as usize;
+        let ok =
+            (rc == 0 || (0x80..=0x9f).contains(&rc)) && props < 0x80 && 3 + props == len as usize;
+        ok.then_some(())?;
+    }
+    let d = match rc {
         0 => None,
         4 => Some("connection refused: bad user name or password".to_string()),
-        5 => Some("connection refused: not authorized".to_string()),
+        5 | 0x87 => Some("connection refused: not authorized".to_string()),
         rc => Some(format!("connection refused: code {rc}")),
     };
     found("mqtt", d, b"")
 }
 
 /// PostgreSQL (protocol 3.0): an AuthenticationRequest (`R`, length, a
-/// known auth code) or an ErrorResponse (`E`, length, fields with a severity
-/// and a five-character SQLSTATE) in reply to our StartupMessage.
+/// known auth code, lengths as the code fixes them) or an ErrorResponse
+/// (`E`) or NoticeResponse (`N`): length, then fields with a severity and a
+/// five-character SQLSTATE, each NUL-terminated.
 fn postgres(data: &[u8]) -> Option<Identified> {
     let len = be32(data, 1)? as usize;
     match data[0] {
         b'R' => {
+            // The requests a server opens with, each of its exact length;
+            // SASL lists its mechanisms, NUL-terminated, then an empty one.
             let code = be32(data, 5)?;
-            let ok = (8..=2048).contains(&len)
-                && matches!(code, 0 | 2 | 3 | 5 | 7 | 8 | 9 | 10 | 11 | 12)
-                && (code != 5 || len == 12)
-                && (code != 3 && code != 0 || len == 8);
+            let ok = match code {
+                0 | 3 | 7 | 9 => len == 8,
+                5 => len == 12,
+                10 => {
+                    let list = data.get(9..1 + len)?;
+                    let names: Vec<&[u8]> = list.split(|&b| b == 0).collect();
+                    (12..=512).contains(&len)
+                        && list.ends_with(b"\0\0")
+                        && names.len() >= 3
+                        && names[..names.len() - 2]
+                            .iter()
+                            .all(|n| !n.is_empty() && printable(n))
+                }
+                _ => false,
+            };
             ok.then_some(())?;
             let d = match code {
                 0 => "authentication ok",
                 3 => "password authentication",
                 5 => "md5 authentication",
                 10 => "SASL authentication",
-                _ => "authentication request",
+                _ => "GSSAPI/SSPI authentication",
             };
             found("postgresql", Some(d.into()), b"")
         }
-        b'E' => {
+        b'E' | b'N' => {
             if !(8..=8192).contains(&len) {
                 return None;
             }
@@ -666,9 +853,20 @@ fn postgres(data: &[u8]) -> Option<Identified> {
     }
 }
 
+/// The body of the HTTP response mongod sends to an HTTP request on its
+/// driver port.
+const MONGO_OVER_HTTP: &[u8] =
+    b"It looks like you are trying to access MongoDB over HTTP on the native driver port.";
+
 /// MongoDB: a reply (OP_REPLY 1 or OP_MSG 2013) whose `responseTo` is our
-/// isMaster's requestID.
+/// isMaster's requestID; or the HTTP response mongod sends to an HTTP request.
 fn mongo(data: &[u8]) -> Option<Identified> {
+    if data.starts_with(b"HTTP/1.") {
+        let said = data
+            .windows(MONGO_OVER_HTTP.len())
+            .any(|w| w == MONGO_OVER_HTTP);
+        return said.then(|| found("mongodb", None, b"")).flatten();
+    }
     let len = le32(data, 0)? as usize;
     let ok = (16..=48_000_000).contains(&len)
         && le32(data, 8)? == MONGO_REQUEST_ID
@@ -893,21 +1091,156 @@ mod tests {
     }
 
     #[test]
-    fn replies_to_our_hellos_need_that_hello() {
+    fn replies_are_named_whatever_hello_was_sent() {
+        let hints: Vec<Option<Hello>> = super::super::hello::ALL
+            .iter()
+            .map(|h| Some(*h))
+            .chain([None])
+            .collect();
         let connack = b"\x20\x02\x00\x05";
-        assert_eq!(name(connack, Some(Hello::Mqtt), 1883), Some("mqtt"));
-        assert_eq!(name(connack, None, 1883), None);
-        assert_eq!(name(connack, Some(Hello::Http), 1883), None);
         let bind = b"\x30\x0c\x02\x01\x01\x61\x07\x0a\x01\x00\x04\x00\x04\x00";
-        assert_eq!(name(bind, Some(Hello::Ldap), 389), Some("ldap"));
-        assert_eq!(name(bind, Some(Hello::Tls), 389), None);
         let md5 = b"R\x00\x00\x00\x0c\x00\x00\x00\x05\x01\x02\x03\x04";
-        assert_eq!(name(md5, Some(Hello::Postgres), 5432), Some("postgresql"));
-        assert_eq!(name(md5, None, 5432), None);
-        // A bare X.224 Connection Confirm: RDP only if we asked as RDP.
+        for h in &hints {
+            assert_eq!(name(connack, *h, 1883), Some("mqtt"), "{h:?}");
+            assert_eq!(name(bind, *h, 389), Some("ldap"), "{h:?}");
+            assert_eq!(name(md5, *h, 5432), Some("postgresql"), "{h:?}");
+        }
+        // A CONNACK is the whole reply; a wrong length is not one.
+        assert_eq!(name(b"\x20\x02\x00\x05GET", None, 1883), None);
+        assert_eq!(name(b"\x20\x03\x00\x00", None, 1883), None);
+        // MQTT 5: reason code and properties.
+        assert_eq!(name(b"\x20\x03\x00\x84\x00", None, 1883), Some("mqtt"));
+        assert_eq!(name(b"\x20\x03\x00\x05\x00", None, 1883), None);
+        // PostgreSQL's requests have the lengths their codes fix.
+        assert_eq!(
+            name(
+                b"R\x00\x00\x00\x0c\x00\x00\x00\x00\x01\x02\x03\x04",
+                None,
+                5432
+            ),
+            None
+        );
+        assert_eq!(name(b"R\x00\x00\x00\x08\x00\x00\x00\x0c", None, 5432), None);
+        // A bare X.224 Connection Confirm is what any ISO-TSAP service
+        // answers a connection request with: RDP only after RDP's request.
         let cc = b"\x03\x00\x00\x0b\x06\xd0\x00\x00\x12\x34\x00";
         assert_eq!(name(cc, Some(Hello::Rdp), 3389), Some("rdp"));
         assert_eq!(name(cc, Some(Hello::Http), 102), None);
+        assert_eq!(name(cc, None, 3389), None);
+    }
+
+    /// A server's own error to another protocol's hello, in its own words.
+    /// Built from the servers' sources and nmap-service-probes' matches.
+    #[test]
+    fn errors_to_another_protocols_hello_are_named() {
+        let cases: &[(&[u8], &str)] = &[
+            // Postfix after an HTTP request, on a port no protocol is known for.
+            (b"220 mail.lab.test\r\n500 5.5.2 Error: bad syntax\r\n", "smtp"),
+            (b"220 mail.lab.test\r\n502 5.5.2 Error: command not recognized\r\n", "smtp"),
+            (b"554 5.7.1 No SMTP service here\r\n", "smtp"),
+            (b"421 4.3.2 Service not available, closing transmission channel\r\n", "smtp"),
+            // vsftpd / pure-ftpd after an HTTP request.
+            (b"220 Welcome\r\n530 Please login with USER and PASS.\r\n", "ftp"),
+            (b"220-Welcome\r\n  to this host\r\n220 ready\r\n530 You aren't logged in\r\n", "ftp"),
+            (b"500 OOPS: vsftpd: refusing to run with writable root inside chroot()\r\n", "ftp"),
+            (b"-ERR [SYS/TEMP] Too many connections\r\n", "pop3"),
+            (b"-ERR [IN-USE] Mailbox locked\r\n", "pop3"),
+            (b"* BAD Invalid tag\r\n", "imap"),
+            (b"-ERR unknown command 'GET'\r\n", "redis"),
+            (b"-ERR unknown command `GET`, with args beginning with: `/`, `HTTP/1.1`, \r\n", "redis"),
+            (b"-ERR wrong number of arguments for 'get' command\r\n", "redis"),
+            (b"-DENIED Redis is running in protected mode\r\n", "redis"),
+            (b"-NOAUTH Authentication required.\r\n", "redis"),
+            (b"ERROR\r\nERROR\r\nERROR\r\n", "memcached"),
+            (b"CLIENT_ERROR bad command line format\r\n", "memcached"),
+            (b"ERROR :Closing Link: [198.18.0.1] (Throttled: Reconnecting too fast)\r\n", "irc"),
+            (b"ERROR :Closing connection\r\n", "irc"),
+            (b":irc.lab.test 451 * :Connection not registered\r\n", "irc"),
+            (b"RTSP/1.0 400 Bad Request\r\nCSeq: 0\r\n\r\n", "rtsp"),
+            (b"Protocol mismatch.\n", "ssh"),
+            (b"AMQP\x00\x00\x09\x01", "amqp"),
+            (b"AMQP\x03\x01\x00\x00", "amqp"),
+            (b"\xff\xfd\x18\xff\xfd\x20\xff\xfd\x23\xff\xfd\x27", "telnet"),
+            (b"RFB 003.003\n", "vnc"),
+            (b"HTTP/1.0 200 OK\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 85\r\n\r\nIt looks like you are trying to access MongoDB over HTTP on the native driver port.\r\n", "mongodb"),
+            // RDP_NEG_FAILURE (MS-RDPBCGR 2.2.1.2.2): SSL required by server.
+            (b"\x03\x00\x00\x13\x0e\xd0\x00\x00\x12\x34\x00\x03\x00\x08\x00\x01\x00\x00\x00", "rdp"),
+            // SMB2 header with an error status (STATUS_NOT_SUPPORTED).
+            (b"\x00\x00\x00\x48\xfeSMB\x40\x00\x00\x00\xbb\x00\x00\xc0\x00\x00", "smb"),
+            // LDAP BindResponse, protocolError (2).
+            (b"\x30\x0c\x02\x01\x01\x61\x07\x0a\x01\x02\x04\x00\x04\x00", "ldap"),
+            // PostgreSQL ErrorResponse and NoticeResponse.
+            (b"E\x00\x00\x00\x29SFATAL\x00C0A000\x00Munsupported protocol\x00\x00", "postgresql"),
+            (b"N\x00\x00\x00\x1bSNOTICE\x00C00000\x00Mhello\x00\x00", "postgresql"),
+        ];
+        let hints: Vec<Option<Hello>> = super::super::hello::ALL
+            .iter()
+            .map(|h| Some(*h))
+            .chain([None])
+            .collect();
+        for (d, want) in cases {
+            for h in &hints {
+                assert_eq!(
+                    name(d, *h, 4444),
+                    Some(*want),
+                    "{:?} after {h:?}",
+                    String::from_utf8_lossy(d)
+                );
+            }
+        }
+        // MySQL's errors before the handshake: too many connections (1040),
+        // whole, and host not allowed (1130) naming the server.
+        let mut too_many = vec![0, 0, 0, 0, 0xff, 0x10, 0x04];
+        too_many.extend_from_slice(b"Too many connections");
+        too_many[0] = (too_many.len() - 4) as u8;
+        assert_eq!(name(&too_many, Some(Hello::Http), 8080), Some("mysql"));
+        // ... but not cut short or with an unknown code: anyone's bytes.
+        assert_eq!(name(&too_many[..too_many.len() - 1], None, 8080), None);
+        let mut other = too_many.clone();
+        other[5] = 0x11;
+        assert_eq!(name(&other, None, 8080), None);
+    }
+
+    /// Replies that look like two protocols at once name none, and the
+    /// bare words several protocols use name none either.
+    #[test]
+    fn ambiguous_replies_name_nothing() {
+        let cases: &[&[u8]] = &[
+            // SMTP codes and an FTP login demand: which one?
+            b"220 Welcome\r\n500 5.5.1 Unknown\r\n530 Please login with USER and PASS.\r\n",
+            // A 220 naming neither, nothing after it, on no known port.
+            b"220 Welcome\r\n",
+            // A lone ERROR, a bare -ERR, a 421 without SMTP's words.
+            b"ERROR\r\n",
+            b"-ERR\r\n",
+            b"-ERR Unknown command.\r\n",
+            b"-ERR [FOO] x\r\n",
+            b"421 Too many connections\r\n",
+            b"ERROR: something else\r\n",
+            b"ERROR :no line end",
+            b"ERROR : \r\n",
+            b"ERROR\r\nPONG\r\n",
+            // An enhanced code of the wrong class.
+            b"220 Welcome\r\n500 2.5.1 x\r\n",
+            b"AMQP\x00\x00\x09\x01more",
+            b"AMQP\xff\x00\x09\x01",
+            // MongoDB's sentence in something that is not an HTTP response.
+            b"It looks like you are trying to access MongoDB over HTTP on the native driver port.",
+        ];
+        for d in cases {
+            assert_eq!(
+                name(d, Some(Hello::Http), 4444),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(d)
+            );
+            assert_eq!(
+                name(d, None, 4444),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(d)
+            );
+        }
     }
 
     #[test]

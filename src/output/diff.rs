@@ -179,8 +179,10 @@ fn short_hex(h: &str) -> String {
 }
 
 /// True when two findings of the same port differ in what the diff compares.
+/// The guess mark alone is no change: a record written before it existed
+/// says `ftp` where a newer one says `ftp?` for the same unnamed port.
 fn differs(a: &Finding, b: &Finding) -> bool {
-    a.service != b.service
+    a.service_name() != b.service_name()
         || a.protocol != b.protocol
         || a.category != b.category
         || a.severity != b.severity
@@ -642,6 +644,31 @@ mod tests {
         })
         .unwrap();
         out
+    }
+
+    #[test]
+    fn the_guess_mark_alone_is_no_change() {
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_790_000_000);
+        let ip: IpAddr = "198.19.0.4".parse().unwrap();
+        // A record written before the mark existed, and today's.
+        let mut old = Finding::tcp(ip, 21, PortState::Open, 64, t0);
+        old.service = "ftp".into();
+        let mut new = old.clone();
+        new.service = "ftp?".into();
+        assert!(records(std::slice::from_ref(&old), std::slice::from_ref(&new)).is_empty());
+        // Named since: a change, whatever the old record said.
+        let mut named = old.clone();
+        named.protocol = Some("ftp".into());
+        let r = records(std::slice::from_ref(&new), std::slice::from_ref(&named));
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert_eq!(
+            (r[0]["service"].as_str(), r[0]["was"]["service"].as_str()),
+            (Some("ftp"), Some("ftp?"))
+        );
+        // Another guess: a change.
+        let mut other = new.clone();
+        other.service = "ssh?".into();
+        assert_eq!(records(&[new], &[other]).len(), 1);
     }
 
     #[test]

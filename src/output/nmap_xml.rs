@@ -78,11 +78,12 @@ fn port(x: &mut String, f: &Finding) {
                 a(p)
             );
         }
-        None if !f.service.is_empty() => {
+        // nmap's own way to say the name is the port's, not confirmed.
+        None if !f.service_name().is_empty() => {
             let _ = write!(
                 x,
                 "<service name=\"{}\"{stated} method=\"table\" conf=\"3\"/>",
-                a(&f.service)
+                a(f.service_name())
             );
         }
         None => {}

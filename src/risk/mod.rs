@@ -11,6 +11,12 @@
 //! Ports the catalog does not know are `other` (severity low); their service
 //! name is read at run time from the host's `/etc/services` when it exists,
 //! else `unknown`.
+//!
+//! An open port where nothing named the protocol is still rated by its
+//! port's row, as a guess: its `service` ends with
+//! [`GUESS_MARK`](crate::finding::GUESS_MARK) (`ftp?`) and its rationale
+//! starts with [`GUESS_RATIONALE`]. A name or rationale the user's policy
+//! gives the port is the user's word and stays as written.
 
 pub mod catalog;
 pub mod plan;
@@ -75,6 +81,10 @@ impl Risk {
                 f.mitigation = catalog::OTHER_MITIGATION.to_string();
             }
         }
+        let guessed = f.state == crate::finding::PortState::Open
+            && f.protocol.is_none()
+            && !f.is_aspect()
+            && f.service != "unknown";
         let overrides = if f.proto.eq_ignore_ascii_case("udp") {
             &self.policy.udp_ports
         } else {
@@ -90,15 +100,23 @@ impl Risk {
             if let Some(a) = o.admin {
                 f.admin = a;
             }
-            if let Some(s) = &o.service {
-                f.service = s.clone();
-            }
             if let Some(s) = &o.rationale {
                 f.rationale = s.clone();
             }
             if let Some(s) = &o.mitigation {
                 f.mitigation = s.clone();
             }
+        }
+        let own = overrides.get(&f.port);
+        match own.and_then(|o| o.service.as_ref()) {
+            Some(s) => f.service = s.clone(),
+            None if guessed => {
+                f.service.push(crate::finding::GUESS_MARK);
+                if own.is_none_or(|o| o.rationale.is_none()) {
+                    f.rationale = format!("{GUESS_RATIONALE} {}", f.rationale);
+                }
+            }
+            None => {}
         }
         // An amplifier (UDP reply at least twice the probe) is at least
         // high severity, whatever the catalog or the policy say.
@@ -119,6 +137,10 @@ impl Risk {
         f.expected = self.policy.is_expected(f.ip, f.port, &f.proto);
     }
 }
+
+/// What the rationale of an open port starts with when nothing named its
+/// protocol and it is rated by its port's row.
+pub const GUESS_RATIONALE: &str = "Service not confirmed: nothing identified what answers on this port; rated as the port's usual service.";
 
 /// The TCP ports scanned when the user gives no `-p`: the catalog's ports.
 pub fn default_ports() -> Vec<u16> {
@@ -236,6 +258,55 @@ mod tests {
         r.annotate(&mut small);
         assert_eq!(small.severity, Severity::Low);
         assert!(Policy::parse("[ports.\"53/sctp\"]\nseverity = \"low\"\n", "p.toml").is_err());
+    }
+
+    #[test]
+    fn an_unnamed_open_port_is_rated_by_its_port_as_a_guess() {
+        let r = Risk::new(None);
+        let ftp = catalog::lookup(21, "tcp").unwrap();
+        let mut f = finding(21, "tcp");
+        f.reason = "syn-ack".into();
+        r.annotate(&mut f);
+        assert_eq!(f.service, format!("{}?", ftp.service));
+        assert!(f.service_guessed());
+        assert_eq!(f.service_name(), ftp.service);
+        assert_eq!((f.category, f.severity), (ftp.category, ftp.severity));
+        assert_eq!(f.rationale, format!("{GUESS_RATIONALE} {}", ftp.rationale));
+        // Annotating again (report, merge) gives the same record.
+        let mut again = f.clone();
+        r.annotate(&mut again);
+        assert_eq!(again, f);
+        // Named: the plain name, the plain rationale.
+        let mut named = finding(21, "tcp");
+        named.protocol = Some("ftp".into());
+        r.annotate(&mut named);
+        assert_eq!(
+            (named.service.as_str(), named.rationale.as_str()),
+            (ftp.service, ftp.rationale)
+        );
+        assert!(!named.service_guessed());
+        // A closed port claims no service: its port's name, plain.
+        let mut closed = finding(21, "tcp");
+        closed.state = crate::finding::PortState::Closed;
+        r.annotate(&mut closed);
+        assert_eq!(closed.service, ftp.service);
+        // A UDP reply nothing named is a guess too.
+        let mut u = finding(53, "udp");
+        r.annotate(&mut u);
+        assert!(u.service_guessed(), "{}", u.service);
+        // The user's own name for a port stays as written.
+        let p = Policy::parse("[ports.21]\nservice = \"ftp-in\"\n", "p.toml").unwrap();
+        let mut mine = finding(21, "tcp");
+        Risk::new(Some(p)).annotate(&mut mine);
+        assert_eq!(mine.service, "ftp-in");
+        // So does the user's rationale; the name is still a guess.
+        let p = Policy::parse("[ports.21]\nrationale = \"Ours.\"\n", "p.toml").unwrap();
+        let mut mine = finding(21, "tcp");
+        Risk::new(Some(p)).annotate(&mut mine);
+        assert_eq!(
+            (mine.service.as_str(), mine.rationale.as_str()),
+            ("ftp?", "Ours.")
+        );
     }
 
     #[test]
