@@ -64,19 +64,28 @@ fn records(path: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// `synsweep diff OLD NEW -o OUT`.
+fn diff_to(
+    old: &std::path::Path,
+    new: &std::path::Path,
+    out: &std::path::Path,
+) -> std::process::Output {
+    synsweep()
+        .arg("diff")
+        .arg(old)
+        .arg(new)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn diff_reports_exactly_what_opened_closed_and_changed() {
     let dir = tempfile::tempdir().unwrap();
     let (old, new) = scans(dir.path());
     let out = dir.path().join("changes.ndjson");
-    let run = synsweep()
-        .args(["diff"])
-        .arg(&old)
-        .arg(&new)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let run = diff_to(&old, &new, &out);
     assert_eq!(
         run.status.code(),
         Some(1),
@@ -153,14 +162,7 @@ fn a_scan_diffed_with_itself_has_no_change_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     let (_, new) = scans(dir.path());
     let out = dir.path().join("none.ndjson");
-    let run = synsweep()
-        .arg("diff")
-        .arg(&new)
-        .arg(&new)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let run = diff_to(&new, &new, &out);
     assert_eq!(run.status.code(), Some(0));
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "");
     assert!(String::from_utf8_lossy(&run.stdout).contains("no changes"));
@@ -260,14 +262,7 @@ fn old_records_without_the_guess_mark_read_as_before() {
         ],
     );
     let out = dir.path().join("d.ndjson");
-    let run = synsweep()
-        .arg("diff")
-        .arg(&old)
-        .arg(&new)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let run = diff_to(&old, &new, &out);
     assert_eq!(
         run.status.code(),
         Some(0),

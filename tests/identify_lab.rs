@@ -825,6 +825,9 @@ fn the_rst_guard_is_removed_after_sigint_and_after_sigkill() {
             assert!(Instant::now() < end, "the RST guard never appeared");
             std::thread::sleep(Duration::from_millis(50));
         }
+        // The guard is installed before the signal handlers (while the
+        // scan still has its privileges): give the scan time to reach them.
+        std::thread::sleep(Duration::from_millis(500));
     };
 
     // SIGINT: the scan pauses and ends through the normal path.
