@@ -70,14 +70,19 @@
 # keep their pid in /run/synsweep-lab/NAME/*.pid; `down` stops them.
 #
 # Counters (counter NAME VALUE per line): veth, vpn, loopback, twopath: in the
-# target: syn_in silent_dropped syn_lost synack_out rst_out (sink_frames in sink
-# mode). lan: on the bridge's ingress, in the switch: syn_in (SYNs from the
-# scanner), syn_blind (SYNs to an address no host has), syn_wrong_mac (SYNs to
+# target: syn_in silent_dropped syn_lost synack_out rst_out ident_syn_in
+# ident_syn_lost (sink_frames in sink mode). syn_in and syn_lost count probes;
+# identification's own connections open with a SYN of window 1800
+# (identify::handshake::WINDOW, never a probe's), counted apart in ident_syn_*.
+# lan: on the bridge's ingress, in the switch: syn_in (probe SYNs from the
+# scanner), ident_syn_in, syn_blind (SYNs to an address no host has), syn_wrong_mac (SYNs to
 # a host's address at another MAC), synack_out, rst_out (from the hosts),
 # arp_requests (from the scanner).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# The TCP window of identification's SYNs (identify::handshake::WINDOW).
+IDENT_WINDOW=1800
 STATE_ROOT=/run/synsweep-lab
 TARGET_RANGE=198.19.0.0/16
 TARGET_RANGE6=2001:2::/64
@@ -180,9 +185,12 @@ nft_rules() {  # "ifaces" mask value loss sink only...
     local m quoted=()
     for i in $ifaces; do quoted+=("\"$i\""); done
     if ((${#quoted[@]} == 1)); then m=${quoted[0]}; else m="{ $(IFS=,; echo "${quoted[*]}") }"; fi
-    local syn='tcp flags & (fin | syn | rst | ack) == syn'
+    local syn="tcp flags & (fin | syn | rst | ack) == syn tcp window != $IDENT_WINDOW"
+    local isyn="tcp flags & (fin | syn | rst | ack) == syn tcp window $IDENT_WINDOW"
     echo "table inet $NFT_TABLE {"
-    for c in syn_in silent_dropped syn_lost synack_out rst_out; do echo "  counter $c {}"; done
+    for c in syn_in silent_dropped syn_lost synack_out rst_out ident_syn_in ident_syn_lost; do
+        echo "  counter $c {}"
+    done
     local k
     for ((k = 1; k <= ${SOURCES:-0}; k++)); do echo "  counter syn_src_$k {}"; done
     if ((${IPV6:-0})); then
@@ -191,6 +199,7 @@ nft_rules() {  # "ifaces" mask value loss sink only...
     echo "  chain input {"
     echo "    type filter hook input priority filter; policy accept;"
     echo "    iifname $m $syn counter name \"syn_in\""
+    echo "    iifname $m $isyn counter name \"ident_syn_in\""
     for ((k = 1; k <= ${SOURCES:-0}; k++)); do
         echo "    iifname $m ip saddr 198.18.2.$k $syn counter name \"syn_src_$k\""
     done
@@ -205,11 +214,16 @@ nft_rules() {  # "ifaces" mask value loss sink only...
     if [[ -n "${MASK6:-}" ]]; then
         echo "    iifname $m ip6 daddr $TARGET_RANGE6 ip6 daddr & $MASK6 != $VALUE6 counter name \"silent_dropped\" drop"
     fi
-    if ((loss >= 100)); then  # nft rejects `< 100` for a `mod 100` value
-        echo "    iifname $m $syn counter name \"syn_lost\" drop"
-    elif ((loss > 0)); then
-        echo "    iifname $m $syn numgen random mod 100 < $loss counter name \"syn_lost\" drop"
-    fi
+    local s c
+    for s in syn isyn; do  # the loss hits probes and identification alike
+        c=syn_lost
+        if [[ $s == isyn ]]; then c=ident_syn_lost; fi
+        if ((loss >= 100)); then  # nft rejects `< 100` for a `mod 100` value
+            echo "    iifname $m ${!s} counter name \"$c\" drop"
+        elif ((loss > 0)); then
+            echo "    iifname $m ${!s} numgen random mod 100 < $loss counter name \"$c\" drop"
+        fi
+    done
     local o p om ov
     for o in "${only[@]}"; do  # PORT:MASK:VALUE: the port answers RST where addr & MASK != VALUE
         IFS=: read -r p om ov <<<"$o"
@@ -463,9 +477,11 @@ build_lan() {
         hosts_set+=("$addr"); pairs+=("$mac . $addr")
         INFO+=("host_ns_$k=$h" "host_ip_$k=$addr" "host_mac_$k=$mac" "host_ports_$k=$hp")
     done
-    local syn='tcp flags & (fin | syn | rst | ack) == syn' rules
+    local syn="tcp flags & (fin | syn | rst | ack) == syn tcp window != $IDENT_WINDOW" rules
+    local isyn="tcp flags & (fin | syn | rst | ack) == syn tcp window $IDENT_WINDOW"
     rules="table bridge $NFT_LAN_TABLE {
   counter syn_in {}
+  counter ident_syn_in {}
   counter syn_blind {}
   counter syn_wrong_mac {}
   counter synack_out {}
@@ -476,6 +492,7 @@ build_lan() {
   chain pre {
     type filter hook prerouting priority filter; policy accept;
     iifname \"p-s\" $syn counter name \"syn_in\"
+    iifname \"p-s\" $isyn counter name \"ident_syn_in\"
     iifname \"p-s\" $syn ip daddr != @hosts counter name \"syn_blind\"
     iifname \"p-s\" $syn ip daddr @hosts ether daddr . ip daddr != @pairs counter name \"syn_wrong_mac\"
     iifname \"p-s\" arp operation request counter name \"arp_requests\"

@@ -26,8 +26,11 @@ use crate::wire::tcp;
 /// next acknowledgement. Small enough that whatever it sends at once (one
 /// segment, or segments a NIC or veth merged) fits a capture slot whole
 /// ([`crate::net::sys::RX_SLOT`] less headers), so that a TLS flight
-/// followed segment by segment loses nothing.
+/// followed segment by segment loses nothing. The SYNs of identification's
+/// own connections carry it too, which tells them from probes on the wire
+/// (the labs count the two apart).
 pub const WINDOW: u16 = 1800;
+const _: () = assert!(WINDOW != crate::probe::tcp_syn::WINDOW);
 /// TTL of follow-ups.
 pub const TTL: u8 = 64;
 

@@ -449,7 +449,8 @@ impl<'a> Responder<'a> {
                         seq,
                         ack: 0,
                         flags: tcp::SYN,
-                        window: crate::probe::tcp_syn::WINDOW,
+                        // (Window: as the connection's ACKs, and never a probe's.)
+                        window: crate::identify::handshake::WINDOW,
                         ident: 0,
                         ttl: crate::probe::tcp_syn::TTL,
                         payload: &[],

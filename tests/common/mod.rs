@@ -270,9 +270,15 @@ impl LabBuilder {
 /// Packet counts from a lab's nftables counters (`scripts/lab.sh counters`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
-    /// SYNs (SYN set, ACK/RST/FIN clear) that reached the target, before any
-    /// drop (LAN: that the scanner put on the bridge).
+    /// Probe SYNs (SYN set, ACK/RST/FIN clear) that reached the target,
+    /// before any drop (LAN: that the scanner put on the bridge).
+    /// Identification's connection SYNs are counted apart.
     pub syn_in: u64,
+    /// SYNs of identification's own connections (window
+    /// `identify::handshake::WINDOW`), before any drop.
+    pub ident_syn_in: u64,
+    /// Identification SYNs dropped by the random-loss rule.
+    pub ident_syn_lost: u64,
     /// Packets of any kind dropped because their destination host is silent.
     pub silent_dropped: u64,
     /// SYNs dropped by the random-loss rule.
@@ -307,6 +313,8 @@ impl Counters {
         let get = |k: &str| map.get(k).copied().unwrap_or(0);
         Counters {
             syn_in: get("syn_in"),
+            ident_syn_in: get("ident_syn_in"),
+            ident_syn_lost: get("ident_syn_lost"),
             silent_dropped: get("silent_dropped"),
             syn_lost: get("syn_lost"),
             synack_out: get("synack_out"),
