@@ -78,6 +78,20 @@ impl Correlator {
         self.answered
     }
 
+    /// The answered set and the TCP ports `open` (answered already, their
+    /// replies not yet handled: identification holds them): what a retry
+    /// round must not probe again. The checkpoint takes
+    /// [`answered`](Self::answered) alone.
+    pub fn answered_and(&self, open: impl IntoIterator<Item = (IpAddr, u16)>) -> Answered {
+        let mut a = self.answered.clone();
+        for (ip, port) in open {
+            if let Some(i) = self.space.index_of_ip(ip, Proto::Tcp, port) {
+                a.insert(i, self.space.host_of(i));
+            }
+        }
+        a
+    }
+
     /// Judge one classified reply.
     pub fn handle(&mut self, c: &Classified) -> Result<Event, Drop> {
         let Some(index) = self.space.index_of_ip(c.target, c.proto, c.port) else {
@@ -134,6 +148,25 @@ mod tests {
             protocol: None,
             amplification: None,
         }
+    }
+
+    #[test]
+    fn held_ports_count_as_answered_for_retries_only() {
+        let mut c = Correlator::new(space(), Answered::default());
+        c.handle(&classified(LO + 4, 22, PortState::Open)).unwrap();
+        let held = [
+            (IpAddr::V4((LO + 9).into()), 80),
+            // Outside the space: ignored.
+            (IpAddr::V4((HI + 1).into()), 80),
+            (IpAddr::V4(LO.into()), 8080),
+        ];
+        let a = c.answered_and(held);
+        let i = space().index_of(LO + 9, Proto::Tcp, 80).unwrap();
+        assert!(a.pair(i) && a.host(space().host_of(i)));
+        assert_eq!(a.len(), 2);
+        // The correlator's own set (the checkpoint's) is unchanged.
+        assert!(!c.answered().pair(i));
+        assert_eq!(c.answered().len(), 1);
     }
 
     #[test]

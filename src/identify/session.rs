@@ -9,6 +9,9 @@
 //! most `capacity` ports at once: a SYN-ACK that finds the table full is
 //! answered with a RST and its port reported unidentified at once, so
 //! memory never grows with the scan and every open port is still reported.
+//! The caller may also say the table is [`busy`](Sessions::set_busy)
+//! (identification's share of the rate is spent): new ports are then
+//! reported unidentified the same way, and ports already held go on.
 //!
 //! Per port, the guarantees whatever the service does:
 //!
@@ -307,8 +310,10 @@ pub struct Sessions {
     /// Ports done lately, and when (oldest first; at most `capacity`).
     late: VecDeque<(Instant, Key)>,
     late_set: HashMap<Key, Instant>,
-    /// Ports reported unidentified because the table was full.
+    /// Ports reported unidentified because the table was full or busy.
     pub overflowed: u64,
+    /// New ports are not taken (see [`Sessions::set_busy`]).
+    busy: bool,
 }
 
 impl Sessions {
@@ -320,7 +325,15 @@ impl Sessions {
             late: VecDeque::new(),
             late_set: HashMap::new(),
             overflowed: 0,
+            busy: false,
         }
+    }
+
+    /// While busy, a SYN-ACK of a port not held yet is answered with a RST
+    /// and its port reported unidentified at once, as when the table is
+    /// full (the caller's way out is saturated); ports already held go on.
+    pub fn set_busy(&mut self, busy: bool) {
+        self.busy = busy;
     }
 
     /// Ports being identified now.
@@ -435,8 +448,10 @@ impl Sessions {
             out.push(Out::Send(to_segment(&handshake::close(seg))));
             return Taken::Yes;
         }
-        if self.entries.len() >= cfg.capacity {
+        if self.entries.len() >= cfg.capacity || self.busy {
             self.overflowed += 1;
+            // (A SYN-ACK it sends again is reset, not counted again.)
+            self.remember_late(key, now);
             out.push(Out::Send(to_segment(&handshake::close(seg))));
             out.push(Out::Done(Box::new(Done {
                 reply,
@@ -994,15 +1009,19 @@ impl Sessions {
         })));
         if e.conns.len() > 1 {
             // Its further connections' SYN-ACKs may still come.
-            while self.late.len() >= self.cfg.capacity.max(1) {
-                if let Some((_, k)) = self.late.pop_front() {
-                    self.late_set.remove(&k);
-                }
-            }
-            let at = e.deadline();
-            self.late.push_back((at, key));
-            self.late_set.insert(key, at);
+            self.remember_late(key, e.deadline());
         }
+    }
+
+    /// `key` was done at `at`: SYN-ACKs that still come for it are reset.
+    fn remember_late(&mut self, key: Key, at: Instant) {
+        while self.late.len() >= self.cfg.capacity.max(1) {
+            if let Some((_, k)) = self.late.pop_front() {
+                self.late_set.remove(&k);
+            }
+        }
+        self.late.push_back((at, key));
+        self.late_set.insert(key, at);
     }
 
     /// Forget ports done more than [`LATE`] ago.
@@ -2216,6 +2235,18 @@ mod tests {
         assert_eq!(d.len(), 1, "the third port is reported unidentified");
         assert_eq!((d[0].reply.port, d[0].identified.as_ref()), (25, None));
         assert_eq!(t.overflowed, 1);
+        // Busy: a new port is reported at once; a port held goes on.
+        out.clear();
+        t.set_busy(true);
+        t.on_syn_ack(now, &syn_ack(HOST, 26, BASE), reply(HOST, 26), &mut out);
+        assert_eq!(t.len(), 2);
+        assert_eq!(
+            done(&out).len(),
+            1,
+            "the busy table reports port 26 at once"
+        );
+        assert_eq!(t.overflowed, 2);
+        t.set_busy(false);
         // The scan ends: every port still in the table is reported.
         out.clear();
         t.flush(&mut out);

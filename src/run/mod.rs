@@ -13,6 +13,7 @@
 
 pub mod collect;
 pub mod ipv6;
+pub mod pace;
 pub mod plan;
 pub mod positions;
 pub mod recv;
@@ -419,6 +420,13 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         .map(PausedScan::lossy_ranges)
         .unwrap_or_default();
     let collect_res = std::thread::scope(|s| {
+        // Identification's way out: paced within its share of the rate.
+        let share = pace::share(cfg.rate.pps());
+        let (outbox, queue) = pace::Outbox::new(share);
+        let pacer = resp_tx.as_ref().map(|t| {
+            let (over, wire) = (&stop_rx, ident.wire());
+            s.spawn(move || pace::run(queue, t, share, cfg.rate.pps(), over, wire))
+        });
         let (tx, rx) = crossbeam_channel::bounded::<recv::Batch>(1 << 14);
         let receivers = rx_socks.len();
         let rxh: Vec<_> = rx_socks
@@ -429,7 +437,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                 let resp = resp_tx
                     .as_ref()
                     .filter(|_| probe.proto() == crate::probe::Proto::Tcp)
-                    .map(|t| respond::Responder::new(t, id, &ident));
+                    .map(|_| respond::Responder::new(outbox.clone(), id, &ident));
                 (
                     name,
                     s.spawn(move || recv::run(k, sock, l3, probe, id, tx, stop, stats, resp)),
@@ -437,6 +445,8 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             })
             .collect();
         drop(tx);
+        // (The pacer ends when the receivers' outboxes are gone.)
+        drop(outbox);
         let w = &mut writers;
         let (corr_ref, risk_ref, counters_ref) = (&collected, &risk, &counters);
         let ch = s.spawn(move || {
@@ -470,8 +480,12 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                 match a {
                     Action::StartRound { round, from } => {
                         stop_send.store(false, Ordering::SeqCst);
+                        // (Ports identification holds are open already.)
+                        let held = ident_on
+                            .map(respond::Shared::held_ports)
+                            .unwrap_or_default();
                         let retry = (round > 0).then(|| RetryPlan {
-                            answered: Arc::new(collected.lock().unwrap().corr.answered().clone()),
+                            answered: Arc::new(collected.lock().unwrap().corr.answered_and(held)),
                             round,
                             nports: space.ports().len() as u64,
                             lossy: Arc::from([]),
@@ -706,6 +720,9 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                 io_err.get_or_insert(Error::runtime(format!("receiving on {name} failed: {e}")));
             }
         }
+        if let Some(p) = pacer {
+            p.join().expect("identification pacer panicked");
+        }
         ch.join().expect("collector thread panicked")
     });
     if live {
@@ -799,6 +816,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         elapsed: started.elapsed(),
         paused,
         identified: ident_on.map(|i| i.identified.load(Ordering::Relaxed)),
+        unidentified_busy: ident_on.map_or(0, |i| i.overflowed.load(Ordering::Relaxed)),
         ident_sent: ident_on.map(respond::Shared::wire_sent),
         pseudo_hosts: ident.pseudo_hosts(),
     })

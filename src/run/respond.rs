@@ -2,7 +2,8 @@
 //!
 //! Each TCP receiver thread holds a [`Responder`], IPv4 and IPv6 alike. It
 //! sees every captured packet before it is forwarded: a validated SYN-ACK
-//! opens a session (completed with an ACK and a hello from a raw socket of
+//! opens a session (completed with an ACK and a hello, queued for the
+//! pacer of [`super::pace`], which sends from a raw socket of
 //! the target's path, IPv4 or IPv6, framed as the path frames its probes:
 //! Ethernet to the ARP- or neighbour-discovery-resolved next hop, bare IP on
 //! a layer-3 link, a raw IP socket on loopback), data segments, FINs and
@@ -13,18 +14,19 @@
 //! [`Shared::held`] counts it open (the status line shows it at once), and
 //! [`Shared::oldest_pending`] keeps checkpoints from counting it done.
 //!
-//! Every packet a responder sends is counted in [`Shared::wire_sent`]: the
+//! Every packet the pacer sends is counted in [`Shared::wire_sent`]: the
 //! senders are charged for it at a fixed rate, so probes and identification
 //! share one budget on the wire (`--rate`); `--rate max` caps probes only.
 //!
 //! [`Guard`] sets up and removes the RST suppression for the scan (see
 //! [`crate::net::rstguard`]).
 
+use super::pace::Outbox;
 use crate::engine::cookie::CookieKey;
 use crate::error::{Error, Result};
 use crate::finding::PortState;
 use crate::identify::pseudo::PseudoRule;
-use crate::identify::session::{self, Config, Out, Sessions, Taken};
+use crate::identify::session::{self, Config, Out, Segment, Sessions, Taken};
 use crate::net::route::{Link, Routes};
 use crate::net::rstguard::{self, Keeper, RstGuard};
 use crate::net::sys::{self, PacketSocket, RawIp6Socket, RawIpSocket, TxBatch, TxSocket};
@@ -33,7 +35,7 @@ use crate::wire::ethernet::Mac;
 use crate::wire::ipv6::ETHERTYPE_IPV6;
 use crate::wire::segment::{self, Outgoing};
 use crate::wire::tcp;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -107,6 +109,8 @@ pub struct Shared {
     /// Open ports reported unidentified because a table was full.
     pub overflowed: AtomicU64,
     pseudo_hosts: Mutex<BTreeSet<IpAddr>>,
+    /// The open ports held (see `held`), for retry rounds.
+    held_ports: Mutex<HashSet<(IpAddr, u16)>>,
     /// Per responder: the SYN-ACK time of its oldest port still held.
     oldest: Mutex<Vec<Option<Instant>>>,
     /// TCP ports the scan probes on every host (0: unknown), for the
@@ -145,6 +149,12 @@ impl Shared {
     /// written.
     pub fn held(&self) -> u64 {
         self.held.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// The open ports held now (their SYN-ACK validated, their finding not
+    /// yet written): a retry round must not probe them again.
+    pub fn held_ports(&self) -> Vec<(IpAddr, u16)> {
+        self.held_ports.lock().unwrap().iter().copied().collect()
     }
 
     /// Packets identification has sent so far (every responder).
@@ -265,9 +275,24 @@ impl Tx {
         Some(sock)
     }
 
-    fn send(&self, batch: &mut TxBatch, seg: &Outgoing<'_>) -> bool {
+    /// Send one of identification's segments (see [`super::pace`]).
+    pub fn send_segment(&self, batch: &mut TxBatch, s: &Segment) -> bool {
+        let seg = Outgoing {
+            src: s.src,
+            dst: s.dst,
+            sport: s.sport,
+            dport: s.dport,
+            seq: s.seq,
+            ack: s.ack,
+            flags: s.flags,
+            // (Also on the SYNs of further connections: never a probe's.)
+            window: crate::identify::handshake::WINDOW,
+            ident: 0,
+            ttl: crate::identify::handshake::TTL,
+            payload: &s.payload,
+        };
         batch.clear();
-        let Some(sock) = self.frame(batch, seg) else {
+        let Some(sock) = self.frame(batch, &seg) else {
             return false;
         };
         let ok = sock.send_batch(batch).is_ok_and(|n| n == 1);
@@ -279,13 +304,10 @@ impl Tx {
 /// One receiver's sessions and the means to act on them.
 pub struct Responder<'a> {
     sessions: Sessions,
-    tx: &'a Tx,
+    outbox: Outbox,
     key: CookieKey,
     shared: &'a Shared,
     out: Vec<Out>,
-    batch: TxBatch,
-    /// Follow-ups the kernel refused.
-    pub send_errors: u64,
     overflowed: u64,
     /// This responder's slot in `Shared::oldest`, and when it was last set.
     slot: usize,
@@ -294,7 +316,8 @@ pub struct Responder<'a> {
 }
 
 impl<'a> Responder<'a> {
-    pub fn new(tx: &'a Tx, us: &Identity, shared: &'a Shared) -> Responder<'a> {
+    /// Sessions that send through `outbox` (see [`super::pace`]).
+    pub fn new(outbox: Outbox, us: &Identity, shared: &'a Shared) -> Responder<'a> {
         let slot = {
             let mut o = shared.oldest.lock().unwrap();
             o.push(None);
@@ -314,12 +337,10 @@ impl<'a> Responder<'a> {
                 sport_count: us.sport_count,
                 key: us.key,
             }),
-            tx,
+            outbox,
             key: us.key,
             shared,
             out: Vec::new(),
-            batch: TxBatch::new(1),
-            send_errors: 0,
             overflowed: 0,
         }
     }
@@ -345,7 +366,15 @@ impl<'a> Responder<'a> {
         let before = (self.sessions.active(), self.sessions.len());
         let taken = match c {
             Ok(r) if r.state == PortState::Open && r.proto == Proto::Tcp => {
-                self.sessions.on_syn_ack(now, &seg, *r, &mut self.out)
+                // Identification's share of the rate is spent: no new port.
+                self.sessions.set_busy(self.outbox.full());
+                let key = (seg.src, seg.sport);
+                let new = !self.sessions.holds(key);
+                let t = self.sessions.on_syn_ack(now, &seg, *r, &mut self.out);
+                if new && self.sessions.holds(key) {
+                    self.shared.held_ports.lock().unwrap().insert(key);
+                }
+                t
             }
             _ if ours && us.is_sport(seg.dport) => {
                 self.sessions.on_segment(now, &seg, wire_len, &mut self.out)
@@ -406,29 +435,9 @@ impl<'a> Responder<'a> {
     }
 
     fn drain(&mut self, fwd: &mut Vec<Classified>) {
-        let mut wire = 0;
         for o in std::mem::take(&mut self.out) {
             match o {
-                Out::Send(s) => {
-                    let seg = Outgoing {
-                        src: s.src,
-                        dst: s.dst,
-                        sport: s.sport,
-                        dport: s.dport,
-                        seq: s.seq,
-                        ack: s.ack,
-                        flags: s.flags,
-                        window: crate::identify::handshake::WINDOW,
-                        ident: 0,
-                        ttl: crate::identify::handshake::TTL,
-                        payload: &s.payload,
-                    };
-                    if self.tx.send(&mut self.batch, &seg) {
-                        wire += 1;
-                    } else {
-                        self.send_errors += 1;
-                    }
-                }
+                Out::Send(s) => self.outbox.push(s),
                 Out::Syn {
                     src,
                     dst,
@@ -437,29 +446,18 @@ impl<'a> Responder<'a> {
                 } => {
                     // The pair's cookie, as its probe carried it.
                     if src.is_ipv4() != dst.is_ipv4() {
-                        self.send_errors += 1;
                         continue;
                     }
-                    let seq = self.key.cookie(src, dst, sport, dport);
-                    let seg = Outgoing {
+                    self.outbox.push(Segment {
                         src,
                         dst,
                         sport,
                         dport,
-                        seq,
+                        seq: self.key.cookie(src, dst, sport, dport),
                         ack: 0,
                         flags: tcp::SYN,
-                        // (Window: as the connection's ACKs, and never a probe's.)
-                        window: crate::identify::handshake::WINDOW,
-                        ident: 0,
-                        ttl: crate::probe::tcp_syn::TTL,
-                        payload: &[],
-                    };
-                    if self.tx.send(&mut self.batch, &seg) {
-                        wire += 1;
-                    } else {
-                        self.send_errors += 1;
-                    }
+                        payload: Vec::new(),
+                    });
                 }
                 Out::Done(d) => {
                     let session::Done {
@@ -475,6 +473,11 @@ impl<'a> Responder<'a> {
                         self.shared.identified.fetch_add(1, Ordering::Relaxed);
                     }
                     let target = reply.target;
+                    self.shared
+                        .held_ports
+                        .lock()
+                        .unwrap()
+                        .remove(&(target, reply.port));
                     if pseudo {
                         self.shared.pseudo_hosts.lock().unwrap().insert(target);
                     }
@@ -508,9 +511,6 @@ impl<'a> Responder<'a> {
                     fwd.push(reply);
                 }
             }
-        }
-        if wire > 0 {
-            self.shared.wire.fetch_add(wire, Ordering::Relaxed);
         }
         let o = self.sessions.overflowed;
         if o > self.overflowed {

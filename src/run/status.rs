@@ -40,6 +40,9 @@ pub struct Summary {
     pub paused: Option<PathBuf>,
     /// Open ports whose service was identified (None: `--no-identify`).
     pub identified: Option<u64>,
+    /// Open ports reported unidentified because identification was at its
+    /// limit (its share of the rate, or its table, was full).
+    pub unidentified_busy: u64,
     /// Hosts judged middleboxes or tarpits (their silent ports are pseudo).
     pub pseudo_hosts: Vec<std::net::IpAddr>,
 }
@@ -90,6 +93,12 @@ impl Summary {
         }
         if let Some(n) = self.identified {
             reach += &format!(", {n} services identified");
+        }
+        if self.unidentified_busy > 0 {
+            reach += &format!(
+                ", {} open ports not identified (identification was at its share of the rate: raise --rate)",
+                self.unidentified_busy
+            );
         }
         if !self.pseudo_hosts.is_empty() {
             let shown: Vec<String> = self
