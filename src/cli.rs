@@ -105,10 +105,10 @@ pub struct ScanArgs {
     /// 10k, climbs while the share of probes answered holds, backs off when it falls, and adds one
     /// retry round over what was lost unless --retries is given); 'unlimited': as fast as the
     /// machine sends, no controller [default: 10000]. A fixed rate counts every packet sent:
-    /// identification's (ACKs, hellos, further SYNs, RSTs) leave paced within half of it, the
-    /// probes take the rest and whatever identification leaves unused; open ports beyond what
-    /// that half can identify are reported at once, unidentified (the summary counts them).
-    /// 'max' caps the probes only; identification is unpaced there
+    /// identification's (ACKs, hellos, further SYNs, RSTs) leave first, paced within it, and the
+    /// probes take what it leaves; when its queue fills (a quarter second of the rate), ports get
+    /// fewer connections, then new open ports are reported at once, unidentified (the summary
+    /// counts them). 'max' caps the probes only; identification is unpaced there
     #[arg(long, value_name = "PPS")]
     pub rate: Option<String>,
 

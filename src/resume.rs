@@ -57,6 +57,11 @@ pub struct PausedScan {
     /// while replies were being lost, which the retry round probes again.
     #[serde(default)]
     pub lossy: Vec<Vec<(u64, u64)>>,
+    /// Open TCP ports whose SYN-ACK had validated and whose record was not
+    /// yet written (identification held them): a resume reports them open
+    /// at once. (Address, port, the SYN-ACK's TTL.)
+    #[serde(default)]
+    pub held: Vec<(std::net::IpAddr, u16, u8)>,
 }
 
 impl PausedScan {

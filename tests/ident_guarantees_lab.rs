@@ -188,6 +188,14 @@ fn sigkill_then_resume_reports_every_open_port_once() {
     );
     assert!(all.is_subset(&truth), "reported but not open");
     assert_eq!(lost, 0, "open ports lost across SIGKILL + resume");
+    // The checkpoint did not wait for identification: the ports it held
+    // are in the checkpoint (reported at once by the resume), and no more
+    // than two seconds of probes are sent again.
+    let held = state["held"].as_array().map_or(0, Vec::len);
+    let again = lab.counters().syn_in.saturating_sub(SPACE);
+    eprintln!("{held} ports held in the checkpoint; {again} probes sent again");
+    assert!(held > 0, "no port held in the checkpoint: {state}");
+    assert!(again <= 2 * 10_000, "{again} probes sent again");
 }
 
 #[test]

@@ -95,6 +95,7 @@ fn paused_file(dir: &Path) -> std::path::PathBuf {
         found: 0,
         checkpoint: false,
         lossy: Vec::new(),
+        held: Vec::new(),
     };
     let p = dir.join("paused.json");
     st.save(&p).unwrap();

@@ -156,6 +156,7 @@ fn a_resume_file_brings_its_shard_back() {
         found: 0,
         checkpoint: false,
         lossy: Vec::new(),
+        held: Vec::new(),
     };
     // Resumed anywhere (no scheduler variable needed), it is shard 3/3 again.
     let merged = paused.merge_args(&ScanArgs::default());

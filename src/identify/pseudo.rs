@@ -1,7 +1,10 @@
 //! Pseudo-services: a host that SYN-ACKs on (nearly) every port probed on
-//! it but names nothing behind them is a middlebox, a SYN proxy or a
+//! it but shows nothing behind them is a middlebox, a SYN proxy or a
 //! tarpit, not a host with a service on every port (LZR found many such
-//! hosts on the internet). Its unidentified ports are reported
+//! hosts on the internet). What shows an application behind a port: a
+//! name, or the server closing the connection itself (a FIN after the
+//! handshake: an application's close, as TCP wrappers do) where a
+//! middlebox holds it silently. Its unidentified ports are reported
 //! `pseudo: true` and cost no score; ports where a real protocol did answer
 //! stay real findings.
 //!
@@ -20,6 +23,9 @@ pub struct HostCounts {
     pub open: u32,
     /// Of those, ports whose data [`super::identify`] named.
     pub identified: u32,
+    /// Of those, ports not named whose server closed a connection itself
+    /// (FIN).
+    pub closed: u32,
 }
 
 /// The thresholds of the judgement.
@@ -78,7 +84,7 @@ impl PseudoRule {
     /// Judge a host from its counts, `probed` ports having been probed on
     /// it (0: unknown).
     pub fn judge(&self, c: HostCounts, probed: u32) -> Verdict {
-        let identified = c.identified.min(c.open) as u64;
+        let identified = c.identified.saturating_add(c.closed).min(c.open) as u64;
         if c.open >= self.open_needed(probed)
             && identified * 1000 <= self.max_identified_per_mille as u64 * c.open as u64
         {
@@ -100,7 +106,45 @@ mod tests {
     use super::*;
 
     fn judge(open: u32, identified: u32, probed: u32) -> Verdict {
-        PseudoRule::default().judge(HostCounts { open, identified }, probed)
+        PseudoRule::default().judge(
+            HostCounts {
+                open,
+                identified,
+                closed: 0,
+            },
+            probed,
+        )
+    }
+
+    #[test]
+    fn ports_that_close_themselves_show_an_application() {
+        // Nine ports of nine, nothing named, each closed by its server at
+        // once (TCP wrappers): real.
+        let c = |closed| HostCounts {
+            open: 9,
+            identified: 0,
+            closed,
+        };
+        let rule = PseudoRule::default();
+        assert_eq!(rule.judge(c(9), 9), Verdict::Real);
+        // One of nine closes, the rest are silent: still a middlebox.
+        assert_eq!(rule.judge(c(0), 9), Verdict::Pseudo);
+        assert_eq!(
+            rule.judge(c(1), 9),
+            Verdict::Real,
+            "a ninth is over a tenth"
+        );
+        assert_eq!(
+            rule.judge(
+                HostCounts {
+                    open: 20,
+                    identified: 0,
+                    closed: 2,
+                },
+                20
+            ),
+            Verdict::Pseudo
+        );
     }
 
     #[test]
@@ -165,6 +209,7 @@ mod tests {
         let all = HostCounts {
             open: u32::MAX,
             identified: u32::MAX,
+            closed: u32::MAX,
         };
         assert_eq!(strict.judge(all, u32::MAX), Verdict::Pseudo);
         assert_eq!(strict.judge(all, 0), Verdict::Pseudo);

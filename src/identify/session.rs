@@ -9,9 +9,10 @@
 //! most `capacity` ports at once: a SYN-ACK that finds the table full is
 //! answered with a RST and its port reported unidentified at once, so
 //! memory never grows with the scan and every open port is still reported.
-//! The caller may also say the table is [`busy`](Sessions::set_busy)
-//! (identification's share of the rate is spent): new ports are then
-//! reported unidentified the same way, and ports already held go on.
+//! The caller may also say its way out is [`frugal`](Sessions::set_frugal)
+//! (filling up: no further connection opens, each port makes do with what
+//! it has) or [`busy`](Sessions::set_busy) (full: new ports are then
+//! reported unidentified the same way, and ports already held go on).
 //!
 //! Per port, the guarantees whatever the service does:
 //!
@@ -270,6 +271,8 @@ struct Entry {
     first_banner: Option<Vec<u8>>,
     /// The service sent data on some connection.
     sent_data: bool,
+    /// The server closed one of its connections itself (a FIN).
+    server_closed: bool,
     /// A name worth less than a TLS attempt's.
     provisional: Option<Name>,
     /// The best name so far (the earliest attempt's); it is final once no
@@ -314,6 +317,8 @@ pub struct Sessions {
     pub overflowed: u64,
     /// New ports are not taken (see [`Sessions::set_busy`]).
     busy: bool,
+    /// No further connection opens (see [`Sessions::set_frugal`]).
+    frugal: bool,
 }
 
 impl Sessions {
@@ -326,7 +331,15 @@ impl Sessions {
             late_set: HashMap::new(),
             overflowed: 0,
             busy: false,
+            frugal: false,
         }
+    }
+
+    /// While frugal, no port opens a further connection: each is done
+    /// with what its connections so far show (the caller's way out is
+    /// filling up).
+    pub fn set_frugal(&mut self, frugal: bool) {
+        self.frugal = frugal;
     }
 
     /// While busy, a SYN-ACK of a port not held yet is answered with a RST
@@ -505,6 +518,7 @@ impl Sessions {
                 stop: false,
                 first_banner: None,
                 sent_data: false,
+                server_closed: false,
                 provisional: None,
                 named: None,
                 decided: false,
@@ -630,6 +644,7 @@ impl Sessions {
             c.deadline = c.deadline.min(now + LINGER);
         }
         if seg.flags & tcp::FIN != 0 {
+            e.server_closed = true;
             out.push(Out::Send(to_segment(&handshake::close(seg))));
             if c.flight_until.is_some() {
                 // The server closed in the middle of its flight: what it sent.
@@ -790,6 +805,7 @@ impl Sessions {
     /// connections, and set when to look again.
     fn settle(&mut self, now: Instant, key: Key, out: &mut Vec<Out>) {
         let cfg = self.cfg;
+        let frugal = self.frugal;
         let verdict = self.verdict(key.0);
         let host_named = self.host_counts(key.0).identified > 0;
         let Some(e) = self.entries.get_mut(&key) else {
@@ -859,6 +875,7 @@ impl Sessions {
         // TLS attempt may still say more.
         let may_open = |e: &Entry| {
             !e.stop
+                && !frugal
                 && !e.conns.iter().any(|c| c.flight_until.is_some())
                 && verdict == Verdict::Real
                 && e.next < e.plan.len()
@@ -977,17 +994,22 @@ impl Sessions {
             return;
         };
         let name = name.or_else(|| e.provisional.take());
-        if name.is_some()
-            && let Some(h) = self.hosts.get_mut(&key.0)
-        {
-            h.identified = h.identified.saturating_add(1);
+        if let Some(h) = self.hosts.get_mut(&key.0) {
+            if name.is_some() {
+                h.identified = h.identified.saturating_add(1);
+            } else if e.server_closed {
+                h.closed = h.closed.saturating_add(1);
+            }
         }
         let banner = if name.is_some() {
             None
         } else {
             e.first_banner.take()
         };
-        let pseudo = name.is_none() && !e.sent_data && self.verdict(key.0) == Verdict::Pseudo;
+        let pseudo = name.is_none()
+            && !e.sent_data
+            && !e.server_closed
+            && self.verdict(key.0) == Verdict::Pseudo;
         let connections = e.conns.len() as u8;
         let (identified, tls) = match name {
             Some(n) => (Some(*n.id), n.tls),
@@ -1661,6 +1683,17 @@ mod tests {
             s.at() > Duration::from_millis(2000),
             "the attempts had their time"
         );
+    }
+
+    #[test]
+    fn a_frugal_table_opens_no_further_connection() {
+        let mut t = table(8);
+        t.set_frugal(true);
+        let s = Sim::new(t, 22, Peer::Silent).run(Duration::from_secs(5));
+        let d = s.done();
+        assert!(s.syns.is_empty(), "{:?}", s.syns);
+        assert_eq!((d.connections, d.identified.as_ref()), (1, None));
+        assert!(s.at() <= PORT_DEADLINE);
     }
 
     #[test]

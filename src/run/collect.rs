@@ -28,19 +28,9 @@ pub struct Counters {
 pub struct Collected {
     pub corr: Correlator,
     /// Every reply the kernel captured before this time has been
-    /// correlated and written.
+    /// correlated and written, or is an open port identification holds
+    /// (see [`super::respond::Shared::held_ports`]).
     pub until: Instant,
-}
-
-/// Identification holds a port's reply back until it is done: nothing
-/// captured since the oldest reply still held counts as handled.
-fn held_back(st: &mut Collected, ident: Option<&super::respond::Shared>) {
-    if let Some(t) = ident
-        .and_then(|s| s.oldest_pending())
-        .and_then(|t| t.checked_sub(super::recv::READ_TIMEOUT))
-    {
-        st.until = st.until.min(t);
-    }
 }
 
 /// Correlate, annotate and write until the channel closes. `receivers`:
@@ -73,7 +63,6 @@ pub fn run(
         if let Some(Some(t)) = horizons.iter().min() {
             st.until = st.until.max(*t);
         }
-        held_back(&mut st, ident);
         let c = &mut st.corr;
         for r in &b.replies {
             // What identification found.

@@ -298,7 +298,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         None
     };
     let resp_tx = match guard {
-        Some(_) => Some(respond::Tx::open(routes.clone(), routes6.clone())?),
+        Some(_) => Some(pace::Tx::open(routes.clone(), routes6.clone())?),
         None => None,
     };
     let ident = respond::Shared::default();
@@ -419,16 +419,22 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         .as_ref()
         .map(PausedScan::lossy_ranges)
         .unwrap_or_default();
+    // Identification's way out: paced within the rate, first.
+    let (outbox, queue) = pace::Outbox::new(cfg.rate.pps());
+    let ident_dropped = outbox.dropped_counter();
     let collect_res = std::thread::scope(|s| {
-        // Identification's way out: paced within its share of the rate.
-        let share = pace::share(cfg.rate.pps());
-        let (outbox, queue) = pace::Outbox::new(share);
         let pacer = resp_tx.as_ref().map(|t| {
             let (over, wire) = (&stop_rx, ident.wire());
-            s.spawn(move || pace::run(queue, t, share, cfg.rate.pps(), over, wire))
+            s.spawn(move || pace::run(queue, t, cfg.rate.pps(), over, wire))
         });
         let (tx, rx) = crossbeam_channel::bounded::<recv::Batch>(1 << 14);
         let receivers = rx_socks.len();
+        // A resume after a crash: the open ports identification held when
+        // the checkpoint was saved are reported first (their SYN-ACK
+        // validated; the positions saved are past them).
+        if let Some(b) = resume.as_ref().and_then(|r| held_batch(&r.held, receivers)) {
+            let _ = tx.send(b);
+        }
         let rxh: Vec<_> = rx_socks
             .into_iter()
             .enumerate()
@@ -483,7 +489,9 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                         // (Ports identification holds are open already.)
                         let held = ident_on
                             .map(respond::Shared::held_ports)
-                            .unwrap_or_default();
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|(ip, port, _)| (ip, port));
                         let retry = (round > 0).then(|| RetryPlan {
                             answered: Arc::new(collected.lock().unwrap().corr.answered_and(held)),
                             round,
@@ -565,6 +573,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                             sent: sent_now() + resume.as_ref().map_or(0, |r| r.sent),
                             found: found_now(),
                             lossy: &lossy,
+                            ident: ident_on,
                         });
                         let file = &cfg.paused_path;
                         if let Err(e) = state.save(file) {
@@ -784,6 +793,8 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             found: found_now(),
             checkpoint: false,
             lossy: PausedScan::encode_lossy(&lossy),
+            // (Identification ended before the pause: nothing is held.)
+            held: Vec::new(),
         };
         let file = cfg.paused_path.clone();
         state
@@ -817,6 +828,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         paused,
         identified: ident_on.map(|i| i.identified.load(Ordering::Relaxed)),
         unidentified_busy: ident_on.map_or(0, |i| i.overflowed.load(Ordering::Relaxed)),
+        ident_dropped: ident_dropped.load(Ordering::Relaxed),
         ident_sent: ident_on.map(respond::Shared::wire_sent),
         pseudo_hosts: ident.pseudo_hosts(),
     })
@@ -841,6 +853,29 @@ fn output_lengths(cfg: &ScanConfig) -> Vec<(String, u64)> {
         .collect()
 }
 
+/// The open ports a checkpoint saved as held, as replies for the
+/// collector (`from`: no receiver's).
+fn held_batch(held: &[(std::net::IpAddr, u16, u8)], from: usize) -> Option<recv::Batch> {
+    (!held.is_empty()).then(|| recv::Batch {
+        at: Instant::now(),
+        from,
+        horizon: None,
+        replies: held
+            .iter()
+            .map(|&(target, port, ttl)| crate::probe::Classified {
+                target,
+                proto: crate::probe::Proto::Tcp,
+                port,
+                state: crate::finding::PortState::Open,
+                reason: "syn-ack",
+                ttl,
+                protocol: None,
+                amplification: None,
+            })
+            .collect(),
+    })
+}
+
 struct CheckpointInput<'a> {
     cfg: &'a ScanConfig,
     collected: &'a Mutex<collect::Collected>,
@@ -851,19 +886,22 @@ struct CheckpointInput<'a> {
     sent: u64,
     found: u64,
     lossy: &'a [Vec<std::ops::Range<u64>>],
+    ident: Option<&'a respond::Shared>,
 }
 
 /// The state of a running scan, consistent as of a moment when every
 /// probe before the saved positions has had its reply collected: with the
-/// collector held, take the answered set and the output lengths, and the
-/// sender positions of [`REPLY_ALLOWANCE`] before what it has collected.
+/// collector held, take the answered set, the output lengths and the open
+/// ports identification holds (collected, not yet written), and the sender
+/// positions of [`REPLY_ALLOWANCE`] before what it has collected.
 fn checkpoint(i: CheckpointInput<'_>) -> PausedScan {
-    let (answered, outputs, until) = {
+    let (answered, outputs, until, held) = {
         let st = i.collected.lock().unwrap();
         (
             PausedScan::encode_answered(st.corr.answered()),
             output_lengths(i.cfg),
             st.until,
+            i.ident.map(respond::Shared::held_ports).unwrap_or_default(),
         )
     };
     // (Never empty while sending: each round starts with its first sample.)
@@ -894,6 +932,7 @@ fn checkpoint(i: CheckpointInput<'_>) -> PausedScan {
         found: i.found,
         checkpoint: true,
         lossy: PausedScan::encode_lossy(i.lossy),
+        held,
     }
 }
 

@@ -1,30 +1,40 @@
 //! Identification's way out, paced. The responders do not send: the
 //! segments their sessions ask for (ACKs, hellos, SYNs of further
 //! connections, RSTs) wait in one queue, and one thread hands them to the
-//! kernel within identification's share of `--rate` ([`share`]), spaced as
-//! the probes are ([`batch_for_rate`]), so a policer in front of the
-//! targets sees no burst. Each packet is counted in the wire counter as it
-//! leaves, and the senders are charged for it (see [`super::send::Charge`]):
-//! probes and identification together keep the rate.
+//! kernel within `--rate`, spaced as the probes are ([`batch_for_rate`]),
+//! so a policer in front of the targets sees no burst. Each packet is
+//! counted in the wire counter as it leaves, and the senders are charged
+//! for it (see [`super::send::Charge`]): identification goes first, the
+//! probes take what it leaves, and together they keep the rate. Its demand
+//! comes from the probes' SYN-ACKs and is bounded per port, so probes that
+//! wait also slow it down.
 //!
-//! The queue is identification's back-pressure: while it holds more than
-//! [`BACKLOG`] of the share, the responders take no new port (it is
-//! reported unidentified at once, see
-//! [`crate::identify::session::Sessions::set_busy`]), so a scan with more
-//! open ports than its rate can identify still reports every one of them
-//! on time, and never queues without bound.
+//! The queue is identification's back-pressure ([`Outbox::pressure`]):
+//! while it holds more than half of [`BACKLOG`] of the rate, no port opens
+//! a further connection; beyond all of it the responders take no new port
+//! (it is reported unidentified at once, see
+//! [`crate::identify::session::Sessions::set_busy`]). So a burst of open
+//! ports is identified more cheaply rather than queued late, and every open
+//! port is still reported on time. The ports already held may still push
+//! the queue past that; at twice the backlog a packet is dropped (and
+//! counted) rather than queued, so memory stays bounded.
 
-use super::respond::Tx;
 use crate::engine::ratelimit::{RateLimiter, batch_for_rate};
+use crate::error::{Error, Result};
 use crate::identify::session::Segment;
+use crate::net::route::{Link, Routes};
+use crate::net::rstguard;
+use crate::net::sys::{self, PacketSocket, RawIp6Socket, RawIpSocket, TxBatch, TxSocket};
+use crate::wire::ethernet::Mac;
+use crate::wire::ipv6::ETHERTYPE_IPV6;
+use crate::wire::segment::{self, Outgoing};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Identification's share of a fixed rate: at most this part of it, so
-/// that probes always keep the rest.
-pub const SHARE: f64 = 0.5;
-/// The queue is full when it holds this long of the share...
+/// The queue is full when it holds this long of the rate...
 pub const BACKLOG: Duration = Duration::from_millis(250);
 /// ...and at least this many packets.
 pub const BACKLOG_MIN: usize = 64;
@@ -34,17 +44,130 @@ pub const BACKLOG_UNPACED: usize = 1 << 16;
 /// still open) goes at the whole rate, for at most this long.
 pub const LAST_CALL: Duration = Duration::from_secs(2);
 
-/// Identification's rate: [`SHARE`] of a fixed rate of `rate` packets per
-/// second; None (unpaced) for an unlimited one.
-pub fn share(rate: Option<f64>) -> Option<f64> {
-    rate.map(|r| (r * SHARE).max(1.0))
-}
-
-/// Packets queued beyond which the responders take no new port.
-pub fn backlog(share: Option<f64>) -> usize {
-    match share {
+/// Packets queued beyond which the responders take no new port, at
+/// `rate` packets per second (None: unpaced).
+pub fn backlog(rate: Option<f64>) -> usize {
+    match rate {
         Some(r) => ((r * BACKLOG.as_secs_f64()) as usize).max(BACKLOG_MIN),
         None => BACKLOG_UNPACED,
+    }
+}
+
+/// Sockets the responders send follow-ups on: one per path of the scan,
+/// IPv4 and IPv6, shared by every receiver.
+#[derive(Debug)]
+pub struct Tx {
+    routes: Arc<Routes>,
+    socks: Vec<TxSocket>,
+    routes6: Arc<Routes<u128>>,
+    socks6: Vec<TxSocket>,
+}
+
+impl Tx {
+    /// Open one sending socket per path of either family (before
+    /// privileges are dropped).
+    pub fn open(routes: Arc<Routes>, routes6: Arc<Routes<u128>>) -> Result<Tx> {
+        let socks = routes
+            .paths
+            .iter()
+            .map(|p| {
+                let err = |e| Error::socket(e, &p.iface.name);
+                Ok(match p.iface.link {
+                    Link::Ethernet { .. } => {
+                        TxSocket::Packet(PacketSocket::open(p.iface.index, 0).map_err(err)?)
+                    }
+                    Link::Layer3 => TxSocket::Packet(
+                        PacketSocket::open_sender(p.iface.index, sys::ETH_P_IP).map_err(err)?,
+                    ),
+                    Link::Loopback => {
+                        let s = RawIpSocket::open().map_err(err)?;
+                        // Our own RSTs must pass the guard.
+                        s.set_mark(rstguard::MARK).map_err(err)?;
+                        TxSocket::RawIp(s)
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // The IPv6 paths: as the IPv6 probes go (see `super::ipv6`).
+        let socks6 = routes6
+            .paths
+            .iter()
+            .map(|p| {
+                let err = |e| Error::socket(e, &p.iface.name);
+                Ok(match p.iface.link {
+                    Link::Ethernet { .. } => {
+                        TxSocket::Packet(PacketSocket::open(p.iface.index, 0).map_err(err)?)
+                    }
+                    Link::Layer3 => TxSocket::Packet(
+                        PacketSocket::open_sender(p.iface.index, ETHERTYPE_IPV6).map_err(err)?,
+                    ),
+                    Link::Loopback => {
+                        let s = RawIp6Socket::open().map_err(err)?;
+                        s.set_mark(rstguard::MARK).map_err(err)?;
+                        TxSocket::RawIp6(s)
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Tx {
+            routes,
+            socks,
+            routes6,
+            socks6,
+        })
+    }
+
+    /// Frame `seg` for its path into `batch` (empty before); the socket of
+    /// the path, or None when there is no way to the target.
+    fn frame(&self, batch: &mut TxBatch, seg: &Outgoing<'_>) -> Option<&TxSocket> {
+        let (mac, link, sock, dst) = match seg.dst {
+            IpAddr::V4(dst) => {
+                let dst = u32::from(dst);
+                let p = self.routes.path_of(dst)?;
+                let mac = self.routes.next_mac(p, dst)?;
+                (mac, self.routes.paths[p].iface.link, &self.socks[p], dst)
+            }
+            IpAddr::V6(dst) => {
+                let dst = u128::from(dst);
+                let p = self.routes6.path_of(dst)?;
+                let mac = self.routes6.next_mac(p, dst)?;
+                // (A raw IPv6 socket addresses each packet by its header.)
+                (mac, self.routes6.paths[p].iface.link, &self.socks6[p], 0)
+            }
+        };
+        let eth = match (mac, link) {
+            (Some(m), Link::Ethernet { src_mac }) => Some((src_mac, m)),
+            (Some(m), _) => Some((Mac::ZERO, m)),
+            (None, _) => None,
+        };
+        let n = segment::write(&mut batch.slot()[..], eth, seg).ok()?;
+        batch.commit(n, dst);
+        Some(sock)
+    }
+
+    /// Send one of identification's segments (see [`super::pace`]).
+    pub fn send_segment(&self, batch: &mut TxBatch, s: &Segment) -> bool {
+        let seg = Outgoing {
+            src: s.src,
+            dst: s.dst,
+            sport: s.sport,
+            dport: s.dport,
+            seq: s.seq,
+            ack: s.ack,
+            flags: s.flags,
+            // (Also on the SYNs of further connections: never a probe's.)
+            window: crate::identify::handshake::WINDOW,
+            ident: 0,
+            ttl: crate::identify::handshake::TTL,
+            payload: &s.payload,
+        };
+        batch.clear();
+        let Some(sock) = self.frame(batch, &seg) else {
+            return false;
+        };
+        let ok = sock.send_batch(batch).is_ok_and(|n| n == 1);
+        batch.clear();
+        ok
     }
 }
 
@@ -53,26 +176,60 @@ pub fn backlog(share: Option<f64>) -> usize {
 pub struct Outbox {
     tx: Sender<Segment>,
     limit: usize,
+    /// Packets not queued: the queue held twice its backlog.
+    dropped: Arc<AtomicU64>,
+}
+
+/// How full the queue is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pressure {
+    Low,
+    /// Half of the backlog or more: no further connections.
+    Frugal,
+    /// The backlog or more: no new port.
+    Full,
 }
 
 impl Outbox {
-    /// A queue for identification at `share` packets per second (None:
+    /// A queue for identification at `rate` packets per second (None:
     /// unpaced): the responders' end and the pacer's.
-    pub fn new(share: Option<f64>) -> (Outbox, Receiver<Segment>) {
+    pub fn new(rate: Option<f64>) -> (Outbox, Receiver<Segment>) {
         let (tx, rx) = crossbeam_channel::unbounded();
-        let limit = backlog(share);
-        (Outbox { tx, limit }, rx)
+        let limit = backlog(rate);
+        let dropped = Arc::new(AtomicU64::new(0));
+        (Outbox { tx, limit, dropped }, rx)
     }
 
     pub fn push(&self, s: Segment) {
+        if self.tx.len() >= 2 * self.limit {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         // (The pacer outlives every responder: it ends when the last
         // Outbox is dropped.)
         let _ = self.tx.send(s);
     }
 
-    /// The queue holds [`BACKLOG`] of the share or more: take no new port.
-    pub fn full(&self) -> bool {
-        self.tx.len() >= self.limit
+    /// Packets dropped so far because the queue held twice its backlog.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// The counter behind [`dropped`](Self::dropped), to read once every
+    /// Outbox is gone.
+    pub fn dropped_counter(&self) -> Arc<AtomicU64> {
+        self.dropped.clone()
+    }
+
+    pub fn pressure(&self) -> Pressure {
+        let n = self.tx.len();
+        if n >= self.limit {
+            Pressure::Full
+        } else if n >= self.limit / 2 {
+            Pressure::Frugal
+        } else {
+            Pressure::Low
+        }
     }
 }
 
@@ -86,27 +243,24 @@ pub struct Sent {
     pub dropped: u64,
 }
 
-/// The pacer: sends what the responders queue at `share` packets per
-/// second, counting each in `wire`, until every [`Outbox`] is dropped and
-/// the queue is empty. Once `over` is set (the scan is over, no probe
-/// goes any more), at `full` packets per second, and for at most
-/// [`LAST_CALL`].
+/// The pacer: sends what the responders queue at `rate` packets per
+/// second (None: unpaced), counting each in `wire`, until every [`Outbox`]
+/// is dropped and the queue is empty. Once `over` is set (the scan is
+/// over), for at most [`LAST_CALL`].
 pub fn run(
     rx: Receiver<Segment>,
     tx: &Tx,
-    share: Option<f64>,
-    full: Option<f64>,
+    rate: Option<f64>,
     over: &AtomicBool,
     wire: &AtomicU64,
 ) -> Sent {
-    let mut limiter = RateLimiter::new(share);
+    let mut limiter = RateLimiter::new(rate);
     let mut done = Sent::default();
-    let mut batch = crate::net::sys::TxBatch::new(1);
+    let mut batch = TxBatch::new(1);
     let mut last_call: Option<Instant> = None;
     loop {
         if last_call.is_none() && over.load(Ordering::Relaxed) {
             last_call = Some(Instant::now() + LAST_CALL);
-            limiter.set_rate(full);
         }
         if last_call.is_some_and(|end| Instant::now() >= end) {
             done.dropped += rx.try_iter().count() as u64;
@@ -139,14 +293,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_share_is_half_a_fixed_rate_and_none_unlimited() {
-        assert_eq!(share(Some(4000.0)), Some(2000.0));
-        assert_eq!(share(Some(1.0)), Some(1.0));
-        assert_eq!(share(None), None);
-    }
-
-    #[test]
-    fn the_backlog_is_a_quarter_second_of_the_share() {
+    fn the_backlog_is_a_quarter_second_of_the_rate() {
         assert_eq!(backlog(Some(2000.0)), 500);
         assert_eq!(backlog(Some(40.0)), BACKLOG_MIN);
         assert_eq!(backlog(None), BACKLOG_UNPACED);
@@ -166,15 +313,29 @@ mod tests {
     }
 
     #[test]
-    fn the_outbox_is_full_at_its_backlog() {
+    fn the_outbox_drops_beyond_twice_its_backlog() {
         let (o, rx) = Outbox::new(Some(40.0));
-        for p in 0..BACKLOG_MIN as u16 - 1 {
+        for p in 0..2 * BACKLOG_MIN as u16 + 5 {
             o.push(seg(p));
         }
-        assert!(!o.full());
+        assert_eq!((rx.len(), o.dropped()), (2 * BACKLOG_MIN, 5));
+    }
+
+    #[test]
+    fn the_outbox_is_frugal_at_half_its_backlog_and_full_at_all_of_it() {
+        let (o, rx) = Outbox::new(Some(40.0));
+        assert_eq!(o.pressure(), Pressure::Low);
+        for p in 0..BACKLOG_MIN as u16 / 2 {
+            o.push(seg(p));
+        }
+        assert_eq!(o.pressure(), Pressure::Frugal);
+        for p in 0..BACKLOG_MIN as u16 / 2 - 1 {
+            o.push(seg(p));
+        }
+        assert_eq!(o.pressure(), Pressure::Frugal);
         o.push(seg(0));
-        assert!(o.full());
+        assert_eq!(o.pressure(), Pressure::Full);
         rx.recv().unwrap();
-        assert!(!o.full());
+        assert_eq!(o.pressure(), Pressure::Frugal);
     }
 }

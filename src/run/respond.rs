@@ -12,7 +12,10 @@
 //! scan ends), with its outcome left in [`Shared`] for the collector to
 //! take. So every open port is still reported exactly once. Meanwhile
 //! [`Shared::held`] counts it open (the status line shows it at once), and
-//! [`Shared::oldest_pending`] keeps checkpoints from counting it done.
+//! [`Shared::held_ports`] lists it until the collector takes its reply: a
+//! checkpoint saves that list, and a resume reports those ports open at
+//! once (their SYN-ACK validated: an open port is a fact), so a checkpoint
+//! need not wait for identification.
 //!
 //! Every packet the pacer sends is counted in [`Shared::wire_sent`]: the
 //! senders are charged for it at a fixed rate, so probes and identification
@@ -21,24 +24,20 @@
 //! [`Guard`] sets up and removes the RST suppression for the scan (see
 //! [`crate::net::rstguard`]).
 
-use super::pace::Outbox;
+use super::pace::{Outbox, Pressure};
 use crate::engine::cookie::CookieKey;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::finding::PortState;
 use crate::identify::pseudo::PseudoRule;
 use crate::identify::session::{self, Config, Out, Segment, Sessions, Taken};
-use crate::net::route::{Link, Routes};
-use crate::net::rstguard::{self, Keeper, RstGuard};
-use crate::net::sys::{self, PacketSocket, RawIp6Socket, RawIpSocket, TxBatch, TxSocket};
+use crate::net::rstguard::{Keeper, RstGuard};
 use crate::probe::{Classified, Identity, Proto, Reject};
-use crate::wire::ethernet::Mac;
-use crate::wire::ipv6::ETHERTYPE_IPV6;
-use crate::wire::segment::{self, Outgoing};
+use crate::wire::segment;
 use crate::wire::tcp;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Most ports one receiver identifies at once.
@@ -47,8 +46,6 @@ pub const CAPACITY: usize = 16_384;
 pub const MAX_WAIT: Duration = Duration::from_millis(1000);
 /// How often a responder looks for waits that are over.
 pub const TICK_EVERY: Duration = Duration::from_millis(10);
-/// How often a responder recomputes its oldest held port.
-pub const OLDEST_EVERY: Duration = Duration::from_millis(20);
 /// How long the end of a scan waits for identifications still running.
 pub const DRAIN_MAX: Duration = Duration::from_secs(15);
 
@@ -109,10 +106,9 @@ pub struct Shared {
     /// Open ports reported unidentified because a table was full.
     pub overflowed: AtomicU64,
     pseudo_hosts: Mutex<BTreeSet<IpAddr>>,
-    /// The open ports held (see `held`), for retry rounds.
-    held_ports: Mutex<HashSet<(IpAddr, u16)>>,
-    /// Per responder: the SYN-ACK time of its oldest port still held.
-    oldest: Mutex<Vec<Option<Instant>>>,
+    /// The open ports held (see `held`) and their SYN-ACK's TTL, until the
+    /// collector takes their reply.
+    held_ports: Mutex<HashMap<(IpAddr, u16), u8>>,
     /// TCP ports the scan probes on every host (0: unknown), for the
     /// middlebox judgement: set before the responders are made.
     ports_per_host: AtomicU32,
@@ -126,15 +122,10 @@ impl Shared {
         self.ports_per_host.store(n, Ordering::Relaxed);
     }
 
-    /// The capture time of the oldest SYN-ACK whose port is still being
-    /// identified (its finding not yet forwarded): checkpoints must not
-    /// count it as collected.
-    pub fn oldest_pending(&self) -> Option<Instant> {
-        self.oldest.lock().unwrap().iter().flatten().min().copied()
-    }
-
-    /// The outcome of an open port, once (the collector takes it).
+    /// The outcome of an open port, once: the collector takes it with the
+    /// port's reply, and the port is held no more.
     pub fn take(&self, ip: IpAddr, port: u16) -> Option<Outcome> {
+        self.held_ports.lock().unwrap().remove(&(ip, port));
         self.outcomes.lock().unwrap().remove(&(ip, port))
     }
 
@@ -152,9 +143,13 @@ impl Shared {
     }
 
     /// The open ports held now (their SYN-ACK validated, their finding not
-    /// yet written): a retry round must not probe them again.
-    pub fn held_ports(&self) -> Vec<(IpAddr, u16)> {
-        self.held_ports.lock().unwrap().iter().copied().collect()
+    /// yet written), with their SYN-ACK's TTL: a retry round must not probe
+    /// them again, and a checkpoint saves them.
+    pub fn held_ports(&self) -> Vec<(IpAddr, u16, u8)> {
+        let h = self.held_ports.lock().unwrap();
+        h.iter()
+            .map(|(&(ip, port), &ttl)| (ip, port, ttl))
+            .collect()
     }
 
     /// Packets identification has sent so far (every responder).
@@ -183,124 +178,6 @@ impl Shared {
     }
 }
 
-/// Sockets the responders send follow-ups on: one per path of the scan,
-/// IPv4 and IPv6, shared by every receiver.
-#[derive(Debug)]
-pub struct Tx {
-    routes: Arc<Routes>,
-    socks: Vec<TxSocket>,
-    routes6: Arc<Routes<u128>>,
-    socks6: Vec<TxSocket>,
-}
-
-impl Tx {
-    /// Open one sending socket per path of either family (before
-    /// privileges are dropped).
-    pub fn open(routes: Arc<Routes>, routes6: Arc<Routes<u128>>) -> Result<Tx> {
-        let socks = routes
-            .paths
-            .iter()
-            .map(|p| {
-                let err = |e| Error::socket(e, &p.iface.name);
-                Ok(match p.iface.link {
-                    Link::Ethernet { .. } => {
-                        TxSocket::Packet(PacketSocket::open(p.iface.index, 0).map_err(err)?)
-                    }
-                    Link::Layer3 => TxSocket::Packet(
-                        PacketSocket::open_sender(p.iface.index, sys::ETH_P_IP).map_err(err)?,
-                    ),
-                    Link::Loopback => {
-                        let s = RawIpSocket::open().map_err(err)?;
-                        // Our own RSTs must pass the guard.
-                        s.set_mark(rstguard::MARK).map_err(err)?;
-                        TxSocket::RawIp(s)
-                    }
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        // The IPv6 paths: as the IPv6 probes go (see `super::ipv6`).
-        let socks6 = routes6
-            .paths
-            .iter()
-            .map(|p| {
-                let err = |e| Error::socket(e, &p.iface.name);
-                Ok(match p.iface.link {
-                    Link::Ethernet { .. } => {
-                        TxSocket::Packet(PacketSocket::open(p.iface.index, 0).map_err(err)?)
-                    }
-                    Link::Layer3 => TxSocket::Packet(
-                        PacketSocket::open_sender(p.iface.index, ETHERTYPE_IPV6).map_err(err)?,
-                    ),
-                    Link::Loopback => {
-                        let s = RawIp6Socket::open().map_err(err)?;
-                        s.set_mark(rstguard::MARK).map_err(err)?;
-                        TxSocket::RawIp6(s)
-                    }
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Tx {
-            routes,
-            socks,
-            routes6,
-            socks6,
-        })
-    }
-
-    /// Frame `seg` for its path into `batch` (empty before); the socket of
-    /// the path, or None when there is no way to the target.
-    fn frame(&self, batch: &mut TxBatch, seg: &Outgoing<'_>) -> Option<&TxSocket> {
-        let (mac, link, sock, dst) = match seg.dst {
-            IpAddr::V4(dst) => {
-                let dst = u32::from(dst);
-                let p = self.routes.path_of(dst)?;
-                let mac = self.routes.next_mac(p, dst)?;
-                (mac, self.routes.paths[p].iface.link, &self.socks[p], dst)
-            }
-            IpAddr::V6(dst) => {
-                let dst = u128::from(dst);
-                let p = self.routes6.path_of(dst)?;
-                let mac = self.routes6.next_mac(p, dst)?;
-                // (A raw IPv6 socket addresses each packet by its header.)
-                (mac, self.routes6.paths[p].iface.link, &self.socks6[p], 0)
-            }
-        };
-        let eth = match (mac, link) {
-            (Some(m), Link::Ethernet { src_mac }) => Some((src_mac, m)),
-            (Some(m), _) => Some((Mac::ZERO, m)),
-            (None, _) => None,
-        };
-        let n = segment::write(&mut batch.slot()[..], eth, seg).ok()?;
-        batch.commit(n, dst);
-        Some(sock)
-    }
-
-    /// Send one of identification's segments (see [`super::pace`]).
-    pub fn send_segment(&self, batch: &mut TxBatch, s: &Segment) -> bool {
-        let seg = Outgoing {
-            src: s.src,
-            dst: s.dst,
-            sport: s.sport,
-            dport: s.dport,
-            seq: s.seq,
-            ack: s.ack,
-            flags: s.flags,
-            // (Also on the SYNs of further connections: never a probe's.)
-            window: crate::identify::handshake::WINDOW,
-            ident: 0,
-            ttl: crate::identify::handshake::TTL,
-            payload: &s.payload,
-        };
-        batch.clear();
-        let Some(sock) = self.frame(batch, &seg) else {
-            return false;
-        };
-        let ok = sock.send_batch(batch).is_ok_and(|n| n == 1);
-        batch.clear();
-        ok
-    }
-}
-
 /// One receiver's sessions and the means to act on them.
 pub struct Responder<'a> {
     sessions: Sessions,
@@ -309,23 +186,13 @@ pub struct Responder<'a> {
     shared: &'a Shared,
     out: Vec<Out>,
     overflowed: u64,
-    /// This responder's slot in `Shared::oldest`, and when it was last set.
-    slot: usize,
-    oldest_at: Instant,
     ticked: Instant,
 }
 
 impl<'a> Responder<'a> {
     /// Sessions that send through `outbox` (see [`super::pace`]).
     pub fn new(outbox: Outbox, us: &Identity, shared: &'a Shared) -> Responder<'a> {
-        let slot = {
-            let mut o = shared.oldest.lock().unwrap();
-            o.push(None);
-            o.len() - 1
-        };
         Responder {
-            slot,
-            oldest_at: Instant::now(),
             ticked: Instant::now(),
             sessions: Sessions::new(Config {
                 capacity: CAPACITY,
@@ -366,13 +233,12 @@ impl<'a> Responder<'a> {
         let before = (self.sessions.active(), self.sessions.len());
         let taken = match c {
             Ok(r) if r.state == PortState::Open && r.proto == Proto::Tcp => {
-                // Identification's share of the rate is spent: no new port.
-                self.sessions.set_busy(self.outbox.full());
+                self.feel_pressure();
                 let key = (seg.src, seg.sport);
                 let new = !self.sessions.holds(key);
                 let t = self.sessions.on_syn_ack(now, &seg, *r, &mut self.out);
                 if new && self.sessions.holds(key) {
-                    self.shared.held_ports.lock().unwrap().insert(key);
+                    self.shared.held_ports.lock().unwrap().insert(key, r.ttl);
                 }
                 t
             }
@@ -381,9 +247,17 @@ impl<'a> Responder<'a> {
             }
             _ => Taken::No,
         };
-        self.account(before, now);
+        self.account(before);
         self.drain(fwd);
         taken == Taken::Yes
+    }
+
+    /// How full the way out is decides what the sessions may start (see
+    /// [`super::pace`]).
+    fn feel_pressure(&mut self) {
+        let p = self.outbox.pressure();
+        self.sessions.set_busy(p == Pressure::Full);
+        self.sessions.set_frugal(p != Pressure::Low);
     }
 
     /// Advance the sessions' clock (a scan of the table: at most every
@@ -393,9 +267,10 @@ impl<'a> Responder<'a> {
             return;
         }
         self.ticked = now;
+        self.feel_pressure();
         let before = (self.sessions.active(), self.sessions.len());
         self.sessions.tick(now, &mut self.out);
-        self.account(before, now);
+        self.account(before);
         self.drain(fwd);
     }
 
@@ -403,15 +278,12 @@ impl<'a> Responder<'a> {
     pub fn flush(&mut self, fwd: &mut Vec<Classified>) {
         let before = (self.sessions.active(), self.sessions.len());
         self.sessions.flush(&mut self.out);
-        self.account(before, Instant::now());
+        self.account(before);
         self.drain(fwd);
     }
 
-    /// Publish how many ports are held and since when. The oldest time is
-    /// recomputed every [`OLDEST_EVERY`] (a scan of the table); in between
-    /// it may only be too old (safe for checkpoints), except when the table
-    /// was empty: then the new port's time is published at once.
-    fn account(&mut self, before: (usize, usize), now: Instant) {
+    /// Publish how many ports are held.
+    fn account(&mut self, before: (usize, usize)) {
         let (active, len) = (self.sessions.active(), self.sessions.len());
         let d = active as i64 - before.0 as i64;
         if d != 0 {
@@ -420,17 +292,6 @@ impl<'a> Responder<'a> {
         let d = len as i64 - before.1 as i64;
         if d != 0 {
             self.shared.held.fetch_add(d, Ordering::Relaxed);
-        }
-        let set = if before.1 == 0 && len > 0 {
-            Some(Some(now))
-        } else if now.duration_since(self.oldest_at) >= OLDEST_EVERY || (len == 0 && before.1 > 0) {
-            Some(self.sessions.oldest())
-        } else {
-            None
-        };
-        if let Some(t) = set {
-            self.oldest_at = now;
-            self.shared.oldest.lock().unwrap()[self.slot] = t;
         }
     }
 
@@ -473,11 +334,6 @@ impl<'a> Responder<'a> {
                         self.shared.identified.fetch_add(1, Ordering::Relaxed);
                     }
                     let target = reply.target;
-                    self.shared
-                        .held_ports
-                        .lock()
-                        .unwrap()
-                        .remove(&(target, reply.port));
                     if pseudo {
                         self.shared.pseudo_hosts.lock().unwrap().insert(target);
                     }

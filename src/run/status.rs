@@ -43,6 +43,8 @@ pub struct Summary {
     /// Open ports reported unidentified because identification was at its
     /// limit (its share of the rate, or its table, was full).
     pub unidentified_busy: u64,
+    /// Identification packets dropped: its queue held twice its backlog.
+    pub ident_dropped: u64,
     /// Hosts judged middleboxes or tarpits (their silent ports are pseudo).
     pub pseudo_hosts: Vec<std::net::IpAddr>,
 }
@@ -96,8 +98,14 @@ impl Summary {
         }
         if self.unidentified_busy > 0 {
             reach += &format!(
-                ", {} open ports not identified (identification was at its share of the rate: raise --rate)",
+                ", {} open ports not identified (identification was at its limit: raise --rate)",
                 self.unidentified_busy
+            );
+        }
+        if self.ident_dropped > 0 {
+            reach += &format!(
+                ", {} identification packets dropped (its queue was full)",
+                self.ident_dropped
             );
         }
         if !self.pseudo_hosts.is_empty() {
