@@ -8,7 +8,7 @@ use crate::net::route::Overrides;
 use crate::output::Format;
 use crate::probe::Probe;
 use crate::targets::{self, RangeSet, TargetSpec, Targets};
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -492,8 +492,11 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
         shard: shard.unwrap_or((0, 1)),
         overrides: Overrides {
             iface: a.interface.clone(),
-            sources,
-            sources6,
+            sources: sources
+                .into_iter()
+                .map(IpAddr::V4)
+                .chain(sources6.into_iter().map(IpAddr::V6))
+                .collect(),
             router_mac,
         },
         show_closed: a.show_closed,

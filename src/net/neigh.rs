@@ -48,7 +48,14 @@ impl Default for SweepConfig {
 /// (`u32`), neighbour solicitation for IPv6 (`u128`).
 pub trait Neighbour: Addr + std::hash::Hash {
     /// The address type of our own source.
-    type Ip: Copy + Into<Self> + From<Self> + std::fmt::Display;
+    type Ip: Copy
+        + Eq
+        + std::hash::Hash
+        + std::fmt::Debug
+        + std::fmt::Display
+        + Into<Self>
+        + From<Self>
+        + Into<std::net::IpAddr>;
     /// The ethertype the capture socket listens to.
     const ETHERTYPE: u16;
     /// What the protocol is called in messages.

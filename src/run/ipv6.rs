@@ -10,7 +10,6 @@ use crate::config::{Rate, ScanConfig};
 use crate::error::{Error, Result};
 use crate::net::neigh::{self, SweepConfig};
 use crate::net::route::{Hop, Iface, Link, Routes};
-use crate::net::route6;
 use crate::net::sys::{PacketSocket, RawIp6Socket, TxSocket};
 use crate::probe::{CaptureFilter, Identity, Probe};
 use crate::targets::RangeSet6;
@@ -20,7 +19,7 @@ use std::time::Duration;
 /// The IPv6 routes of the scan (none without IPv6 targets); IPv6 targets
 /// with no route are named on stderr.
 pub fn resolve(cfg: &ScanConfig) -> Result<Routes<u128>> {
-    let r = route6::resolve6(&cfg.targets.v6, &cfg.overrides, !cfg.dry_run)?;
+    let r = crate::net::route::resolve(&cfg.targets.v6, &cfg.overrides, !cfg.dry_run)?;
     if !r.unrouted.is_empty() && !cfg.quiet {
         eprintln!(
             "synsweep: warning: no route to {}; they are not probed",

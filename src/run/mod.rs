@@ -87,9 +87,17 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     };
     let mut routes6 = ipv6::resolve(cfg)?;
     if routes.paths.is_empty() && routes6.paths.is_empty() {
+        let unrouted = [
+            (!routes.unrouted.is_empty()).then(|| route::describe(&routes.unrouted, 4)),
+            (!routes6.unrouted.is_empty()).then(|| route::describe(&routes6.unrouted, 4)),
+        ];
         return Err(Error::runtime(format!(
-            "no route to any target ({})",
-            crate::net::route::describe(&routes6.unrouted, 4)
+            "no route to any target ({}); give -i IFACE and --router-mac MAC to send anyway",
+            unrouted
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("; ")
         )));
     }
     // One AF_XDP sender per TX queue where the interfaces have several.
