@@ -1,0 +1,242 @@
+//! The wiring of one address family's paths, the same code for IPv4 and
+//! IPv6: on-link neighbour sweeps, the modules' templates per path, sending
+//! and capture sockets, and the `--dry-run` lines. [`Family`] names the few
+//! things that differ (the ethertype, our addresses in a capture filter, the
+//! raw socket to our own addresses, how the sweep and loopback are called);
+//! [`super::run`] calls each function once per family.
+
+use super::plan::Templates;
+use crate::config::{Rate, ScanConfig};
+use crate::engine::cookie::CookieAddr;
+use crate::error::{Error, Result};
+use crate::net::neigh::{self, SweepConfig};
+use crate::net::route::{self, Hop, Iface, Link, RouteAddr, Routes};
+use crate::net::sys::{self, PacketSocket, RawIp6Socket, RawIpSocket, TxSocket};
+use crate::probe::{CaptureFilter, Identity, Probe};
+use crate::targets::Ranges;
+use crate::wire::ipv6::ETHERTYPE_IPV6;
+use std::io;
+use std::time::Duration;
+
+/// What a scan's wiring needs to know of an address family beyond its
+/// routes: `u32` is IPv4, `u128` IPv6.
+pub trait Family: RouteAddr + CookieAddr {
+    /// The ethertype of the family's IP packets.
+    const IP_ETHERTYPE: u16;
+    /// How `--dry-run` names an on-link path's neighbour sweep.
+    const SWEEP: &'static str;
+    /// How `--dry-run` names the loopback path's socket.
+    const RAW_SOCKET: &'static str;
+    /// Our addresses of this family, as the capture filter wants them.
+    fn ours(id: &Identity) -> CaptureFilter<'_>;
+    /// A raw IP socket with our own headers (the way to our own addresses).
+    fn raw_socket() -> io::Result<TxSocket>;
+    /// 32 bits of the address, to pick one of a path's sources by.
+    fn fold(self) -> u32;
+    /// The destination a raw IP socket needs beside the packet (IPv6 raw
+    /// sockets address each packet by its header: 0).
+    fn raw_dst(self) -> u32;
+}
+
+impl Family for u32 {
+    const IP_ETHERTYPE: u16 = sys::ETH_P_IP;
+    const SWEEP: &'static str = "ARP sweep";
+    const RAW_SOCKET: &'static str = "raw IP socket";
+    fn ours(id: &Identity) -> CaptureFilter<'_> {
+        let (low, high) = id.source_bounds();
+        CaptureFilter::V4 { low, high }
+    }
+    fn raw_socket() -> io::Result<TxSocket> {
+        Ok(TxSocket::RawIp(RawIpSocket::open()?))
+    }
+    #[inline]
+    fn fold(self) -> u32 {
+        self
+    }
+    #[inline]
+    fn raw_dst(self) -> u32 {
+        self
+    }
+}
+
+impl Family for u128 {
+    const IP_ETHERTYPE: u16 = ETHERTYPE_IPV6;
+    const SWEEP: &'static str = "neighbour discovery";
+    const RAW_SOCKET: &'static str = "raw IPv6 socket";
+    fn ours(id: &Identity) -> CaptureFilter<'_> {
+        CaptureFilter::V6(&id.sources6)
+    }
+    fn raw_socket() -> io::Result<TxSocket> {
+        Ok(TxSocket::RawIp6(RawIp6Socket::open()?))
+    }
+    #[inline]
+    fn fold(self) -> u32 {
+        (self ^ (self >> 32) ^ (self >> 64) ^ (self >> 96)) as u32
+    }
+    #[inline]
+    fn raw_dst(self) -> u32 {
+        0
+    }
+}
+
+/// Ask every on-link target of `targets` for its MAC (ARP or neighbour
+/// discovery), so each is probed at its own; those that do not answer are
+/// down and get no probe.
+pub fn sweep_on_link<A: Family>(
+    cfg: &ScanConfig,
+    targets: &Ranges<A>,
+    routes: &mut Routes<A>,
+) -> Result<()> {
+    let rate = match cfg.rate {
+        Rate::Pps(r) => r.min(SweepConfig::default().rate),
+        Rate::Max | Rate::Unlimited => SweepConfig::default().rate,
+    };
+    for k in 0..routes.paths.len() {
+        let p = &routes.paths[k];
+        let (Hop::OnLink, Link::Ethernet { src_mac }) = (p.hop, p.iface.link) else {
+            continue;
+        };
+        let asked = targets.within(&p.ranges);
+        let found = neigh::sweep(
+            p.iface.index,
+            src_mac,
+            p.sources[0],
+            &asked,
+            SweepConfig {
+                rate,
+                ..SweepConfig::default()
+            },
+        )
+        .map_err(|e| Error::socket(e, &p.iface.name))?;
+        let down = asked.count() - found.len() as u64;
+        if !cfg.quiet {
+            eprintln!(
+                "synsweep: {} on-link: {} of {} {}hosts answered {}; the other {down} are down and not probed",
+                p.iface.name,
+                found.len(),
+                asked.count(),
+                A::QUALIFIER,
+                A::NAME,
+            );
+        }
+        routes.down += down;
+        routes.neighbours.extend(found);
+    }
+    Ok(())
+}
+
+/// Per path, per source, per module: the module's template.
+pub fn templates<A: Family>(cfg: &ScanConfig, routes: &Routes<A>) -> Templates {
+    routes
+        .paths
+        .iter()
+        .map(|p| {
+            p.sources
+                .iter()
+                .map(|&s| {
+                    let s: std::net::IpAddr = s.into();
+                    cfg.probes.iter().map(|m| m.template(s)).collect()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// One sending socket per path (for one sender): AF_PACKET on links, a raw
+/// IP socket to our own addresses.
+pub fn tx_sockets<A: Family>(routes: &Routes<A>) -> Result<Vec<TxSocket>> {
+    routes
+        .paths
+        .iter()
+        .map(|p| {
+            let err = |e| Error::socket(e, &p.iface.name);
+            let s = match p.iface.link {
+                Link::Loopback => return A::raw_socket().map_err(err),
+                Link::Layer3 => PacketSocket::open_sender(p.iface.index, A::IP_ETHERTYPE),
+                Link::Ethernet { .. } => PacketSocket::open(p.iface.index, 0),
+            }
+            .map_err(err)?;
+            let _ = s.set_qdisc_bypass();
+            Ok(TxSocket::Packet(s))
+        })
+        .collect()
+}
+
+/// A capture socket per interface of a path and module: the family's
+/// frames only, through the module's filter. Each comes with its link
+/// header length, module and interface name.
+#[allow(clippy::type_complexity)]
+pub fn rx_sockets<A: Family>(
+    cfg: &ScanConfig,
+    routes: &Routes<A>,
+    id: &Identity,
+    dport: (u16, u16),
+) -> Result<Vec<(PacketSocket, usize, &'static dyn Probe, String)>> {
+    let mut ifaces: Vec<&Iface> = Vec::new();
+    for p in &routes.paths {
+        if !ifaces.iter().any(|i| i.index == p.iface.index) {
+            ifaces.push(&p.iface);
+        }
+    }
+    let mut out = Vec::new();
+    for i in ifaces {
+        for &m in &cfg.probes {
+            let l3 = i.link.capture_offset();
+            let prog = m.filter(l3 as u32, A::ours(id), dport);
+            let s = PacketSocket::open(i.index, A::IP_ETHERTYPE)
+                .map_err(|e| Error::socket(e, &i.name))?;
+            s.attach_filter(&prog).map_err(|e| {
+                Error::runtime(format!(
+                    "cannot attach the {}capture filter on {}: {e}",
+                    A::QUALIFIER,
+                    i.name
+                ))
+            })?;
+            let _ = s.set_recv_buffer(64 << 20);
+            s.set_recv_timeout(Duration::from_millis(50))
+                .map_err(|e| Error::socket(e, &i.name))?;
+            out.push((s, l3, m, i.name.clone()));
+        }
+    }
+    Ok(out)
+}
+
+/// The `--dry-run` lines of the paths.
+pub fn dry_run_lines<A: Family>(targets: &Ranges<A>, routes: &Routes<A>) -> String {
+    let mut out = String::new();
+    for p in &routes.paths {
+        let hop = match p.hop {
+            Hop::Gateway { ip: Some(ip), mac } => format!("gateway {ip} ({mac})"),
+            Hop::Gateway { ip: None, mac } => format!("router MAC {mac}"),
+            Hop::OnLink => format!("on-link ({}, each host at its own MAC)", A::SWEEP),
+            Hop::Direct if p.iface.link == Link::Loopback => {
+                format!("loopback ({})", A::RAW_SOCKET)
+            }
+            Hop::Direct => "layer 3 (no link header)".into(),
+        };
+        let sources: Vec<String> = p.sources.iter().map(|s| s.to_string()).collect();
+        out.push_str(&format!(
+            "path:      interface {}, source {}, {hop}: {}\n",
+            p.iface.name,
+            sources.join(","),
+            route::describe_in(targets, &p.ranges, 3)
+        ));
+    }
+    if !routes.unrouted.is_empty() {
+        out.push_str(&format!(
+            "no route:  {}\n",
+            route::describe(&routes.unrouted, 3)
+        ));
+    }
+    out
+}
+
+/// A warning on stderr naming the targets with no route (not probed).
+pub fn warn_unrouted<A: Family>(cfg: &ScanConfig, routes: &Routes<A>) {
+    if !routes.unrouted.is_empty() && !cfg.quiet {
+        eprintln!(
+            "synsweep: warning: no route to {}; they are not probed",
+            route::describe(&routes.unrouted, 4)
+        );
+    }
+}
