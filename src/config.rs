@@ -181,7 +181,7 @@ pub fn parse_sources_mixed(spec: &str) -> Result<(Vec<Ipv4Addr>, Vec<Ipv6Addr>)>
     } else {
         parse_sources(&v4.join(","))?
     };
-    let set = targets::RangeSet6::from_ranges(v6);
+    let set = targets::Ranges::<u128>::from_ranges(v6);
     if set.count_wide() > MAX_SOURCES as u128 {
         return Err(bad(&format!(
             "{} IPv6 addresses, at most {MAX_SOURCES}",

@@ -5,9 +5,10 @@
 //! A set is a sorted list of disjoint inclusive ranges, so a /8 costs what a
 //! /32 costs. `nth` maps an index in `0..count()` to an address by binary
 //! search over prefix sums: this is how the permutation's indices become
-//! addresses without ever listing the space. [`RangeSet`] holds IPv4
-//! addresses (as `u32`), [`RangeSet6`] IPv6 addresses (as `u128`), and
-//! [`Targets`] both: IPv4 ranks first, then IPv6, one index space.
+//! addresses without ever listing the space. [`Ranges`] holds the addresses
+//! of one family (`Ranges<u32>`, alias [`RangeSet`]: IPv4; `Ranges<u128>`:
+//! IPv6), and [`Targets`] both: IPv4 ranks first, then IPv6, one index
+//! space.
 
 use crate::error::{Error, Result};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -56,8 +57,6 @@ pub struct Ranges<A: Addr> {
 
 /// A set of IPv4 addresses.
 pub type RangeSet = Ranges<u32>;
-/// A set of IPv6 addresses.
-pub type RangeSet6 = Ranges<u128>;
 
 impl<A: Addr> Ranges<A> {
     pub fn new() -> Self {
@@ -537,8 +536,8 @@ pub fn reserved_set() -> RangeSet {
 }
 
 /// The reserved IPv6 ranges as a set.
-pub fn reserved_set6() -> RangeSet6 {
-    RangeSet6::from_ranges(reserved_list6())
+pub fn reserved_set6() -> Ranges<u128> {
+    Ranges::<u128>::from_ranges(reserved_list6())
 }
 
 /// One family's address set: `include` minus `exclude`, and (when
@@ -581,14 +580,14 @@ fn resolve_family<A: Addr>(
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Targets {
     pub v4: RangeSet,
-    pub v6: RangeSet6,
+    pub v6: Ranges<u128>,
 }
 
 impl From<RangeSet> for Targets {
     fn from(v4: RangeSet) -> Self {
         Targets {
             v4,
-            v6: RangeSet6::new(),
+            v6: Ranges::<u128>::new(),
         }
     }
 }
@@ -671,7 +670,7 @@ impl TargetSpec {
     }
 
     /// [`resolve`](Self::resolve) for the IPv6 targets, by the same rule.
-    pub fn resolve6(&self) -> RangeSet6 {
+    pub fn resolve6(&self) -> Ranges<u128> {
         resolve_family(
             self.include6.clone(),
             self.exclude6.clone(),
@@ -985,7 +984,7 @@ mod tests {
 
     #[test]
     fn ipv6_reserved_space_skipped_inside_wider_targets_only() {
-        let all = RangeSet6::from_ranges(vec![(0, u128::MAX)]);
+        let all = Ranges::<u128>::from_ranges(vec![(0, u128::MAX)]);
         assert_eq!(all.count_wide(), u128::MAX, "saturates");
         let wide = spec6(&["::/0"], &[]);
         for r in [
@@ -1057,11 +1056,14 @@ mod tests {
 
     #[test]
     fn subtract_reaches_the_top_of_the_ipv6_space() {
-        let s = RangeSet6::from_ranges(vec![(u128::MAX - 9, u128::MAX)]);
-        let cut = s.subtract(&RangeSet6::from_ranges(vec![(u128::MAX - 1, u128::MAX)]));
+        let s = Ranges::<u128>::from_ranges(vec![(u128::MAX - 9, u128::MAX)]);
+        let cut = s.subtract(&Ranges::<u128>::from_ranges(vec![(
+            u128::MAX - 1,
+            u128::MAX,
+        )]));
         assert_eq!(cut.ranges(), &[(u128::MAX - 9, u128::MAX - 2)]);
         assert!(s.subtract(&s).is_empty());
-        let cut = s.subtract(&RangeSet6::from_ranges(vec![(
+        let cut = s.subtract(&Ranges::<u128>::from_ranges(vec![(
             u128::MAX - 5,
             u128::MAX - 5,
         )]));

@@ -64,7 +64,7 @@ impl Family for u128 {
     const SWEEP: &'static str = "neighbour discovery";
     const RAW_SOCKET: &'static str = "raw IPv6 socket";
     fn ours(id: &Identity) -> CaptureFilter<'_> {
-        CaptureFilter::V6(&id.sources6)
+        CaptureFilter::V6(&id.sources.v6)
     }
     fn raw_socket() -> io::Result<TxSocket> {
         Ok(TxSocket::RawIp6(RawIp6Socket::open()?))

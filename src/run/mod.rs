@@ -36,7 +36,7 @@ use crate::error::{Error, Result};
 use crate::net::route::{self, Routes};
 use crate::net::signals::Signals;
 use crate::output::{self, FindingWriter, ScanMeta};
-use crate::probe::Identity;
+use crate::probe::{Identity, Sources};
 use crate::resume::PausedScan;
 use crate::risk::{Policy, Risk};
 use send::{Plan, Progress};
@@ -186,8 +186,10 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     let routes6 = Arc::new(routes6);
     let id = Identity {
         key,
-        sources: routes.sources(),
-        sources6: routes6.sources(),
+        sources: Sources {
+            v4: routes.sources(),
+            v6: routes6.sources(),
+        },
         sport_base,
         sport_count: SPORT_COUNT,
     };
