@@ -11,11 +11,10 @@ use crate::engine::cookie::CookieAddr;
 use crate::error::{Error, Result};
 use crate::net::neigh::{self, SweepConfig};
 use crate::net::route::{self, Hop, Iface, Link, RouteAddr, Routes};
-use crate::net::sys::{self, PacketSocket, RawIp6Socket, RawIpSocket, TxSocket};
+use crate::net::sys::{self, IpVersion, PacketSocket, RawIpSocket, TxSocket};
 use crate::probe::{CaptureFilter, Identity, Probe};
 use crate::targets::Ranges;
 use crate::wire::ipv6::ETHERTYPE_IPV6;
-use std::io;
 use std::time::Duration;
 
 /// What a scan's wiring needs to know of an address family beyond its
@@ -29,8 +28,8 @@ pub trait Family: RouteAddr + CookieAddr {
     const RAW_SOCKET: &'static str;
     /// Our addresses of this family, as the capture filter wants them.
     fn ours(id: &Identity) -> CaptureFilter<'_>;
-    /// A raw IP socket with our own headers (the way to our own addresses).
-    fn raw_socket() -> io::Result<TxSocket>;
+    /// The family's raw IP sockets (the way to our own addresses).
+    const IP_VERSION: IpVersion;
     /// 32 bits of the address, to pick one of a path's sources by.
     fn fold(self) -> u32;
     /// The destination a raw IP socket needs beside the packet (IPv6 raw
@@ -46,9 +45,7 @@ impl Family for u32 {
         let (low, high) = id.source_bounds();
         CaptureFilter::V4 { low, high }
     }
-    fn raw_socket() -> io::Result<TxSocket> {
-        Ok(TxSocket::RawIp(RawIpSocket::open()?))
-    }
+    const IP_VERSION: IpVersion = IpVersion::V4;
     #[inline]
     fn fold(self) -> u32 {
         self
@@ -66,9 +63,7 @@ impl Family for u128 {
     fn ours(id: &Identity) -> CaptureFilter<'_> {
         CaptureFilter::V6(&id.sources.v6)
     }
-    fn raw_socket() -> io::Result<TxSocket> {
-        Ok(TxSocket::RawIp6(RawIp6Socket::open()?))
-    }
+    const IP_VERSION: IpVersion = IpVersion::V6;
     #[inline]
     fn fold(self) -> u32 {
         (self ^ (self >> 32) ^ (self >> 64) ^ (self >> 96)) as u32
@@ -151,7 +146,11 @@ pub fn tx_sockets<A: Family>(routes: &Routes<A>) -> Result<Vec<TxSocket>> {
         .map(|p| {
             let err = |e| Error::socket(e, &p.iface.name);
             let s = match p.iface.link {
-                Link::Loopback => return A::raw_socket().map_err(err),
+                Link::Loopback => {
+                    return Ok(TxSocket::RawIp(
+                        RawIpSocket::open(A::IP_VERSION).map_err(err)?,
+                    ));
+                }
                 Link::Layer3 => PacketSocket::open_sender(p.iface.index, A::IP_ETHERTYPE),
                 Link::Ethernet { .. } => PacketSocket::open(p.iface.index, 0),
             }
