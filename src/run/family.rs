@@ -239,3 +239,107 @@ pub fn warn_unrouted<A: Family>(cfg: &ScanConfig, routes: &Routes<A>) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::route::Path;
+    use crate::wire::ethernet::Mac;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn iface(name: &str, link: Link) -> Iface {
+        Iface {
+            name: name.into(),
+            index: 2,
+            link,
+        }
+    }
+
+    const ETH: Link = Link::Ethernet {
+        src_mac: Mac([2, 0, 0, 0, 0, 1]),
+    };
+
+    #[test]
+    fn dry_run_lines_name_each_ipv4_path_and_the_unrouted() {
+        let ip = |s: &str| u32::from(s.parse::<Ipv4Addr>().unwrap());
+        let targets = Ranges::from_ranges(vec![
+            (ip("198.18.1.0"), ip("198.18.1.3")),
+            (ip("198.19.0.0"), ip("198.19.0.255")),
+            (ip("127.0.0.1"), ip("127.0.0.1")),
+            (ip("198.20.0.7"), ip("198.20.0.7")),
+        ]);
+        let paths = vec![
+            Path {
+                iface: iface("veth0", ETH),
+                hop: Hop::Gateway {
+                    ip: Some("198.18.0.2".parse().unwrap()),
+                    mac: Mac([2, 0, 0, 0, 0, 2]),
+                },
+                sources: vec!["198.18.0.1".parse().unwrap()],
+                ranges: vec![(ip("198.19.0.0"), ip("198.19.255.255"))],
+            },
+            Path {
+                iface: iface("veth0", ETH),
+                hop: Hop::OnLink,
+                sources: vec!["198.18.1.9".parse().unwrap()],
+                ranges: vec![(ip("198.18.1.0"), ip("198.18.1.255"))],
+            },
+            Path {
+                iface: iface("lo", Link::Loopback),
+                hop: Hop::Direct,
+                sources: vec!["127.0.0.1".parse().unwrap()],
+                ranges: vec![(ip("127.0.0.1"), ip("127.0.0.1"))],
+            },
+        ];
+        let unrouted = Ranges::from_ranges(vec![(ip("198.20.0.7"), ip("198.20.0.7"))]);
+        let routes = Routes::new(paths, unrouted);
+        assert_eq!(
+            dry_run_lines(&targets, &routes),
+            "path:      interface veth0, source 198.18.0.1, gateway 198.18.0.2 (02:00:00:00:00:02): 256 addresses: 198.19.0.0-198.19.0.255\n\
+             path:      interface veth0, source 198.18.1.9, on-link (ARP sweep, each host at its own MAC): 4 addresses: 198.18.1.0-198.18.1.3\n\
+             path:      interface lo, source 127.0.0.1, loopback (raw IP socket): 1 addresses: 127.0.0.1\n\
+             no route:  1 addresses: 198.20.0.7\n"
+        );
+    }
+
+    #[test]
+    fn dry_run_lines_name_each_ipv6_path_the_same_way() {
+        let ip = |s: &str| u128::from(s.parse::<Ipv6Addr>().unwrap());
+        let targets = Ranges::from_ranges(vec![
+            (ip("2001:2::1"), ip("2001:2::2")),
+            (ip("2001:2:1::5"), ip("2001:2:1::5")),
+        ]);
+        let paths = vec![
+            Path {
+                iface: iface("veth0", ETH),
+                hop: Hop::OnLink,
+                sources: vec!["2001:2::ff".parse().unwrap()],
+                ranges: vec![(ip("2001:2::"), ip("2001:2::ffff"))],
+            },
+            Path {
+                iface: iface("wg0", Link::Layer3),
+                hop: Hop::Direct,
+                sources: vec![
+                    "2001:2:0:ff::1".parse().unwrap(),
+                    "2001:2:0:ff::2".parse().unwrap(),
+                ],
+                ranges: vec![(ip("2001:2:1::"), ip("2001:2:1::ffff"))],
+            },
+        ];
+        let routes = Routes::new(paths, Ranges::new());
+        assert_eq!(
+            dry_run_lines(&targets, &routes),
+            "path:      interface veth0, source 2001:2::ff, on-link (neighbour discovery, each host at its own MAC): 2 IPv6 addresses: 2001:2::1-2001:2::2\n\
+             path:      interface wg0, source 2001:2:0:ff::1,2001:2:0:ff::2, layer 3 (no link header): 1 IPv6 addresses: 2001:2:1::5\n"
+        );
+    }
+
+    #[test]
+    fn a_path_picks_its_source_by_32_bits_of_the_address() {
+        assert_eq!(Family::fold(0xc613_0004u32), 0xc613_0004);
+        let a: u128 = 0x2001_0002_0000_0001_0000_0003_0000_0005;
+        assert_eq!(Family::fold(a), 0x2001_0002 ^ 0x0000_0001 ^ 3 ^ 5);
+        assert_eq!(Family::raw_dst(a), 0, "IPv6 raw sockets address by header");
+        assert_eq!(Family::raw_dst(7u32), 7);
+    }
+}
