@@ -9,7 +9,7 @@ use synsweep::engine::cookie::CookieKey;
 use synsweep::engine::permutation::{Permutation, Slice};
 use synsweep::engine::space::Space;
 use synsweep::probe::tcp_syn::{PROBE_LEN, ProbeTemplate, TcpSyn};
-use synsweep::probe::{Identity, Probe, Template};
+use synsweep::probe::{Identity, Probe, Sources, Template};
 use synsweep::targets::RangeSet;
 use synsweep::wire::reply;
 
@@ -142,8 +142,10 @@ fn parse(c: &mut Criterion) {
     let f = syn_ack(key);
     let id = Identity {
         key,
-        sources: vec![SRC],
-        sources6: vec![],
+        sources: Sources {
+            v4: vec![SRC],
+            v6: vec![],
+        },
         sport_base: 61000,
         sport_count: 16,
     };

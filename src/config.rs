@@ -8,7 +8,7 @@ use crate::net::route::Overrides;
 use crate::output::Format;
 use crate::probe::Probe;
 use crate::targets::{self, RangeSet, TargetSpec, Targets};
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -168,7 +168,7 @@ pub fn parse_sources_mixed(spec: &str) -> Result<(Vec<Ipv4Addr>, Vec<Ipv6Addr>)>
     let (mut v4, mut v6) = (Vec::new(), Vec::new());
     for tok in spec.split(',').filter(|t| !t.trim().is_empty()) {
         if tok.contains(':') {
-            let (a, b) = targets::parse_target6(tok).map_err(|_| {
+            let (a, b) = targets::parse_target::<u128>(tok).map_err(|_| {
                 bad("want IPv6 addresses, ranges or prefixes, comma-separated (no zone IDs)")
             })?;
             v6.push((a, b));
@@ -181,7 +181,7 @@ pub fn parse_sources_mixed(spec: &str) -> Result<(Vec<Ipv4Addr>, Vec<Ipv6Addr>)>
     } else {
         parse_sources(&v4.join(","))?
     };
-    let set = targets::RangeSet6::from_ranges(v6);
+    let set = targets::Ranges::<u128>::from_ranges(v6);
     if set.count_wide() > MAX_SOURCES as u128 {
         return Err(bad(&format!(
             "{} IPv6 addresses, at most {MAX_SOURCES}",
@@ -203,7 +203,7 @@ pub fn parse_sources(spec: &str) -> Result<Vec<Ipv4Addr>> {
     let bad = |why: &str| Error::input(format!("invalid --source-ip '{spec}': {why}"));
     let mut set = Vec::new();
     for tok in spec.split(',').filter(|t| !t.trim().is_empty()) {
-        let (a, b) = targets::parse_target(tok).map_err(|_| {
+        let (a, b) = targets::parse_target::<u32>(tok).map_err(|_| {
             bad("want IPv4 addresses, ranges a.b.c.d-e.f.g.h or blocks, comma-separated")
         })?;
         set.push((a, b));
@@ -421,7 +421,7 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
             "--shard needs --seed: every shard must walk the same order",
         ));
     }
-    let (sources, sources6) = match a.source_ip.as_deref() {
+    let (v4_sources, v6_sources) = match a.source_ip.as_deref() {
         Some(s) => parse_sources_mixed(s)?,
         None => (Vec::new(), Vec::new()),
     };
@@ -492,8 +492,11 @@ pub fn scan_config(a: &ScanArgs, command_line: String) -> Result<ScanConfig> {
         shard: shard.unwrap_or((0, 1)),
         overrides: Overrides {
             iface: a.interface.clone(),
-            sources,
-            sources6,
+            sources: v4_sources
+                .into_iter()
+                .map(IpAddr::V4)
+                .chain(v6_sources.into_iter().map(IpAddr::V6))
+                .collect(),
             router_mac,
         },
         show_closed: a.show_closed,

@@ -5,22 +5,61 @@
 //! A set is a sorted list of disjoint inclusive ranges, so a /8 costs what a
 //! /32 costs. `nth` maps an index in `0..count()` to an address by binary
 //! search over prefix sums: this is how the permutation's indices become
-//! addresses without ever listing the space. [`RangeSet`] holds IPv4
-//! addresses (as `u32`), [`RangeSet6`] IPv6 addresses (as `u128`), and
-//! [`Targets`] both: IPv4 ranks first, then IPv6, one index space.
+//! addresses without ever listing the space. [`Ranges`] holds the addresses
+//! of one family (`Ranges<u32>`, alias [`RangeSet`]: IPv4; `Ranges<u128>`:
+//! IPv6), and [`Targets`] both: IPv4 ranks first, then IPv6, one index
+//! space.
 
 use crate::error::{Error, Result};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
-/// An address as an integer: `u32` (IPv4) or `u128` (IPv6).
+/// An address as an integer: `u32` (IPv4) or `u128` (IPv6), and what
+/// target lists need to know of its family.
 pub trait Addr: Copy + Ord + Default + std::fmt::Debug + Send + Sync + 'static {
+    /// The family's name in messages: "IPv4", "IPv6".
+    const VERSION: &'static str;
+    /// A malformed prefix of the family, in messages.
+    const PREFIX: &'static str;
+    /// The forms a target takes besides an address, in messages.
+    const FORMS: &'static str;
+    /// The family's special-purpose ranges (IANA, RFC 6890 and
+    /// successors) that a wide sweep must not probe, with what they are.
+    const RESERVED: &'static [(&'static str, &'static str)];
     fn wide(self) -> u128;
     /// The inverse of [`wide`](Addr::wide); `v` must fit.
     fn narrow(v: u128) -> Self;
+    /// `ip`, if it is of this family.
+    fn from_ip(ip: IpAddr) -> Option<Self>;
+    /// Why the text of a target is refused before it is parsed (None: it
+    /// is not).
+    fn refused_text(s: &str) -> Option<&'static str>;
+    /// Why a parsed target is refused (None: it is not).
+    fn refused(range: (Self, Self)) -> Option<String>;
 }
 
 impl Addr for u32 {
+    const VERSION: &'static str = "IPv4";
+    const PREFIX: &'static str = "CIDR block (want a.b.c.d/0-32)";
+    const FORMS: &'static str = "CIDR block or range";
+    const RESERVED: &'static [(&'static str, &'static str)] = &[
+        ("0.0.0.0/8", "this network"),
+        ("10.0.0.0/8", "private"),
+        ("100.64.0.0/10", "shared address space (CGN)"),
+        ("127.0.0.0/8", "loopback"),
+        ("169.254.0.0/16", "link local"),
+        ("172.16.0.0/12", "private"),
+        ("192.0.0.0/24", "IETF protocol assignments"),
+        ("192.0.2.0/24", "documentation (TEST-NET-1)"),
+        ("192.88.99.0/24", "6to4 relay anycast"),
+        ("192.168.0.0/16", "private"),
+        ("198.18.0.0/15", "benchmarking"),
+        ("198.51.100.0/24", "documentation (TEST-NET-2)"),
+        ("203.0.113.0/24", "documentation (TEST-NET-3)"),
+        ("224.0.0.0/4", "multicast"),
+        ("240.0.0.0/4", "reserved for future use"),
+        ("255.255.255.255/32", "limited broadcast"),
+    ];
     #[inline]
     fn wide(self) -> u128 {
         self as u128
@@ -29,9 +68,43 @@ impl Addr for u32 {
     fn narrow(v: u128) -> Self {
         v as u32
     }
+    fn from_ip(ip: IpAddr) -> Option<u32> {
+        match ip {
+            IpAddr::V4(a) => Some(a.into()),
+            IpAddr::V6(_) => None,
+        }
+    }
+    fn refused_text(_: &str) -> Option<&'static str> {
+        None
+    }
+    fn refused(_: (u32, u32)) -> Option<String> {
+        None
+    }
 }
 
 impl Addr for u128 {
+    const VERSION: &'static str = "IPv6";
+    const PREFIX: &'static str = "IPv6 prefix (want an address and /0-128)";
+    const FORMS: &'static str = "prefix or range";
+    /// The ranges of the IPv6 Special-Purpose Address Registry that are
+    /// not globally reachable, and multicast.
+    const RESERVED: &'static [(&'static str, &'static str)] = &[
+        ("::/128", "unspecified"),
+        ("::1/128", "loopback"),
+        ("::ffff:0:0/96", "IPv4-mapped"),
+        ("64:ff9b:1::/48", "IPv4-IPv6 translation (local use)"),
+        ("100::/64", "discard-only"),
+        ("100:0:0:1::/64", "dummy prefix"),
+        ("2001::/23", "IETF protocol assignments"),
+        ("2001:2::/48", "benchmarking"),
+        ("2001:db8::/32", "documentation"),
+        ("2002::/16", "6to4"),
+        ("3fff::/20", "documentation"),
+        ("5f00::/16", "segment routing (SRv6) SIDs"),
+        ("fc00::/7", "unique local"),
+        ("fe80::/10", "link local"),
+        ("ff00::/8", "multicast"),
+    ];
     #[inline]
     fn wide(self) -> u128 {
         self
@@ -39,6 +112,28 @@ impl Addr for u128 {
     #[inline]
     fn narrow(v: u128) -> Self {
         v
+    }
+    fn from_ip(ip: IpAddr) -> Option<u128> {
+        match ip {
+            IpAddr::V6(a) => Some(a.into()),
+            IpAddr::V4(_) => None,
+        }
+    }
+    fn refused_text(s: &str) -> Option<&'static str> {
+        s.contains('%').then_some(
+            "zone IDs (%IFACE) are not targets; name the address without one (the route picks the link)",
+        )
+    }
+    fn refused((a, b): (u128, u128)) -> Option<String> {
+        // IPv4-mapped addresses (::ffff:a.b.c.d) are IPv4 hosts: probing
+        // them over IPv6 reaches nothing.
+        const MAPPED: (u128, u128) = (0xffff_0000_0000, 0xffff_ffff_ffff);
+        (MAPPED.0 <= a && b <= MAPPED.1).then(|| {
+            format!(
+                "an IPv4-mapped IPv6 address; name the IPv4 address ({}) instead",
+                Ipv4Addr::from(a as u32)
+            )
+        })
     }
 }
 
@@ -56,8 +151,6 @@ pub struct Ranges<A: Addr> {
 
 /// A set of IPv4 addresses.
 pub type RangeSet = Ranges<u32>;
-/// A set of IPv6 addresses.
-pub type RangeSet6 = Ranges<u128>;
 
 impl<A: Addr> Ranges<A> {
     pub fn new() -> Self {
@@ -281,107 +374,60 @@ impl Target {
 /// addresses (a /96), as many as the whole IPv4 space.
 pub const MAX_V6_TARGET_BITS: u32 = 32;
 
-/// Parse one target: `1.2.3.4`, `1.2.3.0/24` or `1.2.3.4-1.2.3.9`, as an
-/// inclusive range of addresses.
+/// Parse one target of family `A`: an address, a prefix or a range, as an
+/// inclusive range of addresses. IPv4: `1.2.3.4`, `1.2.3.0/24` or
+/// `1.2.3.4-1.2.3.9`; IPv6: `2001:2::7`, `2001:2::/112` or
+/// `2001:2::1-2001:2::9`. Zone IDs (`fe80::1%eth0`) are refused: they name
+/// a link, not an address to sweep.
 ///
 /// ```
 /// use synsweep::targets::parse_target;
-/// assert_eq!(parse_target("198.19.0.0/30").unwrap(), (0xc613_0000, 0xc613_0003));
-/// assert_eq!(parse_target("198.19.0.9-198.19.0.1").unwrap_err().exit_code(), 2);
+/// assert_eq!(parse_target::<u32>("198.19.0.0/30").unwrap(), (0xc613_0000, 0xc613_0003));
+/// assert_eq!(parse_target::<u32>("198.19.0.9-198.19.0.1").unwrap_err().exit_code(), 2);
+/// assert_eq!(parse_target::<u128>("2001:2::/127").unwrap(), (0x2001_0002u128 << 96, (0x2001_0002u128 << 96) + 1));
+/// assert_eq!(parse_target::<u128>("fe80::1%eth0").unwrap_err().exit_code(), 2);
 /// ```
-pub fn parse_target(s: &str) -> Result<(u32, u32)> {
+pub fn parse_target<A: Addr>(s: &str) -> Result<(A, A)> {
+    let r = parse_range::<A>(s)?;
+    match A::refused(r) {
+        Some(why) => Err(Error::input(format!(
+            "invalid target '{}': {why}",
+            s.trim()
+        ))),
+        None => Ok(r),
+    }
+}
+
+/// [`parse_target`] without the refusals of a parsed range (the reserved
+/// lists name IPv4-mapped space).
+fn parse_range<A: Addr>(s: &str) -> Result<(A, A)> {
     let s = s.trim();
     let bad = |why: &str| Error::input(format!("invalid target '{s}': {why}"));
     if s.is_empty() {
         return Err(bad("empty"));
     }
+    if let Some(why) = A::refused_text(s) {
+        return Err(bad(why));
+    }
+    let addr = |t: &str| t.trim().parse::<IpAddr>().ok().and_then(A::from_ip);
     if let Some((a, b)) = s.split_once('-') {
-        let a: Ipv4Addr = a
-            .trim()
-            .parse()
-            .map_err(|_| bad("range start is not an IPv4 address"))?;
-        let b: Ipv4Addr = b
-            .trim()
-            .parse()
-            .map_err(|_| bad("range end is not an IPv4 address"))?;
-        let (a, b) = (u32::from(a), u32::from(b));
+        let v = A::VERSION;
+        let a = addr(a).ok_or_else(|| bad(&format!("range start is not an {v} address")))?;
+        let b = addr(b).ok_or_else(|| bad(&format!("range end is not an {v} address")))?;
         if a > b {
             return Err(bad("empty range (start is after end)"));
         }
         return Ok((a, b));
     }
     if s.contains('/') {
-        let net: ipnet::Ipv4Net = s
-            .parse()
-            .map_err(|_| bad("malformed CIDR block (want a.b.c.d/0-32)"))?;
-        return Ok((u32::from(net.network()), u32::from(net.broadcast())));
+        return s
+            .parse::<ipnet::IpNet>()
+            .ok()
+            .and_then(|n| Some((A::from_ip(n.network())?, A::from_ip(n.broadcast())?)))
+            .ok_or_else(|| bad(&format!("malformed {}", A::PREFIX)));
     }
-    let a: Ipv4Addr = s
-        .parse()
-        .map_err(|_| bad("not an IPv4 address, CIDR block or range"))?;
-    Ok((u32::from(a), u32::from(a)))
-}
-
-/// Parse one IPv6 target: `2001:2::7`, `2001:2::/112` or
-/// `2001:2::1-2001:2::9`, as an inclusive range. Zone IDs (`fe80::1%eth0`)
-/// are refused: they name a link, not an address to sweep.
-///
-/// ```
-/// use synsweep::targets::parse_target6;
-/// assert_eq!(parse_target6("2001:2::/127").unwrap(), (0x2001_0002u128 << 96, (0x2001_0002u128 << 96) + 1));
-/// assert_eq!(parse_target6("fe80::1%eth0").unwrap_err().exit_code(), 2);
-/// ```
-pub fn parse_target6(s: &str) -> Result<(u128, u128)> {
-    let (a, b) = parse_target6_any(s)?;
-    // IPv4-mapped addresses (::ffff:a.b.c.d) are IPv4 hosts: probing them
-    // over IPv6 reaches nothing.
-    const MAPPED: (u128, u128) = (0xffff_0000_0000, 0xffff_ffff_ffff);
-    if MAPPED.0 <= a && b <= MAPPED.1 {
-        return Err(Error::input(format!(
-            "invalid target '{}': an IPv4-mapped IPv6 address; name the IPv4 address ({}) instead",
-            s.trim(),
-            Ipv4Addr::from(a as u32)
-        )));
-    }
-    Ok((a, b))
-}
-
-fn parse_target6_any(s: &str) -> Result<(u128, u128)> {
-    let s = s.trim();
-    let bad = |why: &str| Error::input(format!("invalid target '{s}': {why}"));
-    if s.is_empty() {
-        return Err(bad("empty"));
-    }
-    if s.contains('%') {
-        return Err(bad(
-            "zone IDs (%IFACE) are not targets; name the address without one (the route picks the link)",
-        ));
-    }
-    if let Some((a, b)) = s.split_once('-') {
-        let a: Ipv6Addr = a
-            .trim()
-            .parse()
-            .map_err(|_| bad("range start is not an IPv6 address"))?;
-        let b: Ipv6Addr = b
-            .trim()
-            .parse()
-            .map_err(|_| bad("range end is not an IPv6 address"))?;
-        let (a, b) = (u128::from(a), u128::from(b));
-        if a > b {
-            return Err(bad("empty range (start is after end)"));
-        }
-        return Ok((a, b));
-    }
-    if s.contains('/') {
-        let net: ipnet::Ipv6Net = s
-            .parse()
-            .map_err(|_| bad("malformed IPv6 prefix (want an address and /0-128)"))?;
-        return Ok((u128::from(net.network()), u128::from(net.broadcast())));
-    }
-    let a: Ipv6Addr = s
-        .parse()
-        .map_err(|_| bad("not an IPv6 address, prefix or range"))?;
-    Ok((u128::from(a), u128::from(a)))
+    let a = addr(s).ok_or_else(|| bad(&format!("not an {} address, {}", A::VERSION, A::FORMS)))?;
+    Ok((a, a))
 }
 
 /// Parse one target of either family (IPv6 when it holds a `:`).
@@ -402,7 +448,7 @@ pub fn parse_any(s: &str) -> Result<Target> {
                 s.trim()
             )));
         }
-        let (a, b) = parse_target6(s)?;
+        let (a, b) = parse_target(s)?;
         Ok(Target::V6(a, b))
     } else {
         let (a, b) = parse_target(s)?;
@@ -473,72 +519,17 @@ pub fn for_each_target_in_file(
     }
 }
 
-/// IANA special-purpose IPv4 ranges (RFC 6890 and successors) that a wide
-/// sweep must not probe.
-pub const RESERVED: &[(&str, &str)] = &[
-    ("0.0.0.0/8", "this network"),
-    ("10.0.0.0/8", "private"),
-    ("100.64.0.0/10", "shared address space (CGN)"),
-    ("127.0.0.0/8", "loopback"),
-    ("169.254.0.0/16", "link local"),
-    ("172.16.0.0/12", "private"),
-    ("192.0.0.0/24", "IETF protocol assignments"),
-    ("192.0.2.0/24", "documentation (TEST-NET-1)"),
-    ("192.88.99.0/24", "6to4 relay anycast"),
-    ("192.168.0.0/16", "private"),
-    ("198.18.0.0/15", "benchmarking"),
-    ("198.51.100.0/24", "documentation (TEST-NET-2)"),
-    ("203.0.113.0/24", "documentation (TEST-NET-3)"),
-    ("224.0.0.0/4", "multicast"),
-    ("240.0.0.0/4", "reserved for future use"),
-    ("255.255.255.255/32", "limited broadcast"),
-];
-
-/// IANA IPv6 special-purpose ranges (RFC 6890 and successors, the IPv6
-/// Special-Purpose Address Registry) that are not globally reachable, and
-/// multicast: a wide sweep must not probe them.
-pub const RESERVED6: &[(&str, &str)] = &[
-    ("::/128", "unspecified"),
-    ("::1/128", "loopback"),
-    ("::ffff:0:0/96", "IPv4-mapped"),
-    ("64:ff9b:1::/48", "IPv4-IPv6 translation (local use)"),
-    ("100::/64", "discard-only"),
-    ("100:0:0:1::/64", "dummy prefix"),
-    ("2001::/23", "IETF protocol assignments"),
-    ("2001:2::/48", "benchmarking"),
-    ("2001:db8::/32", "documentation"),
-    ("2002::/16", "6to4"),
-    ("3fff::/20", "documentation"),
-    ("5f00::/16", "segment routing (SRv6) SIDs"),
-    ("fc00::/7", "unique local"),
-    ("fe80::/10", "link local"),
-    ("ff00::/8", "multicast"),
-];
-
-/// The reserved IPv4 ranges, one by one as listed.
-fn reserved_list() -> Vec<(u32, u32)> {
-    RESERVED
+/// The reserved ranges of family `A`, one by one as listed.
+fn reserved_list<A: Addr>() -> Vec<(A, A)> {
+    A::RESERVED
         .iter()
-        .map(|(c, _)| parse_target(c).expect("built-in CIDR"))
+        .map(|(c, _)| parse_range(c).expect("built-in prefix"))
         .collect()
 }
 
-/// The reserved IPv6 ranges, one by one as listed.
-fn reserved_list6() -> Vec<(u128, u128)> {
-    RESERVED6
-        .iter()
-        .map(|(c, _)| parse_target6_any(c).expect("built-in prefix"))
-        .collect()
-}
-
-/// The reserved ranges as a set.
-pub fn reserved_set() -> RangeSet {
-    RangeSet::from_ranges(reserved_list())
-}
-
-/// The reserved IPv6 ranges as a set.
-pub fn reserved_set6() -> RangeSet6 {
-    RangeSet6::from_ranges(reserved_list6())
+/// The reserved ranges of family `A` as a set.
+pub fn reserved_set<A: Addr>() -> Ranges<A> {
+    Ranges::from_ranges(reserved_list())
 }
 
 /// One family's address set: `include` minus `exclude`, and (when
@@ -581,14 +572,14 @@ fn resolve_family<A: Addr>(
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Targets {
     pub v4: RangeSet,
-    pub v6: RangeSet6,
+    pub v6: Ranges<u128>,
 }
 
 impl From<RangeSet> for Targets {
     fn from(v4: RangeSet) -> Self {
         Targets {
             v4,
-            v6: RangeSet6::new(),
+            v6: Ranges::<u128>::new(),
         }
     }
 }
@@ -635,13 +626,42 @@ impl Targets {
     }
 }
 
+/// One family's targets as given: what to include and what to exclude.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Given<A> {
+    pub include: Vec<(A, A)>,
+    pub exclude: Vec<(A, A)>,
+}
+
+impl<A> Default for Given<A> {
+    fn default() -> Self {
+        Given {
+            include: Vec::new(),
+            exclude: Vec::new(),
+        }
+    }
+}
+
+impl<A: Addr> Given<A> {
+    /// The final address set: a target wholly inside one reserved range
+    /// was named on purpose and is kept whole; a wider target loses the
+    /// reserved ranges inside it (with `default_excludes`). User excludes
+    /// always apply. Consumes the lists (no copy of them is made).
+    pub fn resolve(self, default_excludes: bool) -> Ranges<A> {
+        resolve_family(
+            self.include,
+            self.exclude,
+            default_excludes,
+            reserved_list(),
+        )
+    }
+}
+
 /// Everything that decides which addresses a scan probes.
 #[derive(Debug, Clone, Default)]
 pub struct TargetSpec {
-    pub include: Vec<(u32, u32)>,
-    pub exclude: Vec<(u32, u32)>,
-    pub include6: Vec<(u128, u128)>,
-    pub exclude6: Vec<(u128, u128)>,
+    pub v4: Given<u32>,
+    pub v6: Given<u128>,
     /// Apply the reserved-space rule (the default).
     pub default_excludes: bool,
 }
@@ -650,34 +670,11 @@ impl TargetSpec {
     /// Add parsed targets to the includes (`exclude`: to the excludes).
     pub fn add(&mut self, t: Target, exclude: bool) {
         match (t, exclude) {
-            (Target::V4(a, b), false) => self.include.push((a, b)),
-            (Target::V4(a, b), true) => self.exclude.push((a, b)),
-            (Target::V6(a, b), false) => self.include6.push((a, b)),
-            (Target::V6(a, b), true) => self.exclude6.push((a, b)),
+            (Target::V4(a, b), false) => self.v4.include.push((a, b)),
+            (Target::V4(a, b), true) => self.v4.exclude.push((a, b)),
+            (Target::V6(a, b), false) => self.v6.include.push((a, b)),
+            (Target::V6(a, b), true) => self.v6.exclude.push((a, b)),
         }
-    }
-
-    /// Resolve the IPv4 targets to the final address set. A target wholly
-    /// inside one reserved range was named on purpose and is kept whole; a
-    /// wider target loses the reserved ranges inside it. User excludes
-    /// always apply.
-    pub fn resolve(&self) -> RangeSet {
-        resolve_family(
-            self.include.clone(),
-            self.exclude.clone(),
-            self.default_excludes,
-            reserved_list(),
-        )
-    }
-
-    /// [`resolve`](Self::resolve) for the IPv6 targets, by the same rule.
-    pub fn resolve6(&self) -> RangeSet6 {
-        resolve_family(
-            self.include6.clone(),
-            self.exclude6.clone(),
-            self.default_excludes,
-            reserved_list6(),
-        )
     }
 
     /// Both families.
@@ -688,18 +685,8 @@ impl TargetSpec {
     /// Both families, consuming the lists (no copy of them is made).
     pub fn into_targets(self) -> Targets {
         Targets {
-            v4: resolve_family(
-                self.include,
-                self.exclude,
-                self.default_excludes,
-                reserved_list(),
-            ),
-            v6: resolve_family(
-                self.include6,
-                self.exclude6,
-                self.default_excludes,
-                reserved_list6(),
-            ),
+            v4: self.v4.resolve(self.default_excludes),
+            v6: self.v6.resolve(self.default_excludes),
         }
     }
 }
@@ -715,21 +702,23 @@ mod tests {
     #[test]
     fn a_target_spanning_two_reserved_ranges_is_not_named_inside_one() {
         let spec = |t: &str| TargetSpec {
-            include: vec![parse_target(t).unwrap()],
-            exclude: vec![],
+            v4: Given {
+                include: vec![parse_target::<u32>(t).unwrap()],
+                exclude: vec![],
+            },
             default_excludes: true,
             ..Default::default()
         };
         assert!(
-            spec("224.0.0.0/3").resolve().is_empty(),
+            spec("224.0.0.0/3").into_targets().v4.is_empty(),
             "multicast + reserved"
         );
         assert_eq!(
-            spec("240.0.0.0/4").resolve().count(),
+            spec("240.0.0.0/4").into_targets().v4.count(),
             1 << 28,
             "inside one: named on purpose"
         );
-        assert_eq!(spec("224.0.0.1").resolve().count(), 1);
+        assert_eq!(spec("224.0.0.1").into_targets().v4.count(), 1);
     }
 
     #[test]
@@ -746,22 +735,22 @@ mod tests {
     #[test]
     fn parses_the_three_forms() {
         assert_eq!(
-            parse_target("198.19.0.7").unwrap(),
+            parse_target::<u32>("198.19.0.7").unwrap(),
             (ip("198.19.0.7"), ip("198.19.0.7"))
         );
         assert_eq!(
-            parse_target("198.19.1.0/24").unwrap(),
+            parse_target::<u32>("198.19.1.0/24").unwrap(),
             (ip("198.19.1.0"), ip("198.19.1.255"))
         );
         assert_eq!(
-            parse_target("198.19.1.9/24").unwrap(),
+            parse_target::<u32>("198.19.1.9/24").unwrap(),
             (ip("198.19.1.0"), ip("198.19.1.255"))
         );
         assert_eq!(
-            parse_target("198.19.0.1-198.19.0.3").unwrap(),
+            parse_target::<u32>("198.19.0.1-198.19.0.3").unwrap(),
             (ip("198.19.0.1"), ip("198.19.0.3"))
         );
-        assert_eq!(parse_target("0.0.0.0/0").unwrap(), (0, u32::MAX));
+        assert_eq!(parse_target::<u32>("0.0.0.0/0").unwrap(), (0, u32::MAX));
     }
 
     #[test]
@@ -774,7 +763,7 @@ mod tests {
             "",
             "1.2.3.256",
         ] {
-            let e = parse_target(bad).unwrap_err();
+            let e = parse_target::<u32>(bad).unwrap_err();
             assert_eq!(e.exit_code(), 2);
             assert!(e.to_string().contains("invalid target"), "{e}");
         }
@@ -805,12 +794,15 @@ mod tests {
     #[test]
     fn reserved_space_skipped_inside_wider_targets_only() {
         let wide = TargetSpec {
-            include: vec![(0, u32::MAX)],
-            exclude: vec![],
+            v4: Given {
+                include: vec![(0, u32::MAX)],
+                exclude: vec![],
+            },
             default_excludes: true,
             ..Default::default()
         }
-        .resolve();
+        .into_targets()
+        .v4;
         for r in [
             "127.0.0.1",
             "10.1.2.3",
@@ -825,43 +817,55 @@ mod tests {
         assert!(wide.contains(ip("8.8.8.8")));
         assert!(wide.contains(ip("1.1.1.1")));
         let lab = TargetSpec {
-            include: vec![parse_target("198.19.0.0/16").unwrap()],
-            exclude: vec![],
+            v4: Given {
+                include: vec![parse_target::<u32>("198.19.0.0/16").unwrap()],
+                exclude: vec![],
+            },
             default_excludes: true,
             ..Default::default()
         }
-        .resolve();
+        .into_targets()
+        .v4;
         assert_eq!(lab.count(), 65536);
         let lo = TargetSpec {
-            include: vec![parse_target("127.0.0.1").unwrap()],
-            exclude: vec![],
+            v4: Given {
+                include: vec![parse_target::<u32>("127.0.0.1").unwrap()],
+                exclude: vec![],
+            },
             default_excludes: true,
             ..Default::default()
         }
-        .resolve();
+        .into_targets()
+        .v4;
         assert_eq!(lo.count(), 1);
         let off = TargetSpec {
-            include: vec![parse_target("196.0.0.0/6").unwrap()],
-            exclude: vec![],
+            v4: Given {
+                include: vec![parse_target::<u32>("196.0.0.0/6").unwrap()],
+                exclude: vec![],
+            },
             default_excludes: false,
             ..Default::default()
         }
-        .resolve();
+        .into_targets()
+        .v4;
         assert_eq!(off.count(), 1 << 26);
     }
 
     #[test]
     fn excludes_apply() {
         let s = TargetSpec {
-            include: vec![parse_target("198.19.0.0/24").unwrap()],
-            exclude: vec![
-                parse_target("198.19.0.0/25").unwrap(),
-                parse_target("198.19.0.255").unwrap(),
-            ],
+            v4: Given {
+                include: vec![parse_target::<u32>("198.19.0.0/24").unwrap()],
+                exclude: vec![
+                    parse_target::<u32>("198.19.0.0/25").unwrap(),
+                    parse_target::<u32>("198.19.0.255").unwrap(),
+                ],
+            },
             default_excludes: true,
             ..Default::default()
         }
-        .resolve();
+        .into_targets()
+        .v4;
         assert_eq!(s.count(), 127);
         assert!(!s.contains(ip("198.19.0.255")));
         assert!(s.contains(ip("198.19.0.128")));
@@ -899,23 +903,23 @@ mod tests {
     #[test]
     fn parses_the_three_ipv6_forms() {
         assert_eq!(
-            parse_target6("2001:2::7").unwrap(),
+            parse_target::<u128>("2001:2::7").unwrap(),
             (ip6("2001:2::7"), ip6("2001:2::7"))
         );
         assert_eq!(
-            parse_target6("2001:2:0:1::/112").unwrap(),
+            parse_target::<u128>("2001:2:0:1::/112").unwrap(),
             (ip6("2001:2:0:1::"), ip6("2001:2:0:1::ffff"))
         );
         assert_eq!(
-            parse_target6("2001:2:0:1::9:1/112").unwrap(),
+            parse_target::<u128>("2001:2:0:1::9:1/112").unwrap(),
             (ip6("2001:2:0:1::9:0"), ip6("2001:2:0:1::9:ffff")),
             "host bits are cleared, as for IPv4"
         );
         assert_eq!(
-            parse_target6("2001:2::1 - 2001:2::3").unwrap(),
+            parse_target::<u128>("2001:2::1 - 2001:2::3").unwrap(),
             (ip6("2001:2::1"), ip6("2001:2::3"))
         );
-        assert_eq!(parse_target6("::/0").unwrap(), (0, u128::MAX));
+        assert_eq!(parse_target::<u128>("::/0").unwrap(), (0, u128::MAX));
         assert_eq!(
             parse_any("2001:2::/126").unwrap(),
             Target::V6(ip6("2001:2::"), ip6("2001:2::3"))
@@ -985,7 +989,7 @@ mod tests {
 
     #[test]
     fn ipv6_reserved_space_skipped_inside_wider_targets_only() {
-        let all = RangeSet6::from_ranges(vec![(0, u128::MAX)]);
+        let all = Ranges::<u128>::from_ranges(vec![(0, u128::MAX)]);
         assert_eq!(all.count_wide(), u128::MAX, "saturates");
         let wide = spec6(&["::/0"], &[]);
         for r in [
@@ -1006,7 +1010,7 @@ mod tests {
         assert!(wide.v6.contains(ip6("2001:4860::8888")));
         assert!(!wide.v6.contains(u128::MAX), "multicast");
         assert!(!wide.v6.contains(0xffff_c613_0001), "IPv4-mapped");
-        assert!(reserved_set6().contains(0xffff_c613_0001));
+        assert!(reserved_set::<u128>().contains(0xffff_c613_0001));
         assert!(wide.v6.contains(ip6("fbff::1")));
         // Named inside one reserved range: on purpose, kept whole (as
         // 198.18.0.0/15 for IPv4), although 2001:2::/48 also lies in
@@ -1019,11 +1023,15 @@ mod tests {
         assert!(!span.v6.contains(ip6("2001:2::1")));
         assert!(span.v6.contains(ip6("2001:200::1")));
         let off = TargetSpec {
-            include6: vec![parse_target6("2001:2::/112").unwrap()],
+            v6: Given {
+                include: vec![parse_target::<u128>("2001:2::/112").unwrap()],
+                exclude: vec![],
+            },
             default_excludes: false,
             ..Default::default()
         }
-        .resolve6();
+        .into_targets()
+        .v6;
         assert_eq!(off.count(), 65536);
     }
 
@@ -1057,11 +1065,14 @@ mod tests {
 
     #[test]
     fn subtract_reaches_the_top_of_the_ipv6_space() {
-        let s = RangeSet6::from_ranges(vec![(u128::MAX - 9, u128::MAX)]);
-        let cut = s.subtract(&RangeSet6::from_ranges(vec![(u128::MAX - 1, u128::MAX)]));
+        let s = Ranges::<u128>::from_ranges(vec![(u128::MAX - 9, u128::MAX)]);
+        let cut = s.subtract(&Ranges::<u128>::from_ranges(vec![(
+            u128::MAX - 1,
+            u128::MAX,
+        )]));
         assert_eq!(cut.ranges(), &[(u128::MAX - 9, u128::MAX - 2)]);
         assert!(s.subtract(&s).is_empty());
-        let cut = s.subtract(&RangeSet6::from_ranges(vec![(
+        let cut = s.subtract(&Ranges::<u128>::from_ranges(vec![(
             u128::MAX - 5,
             u128::MAX - 5,
         )]));
@@ -1149,17 +1160,17 @@ mod reference {
     }
 
     fn v4(s: &str) -> (u32, u32) {
-        parse_target(s).unwrap()
+        parse_target::<u32>(s).unwrap()
     }
 
     fn v6(s: &str) -> (u128, u128) {
-        parse_target6_any(s).unwrap()
+        parse_range::<u128>(s).unwrap()
     }
 
     /// IPv4 ranges drawn near the reserved blocks' edges and inside them,
     /// so that the reserved rule and the excludes all come into play.
     fn range4() -> impl Strategy<Value = (u32, u32)> {
-        let anchors: Vec<u32> = RESERVED
+        let anchors: Vec<u32> = u32::RESERVED
             .iter()
             .flat_map(|(c, _)| {
                 let (a, b) = v4(c);
@@ -1176,7 +1187,7 @@ mod reference {
     }
 
     fn range6() -> impl Strategy<Value = (u128, u128)> {
-        let anchors: Vec<u128> = RESERVED6
+        let anchors: Vec<u128> = u128::RESERVED
             .iter()
             .flat_map(|(c, _)| {
                 let (a, b) = v6(c);
@@ -1207,15 +1218,17 @@ mod reference {
             default_excludes in any::<bool>(),
         ) {
             let spec = TargetSpec {
-                include: include.clone(),
-                exclude: exclude.clone(),
+                v4: Given {
+                    include: include.clone(),
+                    exclude: exclude.clone(),
+                },
                 default_excludes,
                 ..Default::default()
             };
-            let want = resolve(&include, &exclude, default_excludes, RESERVED, v4);
+            let want = resolve(&include, &exclude, default_excludes, u32::RESERVED, v4);
             let got = spec.clone().into_targets().v4;
             prop_assert_eq!(got.ranges(), &want[..]);
-            let by_ref = spec.resolve();
+            let by_ref = spec.resolve_all().v4;
             prop_assert_eq!(by_ref.ranges(), &want[..]);
             let total: u128 = want.iter().map(|&(a, b)| (b - a) as u128 + 1).sum();
             prop_assert_eq!(got.count_wide(), total);
@@ -1233,12 +1246,14 @@ mod reference {
             default_excludes in any::<bool>(),
         ) {
             let spec = TargetSpec {
-                include6: include.clone(),
-                exclude6: exclude.clone(),
+                v6: Given {
+                    include: include.clone(),
+                    exclude: exclude.clone(),
+                },
                 default_excludes,
                 ..Default::default()
             };
-            let want = resolve(&include, &exclude, default_excludes, RESERVED6, v6);
+            let want = resolve(&include, &exclude, default_excludes, u128::RESERVED, v6);
             let got = spec.into_targets().v6;
             prop_assert_eq!(got.ranges(), &want[..]);
             let total = want

@@ -24,7 +24,7 @@ use synsweep::engine::space::Space;
 use synsweep::identify::{self, facts, hello};
 use synsweep::output::nmap_xml;
 use synsweep::probe::tcp_syn::TcpSyn;
-use synsweep::probe::{Identity, Probe};
+use synsweep::probe::{Identity, Probe, Sources};
 use synsweep::probe::{tcp_syn, udp};
 use synsweep::targets::RangeSet;
 use synsweep::wire::tcp;
@@ -43,8 +43,10 @@ const US6: u128 = 0x2001_0002_0000_00ff_0000_0000_0000_0001;
 fn identity() -> Identity {
     Identity {
         key: KEY,
-        sources: vec![US],
-        sources6: vec![US6],
+        sources: Sources {
+            v4: vec![US],
+            v6: vec![US6],
+        },
         sport_base: 61000,
         sport_count: 16,
     }

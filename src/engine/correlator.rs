@@ -125,7 +125,7 @@ mod tests {
     use super::*;
     use crate::engine::cookie::CookieKey;
     use crate::probe::tcp_syn::TcpSyn;
-    use crate::probe::{Identity, Probe};
+    use crate::probe::{Identity, Probe, Sources};
     use crate::targets::RangeSet;
     use crate::wire::tcp;
 
@@ -244,8 +244,10 @@ mod tests {
         fn identity() -> Identity {
             Identity {
                 key: CookieKey { k0: 11, k1: 22 },
-                sources: vec![US],
-                sources6: vec![],
+                sources: Sources {
+                    v4: vec![US],
+                    v6: vec![],
+                },
                 sport_base: 61000,
                 sport_count: 4,
             }

@@ -171,7 +171,7 @@ fn proto_slot(p: Proto) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::targets::{RangeSet, RangeSet6};
+    use crate::targets::{RangeSet, Ranges};
     use proptest::prelude::*;
 
     proptest! {
@@ -230,7 +230,7 @@ mod tests {
     fn mixed_space(v4: &[(u32, u32)], v6: &[(u128, u32)], ports: Vec<u16>) -> Space {
         let t = Targets {
             v4: RangeSet::from_ranges(v4.iter().map(|&(a, n)| (a, a + n)).collect()),
-            v6: RangeSet6::from_ranges(v6.iter().map(|&(a, n)| (a, a + n as u128)).collect()),
+            v6: Ranges::<u128>::from_ranges(v6.iter().map(|&(a, n)| (a, a + n as u128)).collect()),
         };
         Space::mixed(t, ports, vec![53])
     }

@@ -27,10 +27,8 @@ impl Proto {
 #[derive(Debug, Clone)]
 pub struct Identity {
     pub key: CookieKey,
-    /// Our source addresses (sorted, deduplicated).
-    pub sources: Vec<u32>,
-    /// Our IPv6 source addresses (sorted, deduplicated).
-    pub sources6: Vec<u128>,
+    /// Our source addresses.
+    pub sources: Sources,
     /// Probes come from ports `sport_base .. sport_base + sport_count`.
     pub sport_base: u16,
     pub sport_count: u16,
@@ -39,14 +37,11 @@ pub struct Identity {
 impl Identity {
     /// Whether `ip` is one of our source addresses.
     #[inline]
-    pub fn is_source(&self, ip: u32) -> bool {
-        self.sources.binary_search(&ip).is_ok()
-    }
-
-    /// Whether `ip` is one of our IPv6 source addresses.
-    #[inline]
-    pub fn is_source6(&self, ip: u128) -> bool {
-        self.sources6.binary_search(&ip).is_ok()
+    pub fn is_source(&self, ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(a) => self.sources.v4.binary_search(&a.into()).is_ok(),
+            IpAddr::V6(a) => self.sources.v6.binary_search(&a.into()).is_ok(),
+        }
     }
 
     /// Whether `port` is one of our source ports.
@@ -69,13 +64,21 @@ impl Identity {
         self.sport(round.wrapping_add(copy.wrapping_mul((self.sport_count as u32 / 2).max(1))))
     }
 
-    /// The lowest and highest source address (for capture filters).
+    /// The lowest and highest IPv4 source address (for capture filters).
     pub fn source_bounds(&self) -> (u32, u32) {
         (
-            self.sources.first().copied().unwrap_or(0),
-            self.sources.last().copied().unwrap_or(0),
+            self.sources.v4.first().copied().unwrap_or(0),
+            self.sources.v4.last().copied().unwrap_or(0),
         )
     }
+}
+
+/// Our source addresses of each family (each sorted, deduplicated), as
+/// [`Targets`](crate::targets::Targets) holds the targets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sources {
+    pub v4: Vec<u32>,
+    pub v6: Vec<u128>,
 }
 
 /// A reply a module recognized as the answer to one of its probes.

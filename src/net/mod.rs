@@ -8,7 +8,6 @@
 pub mod neigh;
 pub mod privilege;
 pub mod route;
-pub mod route6;
 pub mod rstguard;
 pub mod signals;
 pub mod softnet;

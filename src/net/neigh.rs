@@ -48,7 +48,14 @@ impl Default for SweepConfig {
 /// (`u32`), neighbour solicitation for IPv6 (`u128`).
 pub trait Neighbour: Addr + std::hash::Hash {
     /// The address type of our own source.
-    type Ip: Copy + Into<Self> + From<Self> + std::fmt::Display;
+    type Ip: Copy
+        + Eq
+        + std::hash::Hash
+        + std::fmt::Debug
+        + std::fmt::Display
+        + Into<Self>
+        + From<Self>
+        + Into<std::net::IpAddr>;
     /// The ethertype the capture socket listens to.
     const ETHERTYPE: u16;
     /// What the protocol is called in messages.
@@ -224,7 +231,7 @@ pub fn sweep<A: Neighbour>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::targets::{RangeSet, RangeSet6};
+    use crate::targets::{RangeSet, Ranges};
     use crate::wire::ipv6::tests::hex;
 
     #[test]
@@ -272,7 +279,7 @@ mod tests {
         let f = hex(NA);
         let us: Mac = "02:53:53:57:00:01".parse().unwrap();
         let gw: u128 = "2001:2:0:ff::2".parse::<Ipv6Addr>().unwrap().into();
-        let asked = RangeSet6::from_ranges(vec![(gw - 1, gw + 1)]);
+        let asked = Ranges::<u128>::from_ranges(vec![(gw - 1, gw + 1)]);
         assert_eq!(
             accept_nd(&f, us, &asked),
             Some((gw, "02:53:53:57:00:02".parse().unwrap()))
@@ -282,7 +289,7 @@ mod tests {
             None,
             "not to us"
         );
-        let elsewhere = RangeSet6::from_ranges(vec![(gw + 1, gw + 9)]);
+        let elsewhere = Ranges::<u128>::from_ranges(vec![(gw + 1, gw + 9)]);
         assert_eq!(accept_nd(&f, us, &elsewhere), None, "not asked");
         let mut multicast = f.clone();
         // The target link-layer option (last 6 bytes) names a group MAC.

@@ -1,6 +1,6 @@
-//! Where probes go: for every target, the interface, source address and
-//! next hop the kernel would use, grouped into paths. One scan drives every
-//! path it needs.
+//! Where probes go: for every target of either family, the interface,
+//! source address and next hop the kernel would use, grouped into paths.
+//! One scan drives every path it needs.
 //!
 //! The kernel is asked through netlink (`RTM_GETROUTE`, as `ip route get`
 //! does, so policy routing is honoured): the target ranges are first cut at
@@ -10,21 +10,26 @@
 //! never silently dropped.
 //!
 //! Link types: Ethernet (frames to the gateway's MAC, or, on a directly
-//! connected network, to each host's own MAC from our ARP sweep, see
-//! `net::neigh`), loopback (a raw IP socket), and layer-3 devices with no
-//! link header (tun, WireGuard, ppp), probed and captured at the IP layer.
+//! connected network, to each host's own MAC from our ARP or neighbour
+//! discovery sweep, see `net::neigh`), loopback (a raw IP socket), and
+//! layer-3 devices with no link header (tun, WireGuard, ppp), probed and
+//! captured at the IP layer.
 //!
-//! The types ([`Routes`], [`Path`], [`Hop`], [`KernelRoute`]), [`plan`] and
-//! [`describe`] serve both families ([`RouteAddr`]); the IPv6 netlink
-//! lookups and `resolve6` are in `route6`. [`plan`] is pure and tests on
-//! made-up routing tables; [`resolve`] asks the live kernel.
+//! Everything here is generic over the family ([`RouteAddr`]: `u32` for
+//! IPv4, `u128` for IPv6); what differs (the netlink address attribute, the
+//! neighbour cache) is in the two impls of that trait. [`plan`] and
+//! [`plan_cells`] are pure and test on made-up routing tables; [`resolve`]
+//! asks the live kernel.
 
+use super::neigh::{self, Neighbour};
 use crate::error::{Error, Result};
 use crate::net::sys;
-use crate::targets::{Addr, RangeSet, Ranges};
+use crate::targets::{Addr, Ranges};
 use crate::wire::ethernet::Mac;
+use netlink_packet_route::AddressFamily;
+use netlink_packet_route::route::RouteAddress;
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// How frames are framed on an interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,27 +62,74 @@ pub struct Iface {
 }
 
 /// An address family as routes see it: the integer address of the target
-/// sets (`u32`, `u128`) and its standard type (`Ipv4Addr`, `Ipv6Addr`).
-pub trait RouteAddr: Addr + std::hash::Hash {
-    type Ip: Copy + Eq + std::hash::Hash + std::fmt::Debug + std::fmt::Display + Into<Self>;
-    /// What a count of these addresses is called in messages.
-    const ADDRESSES: &'static str;
-    fn ip(self) -> Self::Ip;
+/// sets (`u32`, `u128`), its standard type ([`Neighbour::Ip`]) and how
+/// netlink and the neighbour cache spell it.
+pub trait RouteAddr: Neighbour {
+    /// How the family qualifies "addresses", "routing table"... in
+    /// messages: nothing for IPv4, "IPv6 " for IPv6.
+    const QUALIFIER: &'static str;
+    /// Bits in an address (the longest prefix).
+    const BITS: u32;
+    /// The family's netlink address family.
+    const FAMILY: AddressFamily;
+    /// An address of this family as a netlink route attribute.
+    fn route_address(ip: Self::Ip) -> RouteAddress;
+    /// A netlink route attribute's address, if it is of this family.
+    fn of_route_address(a: &RouteAddress) -> Option<Self::Ip>;
+    /// `ip`, if it is of this family.
+    fn of_ip(ip: IpAddr) -> Option<Self::Ip>;
+    /// `ip`'s complete entry on `iface` in the kernel's neighbour cache, as
+    /// far as it is read (IPv4: `/proc/net/arp`; IPv6: none).
+    fn cached_mac(ip: Self::Ip, iface: &str) -> Option<Mac>;
 }
 
 impl RouteAddr for u32 {
-    type Ip = Ipv4Addr;
-    const ADDRESSES: &'static str = "addresses";
-    fn ip(self) -> Ipv4Addr {
-        self.into()
+    const QUALIFIER: &'static str = "";
+    const BITS: u32 = 32;
+    const FAMILY: AddressFamily = AddressFamily::Inet;
+    fn route_address(ip: Ipv4Addr) -> RouteAddress {
+        RouteAddress::Inet(ip)
+    }
+    fn of_route_address(a: &RouteAddress) -> Option<Ipv4Addr> {
+        match a {
+            RouteAddress::Inet(ip) => Some(*ip),
+            _ => None,
+        }
+    }
+    fn of_ip(ip: IpAddr) -> Option<Ipv4Addr> {
+        match ip {
+            IpAddr::V4(ip) => Some(ip),
+            IpAddr::V6(_) => None,
+        }
+    }
+    fn cached_mac(ip: Ipv4Addr, iface: &str) -> Option<Mac> {
+        std::fs::read_to_string("/proc/net/arp")
+            .ok()
+            .and_then(|t| parse_neighbour(&t, ip, iface))
     }
 }
 
 impl RouteAddr for u128 {
-    type Ip = std::net::Ipv6Addr;
-    const ADDRESSES: &'static str = "IPv6 addresses";
-    fn ip(self) -> std::net::Ipv6Addr {
-        self.into()
+    const QUALIFIER: &'static str = "IPv6 ";
+    const BITS: u32 = 128;
+    const FAMILY: AddressFamily = AddressFamily::Inet6;
+    fn route_address(ip: Ipv6Addr) -> RouteAddress {
+        RouteAddress::Inet6(ip)
+    }
+    fn of_route_address(a: &RouteAddress) -> Option<Ipv6Addr> {
+        match a {
+            RouteAddress::Inet6(ip) => Some(*ip),
+            _ => None,
+        }
+    }
+    fn of_ip(ip: IpAddr) -> Option<Ipv6Addr> {
+        match ip {
+            IpAddr::V6(ip) => Some(ip),
+            IpAddr::V4(_) => None,
+        }
+    }
+    fn cached_mac(_: Ipv6Addr, _: &str) -> Option<Mac> {
+        None
     }
 }
 
@@ -191,23 +243,27 @@ impl<A: RouteAddr> Routes<A> {
 /// Cut `targets` at every prefix boundary in `prefixes` ((network, length)
 /// of every route the kernel has): inside one piece, every address has the
 /// same longest match.
-pub fn pieces(targets: &RangeSet, prefixes: &[(u32, u8)]) -> Vec<(u32, u32)> {
+pub fn pieces<A: RouteAddr>(targets: &Ranges<A>, prefixes: &[(A, u8)]) -> Vec<(A, A)> {
     pieces_at(targets, &cuts(prefixes)).collect()
 }
 
-/// The prefix boundaries of `prefixes`, sorted: between two consecutive
-/// cuts (a cell) every address has the same longest match, so the kernel
-/// is asked once per cell, not once per piece.
-pub fn cuts(prefixes: &[(u32, u8)]) -> Vec<u64> {
-    let mut cuts: Vec<u64> = Vec::new();
+/// The prefix boundaries of `prefixes` (as wide addresses), sorted: between
+/// two consecutive cuts (a cell) every address has the same longest match,
+/// so the kernel is asked once per cell, not once per piece.
+pub fn cuts<A: RouteAddr>(prefixes: &[(A, u8)]) -> Vec<u128> {
+    // A cut at c: a piece ends at c - 1. A cut past the top of the IPv6
+    // space (2^128) would cut nothing and is left out.
+    let mut cuts: Vec<u128> = Vec::new();
     for &(net, len) in prefixes {
-        if len == 0 {
+        if len == 0 || u32::from(len) > A::BITS {
             continue;
         }
-        let size = 1u64 << (32 - len as u32);
-        let start = (net as u64) & !(size - 1);
+        let size = 1u128 << (A::BITS - u32::from(len));
+        let start = net.wide() & !(size - 1);
         cuts.push(start);
-        cuts.push(start + size);
+        if let Some(end) = start.checked_add(size) {
+            cuts.push(end);
+        }
     }
     cuts.sort_unstable();
     cuts.dedup();
@@ -215,21 +271,25 @@ pub fn cuts(prefixes: &[(u32, u8)]) -> Vec<u64> {
 }
 
 /// [`pieces`] with the cuts already made, one piece at a time.
-fn pieces_at<'a>(targets: &'a RangeSet, cuts: &'a [u64]) -> impl Iterator<Item = (u32, u32)> + 'a {
+fn pieces_at<'a, A: Addr>(
+    targets: &'a Ranges<A>,
+    cuts: &'a [u128],
+) -> impl Iterator<Item = (A, A)> + 'a {
     targets.ranges().iter().flat_map(move |&(a, b)| {
-        let k = cuts.partition_point(|&c| c <= a as u64);
+        let (a, b) = (a.wide(), b.wide());
+        let k = cuts.partition_point(|&c| c <= a);
         let mut rest = cuts[k..].iter();
-        let mut lo = Some(a as u64);
+        let mut lo = Some(a);
         std::iter::from_fn(move || {
             let l = lo?;
             match rest.next() {
-                Some(&c) if c <= b as u64 => {
+                Some(&c) if c <= b => {
                     lo = Some(c);
-                    Some((l as u32, (c - 1) as u32))
+                    Some((A::narrow(l), A::narrow(c - 1)))
                 }
                 _ => {
                     lo = None;
-                    Some((l as u32, b))
+                    Some((A::narrow(l), A::narrow(b)))
                 }
             }
         })
@@ -237,7 +297,7 @@ fn pieces_at<'a>(targets: &'a RangeSet, cuts: &'a [u64]) -> impl Iterator<Item =
 }
 
 /// Target spans grouped by the route that carries them.
-pub type RouteGroups = Groups<KernelRoute, u32>;
+pub type RouteGroups<A = u32> = Groups<KernelRoute<<A as Neighbour>::Ip>, A>;
 /// Routes in first-seen order, each with its spans (either family).
 pub type Groups<R, A> = Vec<(R, Vec<(A, A)>)>;
 
@@ -290,20 +350,20 @@ pub fn plan<A: Addr, R: PartialEq>(
 /// consecutive boundaries share their longest match, so one answer holds for
 /// the cell) rather than once per piece: a list of a million scattered
 /// targets costs as many lookups as there are routes among them.
-pub fn plan_cells(
-    targets: &RangeSet,
-    prefixes: &[(u32, u8)],
-    route_of: impl FnMut(u32) -> Option<KernelRoute>,
-) -> (RouteGroups, RangeSet) {
+pub fn plan_cells<A: RouteAddr>(
+    targets: &Ranges<A>,
+    prefixes: &[(A, u8)],
+    route_of: impl FnMut(A) -> Option<KernelRoute<A::Ip>>,
+) -> (RouteGroups<A>, Ranges<A>) {
     let cuts = cuts(prefixes);
-    let cell_of = |ip: u32| cuts.partition_point(|&c| c <= ip as u64);
+    let cell_of = |ip: A| cuts.partition_point(|&c| c <= ip.wide());
     plan(pieces_at(targets, &cuts), per_cell(cell_of, route_of))
 }
 
 /// `route_of`, asked once per cell (`cell_of` numbers an address's cell):
 /// pieces come in address order, so the pieces of one cell are neighbours
 /// and the last answer is the one to reuse.
-pub(crate) fn per_cell<A: Copy, R: Clone>(
+fn per_cell<A: Copy, R: Clone>(
     cell_of: impl Fn(A) -> usize,
     mut route_of: impl FnMut(A) -> Option<R>,
 ) -> impl FnMut(A) -> Option<R> {
@@ -325,10 +385,9 @@ pub(crate) fn per_cell<A: Copy, R: Clone>(
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub iface: Option<String>,
-    /// `--source-ip`: one or more addresses (probes spread over them).
-    pub sources: Vec<Ipv4Addr>,
-    /// `--source-ip`, its IPv6 addresses.
-    pub sources6: Vec<std::net::Ipv6Addr>,
+    /// `--source-ip`: one or more addresses of either family (each
+    /// family's probes spread over its own).
+    pub sources: Vec<IpAddr>,
     pub router_mac: Option<Mac>,
 }
 
@@ -371,26 +430,23 @@ pub fn iface(index: u32) -> Result<Iface> {
 
 /// Ask the kernel for every route prefix (all tables) and for single routes.
 pub(crate) mod netlink {
-    use super::KernelRoute;
+    use super::{KernelRoute, RouteAddr};
     use netlink_packet_core::{
         NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
     };
-    use netlink_packet_route::route::{
-        RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType,
-    };
-    use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+    use netlink_packet_route::RouteNetlinkMessage;
+    use netlink_packet_route::route::{RouteAttribute, RouteHeader, RouteMessage, RouteType};
     use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
     use std::io;
-    use std::net::Ipv4Addr;
 
-    pub(crate) fn socket() -> io::Result<Socket> {
+    fn socket() -> io::Result<Socket> {
         let mut s = Socket::new(NETLINK_ROUTE)?;
         s.bind_auto()?;
         s.connect(&SocketAddr::new(0, 0))?;
         Ok(s)
     }
 
-    pub(crate) fn send(s: &Socket, msg: RouteMessage, flags: u16) -> io::Result<()> {
+    fn send(s: &Socket, msg: RouteMessage, flags: u16) -> io::Result<()> {
         let mut hdr = NetlinkHeader::default();
         hdr.flags = flags;
         let mut packet = NetlinkMessage::new(
@@ -405,7 +461,7 @@ pub(crate) mod netlink {
     }
 
     /// Read replies until Done or an error; call `f` on each route message.
-    pub(crate) fn read(s: &Socket, mut f: impl FnMut(RouteMessage)) -> io::Result<()> {
+    fn read(s: &Socket, mut f: impl FnMut(RouteMessage)) -> io::Result<()> {
         let mut buf = vec![0u8; 1 << 16];
         loop {
             let n = s.recv(&mut &mut buf[..], 0)?;
@@ -442,36 +498,37 @@ pub(crate) mod netlink {
         b.len() >= 8 && u16::from_ne_bytes([b[6], b[7]]) & 2 != 0
     }
 
-    /// (network, prefix length) of every IPv4 route of every table.
-    pub fn prefixes() -> io::Result<Vec<(u32, u8)>> {
+    /// (network, prefix length) of every route of family `A` of every table.
+    pub fn prefixes<A: RouteAddr>() -> io::Result<Vec<(A, u8)>> {
         let s = socket()?;
         let mut m = RouteMessage::default();
-        m.header.address_family = AddressFamily::Inet;
+        m.header.address_family = A::FAMILY;
         m.header.table = RouteHeader::RT_TABLE_UNSPEC;
         send(&s, m, NLM_F_REQUEST | NLM_F_DUMP)?;
         let mut out = Vec::new();
         read(&s, |r| {
             let len = r.header.destination_prefix_length;
             let net = r.attributes.iter().find_map(|a| match a {
-                RouteAttribute::Destination(RouteAddress::Inet(ip)) => Some(u32::from(*ip)),
+                RouteAttribute::Destination(d) => A::of_route_address(d).map(Into::into),
                 _ => None,
             });
-            out.push((net.unwrap_or(0), len));
+            out.push((net.unwrap_or_default(), len));
         })?;
         Ok(out)
     }
 
     /// The route the kernel would use for `dst` (None: unreachable).
-    pub fn get(dst: Ipv4Addr) -> io::Result<Option<KernelRoute>> {
+    pub fn get<A: RouteAddr>(dst: A::Ip) -> io::Result<Option<KernelRoute<A::Ip>>> {
         let s = socket()?;
         let mut m = RouteMessage::default();
-        m.header.address_family = AddressFamily::Inet;
-        m.header.destination_prefix_length = 32;
+        m.header.address_family = A::FAMILY;
+        m.header.destination_prefix_length = A::BITS as u8;
         m.attributes
-            .push(RouteAttribute::Destination(RouteAddress::Inet(dst)));
+            .push(RouteAttribute::Destination(A::route_address(dst)));
         send(&s, m, NLM_F_REQUEST)?;
         let mut found = None;
         let res = read(&s, |r| {
+            // (IPv6 has no broadcast routes.)
             let ok = matches!(
                 r.header.kind,
                 RouteType::Unicast | RouteType::Local | RouteType::Broadcast
@@ -486,8 +543,8 @@ pub(crate) mod netlink {
             for a in &r.attributes {
                 match a {
                     RouteAttribute::Oif(i) => k.oif = *i,
-                    RouteAttribute::Gateway(RouteAddress::Inet(g)) => k.gateway = Some(*g),
-                    RouteAttribute::PrefSource(RouteAddress::Inet(p)) => k.prefsrc = Some(*p),
+                    RouteAttribute::Gateway(g) => k.gateway = A::of_route_address(g),
+                    RouteAttribute::PrefSource(p) => k.prefsrc = A::of_route_address(p),
                     _ => {}
                 }
             }
@@ -500,7 +557,13 @@ pub(crate) mod netlink {
             Err(e)
                 if matches!(
                     e.raw_os_error(),
-                    Some(libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EACCES | libc::EINVAL)
+                    Some(
+                        libc::ENETUNREACH
+                            | libc::EHOSTUNREACH
+                            | libc::EACCES
+                            | libc::EINVAL
+                            | libc::EAFNOSUPPORT
+                    )
                 ) =>
             {
                 Ok(None)
@@ -510,21 +573,32 @@ pub(crate) mod netlink {
     }
 }
 
-/// Resolve every target to a path, from the live kernel. With `may_send`
-/// false (a dry run) no ARP request is sent and an unknown gateway MAC is
-/// left as 00:00:00:00:00:00.
-pub fn resolve(targets: &RangeSet, o: &Overrides, may_send: bool) -> Result<Routes> {
+/// Resolve every target of family `A` to a path, from the live kernel.
+/// With `may_send` false (a dry run) no ARP or ND request is sent and an
+/// unknown gateway MAC is left as 00:00:00:00:00:00. An empty `targets`
+/// resolves to no path without asking the kernel; targets with no route
+/// are kept in [`Routes::unrouted`] (the caller says whether that leaves
+/// anything to scan).
+pub fn resolve<A: RouteAddr>(
+    targets: &Ranges<A>,
+    o: &Overrides,
+    may_send: bool,
+) -> Result<Routes<A>> {
+    if targets.is_empty() {
+        return Ok(Routes::default());
+    }
     let forced = match &o.iface {
         Some(name) => Some(
             sys::if_index(name).map_err(|_| Error::input(format!("unknown interface '{name}'")))?,
         ),
         None => None,
     };
-    let prefixes = netlink::prefixes()
-        .map_err(|e| Error::runtime(format!("cannot read the routing table (netlink): {e}")))?;
+    let q = A::QUALIFIER;
+    let prefixes = netlink::prefixes::<A>()
+        .map_err(|e| Error::runtime(format!("cannot read the {q}routing table (netlink): {e}")))?;
     let mut err = None;
     let (groups, unrouted) = plan_cells(targets, &prefixes, |ip| {
-        let r = match netlink::get(Ipv4Addr::from(ip)) {
+        let r = match netlink::get::<A>(ip.into()) {
             Ok(r) => r,
             Err(e) => {
                 err.get_or_insert(e);
@@ -545,9 +619,10 @@ pub fn resolve(targets: &RangeSet, o: &Overrides, may_send: bool) -> Result<Rout
         }
     });
     if let Some(e) = err {
-        return Err(Error::runtime(format!("route lookup (netlink): {e}")));
+        return Err(Error::runtime(format!("{q}route lookup (netlink): {e}")));
     }
-    let mut paths: Vec<Path> = Vec::new();
+    let forced_sources: Vec<A::Ip> = o.sources.iter().filter_map(|&s| A::of_ip(s)).collect();
+    let mut paths: Vec<Path<A>> = Vec::new();
     let mut broadcast = Vec::new();
     for (k, ranges) in groups {
         if k.broadcast {
@@ -562,15 +637,15 @@ pub fn resolve(targets: &RangeSet, o: &Overrides, may_send: bool) -> Result<Rout
                 ..ifc
             };
         }
-        let sources = if !o.sources.is_empty() {
-            o.sources.clone()
+        let sources = if !forced_sources.is_empty() {
+            forced_sources.clone()
         } else if let Some(s) = k.prefsrc {
             vec![s]
         } else {
-            let first = Ipv4Addr::from(ranges[0].0);
-            vec![source_for(first).ok_or_else(|| {
+            let first: A::Ip = ranges[0].0.into();
+            vec![source_for::<A>(first).ok_or_else(|| {
                 Error::runtime(format!(
-                    "no source address to reach {first} (give --source-ip)"
+                    "no {q}source address to reach {first} (give --source-ip)"
                 ))
             })?]
         };
@@ -580,7 +655,7 @@ pub fn resolve(targets: &RangeSet, o: &Overrides, may_send: bool) -> Result<Rout
                 (Some(mac), g) => Hop::Gateway { ip: g, mac },
                 (None, Some(g)) => Hop::Gateway {
                     ip: Some(g),
-                    mac: neighbour(&ifc, src_mac, sources[0], g, may_send)?,
+                    mac: neighbour::<A>(&ifc, src_mac, sources[0], g, may_send)?,
                 },
                 (None, None) => Hop::OnLink,
             },
@@ -603,14 +678,8 @@ pub fn resolve(targets: &RangeSet, o: &Overrides, may_send: bool) -> Result<Rout
     for p in &mut paths {
         p.ranges.sort_unstable();
     }
-    if paths.is_empty() {
-        return Err(Error::runtime(format!(
-            "no route to any target ({}); give -i IFACE and --router-mac MAC to send anyway",
-            describe(&unrouted, 4)
-        )));
-    }
     let mut routes = Routes::new(paths, unrouted);
-    routes.broadcast = RangeSet::from_ranges(broadcast);
+    routes.broadcast = Ranges::from_ranges(broadcast);
     Ok(routes)
 }
 
@@ -628,10 +697,11 @@ pub fn describe_in<A: RouteAddr>(set: &Ranges<A>, spans: &[(A, A)], n: usize) ->
         .clipped(spans)
         .take(n)
         .map(|(a, b)| {
+            let (a, b): (A::Ip, A::Ip) = (a.into(), b.into());
             if a == b {
-                a.ip().to_string()
+                a.to_string()
             } else {
-                format!("{}-{}", a.ip(), b.ip())
+                format!("{a}-{b}")
             }
         })
         .collect();
@@ -639,22 +709,22 @@ pub fn describe_in<A: RouteAddr>(set: &Ranges<A>, spans: &[(A, A)], n: usize) ->
         parts.push(format!("and {} more ranges", len - n));
     }
     format!(
-        "{} {}: {}",
+        "{} {}addresses: {}",
         u64::try_from(set.count_in(spans)).unwrap_or(u64::MAX),
-        A::ADDRESSES,
+        A::QUALIFIER,
         parts.join(", ")
     )
 }
 
 /// The source address the kernel would use for `dst` (a connected UDP socket
 /// sends nothing).
-fn source_for(dst: Ipv4Addr) -> Option<Ipv4Addr> {
-    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+fn source_for<A: RouteAddr>(dst: A::Ip) -> Option<A::Ip> {
+    let dst: IpAddr = dst.into();
+    let any = if dst.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+    let s = std::net::UdpSocket::bind(any).ok()?;
     s.connect((dst, 9)).ok()?;
-    match s.local_addr().ok()?.ip() {
-        std::net::IpAddr::V4(ip) if !ip.is_unspecified() => Some(ip),
-        _ => None,
-    }
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_unspecified()).then(|| A::of_ip(ip)).flatten()
 }
 
 /// Find `ip`'s complete entry on `iface` in `/proc/net/arp`.
@@ -672,29 +742,28 @@ pub fn parse_neighbour(text: &str, ip: Ipv4Addr, iface: &str) -> Option<Mac> {
     })
 }
 
-/// The gateway's MAC: from the neighbour table, else by asking with ARP.
-fn neighbour(
+/// The gateway's MAC: from the neighbour cache (as far as
+/// [`RouteAddr::cached_mac`] reads it), else by asking with ARP or ND.
+fn neighbour<A: RouteAddr>(
     ifc: &Iface,
     src_mac: Mac,
-    src_ip: Ipv4Addr,
-    ip: Ipv4Addr,
+    src_ip: A::Ip,
+    ip: A::Ip,
     may_send: bool,
 ) -> Result<Mac> {
-    if let Some(m) = std::fs::read_to_string("/proc/net/arp")
-        .ok()
-        .and_then(|t| parse_neighbour(&t, ip, &ifc.name))
-    {
+    if let Some(m) = A::cached_mac(ip, &ifc.name) {
         return Ok(m);
     }
     if !may_send {
         return Ok(Mac::ZERO);
     }
-    super::neigh::resolve_one::<u32>(ifc.index, &ifc.name, src_mac, src_ip, ip)
+    neigh::resolve_one::<A>(ifc.index, &ifc.name, src_mac, src_ip, ip)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::targets::RangeSet;
     use proptest::prelude::*;
 
     /// The planning it replaced: one lookup per piece, exact ranges.
@@ -885,9 +954,107 @@ mod tests {
     #[test]
     fn the_kernel_routes_loopback_locally() {
         // Reads this machine's own routing table; sends nothing.
-        let r = netlink::get(Ipv4Addr::LOCALHOST).unwrap().unwrap();
+        let r = netlink::get::<u32>(Ipv4Addr::LOCALHOST).unwrap().unwrap();
         assert!(r.local);
         assert_eq!(iface(r.oif).unwrap().link, Link::Loopback);
-        assert!(!netlink::prefixes().unwrap().is_empty());
+        assert!(!netlink::prefixes::<u32>().unwrap().is_empty());
+    }
+    fn ip6(s: &str) -> u128 {
+        u128::from(s.parse::<Ipv6Addr>().unwrap())
+    }
+
+    #[test]
+    fn ipv6_pieces_cut_at_every_prefix_inside_the_targets() {
+        let ip = ip6;
+        let t = Ranges::from_ranges(vec![(ip("2001:2::"), ip("2001:2::ffff"))]);
+        let prefixes = [
+            (ip("2001:2::"), 64),      // covers all: no cut inside
+            (ip("2001:2::8000"), 113), // the upper half
+            (ip("2001:2::c000"), 114), // a quarter of it
+            (0, 0),                    // default route: no cut
+            (ip("2001:db8::"), 32),    // elsewhere
+            (ip("ffff::"), 16),        // up to the top of the space
+        ];
+        let p = pieces(&t, &prefixes);
+        assert_eq!(
+            p,
+            vec![
+                (ip("2001:2::"), ip("2001:2::7fff")),
+                (ip("2001:2::8000"), ip("2001:2::bfff")),
+                (ip("2001:2::c000"), ip("2001:2::ffff")),
+            ]
+        );
+        let top = Ranges::from_ranges(vec![(u128::MAX - 3, u128::MAX)]);
+        assert_eq!(pieces(&top, &prefixes), vec![(u128::MAX - 3, u128::MAX)]);
+        assert_eq!(
+            pieces(&top, &[(u128::MAX - 1, 127)]),
+            vec![(u128::MAX - 3, u128::MAX - 2), (u128::MAX - 1, u128::MAX)]
+        );
+    }
+
+    #[test]
+    fn ipv6_plan_groups_by_route_and_keeps_the_unrouted() {
+        let ip = ip6;
+        let gw = |g: &str| KernelRoute {
+            oif: 2,
+            gateway: Some(g.parse::<Ipv6Addr>().unwrap()),
+            prefsrc: Some("2001:2:0:ff::1".parse().unwrap()),
+            local: false,
+            broadcast: false,
+        };
+        let pieces = [
+            (ip("2001:2::"), ip("2001:2::ff")),
+            (ip("2001:2::100"), ip("2001:2::1ff")),
+            (ip("2001:2:1::"), ip("2001:2:1::ff")),
+            (ip("2001:2:2::"), ip("2001:2:2::ff")),
+        ];
+        let (groups, unrouted) = plan(pieces, |a| {
+            if a >= ip("2001:2:2::") {
+                None
+            } else if a >= ip("2001:2:1::") {
+                Some(gw("2001:2:0:ff::3"))
+            } else {
+                Some(gw("2001:2:0:ff::2"))
+            }
+        });
+        assert_eq!(groups.len(), 2);
+        assert_eq!(
+            groups[0].1,
+            vec![(ip("2001:2::"), ip("2001:2::1ff"))],
+            "merged"
+        );
+        assert_eq!(groups[1].1, vec![(ip("2001:2:1::"), ip("2001:2:1::ff"))]);
+        assert_eq!(unrouted.count(), 256);
+        let r = Routes::new(
+            groups
+                .into_iter()
+                .map(|(k, ranges)| Path {
+                    iface: Iface {
+                        name: "x".into(),
+                        index: k.oif,
+                        link: Link::Layer3,
+                    },
+                    hop: Hop::Direct,
+                    sources: vec![k.prefsrc.unwrap()],
+                    ranges,
+                })
+                .collect(),
+            unrouted,
+        );
+        assert_eq!(r.path_of(ip("2001:2::1ff")), Some(0));
+        assert_eq!(r.path_of(ip("2001:2:1::7")), Some(1));
+        assert_eq!(r.path_of(ip("2001:2:2::7")), None);
+        assert_eq!(r.path_of(ip("2001:2::200")), None);
+        assert_eq!(r.next_mac(0, ip("2001:2::1")), Some(None));
+        assert_eq!(r.sources(), vec![ip("2001:2:0:ff::1")]);
+        assert!(describe(&r.unrouted, 4).contains("256 IPv6 addresses: 2001:2:2::-2001:2:2::ff"));
+    }
+
+    #[test]
+    fn the_kernel_routes_ipv6_loopback_locally() {
+        // Reads this machine's own routing table; sends nothing.
+        let r = netlink::get::<u128>(Ipv6Addr::LOCALHOST).unwrap().unwrap();
+        assert!(r.local);
+        assert_eq!(iface(r.oif).unwrap().link, Link::Loopback);
     }
 }

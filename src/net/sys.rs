@@ -450,19 +450,33 @@ impl TxBatch {
     }
 }
 
-/// A raw IPv4 socket with our own headers (IPPROTO_RAW implies IP_HDRINCL):
-/// the way to reach 127.0.0.1, where AF_PACKET frames are dropped as martians.
+/// An IP version, for what is opened per family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpVersion {
+    V4,
+    V6,
+}
+
+/// A raw IP socket of one family with our own headers (`IPPROTO_RAW`
+/// implies `IP_HDRINCL` and `IPV6_HDRINCL`): the way to reach our own
+/// addresses (127.0.0.1, `::1`), where AF_PACKET frames on `lo` are
+/// dropped as martians.
 #[derive(Debug)]
 pub struct RawIpSocket {
     fd: OwnedFd,
+    version: IpVersion,
 }
 
 impl RawIpSocket {
-    pub fn open() -> io::Result<Self> {
+    pub fn open(version: IpVersion) -> io::Result<Self> {
+        let domain = match version {
+            IpVersion::V4 => libc::AF_INET,
+            IpVersion::V6 => libc::AF_INET6,
+        };
         // SAFETY: plain socket(2) call.
         let fd = cvt(unsafe {
             libc::socket(
-                libc::AF_INET,
+                domain,
                 libc::SOCK_RAW | libc::SOCK_CLOEXEC,
                 libc::IPPROTO_RAW,
             )
@@ -470,6 +484,7 @@ impl RawIpSocket {
         // SAFETY: fd was just returned by socket(2).
         Ok(RawIpSocket {
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            version,
         })
     }
 
@@ -478,60 +493,39 @@ impl RawIpSocket {
     pub fn set_mark(&self, mark: u32) -> io::Result<()> {
         setsockopt(self.fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_MARK, &mark)
     }
+
+    /// Send every packet of `batch` (bare IP packets); returns how many the
+    /// kernel took. IPv4 packets go to the destination the batch holds for
+    /// each, IPv6 packets to the one in their own header.
+    fn send_batch(&self, batch: &mut TxBatch) -> io::Result<usize> {
+        match self.version {
+            IpVersion::V4 => batch.send_on(self.fd.as_raw_fd(), true),
+            IpVersion::V6 => self.send_by_header(batch),
+        }
+    }
 }
 
 /// Where probes go: an interface (frames with Ethernet headers) or the raw
-/// IP layer (bare IPv4 packets, addressed per packet).
+/// IP layer (bare IP packets, addressed per packet).
 #[derive(Debug)]
 pub enum TxSocket {
     Packet(PacketSocket),
     RawIp(RawIpSocket),
-    RawIp6(RawIp6Socket),
 }
 
 impl TxSocket {
     pub fn send_batch(&self, batch: &mut TxBatch) -> io::Result<usize> {
         match self {
             TxSocket::Packet(s) => batch.send_on(s.fd.as_raw_fd(), false),
-            TxSocket::RawIp(s) => batch.send_on(s.fd.as_raw_fd(), true),
-            TxSocket::RawIp6(s) => s.send_batch(batch),
+            TxSocket::RawIp(s) => s.send_batch(batch),
         }
     }
 }
 
-/// A raw IPv6 socket with our own headers (`IPPROTO_RAW` implies
-/// `IPV6_HDRINCL`): the way to reach `::1` and our own IPv6 addresses,
-/// where AF_PACKET frames on `lo` would be dropped.
-#[derive(Debug)]
-pub struct RawIp6Socket {
-    fd: OwnedFd,
-}
-
-impl RawIp6Socket {
-    pub fn open() -> io::Result<Self> {
-        // SAFETY: plain socket(2) call.
-        let fd = cvt(unsafe {
-            libc::socket(
-                libc::AF_INET6,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::IPPROTO_RAW,
-            )
-        })?;
-        // SAFETY: fd was just returned by socket(2).
-        Ok(RawIp6Socket {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
-    }
-
-    /// Mark what this socket sends (`SO_MARK`, needs CAP_NET_ADMIN): the
-    /// RST guard lets marked RSTs of our own pass.
-    pub fn set_mark(&self, mark: u32) -> io::Result<()> {
-        setsockopt(self.fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_MARK, &mark)
-    }
-
+impl RawIpSocket {
     /// Send every packet of `batch` (bare IPv6 packets), each to the
     /// destination in its own header; returns how many the kernel took.
-    pub fn send_batch(&self, batch: &TxBatch) -> io::Result<usize> {
+    fn send_by_header(&self, batch: &TxBatch) -> io::Result<usize> {
         let mut stalls = 0;
         let mut i = 0;
         while i < batch.len() {

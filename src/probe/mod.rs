@@ -26,7 +26,7 @@ use std::net::IpAddr;
 
 pub use crate::wire::ip::CaptureFilter;
 
-pub use crate::engine::validate::{Classified, Identity, Proto};
+pub use crate::engine::validate::{Classified, Identity, Proto, Sources};
 
 /// Why a captured packet is not an answer to one of our probes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,21 +105,12 @@ impl Proto {
     }
 }
 
-/// Whether `ip` is one of our source addresses.
-#[inline]
-fn is_ours(us: &Identity, ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(a) => us.is_source(a.into()),
-        IpAddr::V6(a) => us.is_source6(a.into()),
-    }
-}
-
 /// The probe a destination unreachable quotes, if it is one of ours of
 /// `proto`: sent from the address the error came to, one of ours, from
 /// one of our source ports. Whether its cookie matches is the module's.
 fn our_quote(u: &Unreachable, proto: Proto, us: &Identity) -> Result<Quoted, Reject> {
     let q = u.quoted;
-    if q.proto != proto.number() || q.src != u.to || !is_ours(us, q.src) || !us.is_sport(q.sport) {
+    if q.proto != proto.number() || q.src != u.to || !us.is_source(q.src) || !us.is_sport(q.sport) {
         return Err(Reject::NotForUs);
     }
     Ok(q)

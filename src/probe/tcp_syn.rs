@@ -14,7 +14,7 @@
 //!   its cookie as sequence number is [`Reject::Filtered`] (any code: a TCP
 //!   port has no "port unreachable" of its own), counted, not a finding.
 
-use super::{Classified, Identity, Probe, Proto, Reject, Template, is_ours, our_quote};
+use super::{Classified, Identity, Probe, Proto, Reject, Template, our_quote};
 use crate::finding::PortState;
 use crate::wire::checksum::{add32, finish, sum};
 use crate::wire::ip::{self, Answer};
@@ -56,7 +56,7 @@ impl Probe for TcpSyn {
 pub fn classify(packet: &[u8], us: &Identity) -> Result<Classified, Reject> {
     match ip::parse(packet).map_err(|_| Reject::Malformed)? {
         Answer::Tcp(r) => {
-            if !is_ours(us, r.dst) || !us.is_sport(r.dport) {
+            if !us.is_source(r.dst) || !us.is_sport(r.dport) {
                 return Err(Reject::NotForUs);
             }
             let (state, reason) = match r.flags & (tcp::SYN | tcp::ACK | tcp::RST) {

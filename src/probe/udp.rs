@@ -30,7 +30,7 @@
 //! finding.
 
 use super::udp_payloads::{self, GENERIC, UdpService};
-use super::{Classified, Identity, Probe, Proto, Reject, Template, is_ours, our_quote};
+use super::{Classified, Identity, Probe, Proto, Reject, Template, our_quote};
 use crate::finding::PortState;
 use crate::wire::checksum::{finish, sum};
 use crate::wire::ip::{self, Answer};
@@ -91,7 +91,7 @@ fn accept(port: u16, payload: &[u8], cookie: u32) -> Option<&'static UdpService>
 pub fn classify(packet: &[u8], us: &Identity) -> Result<Classified, Reject> {
     match ip::parse(packet).map_err(|_| Reject::Malformed)? {
         Answer::Udp(r) => {
-            if !is_ours(us, r.dst) || !us.is_sport(r.dport) {
+            if !us.is_source(r.dst) || !us.is_sport(r.dport) {
                 return Err(Reject::NotForUs);
             }
             let cookie = |port: u16| us.key.cookie(r.dst, r.src, r.dport, port);

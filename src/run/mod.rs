@@ -12,14 +12,13 @@
 //! state at the end.
 
 pub mod collect;
-pub mod ipv6;
+pub mod family;
 pub mod pace;
 pub mod plan;
 pub mod positions;
 pub mod recv;
 pub mod respond;
 pub mod send;
-pub mod send6;
 pub mod status;
 pub mod tx;
 
@@ -35,12 +34,10 @@ use crate::engine::ratelimit::RateLimiter;
 use crate::engine::retry::RetryPlan;
 use crate::engine::space::Space;
 use crate::error::{Error, Result};
-use crate::net::neigh::{self, SweepConfig};
-use crate::net::route::{self, Hop, Link, Routes};
+use crate::net::route::{self, Routes};
 use crate::net::signals::Signals;
-use crate::net::sys::{self, PacketSocket};
 use crate::output::{self, FindingWriter, ScanMeta};
-use crate::probe::Identity;
+use crate::probe::{Identity, Sources};
 use crate::resume::PausedScan;
 use crate::risk::{Policy, Risk};
 use send::{Plan, Progress};
@@ -86,11 +83,19 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     } else {
         route::resolve(&cfg.targets.v4, &cfg.overrides, !cfg.dry_run)?
     };
-    let mut routes6 = ipv6::resolve(cfg)?;
+    let mut routes6 = route::resolve(&cfg.targets.v6, &cfg.overrides, !cfg.dry_run)?;
     if routes.paths.is_empty() && routes6.paths.is_empty() {
+        let unrouted = [
+            (!routes.unrouted.is_empty()).then(|| route::describe(&routes.unrouted, 4)),
+            (!routes6.unrouted.is_empty()).then(|| route::describe(&routes6.unrouted, 4)),
+        ];
         return Err(Error::runtime(format!(
-            "no route to any target ({})",
-            crate::net::route::describe(&routes6.unrouted, 4)
+            "no route to any target ({}); give -i IFACE and --router-mac MAC to send anyway",
+            unrouted
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("; ")
         )));
     }
     // One AF_XDP sender per TX queue where the interfaces have several.
@@ -108,12 +113,8 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     let slices: Vec<Slice> = (0..cfg.senders as u64)
         .map(|t| shard.split(t, cfg.senders as u64))
         .collect();
-    if !routes.unrouted.is_empty() && !cfg.quiet {
-        eprintln!(
-            "synsweep: warning: no route to {}; they are not probed",
-            route::describe(&routes.unrouted, 4)
-        );
-    }
+    family::warn_unrouted(cfg, &routes);
+    family::warn_unrouted(cfg, &routes6);
     // A resumed scan keeps the key but takes source ports apart from the
     // paused run's: connections that run left open (killed while
     // identifying, no RST sent) would otherwise meet our new SYNs on the
@@ -152,7 +153,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         },
     };
     if cfg.dry_run {
-        let paths6 = ipv6::dry_run_lines(&cfg.targets.v6, &routes6);
+        let paths6 = family::dry_run_lines(&cfg.targets.v6, &routes6);
         dry_run(
             cfg,
             &space,
@@ -180,14 +181,16 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
             state_file.display()
         )));
     }
-    sweep_on_link(cfg, &mut routes)?;
-    ipv6::sweep_on_link(cfg, &mut routes6)?;
+    family::sweep_on_link(cfg, &cfg.targets.v4, &mut routes)?;
+    family::sweep_on_link(cfg, &cfg.targets.v6, &mut routes6)?;
     let routes = Arc::new(routes);
     let routes6 = Arc::new(routes6);
     let id = Identity {
         key,
-        sources: routes.sources(),
-        sources6: routes6.sources(),
+        sources: Sources {
+            v4: routes.sources(),
+            v6: routes6.sources(),
+        },
         sport_base,
         sport_count: SPORT_COUNT,
     };
@@ -195,17 +198,6 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         perm,
         space: space.clone(),
         id: id.clone(),
-        routes: routes.clone(),
-        templates: routes
-            .paths
-            .iter()
-            .map(|p| {
-                p.sources
-                    .iter()
-                    .map(|&s| cfg.probes.iter().map(|m| m.template(s.into())).collect())
-                    .collect()
-            })
-            .collect(),
         port_module: space
             .ports()
             .iter()
@@ -219,8 +211,14 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
                 (m as u8, cfg.probes[m].variants(port))
             })
             .collect(),
-        templates6: ipv6::templates(cfg, &routes6),
-        routes6: routes6.clone(),
+        v4: send::Ways {
+            routes: routes.clone(),
+            templates: family::templates(cfg, &routes),
+        },
+        v6: send::Ways {
+            routes: routes6.clone(),
+            templates: family::templates(cfg, &routes6),
+        },
     };
 
     let policy = cfg.policy.as_deref().map(Policy::load).transpose()?;
@@ -241,42 +239,9 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
 
     // Sockets: the receivers first, so no early reply is missed; one per
     // interface, sending sockets one per path and sender.
-    let mut ifaces: Vec<&route::Iface> = Vec::new();
-    for p in &routes.paths {
-        if !ifaces.iter().any(|i| i.index == p.iface.index) {
-            ifaces.push(&p.iface);
-        }
-    }
-    let mut rx_socks = ifaces
-        .iter()
-        .flat_map(|i| cfg.probes.iter().map(move |&m| (i, m)))
-        .map(|(i, m)| {
-            let s = PacketSocket::open(i.index, sys::ETH_P_IP)
-                .map_err(|e| Error::socket(e, &i.name))?;
-            let (low, high) = id.source_bounds();
-            s.attach_filter(&m.filter(
-                i.link.capture_offset() as u32,
-                crate::probe::CaptureFilter::V4 { low, high },
-                (sport_base, sport_base + SPORT_COUNT - 1),
-            ))
-            .map_err(|e| {
-                Error::runtime(format!(
-                    "cannot attach the capture filter on {}: {e}",
-                    i.name
-                ))
-            })?;
-            let _ = s.set_recv_buffer(64 << 20);
-            s.set_recv_timeout(Duration::from_millis(50))
-                .map_err(|e| Error::socket(e, &i.name))?;
-            Ok((s, i.link.capture_offset(), m, i.name.clone()))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    rx_socks.extend(ipv6::rx_sockets(
-        cfg,
-        &routes6,
-        &id,
-        (sport_base, sport_base + SPORT_COUNT - 1),
-    )?);
+    let dport = (sport_base, sport_base + SPORT_COUNT - 1);
+    let mut rx_socks = family::rx_sockets(cfg, &routes, &id, dport)?;
+    rx_socks.extend(family::rx_sockets(cfg, &routes6, &id, dport)?);
     let (tx_sets, tx_notes) = tx::open(cfg, &routes, &routes6, cfg.senders)?;
     if !cfg.quiet {
         for n in &tx_notes {
@@ -953,48 +918,6 @@ fn round_name(round: u32, retries: u32) -> String {
     }
 }
 
-/// Ask every on-link target for its MAC (ARP), so each is probed at its
-/// own; those that do not answer are down and get no probe.
-fn sweep_on_link(cfg: &ScanConfig, routes: &mut Routes) -> Result<()> {
-    let rate = match cfg.rate {
-        Rate::Pps(r) => r.min(SweepConfig::default().rate),
-        Rate::Max | Rate::Unlimited => SweepConfig::default().rate,
-    };
-    let mut found_all = std::collections::HashMap::new();
-    let mut down = 0;
-    for p in &routes.paths {
-        let (Hop::OnLink, Link::Ethernet { src_mac }) = (p.hop, p.iface.link) else {
-            continue;
-        };
-        let asked = cfg.targets.v4.within(&p.ranges);
-        let found = neigh::sweep(
-            p.iface.index,
-            src_mac,
-            p.sources[0],
-            &asked,
-            SweepConfig {
-                rate,
-                ..SweepConfig::default()
-            },
-        )
-        .map_err(|e| Error::socket(e, &p.iface.name))?;
-        down += asked.count() - found.len() as u64;
-        if !cfg.quiet {
-            eprintln!(
-                "synsweep: {} on-link: {} of {} hosts answered ARP; the other {} are down and not probed",
-                p.iface.name,
-                found.len(),
-                asked.count(),
-                asked.count() - found.len() as u64
-            );
-        }
-        found_all.extend(found);
-    }
-    routes.neighbours = found_all;
-    routes.down = down;
-    Ok(())
-}
-
 /// `--dry-run`: say what would be probed and where, send nothing.
 fn dry_run(
     cfg: &ScanConfig,
@@ -1048,26 +971,7 @@ fn dry_run(
     }
     let names: Vec<&str> = cfg.probes.iter().map(|m| m.name()).collect();
     let _ = writeln!(out, "probe:     {}", names.join(", "));
-    for p in &routes.paths {
-        let hop = match p.hop {
-            Hop::Gateway { ip: Some(ip), mac } => format!("gateway {ip} ({mac})"),
-            Hop::Gateway { ip: None, mac } => format!("router MAC {mac}"),
-            Hop::OnLink => "on-link (ARP sweep, each host at its own MAC)".to_string(),
-            Hop::Direct if p.iface.link == Link::Loopback => "loopback (raw IP socket)".to_string(),
-            Hop::Direct => "layer 3 (no link header)".to_string(),
-        };
-        let sources: Vec<String> = p.sources.iter().map(|s| s.to_string()).collect();
-        let _ = writeln!(
-            out,
-            "path:      interface {}, source {}, {hop}: {}",
-            p.iface.name,
-            sources.join(","),
-            route::describe_in(&cfg.targets.v4, &p.ranges, 3)
-        );
-    }
-    if !routes.unrouted.is_empty() {
-        let _ = writeln!(out, "no route:  {}", route::describe(&routes.unrouted, 3));
-    }
+    out.push_str(&family::dry_run_lines(&cfg.targets.v4, routes));
     out.push_str(paths6);
     let _ = writeln!(
         out,

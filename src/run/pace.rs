@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::identify::session::Segment;
 use crate::net::route::{Link, Routes};
 use crate::net::rstguard;
-use crate::net::sys::{self, PacketSocket, RawIp6Socket, RawIpSocket, TxBatch, TxSocket};
+use crate::net::sys::{self, IpVersion, PacketSocket, RawIpSocket, TxBatch, TxSocket};
 use crate::wire::ethernet::Mac;
 use crate::wire::ipv6::ETHERTYPE_IPV6;
 use crate::wire::segment::{self, Outgoing};
@@ -80,7 +80,7 @@ impl Tx {
                         PacketSocket::open_sender(p.iface.index, sys::ETH_P_IP).map_err(err)?,
                     ),
                     Link::Loopback => {
-                        let s = RawIpSocket::open().map_err(err)?;
+                        let s = RawIpSocket::open(IpVersion::V4).map_err(err)?;
                         // Our own RSTs must pass the guard.
                         s.set_mark(rstguard::MARK).map_err(err)?;
                         TxSocket::RawIp(s)
@@ -102,9 +102,9 @@ impl Tx {
                         PacketSocket::open_sender(p.iface.index, ETHERTYPE_IPV6).map_err(err)?,
                     ),
                     Link::Loopback => {
-                        let s = RawIp6Socket::open().map_err(err)?;
+                        let s = RawIpSocket::open(IpVersion::V6).map_err(err)?;
                         s.set_mark(rstguard::MARK).map_err(err)?;
-                        TxSocket::RawIp6(s)
+                        TxSocket::RawIp(s)
                     }
                 })
             })

@@ -2,12 +2,12 @@
 //! permutation into a probe (space, identity, paths and the modules'
 //! templates per path and source), and the live counters each sender
 //! keeps for the status line and the rate controller. The sender loop
-//! (`send`), its IPv6 half (`send6`) and the ways out (`tx`) all read
-//! these; none of them is read by this module.
+//! (`send`) and the ways out (`tx`) read these; neither is read by this
+//! module.
 
 use crate::engine::permutation::Permutation;
 use crate::engine::space::Space;
-use crate::net::route::Routes;
+use crate::net::route::{RouteAddr, Routes};
 use crate::probe::{Identity, Template};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -18,22 +18,26 @@ pub struct Plan {
     pub perm: Permutation,
     pub space: Space,
     pub id: Identity,
-    pub routes: Arc<Routes>,
-    /// Per path, per source address of the path, per module of the scan:
-    /// the module's template.
-    pub templates: Vec<Vec<Vec<Box<dyn Template>>>>,
     /// Per port entry of the space: which module probes it, and how many
     /// probes (payloads) each pair of it gets per round.
     pub port_module: Vec<(u8, u32)>,
-    /// The IPv6 paths (their sockets follow the IPv4 paths' in a sender's
-    /// socket list), and per path, per source, per module the module's
-    /// IPv6 template (`None`: the module has none).
-    pub routes6: Arc<Routes<u128>>,
-    pub templates6: Templates6,
+    /// The IPv4 paths and their templates.
+    pub v4: Ways<u32>,
+    /// The IPv6 paths and their templates (their ways out follow the IPv4
+    /// paths' in a sender's [`TxSet`](super::tx::TxSet)).
+    pub v6: Ways<u128>,
 }
 
-/// Per IPv6 path, per source, per module: the module's IPv6 template.
-pub type Templates6 = Vec<Vec<Vec<Option<Box<dyn Template>>>>>;
+/// One family's paths, and their modules' templates.
+#[derive(Debug)]
+pub struct Ways<A: RouteAddr> {
+    pub routes: Arc<Routes<A>>,
+    pub templates: Templates,
+}
+
+/// Per path, per source address of the path, per module of the scan: the
+/// module's template.
+pub type Templates = Vec<Vec<Vec<Box<dyn Template>>>>;
 
 impl Plan {
     /// Which of a path's `n` sources probes `ip` (always the same one).

@@ -226,10 +226,7 @@ impl<'a> Responder<'a> {
         let Ok((seg, wire_len)) = segment::parse_captured(pkt) else {
             return false;
         };
-        let ours = match seg.dst {
-            IpAddr::V4(a) => us.is_source(u32::from(a)),
-            IpAddr::V6(a) => us.is_source6(u128::from(a)),
-        };
+        let ours = us.is_source(seg.dst);
         let before = (self.sessions.active(), self.sessions.len());
         let taken = match c {
             Ok(r) if r.state == PortState::Open && r.proto == Proto::Tcp => {

@@ -2,16 +2,17 @@
 //! finds the pair, its path and next hop, writes the link header and the
 //! probe module's packet into the path's way out (a batch for `sendmmsg`,
 //! or an AF_XDP socket's UMEM frame, see [`super::tx`]), and hands them to
-//! the kernel at the granted rate. It knows no protocol: the module's
-//! template writes the probe.
+//! the kernel at the granted rate. It knows no protocol (the module's
+//! template writes the probe) and one code path serves both families.
 
-pub use super::plan::{Plan, Progress, Templates6};
+use super::family::Family;
+pub use super::plan::{Plan, Progress, Templates, Ways};
 use super::tx::TxSet;
 use crate::engine::permutation::Slice;
 use crate::engine::ratelimit::{RateLimiter, batch_for_rate};
 use crate::engine::retry::RetryPlan;
 use crate::net::route::Link;
-use crate::wire::ethernet::{self, ETHERTYPE_IPV4, Mac};
+use crate::wire::ethernet::{self, Mac};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -47,6 +48,121 @@ impl Charge<'_> {
     }
 }
 
+/// Per-sender constants of one family's paths.
+#[derive(Debug)]
+struct Ctx<A> {
+    /// Our MAC on each path (zero without a link header).
+    src_macs: Vec<Mac>,
+    /// Our addresses on each path.
+    sources: Vec<Vec<A>>,
+    /// Index of the family's first path in the sender's ways out.
+    offset: usize,
+}
+
+impl<A: Family> Ctx<A> {
+    fn new(ways: &Ways<A>, offset: usize) -> Ctx<A> {
+        let paths = &ways.routes.paths;
+        Ctx {
+            src_macs: paths
+                .iter()
+                .map(|p| match p.iface.link {
+                    Link::Ethernet { src_mac } => src_mac,
+                    _ => Mac::ZERO,
+                })
+                .collect(),
+            sources: paths
+                .iter()
+                .map(|p| p.sources.iter().map(|&s| s.into()).collect())
+                .collect(),
+            offset,
+        }
+    }
+}
+
+/// How one pair is sent: its `copies` probes (each with the module's
+/// variants) in round `round`, and whether they go to a host that answered
+/// before (`paced`), one by one on the `live` limiter (`one_by_one`).
+struct Send<'a> {
+    copies: u32,
+    round: u32,
+    paced: bool,
+    one_by_one: bool,
+    live: &'a mut RateLimiter,
+}
+
+/// Queue the probes of pair (`dst`, `port`, port entry `pi`) on the
+/// family's paths; returns how many were queued (0: no route, or an
+/// on-link host that did not answer ARP or neighbour discovery).
+#[inline(always)]
+fn queue<A: Family>(
+    plan: &Plan,
+    (ways, ctx): (&Ways<A>, &Ctx<A>),
+    tx: &mut TxSet,
+    progress: &Progress,
+    (dst, port, pi): (A, u16, u64),
+    how: Send<'_>,
+) -> std::io::Result<usize> {
+    let routes = &*ways.routes;
+    let Some((p, mac)) = routes
+        .path_of(dst)
+        .and_then(|p| routes.next_mac(p, dst).map(|m| (p, m)))
+    else {
+        progress.unreachable.fetch_add(1, Ordering::Relaxed);
+        return Ok(0);
+    };
+    let sources = &ctx.sources[p];
+    let k = Plan::source_for(dst.fold(), sources.len());
+    let src = sources[k];
+    let (m, variants) = plan.port_module[pi as usize];
+    let template = &ways.templates[p][k][m as usize];
+    let b = ctx.offset + p;
+    let dst_ip: IpAddr = Into::<A::Ip>::into(dst).into();
+    let mut n = 0;
+    for c in 0..how.copies {
+        if how.paced {
+            progress
+                .live_sent
+                .fetch_add(u64::from(variants), Ordering::Relaxed);
+        }
+        if how.one_by_one {
+            // What is batched so far goes first; then this probe on the
+            // live schedule, alone, so that copies and their replies are
+            // spread, not back to back.
+            tx.flush(b, progress)?;
+            how.live.acquire(1);
+        }
+        let sport = if c == 0 {
+            plan.id.sport(how.round)
+        } else {
+            plan.id.sport_copy(how.round, c)
+        };
+        let cookie = plan.id.key.cookie(src, dst, sport, port);
+        for v in 0..variants {
+            if tx.is_full(b) {
+                tx.flush(b, progress)?;
+            }
+            let slot = tx.slot(b)?;
+            let h = match mac {
+                Some(m) => {
+                    let mut e = ethernet::Frame::new_unchecked(&mut slot[..]);
+                    e.set_dst(m);
+                    e.set_src(ctx.src_macs[p]);
+                    e.set_ethertype(A::IP_ETHERTYPE);
+                    ethernet::HEADER_LEN
+                }
+                None => 0,
+            };
+            let len = template.write_variant(&mut slot[h..], dst_ip, sport, port, cookie, v);
+            tx.commit(b, h + len, dst.raw_dst());
+            n += 1;
+        }
+        if how.one_by_one {
+            tx.flush(b, progress)?;
+        }
+    }
+    Ok(n)
+}
+
 /// Walk positions `start..` of `slice` in round `round`, sending through
 /// `tx` (one way out per path); stop early when `stop` is set. Returns the next
 /// position not yet handled: every position before it was sent (or skipped
@@ -66,22 +182,8 @@ pub fn run(
     charge: Option<Charge<'_>>,
 ) -> std::io::Result<u64> {
     let total = slice.len(plan.perm.len());
-    let routes = &*plan.routes;
-    let key = plan.id.key;
-    let src_macs: Vec<Mac> = routes
-        .paths
-        .iter()
-        .map(|p| match p.iface.link {
-            Link::Ethernet { src_mac } => src_mac,
-            _ => Mac::ZERO,
-        })
-        .collect();
-    let sources: Vec<Vec<u32>> = routes
-        .paths
-        .iter()
-        .map(|p| p.sources.iter().map(|&s| u32::from(s)).collect())
-        .collect();
-    let ctx6 = super::send6::Ctx6::new(plan);
+    let v4 = Ctx::new(&plan.v4, 0);
+    let v6 = Ctx::new(&plan.v6, plan.v4.routes.paths.len());
     // Paced batches need sleeps that end on time.
     let _ = crate::net::sys::fine_timer_slack();
     let mut j = start;
@@ -131,98 +233,31 @@ pub fn run(
                 continue;
             }
             // Retries to hosts that answered, under a live cap: one by one.
-            let one_by_one = paced && live.rate().is_some();
-            let ip = match addr {
-                IpAddr::V4(a) => u32::from(a),
-                IpAddr::V6(a) => {
-                    let pair = (u128::from(a), port, pi);
-                    // As for IPv4 below: copies one at a time on the live cap.
-                    let step = if one_by_one { 1 } else { copies };
-                    for first in (0..copies).step_by(step as usize) {
-                        if one_by_one {
-                            tx.flush_all(progress)?;
-                            live.acquire(1);
-                        }
-                        let q = super::send6::queue(
-                            plan,
-                            &ctx6,
-                            tx,
-                            progress,
-                            pair,
-                            first..first + step,
-                            round,
-                        )?;
-                        if paced {
-                            progress.live_sent.fetch_add(q as u64, Ordering::Relaxed);
-                        }
-                        n += q;
-                        if one_by_one {
-                            tx.flush_all(progress)?;
-                        }
-                    }
-                    continue;
-                }
+            let how = Send {
+                copies,
+                round,
+                paced,
+                one_by_one: paced && live.rate().is_some(),
+                live: &mut live,
             };
-            let Some((p, mac)) = routes
-                .path_of(ip)
-                .and_then(|p| routes.next_mac(p, ip).map(|m| (p, m)))
-            else {
-                progress.unreachable.fetch_add(1, Ordering::Relaxed);
-                continue;
+            n += match addr {
+                IpAddr::V4(a) => queue(
+                    plan,
+                    (&plan.v4, &v4),
+                    tx,
+                    progress,
+                    (u32::from(a), port, pi),
+                    how,
+                )?,
+                IpAddr::V6(a) => queue(
+                    plan,
+                    (&plan.v6, &v6),
+                    tx,
+                    progress,
+                    (u128::from(a), port, pi),
+                    how,
+                )?,
             };
-            let k = Plan::source_for(ip, sources[p].len());
-            let src = sources[p][k];
-            let (m, variants) = plan.port_module[pi as usize];
-            let template = &plan.templates[p][k][m as usize];
-            for c in 0..copies {
-                if paced {
-                    progress
-                        .live_sent
-                        .fetch_add(u64::from(variants), Ordering::Relaxed);
-                }
-                if one_by_one {
-                    // What is batched so far goes first; then this probe on
-                    // the live schedule, alone, so that copies and their
-                    // replies are spread, not back to back.
-                    tx.flush(p, progress)?;
-                    live.acquire(1);
-                }
-                let sport = if c == 0 {
-                    plan.id.sport(round)
-                } else {
-                    plan.id.sport_copy(round, c)
-                };
-                let cookie = key.cookie(src, ip, sport, port);
-                for v in 0..variants {
-                    if tx.is_full(p) {
-                        tx.flush(p, progress)?;
-                    }
-                    let slot = tx.slot(p)?;
-                    let h = match mac {
-                        Some(m) => {
-                            let mut e = ethernet::Frame::new_unchecked(&mut slot[..]);
-                            e.set_dst(m);
-                            e.set_src(src_macs[p]);
-                            e.set_ethertype(ETHERTYPE_IPV4);
-                            ethernet::HEADER_LEN
-                        }
-                        None => 0,
-                    };
-                    let len = template.write_variant(
-                        &mut slot[h..],
-                        IpAddr::V4(ip.into()),
-                        sport,
-                        port,
-                        cookie,
-                        v,
-                    );
-                    tx.commit(p, h + len, ip);
-                    n += 1;
-                }
-                if one_by_one {
-                    tx.flush(p, progress)?;
-                }
-            }
         }
         tx.flush_all(progress)?;
         progress.walked.store(j, Ordering::Relaxed);

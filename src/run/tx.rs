@@ -9,7 +9,7 @@ use super::plan::Progress;
 use crate::config::{Rate, ScanConfig, TxBackend};
 use crate::error::{Error, Result};
 use crate::net::route::{Iface, Link, Routes};
-use crate::net::sys::{self, PacketSocket, RawIpSocket, TxBatch, TxSocket};
+use crate::net::sys::{TxBatch, TxSocket};
 use crate::net::xdp::{self, XdpTx};
 use std::io;
 use std::sync::atomic::Ordering;
@@ -254,26 +254,7 @@ pub fn open(
 
 /// One AF_PACKET (or raw IP) socket per path, IPv4 paths then IPv6 paths.
 fn packet_sockets(routes: &Routes, routes6: &Routes<u128>) -> Result<Vec<TxSocket>> {
-    let mut v = routes
-        .paths
-        .iter()
-        .map(|p| {
-            let err = |e| Error::socket(e, &p.iface.name);
-            Ok(match p.iface.link {
-                Link::Ethernet { .. } => {
-                    let s = PacketSocket::open(p.iface.index, 0).map_err(err)?;
-                    let _ = s.set_qdisc_bypass();
-                    TxSocket::Packet(s)
-                }
-                Link::Layer3 => {
-                    let s = PacketSocket::open_sender(p.iface.index, sys::ETH_P_IP).map_err(err)?;
-                    let _ = s.set_qdisc_bypass();
-                    TxSocket::Packet(s)
-                }
-                Link::Loopback => TxSocket::RawIp(RawIpSocket::open().map_err(err)?),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    v.extend(super::ipv6::tx_sockets(routes6)?);
+    let mut v = super::family::tx_sockets(routes)?;
+    v.extend(super::family::tx_sockets(routes6)?);
     Ok(v)
 }

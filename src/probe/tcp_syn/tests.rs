@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::engine::cookie::CookieKey;
-use crate::probe::CaptureFilter;
+use crate::probe::{CaptureFilter, Sources};
 use crate::wire::checksum::checksum;
 use crate::wire::ipv6::tests::hex;
 use crate::wire::ipv6::{self, NEXT_ICMPV6};
@@ -152,8 +152,10 @@ const HOST: u32 = 0xc613_0004; // 198.19.0.4
 fn identity4() -> Identity {
     Identity {
         key: crate::engine::cookie::CookieKey { k0: 11, k1: 22 },
-        sources: vec![US],
-        sources6: vec![],
+        sources: Sources {
+            v4: vec![US],
+            v6: vec![],
+        },
         sport_base: 61000,
         sport_count: 4,
     }
@@ -312,8 +314,10 @@ fn ip(s: &str) -> u128 {
 fn identity6(key: CookieKey) -> Identity {
     Identity {
         key,
-        sources: vec![],
-        sources6: vec![ip("2001:2:0:ff::1")],
+        sources: Sources {
+            v4: vec![],
+            v6: vec![ip("2001:2:0:ff::1")],
+        },
         sport_base: 40000,
         sport_count: 16,
     }

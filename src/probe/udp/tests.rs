@@ -1,7 +1,7 @@
 use super::*;
 use crate::engine::cookie::CookieKey;
 use crate::net::sys::TX_SLOT;
-use crate::probe::CaptureFilter;
+use crate::probe::{CaptureFilter, Sources};
 use crate::wire::checksum::checksum;
 use crate::wire::ethernet;
 use crate::wire::ipv6::tests::hex;
@@ -15,8 +15,10 @@ const HOST: u32 = 0xc613_0004; // 198.19.0.4
 fn identity() -> Identity {
     Identity {
         key: CookieKey { k0: 5, k1: 7 },
-        sources: vec![US],
-        sources6: vec![],
+        sources: Sources {
+            v4: vec![US],
+            v6: vec![],
+        },
         sport_base: 61000,
         sport_count: 16,
     }
@@ -207,8 +209,10 @@ fn ip(s: &str) -> u128 {
 fn us6() -> Identity {
     Identity {
         key: CookieKey { k0: 5, k1: 7 },
-        sources: vec![],
-        sources6: vec![ip("2001:2:0:ff::1")],
+        sources: Sources {
+            v4: vec![],
+            v6: vec![ip("2001:2:0:ff::1")],
+        },
         sport_base: 40000,
         sport_count: 16,
     }
