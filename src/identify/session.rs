@@ -374,6 +374,13 @@ impl Sessions {
         self.entries.contains_key(&key)
     }
 
+    /// Whether a SYN-ACK from `key` now would be a follow-up (of a further
+    /// connection of a port held or done lately, or a retransmission), not
+    /// the answer to a probe.
+    pub fn is_follow_up(&self, key: Key) -> bool {
+        self.entries.contains_key(&key) || self.late_set.contains_key(&key)
+    }
+
     /// When the SYN-ACK of the oldest port still being identified arrived:
     /// no reply captured before it is still held back.
     pub fn oldest(&self) -> Option<Instant> {
@@ -1683,6 +1690,22 @@ mod tests {
             s.at() > Duration::from_millis(2000),
             "the attempts had their time"
         );
+    }
+
+    #[test]
+    fn syn_acks_of_ports_held_are_follow_ups() {
+        let mut t = table(8);
+        let now = Instant::now();
+        let mut out = Vec::new();
+        let ip = IpAddr::V4(HOST.into());
+        let key = (ip, 22);
+        assert!(!t.is_follow_up(key), "a probe's answer");
+        t.on_syn_ack(now, &syn_ack(HOST, 22, BASE), reply(HOST, 22), &mut out);
+        assert!(
+            t.is_follow_up(key),
+            "held: a further connection's or sent again"
+        );
+        assert!(!t.is_follow_up((ip, 23)));
     }
 
     #[test]

@@ -89,11 +89,17 @@ pub fn run(
                     continue;
                 }
                 let c = frame.get(l3..).map(|p| (p, probe.classify(p, us)));
-                replies += matches!(c, Some((_, Ok(_)))) as u64;
-                if let (Some((p, c)), Some(r)) = (&c, responder.as_mut())
-                    && r.on_packet(at, p, c, us, &mut v)
-                {
-                    continue;
+                let reply = matches!(c, Some((_, Ok(_))));
+                if let (Some((p, c)), Some(r)) = (&c, responder.as_mut()) {
+                    r.follow_up = false;
+                    let taken = r.on_packet(at, p, c, us, &mut v);
+                    // (Identification's own SYN-ACKs answer no probe.)
+                    replies += (reply && !r.follow_up) as u64;
+                    if taken {
+                        continue;
+                    }
+                } else {
+                    replies += reply as u64;
                 }
                 match c.map(|(_, c)| c) {
                     Some(Ok(c)) => v.push(c),

@@ -186,6 +186,9 @@ pub struct Responder<'a> {
     shared: &'a Shared,
     out: Vec<Out>,
     overflowed: u64,
+    /// The last SYN-ACK [`on_packet`](Self::on_packet) saw answered no
+    /// probe: a further connection's, or one sent again.
+    pub follow_up: bool,
     ticked: Instant,
 }
 
@@ -209,12 +212,15 @@ impl<'a> Responder<'a> {
             shared,
             out: Vec::new(),
             overflowed: 0,
+            follow_up: false,
         }
     }
 
     /// A captured IPv4 or IPv6 packet and what the probe module made of it: true
     /// when the responder took it (do not forward it); ports that are done
-    /// are pushed to `fwd`.
+    /// are pushed to `fwd`. A SYN-ACK that was a follow-up rather than a
+    /// probe's answer (see [`Sessions::is_follow_up`]) sets
+    /// [`follow_up`](Self::follow_up).
     pub fn on_packet(
         &mut self,
         now: Instant,
@@ -232,6 +238,7 @@ impl<'a> Responder<'a> {
             Ok(r) if r.state == PortState::Open && r.proto == Proto::Tcp => {
                 self.feel_pressure();
                 let key = (seg.src, seg.sport);
+                self.follow_up = self.sessions.is_follow_up(key);
                 let new = !self.sessions.holds(key);
                 let t = self.sessions.on_syn_ack(now, &seg, *r, &mut self.out);
                 if new && self.sessions.holds(key) {
