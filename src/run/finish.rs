@@ -2,11 +2,10 @@
 //! left to a resume), errors reported, the paused state saved or the spent
 //! one removed, and the summary.
 
-use super::checkpoint::{absolute_paths, output_lengths};
+use super::checkpoint::{Reached, Scan, output_lengths, state};
 use super::meters::Meters;
 use super::setup::port_text;
 use super::{collect, respond, status::Summary};
-use crate::cli::ScanArgs;
 use crate::config::ScanConfig;
 use crate::engine::adaptive::Adaptive;
 use crate::engine::cookie::CookieKey;
@@ -86,30 +85,20 @@ pub fn finish(e: Ended<'_>) -> Result<Summary> {
     if let Some(at) = e.paused_at {
         let answered = PausedScan::encode_answered(corr.answered());
         drop(corr);
-        let state = PausedScan {
-            version: crate::resume::VERSION,
-            // The sender count is pinned: its default depends on the rate,
-            // which a resume may change, and positions are per sender.
-            args: ScanArgs {
-                senders: Some(cfg.senders),
-                ..absolute_paths(&cfg.args)
+        let state = state(
+            Scan::of(cfg, e.space, e.key, e.sport_base),
+            Reached {
+                at,
+                sent: meta.probes_sent,
+                answered,
+                outputs: output_lengths(cfg),
+                found: meters.found(),
+                lossy: PausedScan::encode_lossy(&e.lossy),
+                // (Identification ended before the pause: nothing is held.)
+                held: Vec::new(),
             },
-            space: e.space,
-            seed: cfg.seed,
-            shard: cfg.shard,
-            key: (e.key.k0, e.key.k1),
-            sport_base: e.sport_base,
-            round: at.round,
-            next: at.next,
-            sent: meta.probes_sent,
-            answered,
-            outputs: output_lengths(cfg),
-            found: meters.found(),
-            checkpoint: false,
-            lossy: PausedScan::encode_lossy(&e.lossy),
-            // (Identification ended before the pause: nothing is held.)
-            held: Vec::new(),
-        };
+            false,
+        );
         let file = cfg.paused_path.clone();
         state
             .save(&file)
