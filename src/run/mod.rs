@@ -143,7 +143,14 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     let collect_res = std::thread::scope(|s| {
         let pacer = resp_tx.as_ref().map(|t| {
             let (over, wire) = (&stop_rx, ident.wire());
-            s.spawn(move || pace::run(queue, t, cfg.rate.pps(), over, wire))
+            let limit = outbox.backlog_handle();
+            // `--rate max`: the controller's cap on everything sent.
+            let progress = &progress;
+            let rate = move || match cfg.rate {
+                Rate::Max => scan_loop::ident_rate_max(progress, cfg.senders),
+                r => r.pps(),
+            };
+            s.spawn(move || pace::run(queue, t, rate, &limit, over, wire))
         });
         let (tx, rx) = crossbeam_channel::bounded::<recv::Batch>(1 << 14);
         let receivers = rx_socks.len();

@@ -31,7 +31,7 @@ use crate::wire::segment::{self, Outgoing};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The queue is full when it holds this long of the rate...
@@ -175,7 +175,8 @@ impl Tx {
 #[derive(Debug, Clone)]
 pub struct Outbox {
     tx: Sender<Segment>,
-    limit: usize,
+    /// The backlog at the pacer's rate now (see [`backlog`]).
+    limit: Arc<AtomicUsize>,
     /// Packets not queued: the queue held twice its backlog.
     dropped: Arc<AtomicU64>,
 }
@@ -195,13 +196,23 @@ impl Outbox {
     /// unpaced): the responders' end and the pacer's.
     pub fn new(rate: Option<f64>) -> (Outbox, Receiver<Segment>) {
         let (tx, rx) = crossbeam_channel::unbounded();
-        let limit = backlog(rate);
+        let limit = Arc::new(AtomicUsize::new(backlog(rate)));
         let dropped = Arc::new(AtomicU64::new(0));
         (Outbox { tx, limit, dropped }, rx)
     }
 
+    /// The backlog's handle, for the pacer to follow its rate (it must not
+    /// hold an Outbox: it ends when the last one is dropped).
+    pub fn backlog_handle(&self) -> Arc<AtomicUsize> {
+        self.limit.clone()
+    }
+
+    fn limit(&self) -> usize {
+        self.limit.load(Ordering::Relaxed)
+    }
+
     pub fn push(&self, s: Segment) {
-        if self.tx.len() >= 2 * self.limit {
+        if self.tx.len() >= 2 * self.limit() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -222,10 +233,10 @@ impl Outbox {
     }
 
     pub fn pressure(&self) -> Pressure {
-        let n = self.tx.len();
-        if n >= self.limit {
+        let (n, limit) = (self.tx.len(), self.limit());
+        if n >= limit {
             Pressure::Full
-        } else if n >= self.limit / 2 {
+        } else if n >= limit / 2 {
             Pressure::Frugal
         } else {
             Pressure::Low
@@ -243,22 +254,32 @@ pub struct Sent {
     pub dropped: u64,
 }
 
-/// The pacer: sends what the responders queue at `rate` packets per
-/// second (None: unpaced), counting each in `wire`, until every [`Outbox`]
+/// The pacer: sends what the responders queue at `rate()` packets per
+/// second (None: unpaced; asked again before each batch, `--rate max`'s
+/// controller moves it), counting each in `wire`, until every [`Outbox`]
 /// is dropped and the queue is empty. Once `over` is set (the scan is
-/// over), for at most [`LAST_CALL`].
+/// over), for at most [`LAST_CALL`]. `limit`: the outboxes' backlog
+/// ([`Outbox::backlog_handle`]), kept at the rate's.
 pub fn run(
     rx: Receiver<Segment>,
     tx: &Tx,
-    rate: Option<f64>,
+    rate: impl Fn() -> Option<f64>,
+    limit: &AtomicUsize,
     over: &AtomicBool,
     wire: &AtomicU64,
 ) -> Sent {
-    let mut limiter = RateLimiter::new(rate);
+    let mut now_rate = rate();
+    let mut limiter = RateLimiter::new(now_rate);
     let mut done = Sent::default();
     let mut batch = TxBatch::new(1);
     let mut last_call: Option<Instant> = None;
     loop {
+        let r = rate();
+        if r != now_rate {
+            now_rate = r;
+            limiter.set_rate(r);
+            limit.store(backlog(r), Ordering::Relaxed);
+        }
         if last_call.is_none() && over.load(Ordering::Relaxed) {
             last_call = Some(Instant::now() + LAST_CALL);
         }

@@ -235,15 +235,13 @@ impl<'a> Driver<'a> {
                 let retry = retry.as_ref().map(|r| sender_retry(r, &self.lossy, k));
                 prog.walked.store(from, Ordering::Relaxed);
                 let stop = t.stop_send;
-                // Fixed rates only: under `--rate max` the controller's cap
-                // is on probes (see README).
-                let charge = ident_on
-                    .filter(|_| cfg.rate != Rate::Max)
-                    .map(|i| send::Charge {
-                        wire: i.wire(),
-                        senders: cfg.senders as u64,
-                        index: k as u64,
-                    });
+                // Identification's packets are charged: probes take what
+                // they leave of the rate (`--rate max`: of the cap).
+                let charge = ident_on.map(|i| send::Charge {
+                    wire: i.wire(),
+                    senders: cfg.senders as u64,
+                    index: k as u64,
+                });
                 s.spawn(move || {
                     let mut lim = lim.lock().unwrap();
                     let mut socks = socks.lock().unwrap();
@@ -494,6 +492,16 @@ fn round_name(round: u32, retries: u32) -> String {
 }
 
 /// Hand the `--rate max` controller's caps to the senders, split evenly.
+/// `--rate max`: identification's pace, the senders' cap in all (before
+/// the controller's first cap, the rate they start at).
+pub fn ident_rate_max(progress: &[send::Progress], senders: usize) -> Option<f64> {
+    match progress.first().map(|p| p.cap.load(Ordering::Relaxed)) {
+        Some(send::CAP_UNLIMITED) => None,
+        Some(send::CAP_NONE) | None => Some(adaptive::START),
+        Some(c) => Some(c as f64 * senders as f64),
+    }
+}
+
 fn apply_caps(a: &Adaptive, progress: &[send::Progress], senders: usize) {
     let per = |c: f64| ((c / senders as f64) as u64).max(1);
     let cap = a.cap().map_or(send::CAP_UNLIMITED, per);
