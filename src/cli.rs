@@ -108,7 +108,7 @@ pub struct ScanArgs {
     /// identification's (ACKs, hellos, further SYNs, RSTs) leave first, paced within it, and the
     /// probes take what it leaves; when its queue fills (a quarter second of the rate), ports get
     /// fewer connections, then new open ports are reported at once, unidentified (the summary
-    /// counts them). 'max' caps the probes only; identification is unpaced there
+    /// counts them). With 'max' the same holds within the controller's cap
     #[arg(long, value_name = "PPS")]
     pub rate: Option<String>,
 
