@@ -22,7 +22,7 @@
 use crate::engine::ratelimit::{RateLimiter, batch_for_rate};
 use crate::error::{Error, Result};
 use crate::identify::session::Segment;
-use crate::net::route::{Link, Routes};
+use crate::net::route::{Link, Path, RouteAddr, Routes};
 use crate::net::rstguard;
 use crate::net::sys::{self, IpVersion, PacketSocket, RawIpSocket, TxBatch, TxSocket};
 use crate::wire::ethernet::Mac;
@@ -67,48 +67,9 @@ impl Tx {
     /// Open one sending socket per path of either family (before
     /// privileges are dropped).
     pub fn open(routes: Arc<Routes>, routes6: Arc<Routes<u128>>) -> Result<Tx> {
-        let socks = routes
-            .paths
-            .iter()
-            .map(|p| {
-                let err = |e| Error::socket(e, &p.iface.name);
-                Ok(match p.iface.link {
-                    Link::Ethernet { .. } => {
-                        TxSocket::Packet(PacketSocket::open(p.iface.index, 0).map_err(err)?)
-                    }
-                    Link::Layer3 => TxSocket::Packet(
-                        PacketSocket::open_sender(p.iface.index, sys::ETH_P_IP).map_err(err)?,
-                    ),
-                    Link::Loopback => {
-                        let s = RawIpSocket::open(IpVersion::V4).map_err(err)?;
-                        // Our own RSTs must pass the guard.
-                        s.set_mark(rstguard::MARK).map_err(err)?;
-                        TxSocket::RawIp(s)
-                    }
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        // The IPv6 paths: as the IPv6 probes go (see `super::ipv6`).
-        let socks6 = routes6
-            .paths
-            .iter()
-            .map(|p| {
-                let err = |e| Error::socket(e, &p.iface.name);
-                Ok(match p.iface.link {
-                    Link::Ethernet { .. } => {
-                        TxSocket::Packet(PacketSocket::open(p.iface.index, 0).map_err(err)?)
-                    }
-                    Link::Layer3 => TxSocket::Packet(
-                        PacketSocket::open_sender(p.iface.index, ETHERTYPE_IPV6).map_err(err)?,
-                    ),
-                    Link::Loopback => {
-                        let s = RawIpSocket::open(IpVersion::V6).map_err(err)?;
-                        s.set_mark(rstguard::MARK).map_err(err)?;
-                        TxSocket::RawIp(s)
-                    }
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let socks = open_paths(&routes.paths, sys::ETH_P_IP, IpVersion::V4)?;
+        // The IPv6 paths: as the IPv6 probes go.
+        let socks6 = open_paths(&routes6.paths, ETHERTYPE_IPV6, IpVersion::V6)?;
         Ok(Tx {
             routes,
             socks,
@@ -169,6 +130,35 @@ impl Tx {
         batch.clear();
         ok
     }
+}
+
+/// One sending socket per path of one family: the path's link framing
+/// (Ethernet, bare IP of `ethertype` on a layer-3 link, a raw IP socket of
+/// `ip` on loopback, marked so our own RSTs pass the guard).
+fn open_paths<A: RouteAddr>(
+    paths: &[Path<A>],
+    ethertype: u16,
+    ip: IpVersion,
+) -> Result<Vec<TxSocket>> {
+    paths
+        .iter()
+        .map(|p| {
+            let err = |e| Error::socket(e, &p.iface.name);
+            Ok(match p.iface.link {
+                Link::Ethernet { .. } => {
+                    TxSocket::Packet(PacketSocket::open(p.iface.index, 0).map_err(err)?)
+                }
+                Link::Layer3 => TxSocket::Packet(
+                    PacketSocket::open_sender(p.iface.index, ethertype).map_err(err)?,
+                ),
+                Link::Loopback => {
+                    let s = RawIpSocket::open(ip).map_err(err)?;
+                    s.set_mark(rstguard::MARK).map_err(err)?;
+                    TxSocket::RawIp(s)
+                }
+            })
+        })
+        .collect()
 }
 
 /// The responders' end of the queue.
