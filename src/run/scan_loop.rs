@@ -118,7 +118,7 @@ impl<'a> Driver<'a> {
     where
         'a: 's,
     {
-        let tick = Duration::from_millis(if self.t.meters.live { 100 } else { 50 });
+        let base_tick = Duration::from_millis(if self.t.meters.live { 100 } else { 50 });
         let mut senders: Senders<'s> = Vec::new();
         let now = Instant::now();
         self.round_start = now;
@@ -143,6 +143,11 @@ impl<'a> Driver<'a> {
                     }
                 }
             }
+            // `--rate max` learns the path's rate on fast ticks.
+            let tick = match (&self.adaptive, self.core.phase()) {
+                (Some(a), Phase::Sending { .. }) => a.tick_hint().min(base_tick),
+                _ => base_tick,
+            };
             std::thread::sleep(tick);
             let now = Instant::now();
             while self.signals_seen < self.t.signals.count() {
