@@ -313,8 +313,10 @@ pub struct Sessions {
     /// Ports done lately, and when (oldest first; at most `capacity`).
     late: VecDeque<(Instant, Key)>,
     late_set: HashMap<Key, Instant>,
-    /// Ports reported unidentified because the table was full or busy.
+    /// Ports reported unidentified because the table was full or busy...
     pub overflowed: u64,
+    /// ...of which because it was full.
+    pub overflowed_full: u64,
     /// New ports are not taken (see [`Sessions::set_busy`]).
     busy: bool,
     /// No further connection opens (see [`Sessions::set_frugal`]).
@@ -330,6 +332,7 @@ impl Sessions {
             late: VecDeque::new(),
             late_set: HashMap::new(),
             overflowed: 0,
+            overflowed_full: 0,
             busy: false,
             frugal: false,
         }
@@ -468,8 +471,10 @@ impl Sessions {
             out.push(Out::Send(to_segment(&handshake::close(seg))));
             return Taken::Yes;
         }
-        if self.entries.len() >= cfg.capacity || self.busy {
+        let full = self.entries.len() >= cfg.capacity;
+        if full || self.busy {
             self.overflowed += 1;
+            self.overflowed_full += u64::from(full);
             // (A SYN-ACK it sends again is reset, not counted again.)
             self.remember_late(key, now);
             out.push(Out::Send(to_segment(&handshake::close(seg))));
@@ -2290,7 +2295,7 @@ mod tests {
         let d = done(&out);
         assert_eq!(d.len(), 1, "the third port is reported unidentified");
         assert_eq!((d[0].reply.port, d[0].identified.as_ref()), (25, None));
-        assert_eq!(t.overflowed, 1);
+        assert_eq!((t.overflowed, t.overflowed_full), (1, 1));
         // Busy: a new port is reported at once; a port held goes on.
         out.clear();
         t.set_busy(true);
@@ -2301,7 +2306,7 @@ mod tests {
             1,
             "the busy table reports port 26 at once"
         );
-        assert_eq!(t.overflowed, 2);
+        assert_eq!((t.overflowed, t.overflowed_full), (2, 2), "still full too");
         t.set_busy(false);
         // The scan ends: every port still in the table is reported.
         out.clear();

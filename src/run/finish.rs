@@ -133,6 +133,7 @@ pub fn finish(e: Ended<'_>) -> Result<Summary> {
         paused,
         identified: ident_on.map(|i| i.identified.load(Ordering::Relaxed)),
         unidentified_busy: ident_on.map_or(0, |i| i.overflowed.load(Ordering::Relaxed)),
+        unidentified_full: ident_on.map_or(0, |i| i.overflowed_full.load(Ordering::Relaxed)),
         ident_dropped: e.ident_dropped.load(Ordering::Relaxed),
         ident_sent: ident_on.map(respond::Shared::wire_sent),
         pseudo_hosts: e.ident.pseudo_hosts(),

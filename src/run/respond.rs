@@ -103,8 +103,11 @@ pub struct Shared {
     wire: AtomicU64,
     /// Open ports whose protocol was identified.
     pub identified: AtomicU64,
-    /// Open ports reported unidentified because a table was full.
+    /// Open ports reported unidentified because identification was at its
+    /// limit (its table full, or its packets' queue)...
     pub overflowed: AtomicU64,
+    /// ...of which because a table held [`CAPACITY`] ports already.
+    pub overflowed_full: AtomicU64,
     pseudo_hosts: Mutex<BTreeSet<IpAddr>>,
     /// The open ports held (see `held`) and their SYN-ACK's TTL, until the
     /// collector takes their reply.
@@ -185,7 +188,7 @@ pub struct Responder<'a> {
     key: CookieKey,
     shared: &'a Shared,
     out: Vec<Out>,
-    overflowed: u64,
+    overflowed: (u64, u64),
     /// The last SYN-ACK [`on_packet`](Self::on_packet) saw answered no
     /// probe: a further connection's, or one sent again.
     pub follow_up: bool,
@@ -211,7 +214,7 @@ impl<'a> Responder<'a> {
             key: us.key,
             shared,
             out: Vec::new(),
-            overflowed: 0,
+            overflowed: (0, 0),
             follow_up: false,
         }
     }
@@ -372,11 +375,13 @@ impl<'a> Responder<'a> {
                 }
             }
         }
-        let o = self.sessions.overflowed;
-        if o > self.overflowed {
-            self.shared
-                .overflowed
-                .fetch_add(o - self.overflowed, Ordering::Relaxed);
+        let o = (self.sessions.overflowed, self.sessions.overflowed_full);
+        if o != self.overflowed {
+            let s = self.shared;
+            s.overflowed
+                .fetch_add(o.0 - self.overflowed.0, Ordering::Relaxed);
+            s.overflowed_full
+                .fetch_add(o.1 - self.overflowed.1, Ordering::Relaxed);
             self.overflowed = o;
         }
     }

@@ -43,6 +43,8 @@ pub struct Summary {
     /// Open ports reported unidentified because identification was at its
     /// limit (its share of the rate, or its table, was full).
     pub unidentified_busy: u64,
+    /// Of those, the ports that found the identification tables full.
+    pub unidentified_full: u64,
     /// Identification packets dropped: its queue held twice its backlog.
     pub ident_dropped: u64,
     /// Hosts judged middleboxes or tarpits (their silent ports are pseudo).
@@ -96,10 +98,20 @@ impl Summary {
         if let Some(n) = self.identified {
             reach += &format!(", {n} services identified");
         }
-        if self.unidentified_busy > 0 {
+        let (full, paced) = (
+            self.unidentified_full,
+            self.unidentified_busy
+                .saturating_sub(self.unidentified_full),
+        );
+        if full > 0 {
             reach += &format!(
-                ", {} open ports not identified (identification was at its limit: raise --rate)",
-                self.unidentified_busy
+                ", {full} open ports not identified (more open ports at once than identification holds: {} per receiver)",
+                crate::run::respond::CAPACITY
+            );
+        }
+        if paced > 0 {
+            reach += &format!(
+                ", {paced} open ports not identified (identification's packets were at the rate's limit: raise --rate)"
             );
         }
         if self.ident_dropped > 0 {
