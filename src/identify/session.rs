@@ -447,7 +447,8 @@ impl Sessions {
                     match plan_attempt {
                         None => {
                             // The capped ClientHello.
-                            let payload = super::hello::client_hello_legacy(rand::random());
+                            let payload =
+                                super::hello::client_hello_legacy(tls_secret(cfg.key, src, key, c));
                             c.phase = Phase::Reply;
                             c.deadline = (now + cfg.max_wait).min(end);
                             c.hello_len = payload.len();
@@ -1093,7 +1094,10 @@ fn conn_over(e: &mut Entry, ci: usize, key: Key, close: bool, out: &mut Vec<Out>
 }
 
 /// The X25519 secret of connection `c` from `src` to `key` (see
-/// [`tls::client_secret`]): its ClientHello carried its public key.
+/// [`tls::client_secret`]): its ClientHello carried its public key. It is
+/// also the random field of every other hello: keyed by the scan's secret
+/// and the connection, so the table draws no randomness of its own and a
+/// replay of the same segments sends the same bytes.
 fn tls_secret(k: CookieKey, src: Host, key: Key, c: &Conn) -> [u8; 32] {
     tls::client_secret(k.k0, k.k1, src, key.0, c.sport, key.1)
 }
@@ -1186,10 +1190,7 @@ fn send_hello(
     deadline: Instant,
     out: &mut Vec<Out>,
 ) {
-    let random = match h {
-        Hello::Tls => tls_secret(cfg.key, src, key, c),
-        _ => rand::random(),
-    };
+    let random = tls_secret(cfg.key, src, key, c);
     let payload = h.payload(key.0, random);
     c.hello = Some(h);
     c.hello_len = payload.len();
