@@ -81,6 +81,13 @@ impl PseudoRule {
         (share.min(probed as u64) as u32).max(self.min_open).max(1)
     }
 
+    /// Whether a host can be judged pseudo at all when `probed` ports are
+    /// probed on it (0: unknown): not when fewer are probed than a
+    /// middlebox must show open (a scan of three ports never shows one).
+    pub fn can_judge_pseudo(&self, probed: u32) -> bool {
+        probed == 0 || self.open_needed(probed) <= probed
+    }
+
     /// Judge a host from its counts, `probed` ports having been probed on
     /// it (0: unknown).
     pub fn judge(&self, c: HostCounts, probed: u32) -> Verdict {
@@ -114,6 +121,17 @@ mod tests {
             },
             probed,
         )
+    }
+
+    #[test]
+    fn a_scan_of_fewer_ports_than_a_middlebox_must_show_judges_none() {
+        let rule = PseudoRule::default();
+        assert!(!rule.can_judge_pseudo(3), "3 probed, 4 needed");
+        assert!(rule.can_judge_pseudo(4));
+        assert!(rule.can_judge_pseudo(15));
+        assert!(rule.can_judge_pseudo(0), "unknown: 16 open can show one");
+        // And indeed: every one of 3 ports open and silent stays real.
+        assert_eq!(judge(3, 0, 3), Verdict::Real);
     }
 
     #[test]

@@ -820,7 +820,13 @@ impl Sessions {
         let cfg = self.cfg;
         let frugal = self.frugal;
         let verdict = self.verdict(key.0);
-        let host_named = self.host_counts(key.0).identified > 0;
+        // Whether the host may yet prove a middlebox: not when the scan
+        // probes too few ports to show one, nor once one of its ports
+        // named something or was closed by its server.
+        let counts = self.host_counts(key.0);
+        let may_prove_pseudo = cfg.rule.can_judge_pseudo(cfg.ports_per_host)
+            && counts.identified == 0
+            && counts.closed == 0;
         let Some(e) = self.entries.get_mut(&key) else {
             return;
         };
@@ -938,9 +944,10 @@ impl Sessions {
         if !e.in_flight() && !may_open(e) {
             // Nothing more to learn here. A silent port of a host that may
             // yet prove a middlebox waits for its deadline (the host's
-            // other ports may come meanwhile).
-            let silent = !e.sent_data && e.provisional.is_none();
-            if !(silent && verdict == Verdict::Real && !host_named) {
+            // other ports may come meanwhile). A port whose server closed
+            // a connection itself is not silent: it shows an application.
+            let silent = !e.sent_data && !e.server_closed && e.provisional.is_none();
+            if !(silent && verdict == Verdict::Real && may_prove_pseudo) {
                 self.finish(key, None, out);
                 return;
             }
