@@ -3,11 +3,12 @@
 //! holds, taken under the collector's lock, and the file paths and output
 //! lengths a saved state (a checkpoint or a pause) records.
 
-use super::{collect, positions, respond};
+use super::{collect, respond};
 use crate::cli::ScanArgs;
 use crate::config::ScanConfig;
 use crate::engine::cookie::CookieKey;
 use crate::engine::core::Position;
+use crate::engine::positions;
 use crate::output;
 use crate::resume::PausedScan;
 use std::sync::Mutex;
@@ -52,18 +53,13 @@ pub fn take(i: CheckpointInput<'_>) -> PausedScan {
         )
     };
     // (Never empty while sending: each round starts with its first sample.)
-    let Position { round, next } =
-        i.samples
-            .safe(until, REPLY_ALLOWANCE)
-            .cloned()
-            .unwrap_or(Position {
-                round: 0,
-                next: vec![0; i.cfg.senders],
-            });
+    let at = i
+        .samples
+        .checkpoint_at(until, REPLY_ALLOWANCE, i.cfg.senders);
     state(
         Scan::of(i.cfg, i.space, i.key, i.sport_base),
         Reached {
-            at: Position { round, next },
+            at,
             sent: i.sent,
             answered,
             outputs,

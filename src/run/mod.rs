@@ -22,7 +22,6 @@ pub mod finish;
 pub mod meters;
 pub mod pace;
 pub mod plan;
-pub mod positions;
 pub mod recv;
 pub mod respond;
 pub mod scan_loop;
@@ -35,6 +34,7 @@ use crate::config::{Rate, ScanConfig};
 use crate::engine::adaptive;
 use crate::engine::answered::Answered;
 use crate::engine::correlator::Correlator;
+use crate::engine::feedback::RateControl;
 use crate::engine::ratelimit::RateLimiter;
 use crate::error::{Error, Result};
 use crate::net::signals::Signals;
@@ -213,7 +213,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         ch.join().expect("collector thread panicked")
     });
     let scan_loop::Driver {
-        adaptive,
+        control,
         lossy,
         io_err,
         send_time,
@@ -241,7 +241,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         paused_at,
         lossy,
         send_time,
-        adaptive,
+        adaptive: control.map(RateControl::into_adaptive),
         meters: &meters,
         routes: &routes,
         routes6: &routes6,
