@@ -10,6 +10,7 @@
 //! the shown rate) are plain functions, tested without root.
 
 use super::checkpoint::{self, CHECKPOINT_EVERY, CheckpointInput, REPLY_ALLOWANCE};
+use super::limiter::RateLimiter;
 use super::meters::Meters;
 use super::{collect, send, tx};
 use crate::config::{Rate, ScanConfig};
@@ -19,7 +20,6 @@ use crate::engine::core::{Action, CoreConfig, Phase, Position, ScanCore};
 use crate::engine::feedback::{Counts, RateControl, SenderCaps};
 use crate::engine::permutation::Slice;
 use crate::engine::positions;
-use crate::engine::ratelimit::RateLimiter;
 use crate::engine::retry::RetryPlan;
 use crate::engine::space::Space;
 use crate::error::Error;
