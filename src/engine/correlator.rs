@@ -125,7 +125,7 @@ mod tests {
     use super::*;
     use crate::engine::cookie::CookieKey;
     use crate::probe::tcp_syn::TcpSyn;
-    use crate::probe::{Identity, Probe, Sources};
+    use crate::probe::{Identity, Probe};
     use crate::targets::RangeSet;
     use crate::wire::tcp;
 
@@ -242,15 +242,12 @@ mod tests {
         }
 
         fn identity() -> Identity {
-            Identity {
-                key: CookieKey { k0: 11, k1: 22 },
-                sources: Sources {
-                    v4: vec![US],
-                    v6: vec![],
-                },
-                sport_base: 61000,
-                sport_count: 4,
-            }
+            Identity::one_source(
+                CookieKey { k0: 11, k1: 22 },
+                std::net::Ipv4Addr::from(US).into(),
+                61000,
+                4,
+            )
         }
 
         /// What a reply must be to become an event, written out again

@@ -176,7 +176,7 @@ pub fn parse_captured(pkt: &[u8]) -> Result<(Incoming<'_>, usize)> {
     }
 }
 
-/// Read a bare IPv4 packet carrying TCP. As in [`super::reply`]: IP options
+/// Read a bare IPv4 packet carrying TCP (every TCP reply we capture): IP options
 /// allowed; fragments, other protocols, bad IP header checksums and
 /// truncated headers refused; the TCP checksum is not checked (offloading
 /// NICs hand us partial sums, and the cookie decides what is ours).
