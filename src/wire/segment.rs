@@ -582,6 +582,9 @@ mod tests {
                 let _ = parse_ipv6(&b);
                 let _ = parse_ip(&b);
                 let _ = parse_captured(&b);
+                // (And the fixed-size reply read through these.)
+                let _ = crate::wire::reply::parse_ethernet(&b);
+                let _ = crate::wire::reply::parse_ipv4(&b);
             }
 
             /// Over IPv6 too: what `write` writes, the parsers read back,
