@@ -36,6 +36,17 @@ pub enum Severity {
     Info,
 }
 
+impl Severity {
+    /// Every severity, most severe first.
+    pub const ALL: [Severity; 5] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ];
+}
+
 /// What the reason of every aspect record starts with (`tls-version`,
 /// `tls-cert-expired`, ...: `risk::protocol` names them), and no port's own
 /// reason does (`syn-ack`, `rst`, `udp-response`, `icmp-port-unreach`).

@@ -184,6 +184,35 @@ impl PausedScan {
     }
 }
 
+/// `p` made absolute (as it stands if that fails).
+fn abs(p: &Path) -> std::path::PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// An output file made absolute (`-`, standard output, as it is).
+fn abs_output(o: &String) -> String {
+    if o == "-" {
+        o.clone()
+    } else {
+        abs(Path::new(o)).display().to_string()
+    }
+}
+
+/// The arguments as a saved state (paused.json, a checkpoint, done.json)
+/// records them: every file path made absolute, so that a resume works
+/// from any directory, and no `--resume`.
+pub fn absolute_paths(a: &ScanArgs) -> ScanArgs {
+    let mut a = a.clone();
+    a.targets_file = a.targets_file.iter().map(|p| abs(p)).collect();
+    a.exclude_file = a.exclude_file.iter().map(|p| abs(p)).collect();
+    a.policy = a.policy.as_deref().map(abs);
+    a.baseline = a.baseline.as_deref().map(abs);
+    a.state_dir = a.state_dir.as_deref().map(abs);
+    a.output = a.output.iter().map(abs_output).collect();
+    a.resume = None;
+    a
+}
+
 /// Refuse a saved scan (`what`: "the resume file", a done.json) that does
 /// not describe the scan the command line names: targets, ports, seed, shard
 /// and every other option given there that shapes the scan must match.
@@ -233,15 +262,7 @@ pub fn check_same_scan(
     // comes from the file. Given again, it must say the same: a new
     // --exclude silently ignored would probe what the user excluded.
     let saved = saved_args;
-    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let abs_all = |v: &[std::path::PathBuf]| v.iter().map(|p| abs(p)).collect::<Vec<_>>();
-    let out_abs = |o: &String| {
-        if o == "-" {
-            o.clone()
-        } else {
-            abs(Path::new(o)).display().to_string()
-        }
-    };
     let checks: [(&str, bool); 12] = [
         (
             "excludes",
@@ -275,8 +296,8 @@ pub fn check_same_scan(
         (
             "outputs",
             !given.output.is_empty()
-                && given.output.iter().map(out_abs).collect::<Vec<_>>()
-                    != saved.output.iter().map(out_abs).collect::<Vec<_>>(),
+                && given.output.iter().map(abs_output).collect::<Vec<_>>()
+                    != saved.output.iter().map(abs_output).collect::<Vec<_>>(),
         ),
         (
             "output formats",

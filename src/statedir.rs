@@ -155,24 +155,7 @@ pub fn record_done(
     summary: &Summary,
     before: (u64, u64),
 ) -> Result<PathBuf> {
-    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let mut args = cfg.args.clone();
-    args.resume = None;
-    args.targets_file = args.targets_file.iter().map(|p| abs(p)).collect();
-    args.exclude_file = args.exclude_file.iter().map(|p| abs(p)).collect();
-    args.policy = args.policy.as_deref().map(abs);
-    args.state_dir = args.state_dir.as_deref().map(abs);
-    args.output = args
-        .output
-        .iter()
-        .map(|o| {
-            if o == "-" {
-                o.clone()
-            } else {
-                abs(Path::new(o)).display().to_string()
-            }
-        })
-        .collect();
+    let args = crate::resume::absolute_paths(&cfg.args);
     let findings_now = summary.open + if cfg.show_closed { summary.closed } else { 0 };
     let done = Done {
         version: DONE_VERSION,

@@ -14,22 +14,6 @@ use super::validate::{Classified, Proto};
 use crate::finding::PortState;
 use std::net::IpAddr;
 
-/// A port whose state we learned.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Event {
-    /// The pair's index in the space.
-    pub index: u64,
-    pub ip: IpAddr,
-    pub proto: Proto,
-    pub port: u16,
-    pub state: PortState,
-    pub reason: &'static str,
-    pub ttl: u8,
-    /// What the module identified (see [`Classified`]).
-    pub protocol: Option<&'static str>,
-    pub amplification: Option<f64>,
-}
-
 /// Why a classified reply was not a new event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Drop {
@@ -92,8 +76,9 @@ impl Correlator {
         a
     }
 
-    /// Judge one classified reply.
-    pub fn handle(&mut self, c: &Classified) -> Result<Event, Drop> {
+    /// Judge one classified reply: Ok with its pair's index in the space
+    /// when it is news (a port whose state we learned, `c` itself).
+    pub fn handle(&mut self, c: &Classified) -> Result<u64, Drop> {
         let Some(index) = self.space.index_of_ip(c.target, c.proto, c.port) else {
             self.stats.rejected += 1;
             return Err(Drop::NotScanned);
@@ -106,17 +91,7 @@ impl Correlator {
             PortState::Open => self.stats.open += 1,
             PortState::Closed => self.stats.closed += 1,
         }
-        Ok(Event {
-            index,
-            ip: c.target,
-            proto: c.proto,
-            port: c.port,
-            state: c.state,
-            reason: c.reason,
-            ttl: c.ttl,
-            protocol: c.protocol,
-            amplification: c.amplification,
-        })
+        Ok(index)
     }
 }
 
@@ -125,7 +100,7 @@ mod tests {
     use super::*;
     use crate::engine::cookie::CookieKey;
     use crate::probe::tcp_syn::TcpSyn;
-    use crate::probe::{Identity, Probe, Sources};
+    use crate::probe::{Identity, Probe};
     use crate::targets::RangeSet;
     use crate::wire::tcp;
 
@@ -172,12 +147,9 @@ mod tests {
     #[test]
     fn each_pair_once_and_only_pairs_of_the_space() {
         let mut c = Correlator::new(space(), Answered::default());
-        let ev = c.handle(&classified(LO + 4, 22, PortState::Open)).unwrap();
-        assert_eq!(
-            (ev.ip, ev.port, ev.state),
-            (IpAddr::V4((LO + 4).into()), 22, PortState::Open)
-        );
-        assert_eq!(ev.index, space().index_of(LO + 4, Proto::Tcp, 22).unwrap());
+        let index = c.handle(&classified(LO + 4, 22, PortState::Open)).unwrap();
+        assert_eq!(index, space().index_of(LO + 4, Proto::Tcp, 22).unwrap());
+        assert_eq!(c.stats().open, 1);
         assert_eq!(
             c.handle(&classified(LO + 4, 22, PortState::Closed)),
             Err(Drop::Duplicate)
@@ -242,15 +214,12 @@ mod tests {
         }
 
         fn identity() -> Identity {
-            Identity {
-                key: CookieKey { k0: 11, k1: 22 },
-                sources: Sources {
-                    v4: vec![US],
-                    v6: vec![],
-                },
-                sport_base: 61000,
-                sport_count: 4,
-            }
+            Identity::one_source(
+                CookieKey { k0: 11, k1: 22 },
+                std::net::Ipv4Addr::from(US).into(),
+                61000,
+                4,
+            )
         }
 
         /// What a reply must be to become an event, written out again

@@ -9,7 +9,10 @@
 //! - [`answered`]: the compact set of pairs and hosts that answered;
 //! - [`retry`]: which silent pairs a retry round probes again;
 //! - [`core`]: the scan's state machine (rounds, late wait, pause, checkpoints);
+//! - [`positions`]: which sender positions a checkpoint saves;
 //! - [`ratelimit`], [`adaptive`]: the send schedule and the `--rate max` controller;
+//! - [`feedback`]: the controller's input from the scan's counters, each
+//!   sender's caps and the retry round's lossy stretches;
 //! - [`validate`]: our side of every probe, and a classified reply (what
 //!   probe modules hand the engine).
 
@@ -18,7 +21,9 @@ pub mod answered;
 pub mod cookie;
 pub mod core;
 pub mod correlator;
+pub mod feedback;
 pub mod permutation;
+pub mod positions;
 pub mod ratelimit;
 pub mod retry;
 pub mod space;

@@ -1,12 +1,14 @@
 //! A token bucket on an absolute schedule, and pacing: after `t` seconds at
 //! most `rate * t` probes have been granted, and they leave evenly spaced, in
 //! small batches whose size follows the rate ([`batch_for_rate`]), so a
-//! policer downstream sees the average rate, not our bursts. Time is passed
-//! in (`grant`), so the logic tests without a clock; `acquire` is the waiting
-//! wrapper the sender uses. Packets sent beside the schedule (identification's)
-//! are [`charged`](RateLimiter::charge) to it: the probes after them wait.
+//! policer downstream sees the average rate, not our bursts. No clock: time
+//! is passed in (time since an epoch of the caller's choosing), and a batch
+//! is granted or the time to wait for it returned; the caller keeps the
+//! clock and does the waiting (`run::limiter`). Packets sent beside the
+//! schedule (identification's) are [`charged`](Schedule::charge) to it: the
+//! probes after them wait.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// At a finite rate, a batch covers this much of the schedule...
 pub const PACE: Duration = Duration::from_micros(250);
@@ -28,19 +30,20 @@ pub fn batch_for_rate(rate: Option<f64>, top: usize) -> usize {
     (paced.max(fast) as usize).clamp(1, top.max(1))
 }
 
-/// The last stretch of a wait that is spent spinning rather than sleeping.
-const SPIN: Duration = Duration::from_micros(5);
 /// Debt the schedule keeps: a sender that was not scheduled for longer
 /// sends less rather than catching up on all of it.
 pub const MAX_DEBT: Duration = Duration::from_millis(20);
 /// Catching up, batches go at most this many times the rate.
 pub const PEAK: f64 = 1.25;
 
+/// The schedule. Every time passed in is time since the caller's epoch
+/// (the schedule starts at zero, or where it was [`restart`](Self::restart)ed).
 #[derive(Debug, Clone)]
-pub struct RateLimiter {
+pub struct Schedule {
     /// Probes per second; `None` is unlimited.
     rate: Option<f64>,
-    start: Instant,
+    /// When the schedule started.
+    start: Duration,
     granted: u64,
     /// When the last batch was granted (seconds into the schedule).
     last: Option<f64>,
@@ -48,11 +51,12 @@ pub struct RateLimiter {
     catching: bool,
 }
 
-impl RateLimiter {
+impl Schedule {
+    /// A schedule at `rate` starting at zero.
     pub fn new(rate: Option<f64>) -> Self {
-        RateLimiter {
+        Schedule {
             rate,
-            start: Instant::now(),
+            start: Duration::ZERO,
             granted: 0,
             last: None,
             catching: false,
@@ -63,12 +67,12 @@ impl RateLimiter {
         self.rate
     }
 
-    /// Change the rate from now on (the adaptive mode does this). Packets
+    /// Change the rate from `now` on (the adaptive mode does this). Packets
     /// charged ([`charge`](Self::charge)) and not yet paid for stay owed.
-    pub fn set_rate(&mut self, rate: Option<f64>) {
-        let owed = self.owed(self.start.elapsed());
+    pub fn set_rate(&mut self, rate: Option<f64>, now: Duration) {
+        let owed = self.owed(now);
         self.rate = rate;
-        self.restart();
+        self.restart(now);
         self.charge(owed);
     }
 
@@ -85,20 +89,21 @@ impl RateLimiter {
     /// due).
     fn owed(&self, now: Duration) -> u64 {
         let Some(rate) = self.rate else { return 0 };
+        let now = now.saturating_sub(self.start);
         let due = (now.as_secs_f64() * rate + 1e-6) as u64;
         self.granted.saturating_sub(due)
     }
 
-    /// Start a new schedule from now (after a pause between rounds).
-    pub fn restart(&mut self) {
-        self.start = Instant::now();
+    /// Start a new schedule at `now` (after a pause between rounds).
+    pub fn restart(&mut self, now: Duration) {
+        self.start = now;
         self.granted = 0;
         self.last = None;
         self.catching = false;
     }
 
-    /// Grant a batch of `max` probes at time `now` (since the schedule
-    /// started), or say how long to wait until it may go. A batch goes when
+    /// Grant a batch of `max` probes at time `now`, or say how long to wait
+    /// until it may go. A batch goes when
     /// all of it is due on the average schedule; a sender more than a batch
     /// behind (it was not scheduled) catches up at [`PEAK`] times the rate,
     /// one batch every `max / (PEAK * rate)`, not in a burst, and forgets
@@ -108,7 +113,7 @@ impl RateLimiter {
             return Ok(max);
         };
         let max = max.max(1);
-        let t = now.as_secs_f64();
+        let t = now.saturating_sub(self.start).as_secs_f64();
         // (The epsilon keeps a wait computed from this schedule from ending
         // a hair before its probes are due.)
         let due = (t * rate + 1e-6) as u64;
@@ -138,19 +143,6 @@ impl RateLimiter {
             Err(Duration::from_secs_f64((next - t).max(1e-7)))
         }
     }
-
-    /// Wait until a batch of `max` may go; return its size (`max`). The
-    /// wait sleeps (the sender calls [`crate::net::sys::fine_timer_slack`] so a
-    /// sleep ends on time) and spins only for the last few microseconds.
-    pub fn acquire(&mut self, max: u64) -> u64 {
-        loop {
-            match self.grant(self.start.elapsed(), max) {
-                Ok(n) => return n,
-                Err(wait) if wait > SPIN => std::thread::sleep(wait - SPIN),
-                Err(_) => std::hint::spin_loop(),
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -161,7 +153,7 @@ mod tests {
     /// that sleeps; returns (probes granted, grant times in seconds with
     /// their sizes).
     fn simulate(rate: f64, max: u64, secs: f64, step_us: u64) -> (u64, Vec<(f64, u64)>) {
-        let mut l = RateLimiter::new(Some(rate));
+        let mut l = Schedule::new(Some(rate));
         let mut t = Duration::ZERO;
         let mut sent = 0;
         let mut grants = Vec::new();
@@ -171,7 +163,7 @@ mod tests {
                     sent += n;
                     grants.push((t.as_secs_f64(), n));
                 }
-                Err(w) if w > SPIN => t += w + Duration::from_micros(step_us),
+                Err(w) if w > Duration::from_micros(5) => t += w + Duration::from_micros(step_us),
                 Err(w) => t += w,
             }
         }
@@ -230,7 +222,7 @@ mod tests {
     #[test]
     fn no_burst_after_a_stall() {
         let rate = 10_000.0;
-        let mut l = RateLimiter::new(Some(rate));
+        let mut l = Schedule::new(Some(rate));
         assert_eq!(l.grant(Duration::from_micros(300), 3), Ok(3));
         // One second lost: the debt kept is MAX_DEBT; it is paid back one
         // batch at a time, at PEAK times the rate, never at once.
@@ -257,7 +249,7 @@ mod tests {
         // and charged packets together keep the rate.
         for rate in [5_000.0, 40_000.0, 300_000.0] {
             let max = batch_for_rate(Some(rate), 64) as u64;
-            let mut l = RateLimiter::new(Some(rate));
+            let mut l = Schedule::new(Some(rate));
             let (mut t, mut probes, mut charged, mut owe) = (Duration::ZERO, 0u64, 0u64, 0u64);
             while t.as_secs_f64() < 2.0 {
                 match l.grant(t, max) {
@@ -284,22 +276,47 @@ mod tests {
 
     #[test]
     fn a_new_rate_keeps_what_is_owed() {
-        let mut l = RateLimiter::new(Some(10_000.0));
+        let mut l = Schedule::new(Some(10_000.0));
         l.charge(1_000);
         assert_eq!(l.owed(Duration::ZERO), 1_000);
-        l.set_rate(Some(20_000.0));
+        l.set_rate(Some(20_000.0), Duration::ZERO);
         // A tenth of a second at 10k owed: the new schedule waits for it.
         assert!(l.owed(Duration::ZERO) >= 900);
         assert!(l.grant(Duration::from_millis(40), 1).is_err());
         // Unlimited owes nothing.
-        l.set_rate(None);
+        l.set_rate(None, Duration::ZERO);
         l.charge(5);
         assert_eq!(l.grant(Duration::ZERO, 8), Ok(8));
     }
 
     #[test]
     fn unlimited_grants_everything() {
-        let mut l = RateLimiter::new(None);
+        let mut l = Schedule::new(None);
         assert_eq!(l.grant(Duration::ZERO, 64), Ok(64));
+    }
+
+    #[test]
+    fn a_restarted_schedule_counts_from_its_new_start() {
+        let ms = Duration::from_millis;
+        let waits = |r: Result<u64, Duration>, want: Duration| match r {
+            Err(w) => w.abs_diff(want) < Duration::from_micros(1),
+            Ok(_) => false,
+        };
+        let mut l = Schedule::new(Some(1_000.0));
+        // 10 probes are due by 10 ms.
+        assert_eq!(l.grant(ms(10), 10), Ok(10));
+        assert!(l.grant(ms(10), 10).is_err());
+        // Restarted at 5 s: nothing is due yet, the first batch at 5.01 s
+        // (no debt carried from the stretch in between).
+        l.restart(ms(5_000));
+        assert!(waits(l.grant(ms(5_000), 10), ms(10)));
+        assert_eq!(l.grant(ms(5_010), 10), Ok(10));
+        // A new rate at 5.05 s: 110 granted with the charge, 50 due: 60
+        // owed, which the new schedule counts from there.
+        l.charge(100);
+        l.set_rate(Some(2_000.0), ms(5_050));
+        assert_eq!(l.owed(ms(5_050)), 60);
+        assert!(waits(l.grant(ms(5_050), 10), ms(35)));
+        assert_eq!(l.grant(ms(5_085), 10), Ok(10));
     }
 }

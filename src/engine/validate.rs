@@ -35,6 +35,22 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// Probes from the one address `source`, from ports `sport_base ..
+    /// sport_base + sport_count`.
+    pub fn one_source(key: CookieKey, source: IpAddr, sport_base: u16, sport_count: u16) -> Self {
+        let mut sources = Sources::default();
+        match source {
+            IpAddr::V4(a) => sources.v4.push(a.into()),
+            IpAddr::V6(a) => sources.v6.push(a.into()),
+        }
+        Identity {
+            key,
+            sources,
+            sport_base,
+            sport_count,
+        }
+    }
+
     /// Whether `ip` is one of our source addresses.
     #[inline]
     pub fn is_source(&self, ip: IpAddr) -> bool {

@@ -58,9 +58,25 @@ pub fn facts(id: &Identified, data: &[u8]) -> Facts {
 
 // ---------------------------------------------------------------- helpers
 
-fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+/// The lines of `data`, without their CR LF (or LF).
+pub(super) fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
     data.split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+}
+
+/// The value of header `name` (any case) of an HTTP-style head: the
+/// header lines after the first, up to the empty line; the bytes after the
+/// colon, untrimmed.
+pub(super) fn header<'a>(data: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    lines(data)
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| {
+            let colon = l.iter().position(|&b| b == b':')?;
+            l[..colon]
+                .eq_ignore_ascii_case(name)
+                .then(|| &l[colon + 1..])
+        })
 }
 
 fn first_line(data: &[u8]) -> &[u8] {
@@ -216,18 +232,7 @@ fn server_header(s: &[u8]) -> Option<(String, Option<String>)> {
 pub fn product_version(id: &Identified, data: &[u8]) -> Option<(String, Option<String>)> {
     match id.protocol {
         "ssh" => ssh(data),
-        "http" | "rtsp" => {
-            let server = lines(data)
-                .skip(1)
-                .take_while(|l| !l.is_empty())
-                .find_map(|l| {
-                    let colon = l.iter().position(|&b| b == b':')?;
-                    l[..colon]
-                        .eq_ignore_ascii_case(b"server")
-                        .then(|| &l[colon + 1..])
-                })?;
-            server_header(server)
-        }
+        "http" | "rtsp" => server_header(header(data, b"server")?),
         "ftp" | "smtp" | "pop3" | "imap" => greeting(data),
         "mysql" => mysql(id.detail.as_deref()?.as_bytes()),
         "redis" => {

@@ -14,6 +14,7 @@
 //! the reply is ambiguous and nothing is named. All indexing goes through
 //! `get`, so no input can panic a parser.
 
+use super::facts::{header, lines};
 use super::hello::{LDAP_MESSAGE_ID, MONGO_REQUEST_ID};
 use super::{BANNER_MAX, DETAIL_MAX, Hello, Identified};
 
@@ -82,11 +83,6 @@ fn first_line(data: &[u8]) -> (&[u8], bool) {
         }
         None => (data, false),
     }
-}
-
-fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
-    data.split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
 }
 
 fn printable(s: &[u8]) -> bool {
@@ -187,15 +183,7 @@ fn status_line(data: &[u8], prefix: &[u8], protocol: &'static str) -> Option<Ide
     if !matches!(rest.get(3), None | Some(b' ')) {
         return None;
     }
-    let server = lines(data)
-        .skip(1)
-        .take_while(|l| !l.is_empty())
-        .find_map(|l| {
-            let colon = l.iter().position(|&b| b == b':')?;
-            l[..colon]
-                .eq_ignore_ascii_case(b"server")
-                .then(|| &l[colon + 1..])
-        });
+    let server = header(data, b"server");
     text_found(protocol, server.and_then(detail), line)
 }
 
@@ -480,17 +468,6 @@ fn irc(data: &[u8]) -> Option<Identified> {
 
 // ---------------------------------------------------------------- binary
 
-fn tls_version(v: u16) -> Option<&'static str> {
-    Some(match v {
-        0x0300 => "SSLv3",
-        0x0301 => "TLSv1.0",
-        0x0302 => "TLSv1.1",
-        0x0303 => "TLSv1.2",
-        0x0304 => "TLSv1.3",
-        _ => return None,
-    })
-}
-
 /// TLS (RFC 8446, RFC 5246): a handshake record starting with a ServerHello
 /// (the negotiated version is the `supported_versions` extension if present,
 /// else the legacy version field), or an alert record (the server refused
@@ -559,7 +536,7 @@ fn tls(data: &[u8]) -> Option<Identified> {
                 version = None;
             }
             let name = match version {
-                Some(v) => Some(tls_version(v)?),
+                Some(v) => Some(super::tls::version_name(v)?),
                 None => None,
             };
             found(

@@ -703,19 +703,24 @@ pub fn cert_facts(der: &[u8]) -> Option<Cert> {
     })
 }
 
+/// The name of a TLS protocol version (`TLSv1.3`), or None for one
+/// unknown.
+pub fn version_name(v: u16) -> Option<&'static str> {
+    Some(match v {
+        0x0300 => "SSLv3",
+        0x0301 => "TLSv1.0",
+        0x0302 => "TLSv1.1",
+        0x0303 => "TLSv1.2",
+        0x0304 => "TLSv1.3",
+        _ => return None,
+    })
+}
+
 /// The findings record's `tls` of a flight (None before a ServerHello).
 pub fn facts(flight: &Flight) -> Option<crate::finding::Tls> {
     let v = flight.version?;
     Some(crate::finding::Tls {
-        version: match v {
-            0x0300 => "SSLv3",
-            0x0301 => "TLSv1.0",
-            0x0302 => "TLSv1.1",
-            0x0303 => "TLSv1.2",
-            0x0304 => "TLSv1.3",
-            _ => return None,
-        }
-        .to_string(),
+        version: version_name(v)?.to_string(),
         cipher: flight.cipher.map(cipher_name),
         cert: flight.leaf.as_deref().and_then(cert_facts),
     })

@@ -65,13 +65,6 @@ pub fn render(
     w.write_all(document(sum, meta).as_bytes())
 }
 
-const SEVERITIES: [Severity; 5] = [
-    Severity::Critical,
-    Severity::High,
-    Severity::Medium,
-    Severity::Low,
-    Severity::Info,
-];
 const CATEGORIES: [Category; 4] = [
     Category::Risky,
     Category::Administrative,
@@ -157,7 +150,7 @@ footer { margin-top:36px; color:var(--muted); font-size:13px; }
 /// The chart: one horizontal bar per category, split by severity.
 fn chart(by_cat: &[[u64; 5]; 4]) -> String {
     let count = |c: Category, s: Severity| by_cat[c as usize][s as usize];
-    let total = |c: Category| SEVERITIES.iter().map(|&s| count(c, s)).sum::<u64>();
+    let total = |c: Category| Severity::ALL.iter().map(|&s| count(c, s)).sum::<u64>();
     let max = CATEGORIES
         .iter()
         .map(|&c| total(c))
@@ -187,7 +180,7 @@ fn chart(by_cat: &[[u64; 5]; 4]) -> String {
             "<rect x=\"{left}\" y=\"{y}\" width=\"{width}\" height=\"{bar}\" fill=\"#eef2f7\"/>"
         );
         let mut x = left;
-        for &sev in &SEVERITIES {
+        for &sev in &Severity::ALL {
             let n = count(c, sev);
             if n == 0 {
                 continue;
@@ -220,7 +213,7 @@ fn chart(by_cat: &[[u64; 5]; 4]) -> String {
     }
     let ly = top + CATEGORIES.len() as f64 * (bar + gap) + 14.0;
     let mut lx = left;
-    for &sev in &SEVERITIES {
+    for &sev in &Severity::ALL {
         let _ = write!(
             s,
             "<rect x=\"{lx}\" y=\"{ly}\" width=\"14\" height=\"14\" rx=\"2\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{}</text>",

@@ -96,19 +96,11 @@ pub fn tally(severities: &[Severity]) -> Tally {
     t
 }
 
-const SEVERITIES: [Severity; 5] = [
-    Severity::Critical,
-    Severity::High,
-    Severity::Medium,
-    Severity::Low,
-    Severity::Info,
-];
-
 /// Score of counted severities given as a [`Tally`]: the one place the
 /// module's formula is computed ([`score_of`] and [`HostAcc`] come here, and
 /// so does anything that asks what a host would score with less open).
 pub fn score_of_tally(t: &Tally) -> u8 {
-    let product: f64 = SEVERITIES
+    let product: f64 = Severity::ALL
         .iter()
         .map(|&s| (1.0 - penalty(s)).powi(t[s as usize].min(i32::MAX as usize) as i32))
         .product();

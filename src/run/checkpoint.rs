@@ -3,11 +3,12 @@
 //! holds, taken under the collector's lock, and the file paths and output
 //! lengths a saved state (a checkpoint or a pause) records.
 
-use super::{collect, positions, respond};
+use super::{collect, respond};
 use crate::cli::ScanArgs;
 use crate::config::ScanConfig;
 use crate::engine::cookie::CookieKey;
 use crate::engine::core::Position;
+use crate::engine::positions;
 use crate::output;
 use crate::resume::PausedScan;
 use std::sync::Mutex;
@@ -52,18 +53,13 @@ pub fn take(i: CheckpointInput<'_>) -> PausedScan {
         )
     };
     // (Never empty while sending: each round starts with its first sample.)
-    let Position { round, next } =
-        i.samples
-            .safe(until, REPLY_ALLOWANCE)
-            .cloned()
-            .unwrap_or(Position {
-                round: 0,
-                next: vec![0; i.cfg.senders],
-            });
+    let at = i
+        .samples
+        .checkpoint_at(until, REPLY_ALLOWANCE, i.cfg.senders);
     state(
         Scan::of(i.cfg, i.space, i.key, i.sport_base),
         Reached {
-            at: Position { round, next },
+            at,
             sent: i.sent,
             answered,
             outputs,
@@ -128,7 +124,7 @@ pub fn state(scan: Scan<'_>, r: Reached, checkpoint: bool) -> PausedScan {
         version: crate::resume::VERSION,
         args: ScanArgs {
             senders: Some(scan.senders),
-            ..absolute_paths(scan.args)
+            ..crate::resume::absolute_paths(scan.args)
         },
         space: scan.space,
         seed: scan.seed,
@@ -164,30 +160,6 @@ pub fn output_lengths(cfg: &ScanConfig) -> Vec<(String, u64)> {
             Some((abs.display().to_string(), len))
         })
         .collect()
-}
-
-/// The arguments with every file path made absolute, so a resume works from
-/// any directory.
-pub fn absolute_paths(a: &ScanArgs) -> ScanArgs {
-    let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let mut a = a.clone();
-    a.targets_file = a.targets_file.iter().map(|p| abs(p)).collect();
-    a.exclude_file = a.exclude_file.iter().map(|p| abs(p)).collect();
-    a.policy = a.policy.as_deref().map(abs);
-    a.baseline = a.baseline.as_deref().map(abs);
-    a.output = a
-        .output
-        .iter()
-        .map(|o| {
-            if o == "-" {
-                o.clone()
-            } else {
-                abs(std::path::Path::new(o)).display().to_string()
-            }
-        })
-        .collect();
-    a.resume = None;
-    a
 }
 
 #[cfg(test)]
@@ -229,6 +201,7 @@ mod tests {
             exclude_file: vec!["x.txt".into()],
             policy: Some("p.toml".into()),
             baseline: Some("b.jsonl".into()),
+            state_dir: Some("state".into()),
             output: vec!["-".into(), "o.jsonl".into()],
             resume: Some("paused.json".into()),
             ..Default::default()
@@ -240,6 +213,7 @@ mod tests {
         assert!(s.args.exclude_file[0].is_absolute());
         assert!(s.args.policy.as_deref().is_some_and(Path::is_absolute));
         assert!(s.args.baseline.as_deref().is_some_and(Path::is_absolute));
+        assert!(s.args.state_dir.as_deref().is_some_and(Path::is_absolute));
         // Standard output stays standard output.
         assert_eq!(s.args.output[0], "-");
         assert!(Path::new(&s.args.output[1]).is_absolute());

@@ -69,26 +69,28 @@ pub fn run(
             let outcome = ident
                 .filter(|_| r.proto == crate::probe::Proto::Tcp && r.state == PortState::Open)
                 .and_then(|s| s.take(r.target, r.port));
-            let Ok(ev) = c.handle(r) else { continue };
+            if c.handle(r).is_err() {
+                continue;
+            }
             counters.valid.fetch_add(1, Ordering::Relaxed);
-            match ev.state {
+            match r.state {
                 PortState::Open => counters.open.fetch_add(1, Ordering::Relaxed),
                 PortState::Closed => counters.closed.fetch_add(1, Ordering::Relaxed),
             };
-            if ev.state == PortState::Closed && !show_closed {
+            if r.state == PortState::Closed && !show_closed {
                 continue;
             }
             let mut f = Finding::observed(
-                ev.ip,
-                ev.port,
-                ev.proto.name(),
-                ev.state,
-                ev.reason,
-                ev.ttl,
+                r.target,
+                r.port,
+                r.proto.name(),
+                r.state,
+                r.reason,
+                r.ttl,
                 SystemTime::now(),
             );
-            f.protocol = ev.protocol.map(str::to_string);
-            f.amplification = ev.amplification;
+            f.protocol = r.protocol.map(str::to_string);
+            f.amplification = r.amplification;
             let legacy = outcome.and_then(|o| super::respond::apply(&mut f, o));
             risk.annotate(&mut f);
             // TLS 1.0/1.1: a finding of its own, after the port's.

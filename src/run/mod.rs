@@ -19,10 +19,10 @@ pub mod checkpoint;
 pub mod collect;
 pub mod family;
 pub mod finish;
+pub mod limiter;
 pub mod meters;
 pub mod pace;
 pub mod plan;
-pub mod positions;
 pub mod recv;
 pub mod respond;
 pub mod scan_loop;
@@ -35,11 +35,12 @@ use crate::config::{Rate, ScanConfig};
 use crate::engine::adaptive;
 use crate::engine::answered::Answered;
 use crate::engine::correlator::Correlator;
-use crate::engine::ratelimit::RateLimiter;
+use crate::engine::feedback::RateControl;
 use crate::error::{Error, Result};
 use crate::net::signals::Signals;
 use crate::resume::PausedScan;
 pub use checkpoint::{CHECKPOINT_EVERY, REPLY_ALLOWANCE};
+use limiter::RateLimiter;
 use meters::Meters;
 use send::Progress;
 pub use setup::SPORT_COUNT;
@@ -213,7 +214,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         ch.join().expect("collector thread panicked")
     });
     let scan_loop::Driver {
-        adaptive,
+        control,
         lossy,
         io_err,
         send_time,
@@ -241,7 +242,7 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
         paused_at,
         lossy,
         send_time,
-        adaptive,
+        adaptive: control.map(RateControl::into_adaptive),
         meters: &meters,
         routes: &routes,
         routes6: &routes6,

@@ -19,7 +19,8 @@
 //! the queue past that; at twice the backlog a packet is dropped (and
 //! counted) rather than queued, so memory stays bounded.
 
-use crate::engine::ratelimit::{RateLimiter, batch_for_rate};
+use super::limiter::RateLimiter;
+use crate::engine::ratelimit::batch_for_rate;
 use crate::error::{Error, Result};
 use crate::identify::session::Segment;
 use crate::net::route::{Link, Path, RouteAddr, Routes};

@@ -1,21 +1,25 @@
 //! The scan's main loop, on the driver's thread while the receivers, the
 //! collector and identification's pacer run: it does what the scan core
 //! decides (start a round's senders, stop them, take a checkpoint, finish),
-//! and every tick feeds the core the time, the signals and the senders'
-//! ends, samples the sender positions for checkpoints, feeds the `--rate
-//! max` controller and shows the status line. The decisions it makes
-//! itself without any clock or socket (a round's retry plan, the status
-//! shown, the shown rate) are plain functions here, tested without root.
+//! and every tick reads the signals, the senders' ends, positions and
+//! counters and hands them to the core: the state machine
+//! ([`ScanCore`]), the checkpoint positions ([`positions::History`]) and
+//! the `--rate max` controller ([`RateControl`]), whose caps it stores for
+//! the senders; then it shows the status line. The decisions made here
+//! without any clock or socket (a round's retry plan, the status shown,
+//! the shown rate) are plain functions, tested without root.
 
 use super::checkpoint::{self, CHECKPOINT_EVERY, CheckpointInput, REPLY_ALLOWANCE};
+use super::limiter::RateLimiter;
 use super::meters::Meters;
-use super::{collect, positions, send, tx};
+use super::{collect, send, tx};
 use crate::config::{Rate, ScanConfig};
-use crate::engine::adaptive::{self, Adaptive};
+use crate::engine::adaptive;
 use crate::engine::cookie::CookieKey;
 use crate::engine::core::{Action, CoreConfig, Phase, Position, ScanCore};
+use crate::engine::feedback::{Counts, RateControl, SenderCaps};
 use crate::engine::permutation::Slice;
-use crate::engine::ratelimit::RateLimiter;
+use crate::engine::positions;
 use crate::engine::retry::RetryPlan;
 use crate::engine::space::Space;
 use crate::error::Error;
@@ -51,8 +55,8 @@ pub struct Ties<'a> {
 pub struct Driver<'a> {
     t: Ties<'a>,
     core: ScanCore,
-    /// `--rate max`: the adaptive controller, fed every tick.
-    pub adaptive: Option<Adaptive>,
+    /// `--rate max`: the adaptive controller and what feeds it.
+    pub control: Option<RateControl>,
     /// `--rate max`: per sender, the positions of the first pass sent while
     /// replies were lost (the retry round covers them); kept across a pause.
     pub lossy: Vec<Vec<Range<u64>>>,
@@ -65,13 +69,6 @@ pub struct Driver<'a> {
     pub signals_seen: u32,
     round_start: Instant,
     shown: ShownRate,
-    /// The controller's last observation: time, probes, replies, drops,
-    /// probes to live hosts.
-    seen: (Instant, u64, u64, u64, u64),
-    /// `--rate max`: sender positions at each controller tick of the first
-    /// pass, to map the ticks where replies were lost to positions.
-    walked_hist: Vec<Vec<u64>>,
-    round0_from: Vec<u64>,
     /// Sender positions over time, for checkpoints (back to the newest a
     /// checkpoint may save, across rounds).
     samples: positions::History,
@@ -97,7 +94,7 @@ impl<'a> Driver<'a> {
         Driver {
             t,
             core,
-            adaptive: (cfg.rate == Rate::Max).then(Adaptive::new),
+            control: (cfg.rate == Rate::Max).then(|| RateControl::new(cfg.senders, now)),
             lossy,
             io_err: None,
             send_time: Duration::ZERO,
@@ -105,9 +102,6 @@ impl<'a> Driver<'a> {
             signals_seen: 0,
             round_start: now,
             shown: ShownRate::new(now),
-            seen: (now, 0, 0, 0, 0),
-            walked_hist: Vec::new(),
-            round0_from: Vec::new(),
             samples: positions::History::default(),
         }
     }
@@ -123,7 +117,9 @@ impl<'a> Driver<'a> {
         let now = Instant::now();
         self.round_start = now;
         self.shown = ShownRate::new(now);
-        self.seen = (now, 0, 0, 0, 0);
+        if let Some(c) = self.control.as_mut() {
+            c.begin(now);
+        }
         let mut actions = self.core.start(Instant::now());
         'scan: loop {
             for a in std::mem::take(&mut actions) {
@@ -144,8 +140,8 @@ impl<'a> Driver<'a> {
                 }
             }
             // `--rate max` learns the path's rate on fast ticks.
-            let tick = match (&self.adaptive, self.core.phase()) {
-                (Some(a), Phase::Sending { .. }) => a.tick_hint().min(base_tick),
+            let tick = match (&self.control, self.core.phase()) {
+                (Some(c), Phase::Sending { .. }) => c.adaptive().tick_hint().min(base_tick),
                 _ => base_tick,
             };
             std::thread::sleep(tick);
@@ -160,15 +156,10 @@ impl<'a> Driver<'a> {
                 if self.io_err.is_some() {
                     break 'scan;
                 }
-                if let (Phase::Sending { round: 0 }, Some(a)) =
-                    (self.core.phase(), self.adaptive.as_ref())
+                if let (Phase::Sending { round: 0 }, Some(c)) =
+                    (self.core.phase(), self.control.as_mut())
                 {
-                    self.walked_hist.push(next.clone());
-                    self.lossy = adaptive::lossy_positions(
-                        a.lossy_ticks(),
-                        &self.walked_hist,
-                        &self.round0_from,
-                    );
+                    self.lossy = c.first_pass_done(next.clone());
                 }
                 actions.extend(self.core.senders_done(now, next));
             }
@@ -210,14 +201,14 @@ impl<'a> Driver<'a> {
                 cfg.ramp_retry,
             )
         });
-        if let (1.., Some(a)) = (round, self.adaptive.as_mut()) {
-            a.new_round();
-            apply_caps(a, t.meters.progress, cfg.senders);
+        if let Some(caps) = self
+            .control
+            .as_mut()
+            .and_then(|c| c.round_started(round, &from))
+        {
+            apply_caps(caps, t.meters.progress);
         }
         self.round_start = Instant::now();
-        if round == 0 {
-            self.round0_from = from.clone();
-        }
         self.samples.push(
             self.round_start,
             Position {
@@ -294,19 +285,13 @@ impl<'a> Driver<'a> {
         true
     }
 
-    /// While sending: note where the senders are, and forget the samples
-    /// no checkpoint can need any more.
+    /// While sending: hand the history where the senders are.
     fn sample(&mut self, now: Instant) {
         if let Phase::Sending { round } = *self.core.phase() {
-            self.samples.push(
-                now,
-                Position {
-                    round,
-                    next: self.t.meters.walked_each(),
-                },
-            );
+            let next = self.t.meters.walked_each();
             let until = self.t.collected.lock().unwrap().until;
-            self.samples.trim(until, REPLY_ALLOWANCE);
+            let pos = Position { round, next };
+            self.samples.sample(now, pos, until, REPLY_ALLOWANCE);
         }
     }
 
@@ -328,38 +313,25 @@ impl<'a> Driver<'a> {
         next
     }
 
-    /// `--rate max` compares probes with their replies (the reply ratio is
-    /// the probes'), and caps probes.
+    /// `--rate max`: hand the controller the counters (the reply ratio is
+    /// the probes') and, while sending, the positions; store its caps.
     fn control(&mut self, now: Instant) {
-        let m = self.t.meters;
-        let sent = m.sent();
-        let obs = |m: &Meters<'_>| {
-            (
-                now,
-                sent,
-                m.rxstats.frames.load(Ordering::Relaxed),
-                m.rxstats.kernel_drops.load(Ordering::Relaxed) + m.backlog(),
-                m.live_sent(),
-            )
+        let Some(c) = self.control.as_mut() else {
+            return;
         };
-        if let (Some(a), Phase::Sending { .. }) = (self.adaptive.as_mut(), self.core.phase()) {
-            let obs = obs(m);
-            let seen = self.seen;
-            let cap = a.update(adaptive::Tick {
-                dt: obs.0 - seen.0,
-                sent: obs.1 - seen.1,
-                replies: obs.2 - seen.2,
-                drops: obs.3 - seen.3,
-                live_sent: obs.4 - seen.4,
-            });
-            self.seen = obs;
-            if let Phase::Sending { round: 0 } = self.core.phase() {
-                self.walked_hist.push(m.walked_each());
-            }
-            debug_assert_eq!(cap, a.cap());
-            apply_caps(a, m.progress, self.t.cfg.senders);
-        } else {
-            self.seen = obs(m);
+        let m = self.t.meters;
+        let counts = Counts {
+            sent: m.sent(),
+            replies: m.rxstats.frames.load(Ordering::Relaxed),
+            drops: m.rxstats.kernel_drops.load(Ordering::Relaxed) + m.backlog(),
+            live_sent: m.live_sent(),
+        };
+        let sending = match *self.core.phase() {
+            Phase::Sending { round } => Some((round, m.walked_each())),
+            _ => None,
+        };
+        if let Some(caps) = c.tick(now, counts, sending) {
+            apply_caps(caps, m.progress);
         }
     }
 
@@ -379,7 +351,7 @@ impl<'a> Driver<'a> {
             mine: self.t.mine,
             rate,
             retries: self.t.cfg.retries,
-            controller: self.adaptive.as_ref().map(Adaptive::status),
+            controller: self.control.as_ref().map(|c| c.adaptive().status()),
         });
         if let Some((name, pct, eta, rate)) = status {
             m.status_line(&name, pct, eta, rate);
@@ -507,10 +479,9 @@ pub fn ident_rate_max(progress: &[send::Progress], senders: usize) -> Option<f64
     }
 }
 
-fn apply_caps(a: &Adaptive, progress: &[send::Progress], senders: usize) {
-    let per = |c: f64| ((c / senders as f64) as u64).max(1);
-    let cap = a.cap().map_or(send::CAP_UNLIMITED, per);
-    let live = a.live_cap().map_or(send::CAP_NONE, per);
+fn apply_caps(caps: SenderCaps, progress: &[send::Progress]) {
+    let cap = caps.all.unwrap_or(send::CAP_UNLIMITED);
+    let live = caps.live.unwrap_or(send::CAP_NONE);
     for p in progress {
         p.cap.store(cap, Ordering::Relaxed);
         p.live_cap.store(live, Ordering::Relaxed);

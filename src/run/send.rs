@@ -6,10 +6,11 @@
 //! template writes the probe) and one code path serves both families.
 
 use super::family::Family;
+use super::limiter::RateLimiter;
 pub use super::plan::{Plan, Progress, Templates, Ways};
 use super::tx::TxSet;
 use crate::engine::permutation::Slice;
-use crate::engine::ratelimit::{RateLimiter, batch_for_rate};
+use crate::engine::ratelimit::batch_for_rate;
 use crate::engine::retry::RetryPlan;
 use crate::net::route::Link;
 use crate::wire::ethernet::{self, Mac};

@@ -18,7 +18,7 @@ use super::bpf::{
 };
 use super::checksum::{add32, finish, sum};
 use super::ipv6::{ETHERTYPE_IPV6, NEXT_ICMPV6};
-use super::{Malformed, Result, icmp, icmpv6, ipv4, ipv6, tcp, udp};
+use super::{Malformed, Result, icmp, icmpv6, ipv4, ipv6, segment, udp};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Longest header a [`Header`] writes (IPv6, no extension headers).
@@ -165,6 +165,20 @@ pub struct Segment {
     pub ttl: u8,
 }
 
+impl From<segment::Incoming<'_>> for Segment {
+    fn from(s: segment::Incoming<'_>) -> Segment {
+        Segment {
+            src: s.src,
+            dst: s.dst,
+            sport: s.sport,
+            dport: s.dport,
+            ack: s.ack,
+            flags: s.flags,
+            ttl: s.ttl,
+        }
+    }
+}
+
 /// A UDP datagram to us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Datagram<'a> {
@@ -234,7 +248,7 @@ pub enum Answer<'a> {
 
 /// View a captured IPv4 or IPv6 packet (no link header) as an [`Answer`].
 /// IPv4: options allowed; fragments and bad header checksums are not (see
-/// [`super::reply`], [`super::udp`] and [`super::icmp`]). IPv6: the
+/// [`super::segment`], [`super::udp`] and [`super::icmp`]). IPv6: the
 /// transport right behind the fixed header. Transport checksums are not
 /// checked (partial sums on captured frames); the cookie decides.
 pub fn parse(packet: &[u8]) -> Result<Answer<'_>> {
@@ -248,18 +262,7 @@ pub fn parse(packet: &[u8]) -> Result<Answer<'_>> {
 fn parse_v4(packet: &[u8]) -> Result<Answer<'_>> {
     let v4 = |a: u32| IpAddr::V4(Ipv4Addr::from(a));
     match packet.get(9).copied() {
-        Some(ipv4::PROTO_TCP) => {
-            let r = super::reply::parse_ipv4(packet)?;
-            Ok(Answer::Tcp(Segment {
-                src: v4(r.src),
-                dst: v4(r.dst),
-                sport: r.sport,
-                dport: r.dport,
-                ack: r.ack,
-                flags: r.flags,
-                ttl: r.ttl,
-            }))
-        }
+        Some(ipv4::PROTO_TCP) => Ok(Answer::Tcp(segment::parse_ipv4(packet)?.into())),
         Some(udp::PROTO_UDP) => {
             let r = udp::parse_ipv4(packet)?;
             Ok(Answer::Udp(Datagram {
@@ -301,18 +304,7 @@ fn parse_v6(packet: &[u8]) -> Result<Answer<'_>> {
     let ip = ipv6::Packet::new_checked(packet)?;
     let (src, dst) = (IpAddr::V6(ip.src()), IpAddr::V6(ip.dst()));
     match ip.next_header() {
-        ipv6::NEXT_TCP => {
-            let t = tcp::Segment::new_checked(ip.payload())?;
-            Ok(Answer::Tcp(Segment {
-                src,
-                dst,
-                sport: t.src_port(),
-                dport: t.dst_port(),
-                ack: t.ack(),
-                flags: t.flags(),
-                ttl: ip.hop_limit(),
-            }))
-        }
+        ipv6::NEXT_TCP => Ok(Answer::Tcp(segment::parse_ipv6(packet)?.into())),
         ipv6::NEXT_UDP => {
             let d = udp::Datagram::new_checked(ip.payload())?;
             Ok(Answer::Udp(Datagram {

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::engine::cookie::CookieKey;
-use crate::probe::{CaptureFilter, Sources};
+use crate::probe::CaptureFilter;
 use crate::wire::checksum::checksum;
 use crate::wire::ipv6::tests::hex;
 use crate::wire::ipv6::{self, NEXT_ICMPV6};
@@ -150,15 +150,12 @@ const US: u32 = 0xc612_0001; // 198.18.0.1
 const HOST: u32 = 0xc613_0004; // 198.19.0.4
 
 fn identity4() -> Identity {
-    Identity {
-        key: crate::engine::cookie::CookieKey { k0: 11, k1: 22 },
-        sources: Sources {
-            v4: vec![US],
-            v6: vec![],
-        },
-        sport_base: 61000,
-        sport_count: 4,
-    }
+    Identity::one_source(
+        CookieKey { k0: 11, k1: 22 },
+        Ipv4Addr::from(US).into(),
+        61000,
+        4,
+    )
 }
 
 /// An IPv4/TCP reply from `src:sport` to `dst:dport`.
@@ -312,15 +309,7 @@ fn ip(s: &str) -> u128 {
 }
 
 fn identity6(key: CookieKey) -> Identity {
-    Identity {
-        key,
-        sources: Sources {
-            v4: vec![],
-            v6: vec![ip("2001:2:0:ff::1")],
-        },
-        sport_base: 40000,
-        sport_count: 16,
-    }
+    Identity::one_source(key, Ipv6Addr::from(ip("2001:2:0:ff::1")).into(), 40000, 16)
 }
 
 #[test]

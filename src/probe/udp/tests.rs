@@ -1,7 +1,7 @@
 use super::*;
 use crate::engine::cookie::CookieKey;
 use crate::net::sys::TX_SLOT;
-use crate::probe::{CaptureFilter, Sources};
+use crate::probe::CaptureFilter;
 use crate::wire::checksum::checksum;
 use crate::wire::ethernet;
 use crate::wire::ipv6::tests::hex;
@@ -13,15 +13,18 @@ const US: u32 = 0xc612_0001; // 198.18.0.1
 const HOST: u32 = 0xc613_0004; // 198.19.0.4
 
 fn identity() -> Identity {
-    Identity {
-        key: CookieKey { k0: 5, k1: 7 },
-        sources: Sources {
-            v4: vec![US],
-            v6: vec![],
-        },
-        sport_base: 61000,
-        sport_count: 16,
-    }
+    Identity::one_source(
+        CookieKey { k0: 5, k1: 7 },
+        Ipv4Addr::from(US).into(),
+        61000,
+        16,
+    )
+}
+
+/// A UDP verdict: the target, port, state and reason.
+fn verdict(c: &Classified) -> (IpAddr, u16, PortState, &'static str) {
+    assert_eq!(c.proto, Proto::Udp);
+    (c.target, c.port, c.state, c.reason)
 }
 
 fn probe(dport: u16, variant: u32) -> Vec<u8> {
@@ -110,16 +113,8 @@ fn a_dns_answer_echoing_the_id_is_open_and_named() {
     let mut answer = probe(53, 1)[28..].to_vec();
     answer[2] |= 0x80;
     let c = classify(&reply(53, &answer), &us).unwrap();
-    assert_eq!(
-        (c.target, c.proto, c.port, c.state, c.reason),
-        (
-            IpAddr::V4(HOST.into()),
-            Proto::Udp,
-            53,
-            PortState::Open,
-            REASON_OPEN
-        )
-    );
+    let host = IpAddr::V4(HOST.into());
+    assert_eq!(verdict(&c), (host, 53, PortState::Open, REASON_OPEN));
     assert_eq!(c.protocol, Some("dns"));
     assert_eq!(c.amplification, Some(1.0));
     // A wrong ID: someone else's (or a forged) answer.
@@ -139,16 +134,8 @@ fn port_unreachable_from_the_target_quoting_our_probe_is_closed() {
     let us = identity();
     let p = probe(161, 1);
     let c = classify(&unreachable(HOST, icmp::code::PORT, &p), &us).unwrap();
-    assert_eq!(
-        (c.target, c.proto, c.port, c.state, c.reason),
-        (
-            IpAddr::V4(HOST.into()),
-            Proto::Udp,
-            161,
-            PortState::Closed,
-            REASON_CLOSED
-        )
-    );
+    let host = IpAddr::V4(HOST.into());
+    assert_eq!(verdict(&c), (host, 161, PortState::Closed, REASON_CLOSED));
     // Another code, or a port unreachable from someone else: filtered.
     assert_eq!(
         classify(&unreachable(HOST, icmp::code::ADMIN_PROHIBITED, &p), &us),
@@ -207,15 +194,8 @@ fn ip(s: &str) -> u128 {
 }
 
 fn us6() -> Identity {
-    Identity {
-        key: CookieKey { k0: 5, k1: 7 },
-        sources: Sources {
-            v4: vec![],
-            v6: vec![ip("2001:2:0:ff::1")],
-        },
-        sport_base: 40000,
-        sport_count: 16,
-    }
+    let us = Ipv6Addr::from(ip("2001:2:0:ff::1"));
+    Identity::one_source(CookieKey { k0: 5, k1: 7 }, us.into(), 40000, 16)
 }
 
 fn probe6(dst: u128, dport: u16, variant: u32) -> Vec<u8> {
@@ -275,16 +255,8 @@ fn ipv6_port_unreachable_from_the_target_quoting_our_probe_is_closed() {
     let host = ip("2001:2:0:ff::2");
     let p = probe6(host, 9, 0);
     let c = classify(&unreachable6(host, icmpv6::code::PORT, &p), &us6()).unwrap();
-    assert_eq!(
-        (c.target, c.proto, c.port, c.state, c.reason),
-        (
-            IpAddr::V6(host.into()),
-            Proto::Udp,
-            9,
-            PortState::Closed,
-            REASON_CLOSED
-        )
-    );
+    let from = IpAddr::V6(host.into());
+    assert_eq!(verdict(&c), (from, 9, PortState::Closed, REASON_CLOSED));
     // From someone else (a router, or the lab's AnyIP target whose
     // errors leave from its link address), or another code: filtered.
     let p4 = probe6(ip("2001:2::4"), 9, 0);

@@ -1,6 +1,7 @@
-//! The senders' positions over time, for checkpoints: a checkpoint saves
-//! the positions of [`super::REPLY_ALLOWANCE`] before the capture time up
-//! to which every reply has been handled (`until`), so no probe before them
+//! Which positions a checkpoint saves, decided from the senders' positions
+//! over time (the driver samples them while a round is sent): a checkpoint
+//! saves the positions of a reply allowance before the capture time up to
+//! which every reply has been handled (`until`), so no probe before them
 //! can still have a reply in flight, or a port held by identification.
 //!
 //! History is kept back to the newest sample a checkpoint may save, however
@@ -9,7 +10,7 @@
 //! held, a checkpoint saves a position of that round, not the next round's
 //! start (whose retry plan need not probe that port again).
 
-use crate::engine::core::Position;
+use super::core::Position;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,13 @@ impl History {
     /// Where the senders stood at `at` (every position before `next` sent).
     pub fn push(&mut self, at: Instant, pos: Position) {
         self.samples.push_back((at, pos));
+    }
+
+    /// While round `pos.round` is sent: the senders stood at `pos` at `at`;
+    /// forget what a checkpoint at `until` (or later) can no longer save.
+    pub fn sample(&mut self, at: Instant, pos: Position, until: Instant, allowance: Duration) {
+        self.push(at, pos);
+        self.trim(until, allowance);
     }
 
     /// Forget samples older than the newest one a checkpoint at `until`
@@ -44,6 +52,16 @@ impl History {
             .find(|(t, _)| *t + allowance <= until)
             .or(self.samples.front())
             .map(|(_, p)| p)
+    }
+
+    /// The position a checkpoint at `until` records: the [`safe`](Self::safe)
+    /// one, or the start of round 0 (every one of the `senders` at 0) when
+    /// nothing was sampled yet.
+    pub fn checkpoint_at(&self, until: Instant, allowance: Duration, senders: usize) -> Position {
+        self.safe(until, allowance).cloned().unwrap_or(Position {
+            round: 0,
+            next: vec![0; senders],
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -120,5 +138,35 @@ mod tests {
         h.push(t0, pos(2, 7));
         h.push(t0 + Duration::from_millis(100), pos(2, 50));
         assert_eq!(h.safe(t0, A), Some(&pos(2, 7)));
+    }
+
+    #[test]
+    fn a_checkpoint_records_every_senders_safe_position_or_the_start() {
+        let t0 = Instant::now();
+        let ms = |m: u64| t0 + Duration::from_millis(m);
+        let at = |round, next: &[u64]| Position {
+            round,
+            next: next.to_vec(),
+        };
+        let mut h = History::default();
+        // Nothing sampled (no round started yet): round 0, every sender at 0.
+        assert_eq!(h.checkpoint_at(ms(0), A, 3), at(0, &[0, 0, 0]));
+        // Three senders; round 0 from the start, then sampled every 100 ms.
+        h.push(ms(0), at(0, &[0, 0, 0]));
+        for k in 1..=5u64 {
+            h.sample(ms(100 * k), at(0, &[k * 10, k * 20, k * 30]), ms(0), A);
+        }
+        // Replies handled up to 380 ms: the newest sample by 130 ms.
+        assert_eq!(h.checkpoint_at(ms(380), A, 3), at(0, &[10, 20, 30]));
+        // Round 1 starts over at 0 (the positions go back): a checkpoint
+        // saves round 1's, never a mix with round 0's larger ones.
+        h.sample(ms(700), at(1, &[0, 0, 0]), ms(600), A);
+        h.sample(ms(800), at(1, &[4, 5, 6]), ms(600), A);
+        assert_eq!(h.checkpoint_at(ms(600), A, 3), at(0, &[30, 60, 90]));
+        assert_eq!(h.checkpoint_at(ms(960), A, 3), at(1, &[0, 0, 0]));
+        assert_eq!(h.checkpoint_at(ms(1050), A, 3), at(1, &[4, 5, 6]));
+        // An empty round (senders with nothing to send): its start.
+        h.sample(ms(1100), at(2, &[0, 0, 0]), ms(1100), A);
+        assert_eq!(h.checkpoint_at(ms(1400), A, 3), at(2, &[0, 0, 0]));
     }
 }
