@@ -690,7 +690,8 @@ pub fn lossy_positions(
         .collect()
 }
 
-fn fmt_rate(pps: f64) -> String {
+/// A rate in packets per second, e.g. "44.2 kpps", "1.28 Mpps".
+pub fn fmt_rate(pps: f64) -> String {
     if pps >= 1e6 {
         format!("{:.2} Mpps", pps / 1e6)
     } else if pps >= 1e3 {

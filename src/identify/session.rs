@@ -2334,10 +2334,19 @@ mod tests {
         hs.extend_from_slice(&certificate(&hex(CERT_DER), false));
         hs.extend_from_slice(&[0x0e, 0, 0, 0]);
         let flight = record(0x16, &hs);
-        let mut t = table(8);
+        // A TLS segment of the server to the probe's own connection.
+        fn data(seq: u32, ack: u32, bytes: &[u8]) -> Incoming<'_> {
+            seg(HOST, 443, BASE, tcp::ACK, seq, ack, bytes)
+        }
         let now = Instant::now();
+        // A table holding port 443 after its SYN-ACK (the hello sent).
+        let fresh = |out: &mut Vec<Out>| {
+            let mut t = table(8);
+            t.on_syn_ack(now, &syn_ack(HOST, 443, BASE), reply(HOST, 443), out);
+            t
+        };
         let mut out = Vec::new();
-        t.on_syn_ack(now, &syn_ack(HOST, 443, BASE), reply(HOST, 443), &mut out);
+        let mut t = fresh(&mut out);
         let hello = sends(&out)[1].payload.clone();
         assert_eq!(hello[0], 0x16);
         let len = hello.len() as u32;
@@ -2412,30 +2421,13 @@ mod tests {
 
         // A capture that holds only the start of a segment: only that is
         // acknowledged, and the rest, sent again, completes the flight.
-        let mut t = table(8);
-        t.on_syn_ack(now, &syn_ack(HOST, 443, BASE), reply(HOST, 443), &mut out);
+        let mut t = fresh(&mut out);
         out.clear();
-        let s = seg(
-            HOST,
-            443,
-            BASE,
-            tcp::ACK,
-            SEQ + 1,
-            ISN + 1 + len,
-            &flight[..300],
-        );
+        let s = data(SEQ + 1, ISN + 1 + len, &flight[..300]);
         t.on_segment(now, &s, flight.len(), &mut out);
         assert_eq!(sends(&out)[0].ack, SEQ + 1 + 300);
         out.clear();
-        let s = seg(
-            HOST,
-            443,
-            BASE,
-            tcp::ACK,
-            SEQ + 301,
-            ISN + 1 + len,
-            &flight[300..],
-        );
+        let s = data(SEQ + 301, ISN + 1 + len, &flight[300..]);
         t.on_segment(now, &s, flight.len() - 300, &mut out);
         assert!(done(&out).is_empty(), "the capped hello's connection first");
         // Its SYN goes unanswered: the port is done, no deprecated version.
@@ -2447,18 +2439,9 @@ mod tests {
 
         // A flight that stops short: at its time, the port is done with the
         // version and cipher.
-        let mut t = table(8);
-        t.on_syn_ack(now, &syn_ack(HOST, 443, BASE), reply(HOST, 443), &mut out);
+        let mut t = fresh(&mut out);
         out.clear();
-        let s = seg(
-            HOST,
-            443,
-            BASE,
-            tcp::ACK,
-            SEQ + 1,
-            ISN + 1 + len,
-            &flight[..300],
-        );
+        let s = data(SEQ + 1, ISN + 1 + len, &flight[..300]);
         t.on_segment(now, &s, 300, &mut out);
         out.clear();
         t.tick(now + Duration::from_millis(999), &mut out);

@@ -1,6 +1,9 @@
 //! What a person sees: the live status line on a terminal and the one
 //! summary line at the end.
 
+/// A rate as the status line and the summary show it (the controller's
+/// own format: "44.2 kpps").
+pub use crate::engine::adaptive::fmt_rate;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -49,16 +52,6 @@ pub struct Summary {
     pub ident_dropped: u64,
     /// Hosts judged middleboxes or tarpits (their silent ports are pseudo).
     pub pseudo_hosts: Vec<std::net::IpAddr>,
-}
-
-pub fn fmt_rate(pps: f64) -> String {
-    if pps >= 1e6 {
-        format!("{:.2} Mpps", pps / 1e6)
-    } else if pps >= 1e3 {
-        format!("{:.1} kpps", pps / 1e3)
-    } else {
-        format!("{pps:.0} pps")
-    }
 }
 
 pub fn fmt_dur(d: Duration) -> String {
