@@ -33,7 +33,12 @@
 //!    counting the baseline's own uncertainty) and material (more than
 //!    [`MATERIAL`] of those expected). The path then delivered about
 //!    `achieved * observed / expected` probes per second; the rate goes to
-//!    [`BACKOFF`] of that.
+//!    [`BACKOFF`] of that. A fall that the lower rate neither cures nor
+//!    worsens does not come with the rate: the baseline is measured again
+//!    and the climb goes on. While climbing, a material shortfall that the
+//!    baseline is too thin to call significant backs off too, but the climb
+//!    goes on from there (a loss that comes with the rate shows again at the
+//!    next doubling; holding on noise would cost the scan seconds).
 //! 4. **Hold and probe.** Hold while the ratio holds, comparing a window
 //!    that grows until the next probe, so that small lasting losses become
 //!    significant too; every [`PROBE_AFTER`] of holding, try [`PROBE_STEP`]
@@ -215,6 +220,10 @@ enum Verdict {
     /// Not enough yet.
     Open,
     Held,
+    /// Neither held nor fell, and more probes cannot tell (the baseline's
+    /// own uncertainty hides the shortfall), but materially short: about
+    /// this share of the probes answered, as for a fall.
+    Undecided(f64),
     /// The ratio fell: the path delivered about this share of the probes.
     Fell(f64),
     /// Too many drops on our side.
@@ -253,6 +262,9 @@ pub struct Adaptive {
     held_best: f64,
     /// The rate at which the reply ratio last fell.
     fell_at: Option<f64>,
+    /// The reply ratio of the epoch that fell, until an epoch after the
+    /// cut is judged (see [`Adaptive::fell`]).
+    after_fall: Option<f64>,
     /// What the first pass settled on and why (for the status once frozen).
     learned: String,
     /// Ticks fed so far (numbered from 0).
@@ -294,6 +306,7 @@ impl Adaptive {
             live_share: 1.0,
             held_best: 0.0,
             fell_at: None,
+            after_fall: None,
             learned: String::new(),
             ticks: 0,
             epoch_first: 0,
@@ -464,21 +477,29 @@ impl Adaptive {
             Phase::SlowStart => match self.verdict() {
                 Verdict::Open => {}
                 Verdict::Held => {
+                    self.after_fall = None;
                     let pending = self.pending;
                     self.base.merge(&pending);
                     self.climb(self.ep.peak);
                 }
-                Verdict::Fell(share) => {
-                    self.cut(self.ep.achieved(), share, Why::Fell(self.ep.achieved()))
+                // While climbing, a shortfall the baseline cannot resolve
+                // backs off as a fall does, but the climb goes on from the
+                // lower rate: it may be noise (then holding there and
+                // probing upward a tenth a second would cost the scan
+                // seconds), and a loss that comes with the rate shows
+                // again, significant, at the next doubling.
+                Verdict::Undecided(share) => {
+                    self.fell(share);
+                    self.phase = Phase::SlowStart;
                 }
-                Verdict::Drops => self.cut(self.ep.achieved(), 1.0, Why::Drops(self.ep.achieved())),
+                Verdict::Fell(share) => self.fell(share),
+                Verdict::Drops => self.drops(),
             },
             Phase::Steady | Phase::Top => match self.verdict() {
-                Verdict::Fell(share) => {
-                    self.cut(self.ep.achieved(), share, Why::Fell(self.ep.achieved()))
-                }
-                Verdict::Drops => self.cut(self.ep.achieved(), 1.0, Why::Drops(self.ep.achieved())),
+                Verdict::Fell(share) | Verdict::Undecided(share) => self.fell(share),
+                Verdict::Drops => self.drops(),
                 Verdict::Held if self.ep.secs >= PROBE_AFTER.as_secs_f64() => {
+                    self.after_fall = None;
                     if self.phase == Phase::Top {
                         // Start a fresh window, so a change is seen soon.
                         self.ep = Acc::default();
@@ -492,7 +513,8 @@ impl Adaptive {
                         self.check_top(achieved, asked);
                     }
                 }
-                Verdict::Held | Verdict::Open => {}
+                Verdict::Held => self.after_fall = None,
+                Verdict::Open => {}
             },
             Phase::Frozen => unreachable!(),
         }
@@ -535,15 +557,51 @@ impl Adaptive {
         }
         // Neither, and waiting longer cannot decide: the epoch has as many
         // probes as the baseline, so the baseline's own uncertainty is what
-        // hides the shortfall. A material shortfall is then a fall (on a
-        // thin baseline a fall of a tenth would otherwise hold the ramp at
-        // this rate for the rest of the scan, never doubling nor backing
-        // off).
+        // hides the shortfall. A material shortfall must still be decided
+        // (on a thin baseline a fall of a tenth would otherwise hold the
+        // rate at this level for the rest of the scan, never doubling nor
+        // backing off): see [`Verdict::Undecided`] in [`Adaptive::update`].
         if n >= self.base.sent && short > MATERIAL * e_lag {
-            Verdict::Fell(ep.replies / e)
+            Verdict::Undecided(ep.replies / e)
         } else {
             Verdict::Open
         }
+    }
+
+    /// The epoch's ratio fell to `share` of the baseline's: back off. But
+    /// a fall again right after a cut that the lower rate neither cured
+    /// nor worsened (its ratio no nearer the baseline than halfway from the
+    /// fallen epoch's, and not materially below it) does not come with the
+    /// rate, and a loss that does not depend on the rate must not hold it
+    /// back: the baseline was off (a few hundred replies high by chance, or
+    /// the path's loss changed).
+    /// It is measured again from this epoch, and the climb goes on from
+    /// here. (Cutting instead reads every later epoch as short against a
+    /// baseline that is too high, and cuts again and again, to the floor.)
+    fn fell(&mut self, share: f64) {
+        let ratio = self.ep.replies / self.ep.sent.max(1.0);
+        let noise = |b: f64| Z * (b * (1.0 - b) / self.ep.sent.max(1.0)).sqrt();
+        if let (Some(before), Some(b)) = (self.after_fall.take(), self.baseline())
+            && ratio < 0.5 * (before + b)
+            && ratio >= before * (1.0 - MATERIAL) - noise(b)
+            && self.ep.replies >= BASE_MIN
+        {
+            self.base = self.ep;
+            self.phase = Phase::SlowStart;
+            self.why = Why::Ramp;
+            self.restart();
+            return;
+        }
+        let achieved = self.ep.achieved();
+        self.cut(achieved, share, Why::Fell(achieved));
+        self.after_fall = Some(ratio);
+    }
+
+    /// Too many drops on our side: back off.
+    fn drops(&mut self) {
+        self.after_fall = None;
+        let achieved = self.ep.achieved();
+        self.cut(achieved, 1.0, Why::Drops(achieved));
     }
 
     /// The ratio held at `achieved`: double, or lift the cap when the sender
@@ -748,6 +806,9 @@ mod tests {
         random_loss: f64,
         /// Replies held over to a later tick (timing lumps).
         lumpy: bool,
+        /// The reply ratio over the first probes, if not `ratio`: (probes,
+        /// ratio).
+        early: Option<(f64, f64)>,
         carry: f64,
         /// Extra drops on our side per reply above this reply rate.
         drops_above: Option<f64>,
@@ -773,6 +834,7 @@ mod tests {
                 reply_policer: None,
                 random_loss: 0.0,
                 lumpy: false,
+                early: None,
                 carry: 0.0,
                 drops_above: None,
                 delay: 0.0,
@@ -812,7 +874,11 @@ mod tests {
                 through = b.pass(through, dt).round();
             }
             through = self.binomial(through, 1.0 - self.random_loss);
-            let mut replies = self.binomial(through, self.ratio);
+            let ratio = match self.early {
+                Some((until, r)) if self.sent <= until => r,
+                _ => self.ratio,
+            };
+            let mut replies = self.binomial(through, ratio);
             if let Some(b) = self.reply_policer.as_mut() {
                 replies = b.pass(replies, dt).round();
             }
@@ -1030,6 +1096,27 @@ mod tests {
     }
 
     #[test]
+    fn a_baseline_high_by_chance_does_not_cut_the_rate_to_the_floor() {
+        // The first two thousand probes are answered a tenth more often
+        // than the rest (as a baseline of a few hundred replies can be, by
+        // chance): every epoch after reads a little short of it. The live
+        // lab saw one run in ten cut down to 600 pps that way, each cut's
+        // lower rate as short as the rate before it.
+        for seed in 0..10 {
+            let mut a = Adaptive::new();
+            let mut p = Path::new(seed, 0.25);
+            p.early = Some((2_000.0, 0.28));
+            // A cut may come (the shortfall is material), but the next
+            // epoch, at the lower rate, is as short: the baseline is
+            // measured again and the climb goes on.
+            let caps = drive_hinted(&mut a, &mut p, 4.0);
+            let last = rate_of(caps.last().unwrap().1);
+            assert!(last >= 300_000.0, "seed {seed}: {last}: {}", a.status());
+            assert!(a.cuts() <= 2, "seed {seed}: {} cuts", a.cuts());
+        }
+    }
+
+    #[test]
     fn a_syn_policer_is_found_and_stayed_under() {
         for seed in 0..5 {
             let mut a = Adaptive::new();
@@ -1133,7 +1220,10 @@ mod tests {
                 (0.55, 1.05),
                 &format!("seed {seed}"),
             );
-            assert!(p.found() > 0.94, "seed {seed}: found {}", p.found());
+            // (A shortfall the lumps make undecidable while climbing backs
+            // off and climbs on, so one more doubling may overshoot: the
+            // retry round sends its stretches again.)
+            assert!(p.found() > 0.92, "seed {seed}: found {}", p.found());
         }
     }
 
