@@ -1,4 +1,5 @@
-//! No import cycles between the crate's modules.
+//! No import cycles between the crate's modules, and no function longer
+//! than the driver's and the crate's limits.
 //!
 //! Reads every file under `src/` (the library: `src/main.rs` is another
 //! crate), takes each file as one module (`src/a/b.rs` and `src/a/b/mod.rs`
@@ -36,7 +37,8 @@ fn module_of(rel: &Path) -> Option<Vec<String>> {
 }
 
 /// The code of a file without comments and without the contents of string
-/// and character literals (braces and paths in them are not code).
+/// and character literals (braces and paths in them are not code); the
+/// line breaks stay where they were.
 fn code_only(src: &str) -> String {
     let b = src.as_bytes();
     let mut out = String::with_capacity(src.len());
@@ -61,6 +63,9 @@ fn code_only(src: &str) -> String {
                             break;
                         }
                     } else {
+                        if b[i] == b'\n' {
+                            out.push('\n');
+                        }
                         i += 1;
                     }
                 }
@@ -73,6 +78,9 @@ fn code_only(src: &str) -> String {
                     .collect();
                 i = open + 1;
                 while i < b.len() && !b[i..].starts_with(&close) {
+                    if b[i] == b'\n' {
+                        out.push('\n');
+                    }
                     i += 1;
                 }
                 i += close.len();
@@ -81,6 +89,9 @@ fn code_only(src: &str) -> String {
             b'"' => {
                 i += 1;
                 while i < b.len() && b[i] != b'"' {
+                    if b[i] == b'\n' {
+                        out.push('\n');
+                    }
                     i += if b[i] == b'\\' { 2 } else { 1 };
                 }
                 i += 1;
@@ -622,4 +633,92 @@ fn the_check_finds_cycles_and_only_cycles() {
     );
     assert!(g["crate::probe"].is_empty(), "{g:?}");
     assert!(!g.contains_key("crate::probe::tcp::more"), "test-only file");
+}
+
+/// Each function of a file's code (see [`code_only`]): its name, the line
+/// it starts on (from 1) and its length in lines, from `fn` to the closing
+/// brace of its body.
+fn functions(code: &str) -> Vec<(String, usize, usize)> {
+    let b = code.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(p) = code[i..].find("fn ") {
+        let at = i + p;
+        i = at + 3;
+        if at > 0 && (b[at - 1].is_ascii_alphanumeric() || b[at - 1] == b'_') {
+            continue;
+        }
+        let name: String = code[i..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if name.is_empty() {
+            continue; // a `fn(..)` type
+        }
+        // The body: the first brace after the signature, unless a `;`
+        // (a declaration in a trait) comes first.
+        let Some(open) = code[i..].find(['{', ';']).map(|q| i + q) else {
+            break;
+        };
+        if b[open] == b';' {
+            continue;
+        }
+        let mut depth = 0;
+        let mut end = open;
+        for (k, &c) in b.iter().enumerate().skip(open) {
+            match c {
+                b'{' => depth += 1,
+                b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = k;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let line = code[..at].matches('\n').count() + 1;
+        let lines = code[at..=end].matches('\n').count() + 1;
+        out.push((name, line, lines));
+    }
+    out
+}
+
+#[test]
+fn no_function_is_longer_than_its_limit() {
+    // The driver (`src/run/`) only opens sockets, starts threads and feeds
+    // the scan core: no function of it over 200 lines; none in the crate
+    // over 300.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let files = crate_files(&root);
+    let mut longest = (0, String::new());
+    let mut over = Vec::new();
+    for (module, src) in &files {
+        let limit = if module.first().is_some_and(|m| m == "run") {
+            200
+        } else {
+            300
+        };
+        for (f, line, lines) in functions(&code_only(src)) {
+            let place = format!("{}::{f} (line {line}): {lines} lines", name(module));
+            if lines > limit {
+                over.push(format!("  {place}, over {limit}"));
+            }
+            longest = longest.max((lines, place));
+        }
+    }
+    assert!(longest.0 > 100, "the check reads functions: {longest:?}");
+    assert!(over.is_empty(), "functions too long:\n{}", over.join("\n"));
+}
+
+#[test]
+fn function_lengths_are_counted_from_fn_to_its_closing_brace() {
+    let code = code_only(
+        "trait T {\n    fn decl(&self);\n}\nfn a(x: fn(u8)) -> u8 {\n    let s = \"}\n}\";\n    0\n}\nfn b() {}\n",
+    );
+    assert_eq!(
+        functions(&code),
+        [("a".to_string(), 4, 5), ("b".to_string(), 9, 1)]
+    );
 }
