@@ -117,10 +117,19 @@ pub const BANNER_WAIT_MS: u32 = 2000;
 pub const UNKNOWN_BANNER_WAIT_MS: u32 = 1000;
 /// Reply wait after a hello.
 pub const REPLY_WAIT_MS: u32 = 2000;
+/// Listening before a hello on a port whose service waits for the client
+/// (as nmap's NULL probe listens first, for far longer): a listener that
+/// accepts and closes shows its FIN before we speak, which tells a service
+/// that closes on everyone (then no other hello is tried) from one that
+/// refuses this protocol's hello. Sent at once, the hello arrives before
+/// the close and is reset unread, which reads as a refusal of that hello
+/// alone and costs the port every fallback connection. (And a service that
+/// speaks first is heard.)
+pub const LISTEN_FIRST_MS: u32 = 100;
 
 const fn send(hello: Hello) -> Attempt {
     Attempt {
-        banner_wait_ms: 0,
+        banner_wait_ms: LISTEN_FIRST_MS,
         hello: Some(hello),
         reply_wait_ms: REPLY_WAIT_MS,
     }
@@ -195,7 +204,7 @@ mod tests {
     fn known_ports_send_their_hello_first() {
         let first = |p| plan(p).attempts[0];
         assert_eq!(first(443).hello, Some(Hello::Tls));
-        assert_eq!(first(443).banner_wait_ms, 0);
+        assert_eq!(first(443).banner_wait_ms, LISTEN_FIRST_MS);
         assert_eq!(first(80).hello, Some(Hello::Http));
         assert_eq!(first(6379).hello, Some(Hello::Redis));
         assert_eq!(first(3389).hello, Some(Hello::Rdp));

@@ -27,7 +27,8 @@
 //!
 //! The attempts are [`schedule`]'s, in priority order. The probe's own
 //! connection takes the first (listen for a server that speaks first, or
-//! send the port's own hello at once). The others run side by side, not
+//! listen a moment and send the port's own hello: see
+//! [`super::plan::LISTEN_FIRST_MS`]). The others run side by side, not
 //! one after another: a first wave opens at [`WAVE_AT`]`[0]` after the
 //! SYN-ACK (up to three connections in all), the rest at `[1]`; a wave
 //! opens at once when nothing is in flight any more. A port that named
@@ -1164,8 +1165,8 @@ fn wait_of(ms: u32, max: Duration) -> Duration {
     Duration::from_millis(ms as u64).min(max)
 }
 
-/// Connection `c` is connected (its ACK is out): listen (banner wait) or
-/// send the attempt's hello at once; never past `end`.
+/// Connection `c` is connected (its ACK is out): listen (banner wait), or
+/// send the attempt's hello at once if it has none; never past `end`.
 #[allow(clippy::too_many_arguments)]
 fn start(
     c: &mut Conn,
@@ -1237,6 +1238,10 @@ mod tests {
     use super::*;
     use crate::engine::validate::Proto;
     use crate::finding::PortState;
+    use crate::identify::plan::LISTEN_FIRST_MS;
+
+    /// How long a client-first attempt listens before its hello.
+    const LISTEN: Duration = Duration::from_millis(LISTEN_FIRST_MS as u64);
 
     const US: u32 = 0xc612_0001; // 198.18.0.1
     const HOST: u32 = 0xc613_0004; // 198.19.0.4
@@ -1402,16 +1407,24 @@ mod tests {
     }
 
     #[test]
-    fn client_first_port_gets_its_hello_with_the_ack() {
+    fn client_first_port_gets_its_hello_after_listening_a_moment() {
         let mut t = table(8);
-        let now = Instant::now();
+        let t0 = Instant::now();
         let mut out = Vec::new();
-        t.on_syn_ack(now, &syn_ack(HOST, 6379, BASE), reply(HOST, 6379), &mut out);
+        t.on_syn_ack(t0, &syn_ack(HOST, 6379, BASE), reply(HOST, 6379), &mut out);
         let s = sends(&out);
-        assert_eq!(s.len(), 2);
-        assert_eq!(s[1].flags, tcp::PSH | tcp::ACK);
-        assert_eq!(s[1].payload, b"PING\r\nINFO server\r\n");
-        let len = s[1].payload.len() as u32;
+        assert_eq!(s.len(), 1, "the ACK, then a moment's listening");
+        assert_eq!(s[0].flags, tcp::ACK);
+        out.clear();
+        t.tick(t0 + LISTEN - Duration::from_millis(1), &mut out);
+        assert!(out.is_empty());
+        let now = t0 + LISTEN;
+        t.tick(now, &mut out);
+        let s = sends(&out);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].flags, tcp::PSH | tcp::ACK);
+        assert_eq!(s[0].payload, b"PING\r\nINFO server\r\n");
+        let len = s[0].payload.len() as u32;
         out.clear();
         let pong = seg(
             HOST,
@@ -1788,10 +1801,13 @@ mod tests {
         // other protocols' hellos) does not stop the others: with nothing
         // else in flight, the next wave opens at once.
         let mut t = table(8);
-        let now = Instant::now();
+        let t0 = Instant::now();
+        let now = t0 + LISTEN;
         let mut out = Vec::new();
-        t.on_syn_ack(now, &syn_ack(HOST, 6379, BASE), reply(HOST, 6379), &mut out);
+        t.on_syn_ack(t0, &syn_ack(HOST, 6379, BASE), reply(HOST, 6379), &mut out);
+        t.tick(now, &mut out);
         let len = sends(&out).last().unwrap().payload.len() as u32;
+        assert!(len > 0, "the hello went out");
         out.clear();
         let fin = seg(
             HOST,
@@ -1883,6 +1899,8 @@ mod tests {
             let s = seg(HOST, 47_123, sp, tcp::SYN | tcp::ACK, SEQ, isn(sp) + 1, &[]);
             t.on_syn_ack(at, &s, reply(HOST, 47_123), &mut out);
         }
+        let at = at + LISTEN;
+        t.tick(at, &mut out);
         let tls_hello = sends(&out)
             .iter()
             .find(|s| s.payload.first() == Some(&0x16))
@@ -1917,7 +1935,7 @@ mod tests {
         };
         assert!(rst_to(&out).contains(&(BASE + 2)), "{out:?}");
         assert!(done(&out).is_empty());
-        for ms in (520..=1990).step_by(10) {
+        for ms in (620..=1990).step_by(10) {
             t.tick(t0 + Duration::from_millis(ms), &mut out);
         }
         assert!(done(&out).is_empty());
@@ -2342,7 +2360,8 @@ mod tests {
         // A table holding port 443 after its SYN-ACK (the hello sent).
         let fresh = |out: &mut Vec<Out>| {
             let mut t = table(8);
-            t.on_syn_ack(now, &syn_ack(HOST, 443, BASE), reply(HOST, 443), out);
+            t.on_syn_ack(now - LISTEN, &syn_ack(HOST, 443, BASE), reply(HOST, 443), out);
+            t.tick(now, out);
             t
         };
         let mut out = Vec::new();
