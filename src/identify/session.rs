@@ -2360,7 +2360,12 @@ mod tests {
         // A table holding port 443 after its SYN-ACK (the hello sent).
         let fresh = |out: &mut Vec<Out>| {
             let mut t = table(8);
-            t.on_syn_ack(now - LISTEN, &syn_ack(HOST, 443, BASE), reply(HOST, 443), out);
+            t.on_syn_ack(
+                now - LISTEN,
+                &syn_ack(HOST, 443, BASE),
+                reply(HOST, 443),
+                out,
+            );
             t.tick(now, out);
             t
         };
