@@ -1165,8 +1165,9 @@ fn wait_of(ms: u32, max: Duration) -> Duration {
     Duration::from_millis(ms as u64).min(max)
 }
 
-/// Connection `c` is connected (its ACK is out): listen (banner wait), or
-/// send the attempt's hello at once if it has none; never past `end`.
+/// Connection `c` is connected (its ACK is out): listen for the attempt's
+/// banner wait (its hello follows from [`Sessions::tick`]), or send its
+/// hello at once when it has no wait; never past `end`.
 #[allow(clippy::too_many_arguments)]
 fn start(
     c: &mut Conn,
