@@ -79,8 +79,9 @@ now() { date +%s.%N; }
 ns_of() { echo "sswlab-$1-s"; }
 
 # Run a command in lab $1's scanner namespace while sampling the scanner
-# veth's tx_packets every 0.1 s; prints "rate_pps packets secs" for the window
-# in which the counter moved. $2 is a timeout in seconds.
+# veth's tx_packets every 0.05 s; prints "rate_pps packets secs": the rate
+# while the counter moved, the packets sent and the seconds the rate spans.
+# $2 is a timeout in seconds.
 sampled() {
     local name=$1 limit=$2; shift 2
     local ns iface samples
@@ -88,17 +89,22 @@ sampled() {
     samples="$work/samples.$name"
     ip netns exec "$ns" bash -c '
         f=/sys/class/net/'"$iface"'/statistics/tx_packets
-        while :; do read -r n <"$f"; echo "$EPOCHREALTIME $n"; sleep 0.1; done' >"$samples" &
+        while :; do read -r n <"$f"; echo "$EPOCHREALTIME $n"; sleep 0.05; done' >"$samples" &
     local sp=$!
     pids+=("$sp")
     bounded "$limit" "$work/out.$name" ip netns exec "$ns" "$@" >/dev/null
     sleep 0.3
     kill "$sp" 2>/dev/null || true
     wait "$sp" 2>/dev/null || true
-    awk 'NR == 1 { prev = $2; pt = $1; next }
-         $2 > prev { if (!started) { t0 = pt; n0 = prev; started = 1 } t1 = $1; n1 = $2 }
-         { prev = $2; pt = $1 }
-         END { if (started && t1 > t0) printf "%.0f %d %.2f\n", (n1 - n0) / (t1 - t0), n1 - n0, t1 - t0;
+    # The rate over the longest run of intervals in which the counter moved
+    # (by more than 100 frames: the kernel's own stray frames do not count),
+    # less its first and last interval: the sender started or stopped inside
+    # those, and they would add up to 0.1 s to a run of well under a second.
+    awk '{ t[NR] = $1; n[NR] = $2 }
+         END { for (k = 2; k <= NR; k++) {
+                   if (n[k] - n[k - 1] > 100) { if (!run) s = k; run++; if (run > best) { best = run; bs = s; be = k } }
+                   else run = 0 }
+               if (best >= 3) printf "%.0f %d %.2f\n", (n[be - 1] - n[bs]) / (t[be - 1] - t[bs]), n[NR] - n[1], t[be - 1] - t[bs];
                else print "0 0 0" }' "$samples"
 }
 
