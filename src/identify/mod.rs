@@ -16,7 +16,7 @@
 //! - [`hello`]: the payloads we send, written from the specifications.
 //! - [`handshake`]: the sequence numbers of the follow-up segments (ACK,
 //!   hello, RST) and which data segments are ours.
-//! - [`plan`]: which hello (if any) to try on a port, as a short ordered list
+//! - [`plan`](mod@plan): which hello (if any) to try on a port, as a short ordered list
 //!   of connection attempts.
 //! - [`session`]: the sans-IO table of a scan's identifications (what to
 //!   send after a SYN-ACK, which segments are whose, when a port is done).

@@ -15,7 +15,7 @@
 //!   port) in the scan;
 //! - the port's payload checker accepts it: a well-formed answer of the
 //!   protocol whose echo field holds our cookie, or a protocol that echoes
-//!   nothing ([`Echo::NotApplicable`]); a mismatched echo is rejected.
+//!   nothing ([`Echo::NotApplicable`](super::udp_payloads::Echo::NotApplicable)); a mismatched echo is rejected.
 //!
 //! Open: reason `udp-response`, `protocol` from the checker, `amplification`
 //! = reply UDP payload bytes / probe UDP payload bytes, both of the first

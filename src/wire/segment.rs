@@ -4,7 +4,7 @@
 //! carrying the hello, and finally a RST; the receiver reads the data
 //! segments the service sends back (sequence numbers, flags and payload).
 //!
-//! Unlike [`super::probe`], which patches a prebuilt SYN for speed, this
+//! Unlike [`crate::probe`], which patches a prebuilt SYN for speed, this
 //! writes every field and the checksums from scratch: follow-ups are one
 //! or three per open port, not one per probe. Over IPv6 there is no header
 //! checksum and no extension header; the TCP checksum covers the IPv6
@@ -39,7 +39,7 @@ pub struct Outgoing<'a> {
 /// length is 16 bits; the IPv6 payload length would allow 20 bytes more).
 pub const MAX_PAYLOAD: usize = u16::MAX as usize - ipv4::HEADER_LEN - tcp::HEADER_LEN;
 
-/// Bytes [`write`] needs for `payload_len` bytes of payload, with or without
+/// Bytes [`write()`] needs for `payload_len` bytes of payload, with or without
 /// an Ethernet header, over IPv4 or IPv6.
 pub fn frame_len(ethernet: bool, ipv6: bool, payload_len: usize) -> usize {
     let l2 = if ethernet { ethernet::HEADER_LEN } else { 0 };
