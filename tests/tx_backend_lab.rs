@@ -2,7 +2,8 @@
 //! queue of a 2-queue veth; AF_PACKET, said in one line, where AF_XDP cannot
 //! bind (a locked-memory limit too small for the UMEM, as in a container
 //! without CAP_IPC_LOCK; a tun link); `--tx-backend xdp` exits 1 there with
-//! one line. Every scan is checked against the lab's ground truth.
+//! one line; a queue another scan holds is busy, one freed just now is
+//! waited for. Every scan is checked against the lab's ground truth.
 
 mod common;
 
@@ -196,4 +197,78 @@ fn a_tun_link_sends_through_af_packet_and_says_so() {
     );
     let out = lab.run_in_scanner(&mut scan_cmd(&file, &["--tx-backend", "xdp"]));
     assert_refused(&out, &["--tx-backend xdp", "is a layer-3 link"]);
+}
+
+/// A queue held by another scan's AF_XDP socket is busy: a second scan on
+/// the same link says so in one line and completes through AF_PACKET, and
+/// with AF_XDP forced exits 1 with one line. Once the first scan is gone,
+/// the next one binds the queue again, even right after (the kernel frees a
+/// closed socket's queue a moment after the close; the scan waits for it).
+#[test]
+fn a_queue_held_by_another_scan_is_busy_and_the_scan_falls_back() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::builder()
+        .listen(&[22, 80])
+        .alive_mask("0.0.0.3", "0.0.0.0")
+        .build();
+    let dir = tempfile::tempdir().unwrap();
+    let slow = dir.path().join("slow.ndjson");
+    let state = dir.path().join("state");
+    // 12,288 probes at 300 per second: it holds the queue for 40 s (its
+    // state in the temporary directory, should it be stopped by a signal).
+    let mut holder = Holder(
+        lab.wrap_in_scanner(&scan_cmd(
+            &slow,
+            &["--rate", "300", "--senders", "1", "--tx-backend", "xdp"],
+        ))
+        .arg("--state-dir")
+        .arg(&state)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    // It holds the queue once its probes arrive.
+    let t0 = std::time::Instant::now();
+    while lab.counters().syn_in == 0 {
+        assert!(
+            t0.elapsed().as_secs() < 20 && holder.0.try_wait().unwrap().is_none(),
+            "the first scan sent nothing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let file = dir.path().join("f.ndjson");
+    let scan = |backend: &str| {
+        lab.run_in_scanner(&mut scan_cmd(
+            &file,
+            &["--rate", "50000", "--senders", "1", "--tx-backend", backend],
+        ))
+    };
+    let out = scan("auto");
+    assert_complete(&lab, &out, &file);
+    assert_eq!(
+        backend_lines(&out),
+        [format!(
+            "synsweep: AF_XDP cannot bind on {}: the queue is busy (another AF_XDP socket holds it); sending through AF_PACKET",
+            lab.scanner_iface()
+        )]
+    );
+    let out = scan("xdp");
+    assert_refused(&out, &["--tx-backend xdp", "the queue is busy"]);
+    drop(holder);
+    // Right after: AF_XDP again, nothing said.
+    let out = scan("xdp");
+    assert_complete(&lab, &out, &file);
+    assert!(backend_lines(&out).is_empty(), "{}", stderr(&out));
+}
+
+/// A child process killed (SIGKILL) and reaped when dropped, also when the
+/// test panics.
+struct Holder(std::process::Child);
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -29,6 +29,8 @@ pub const FRAMES: usize = 1024;
 /// Entries of the TX, completion and fill rings (at least [`FRAMES`], so
 /// that they can never overflow).
 const RING: u32 = FRAMES as u32;
+/// How long a busy queue is waited for (see [`XdpTx::open`]).
+pub const BUSY_WAIT: Duration = Duration::from_millis(250);
 /// Bytes of locked memory one socket needs (its UMEM).
 pub const UMEM_BYTES: usize = FRAME_SIZE * FRAMES;
 
@@ -188,8 +190,25 @@ pub fn describe(e: &io::Error) -> String {
 
 impl XdpTx {
     /// Open a socket bound to queue `queue` of interface `ifindex`:
-    /// zero-copy if the driver offers it, copy mode otherwise.
+    /// zero-copy if the driver offers it, copy mode otherwise. A queue
+    /// that is busy is waited for up to [`BUSY_WAIT`]: the kernel frees a
+    /// closed socket's queue a moment after the close (in a work item), so a
+    /// scan that starts right after another on the same link finds it still
+    /// bound.
     pub fn open(ifindex: u32, queue: u32) -> io::Result<XdpTx> {
+        let start = std::time::Instant::now();
+        loop {
+            match XdpTx::open_any(ifindex, queue) {
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && start.elapsed() < BUSY_WAIT => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                r => return r,
+            }
+        }
+    }
+
+    /// [`open`](Self::open), once: the first mode the kernel takes.
+    fn open_any(ifindex: u32, queue: u32) -> io::Result<XdpTx> {
         let wake = libc::XDP_USE_NEED_WAKEUP;
         let mut last = None;
         for flags in [
