@@ -340,7 +340,10 @@ open_ident=$(jq -r 'select(.reason == "syn-ack") | "\(.ip) \(.port)"' "$work/ide
 read -r r w n ex < <(jq -r 'select(.reason == "syn-ack") | "\(.ip) \(.port) \(.protocol // "-")"' "$work/ident.ndjson" | score)
 row "synsweep (identifying)" "${wall[ident]}" "$r" "$w" "$n" "$ex"
 echo "      open ports found: $open_ident identifying, $open_plain with --no-identify; wall time ratio $(awk -v a="${wall[ident]}" -v b="${wall[plain]}" 'BEGIN { printf "%.2f", a / b }')x"
-echo "      middlebox ports marked pseudo: $(jq -r 'select(.ip | startswith("198.19.1.")) | select(.pseudo == true) | .port' "$work/ident.ndjson" | wc -l) of $(jq -r 'select(.ip | startswith("198.19.1."))| .port' "$work/ident.ndjson" | wc -l)"
+# The stream writes each record with what was known then; the documents
+# (here `synsweep report` to JSON) apply the final middlebox verdict.
+"$bin" report "$work/ident.ndjson" -o "$work/ident.json" >/dev/null 2>&1 || true
+echo "      middlebox ports marked pseudo: $(jq -r 'select(.ip | startswith("198.19.1.")) | select(.pseudo == true) | .port' "$work/ident.ndjson" | wc -l) of $(jq -r 'select(.ip | startswith("198.19.1."))| .port' "$work/ident.ndjson" | wc -l) as streamed (NDJSON), $(jq -r '.findings[] | select(.ip | startswith("198.19.1.")) | select(.pseudo == true) | .port' "$work/ident.json" 2>/dev/null | wc -l) in the documents (final verdict)"
 echo "      TLS 1.0 findings: $(jq -r 'select(.reason == "tls-version") | .ip' "$work/ident.ndjson" | wc -l)"
 grep -o 'synsweep: .*' "$work/ident.out" | sed 's/^/      /' || true
 printf '  %-34s %7.2f s\n' "synsweep --no-identify" "${wall[plain]}"
