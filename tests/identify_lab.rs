@@ -8,7 +8,8 @@
 //! What it must show: every open port is found (the same set as
 //! `--no-identify`), at least 99% of them are identified with the right
 //! protocol and none wrongly, services on unexpected ports are rated as
-//! what they are, every port of the middleboxes is pseudo, and no RST
+//! what they are, every port of the middleboxes is pseudo (also in each
+//! shard of a sharded scan), and no RST
 //! suppression table is left behind after a normal exit, a SIGINT, or a
 //! SIGKILL followed by the next run.
 
@@ -774,6 +775,27 @@ fn real_daemons_are_identified_middleboxes_are_pseudo_and_nothing_is_left_behind
         assert_eq!(r["pseudo"], true, "{r}");
         assert!(r.get("protocol").is_none(), "{r}");
     }
+    // In two shards (the same seed): a shard probes about half of each
+    // host's ports, and judges a host by those, so the middleboxes' ports
+    // are pseudo in each shard's stream too; together the shards find the
+    // same open ports.
+    let mut in_shards = BTreeSet::new();
+    for k in 1..=2 {
+        let out = dir.path().join(format!("shard{k}.ndjson"));
+        let (part, _, err) = scan(&lab, &out, &["--shard", &format!("{k}/2")]);
+        for r in part
+            .iter()
+            .filter(|r| mb.contains(r["ip"].as_str().unwrap()))
+        {
+            assert_eq!(r["pseudo"], true, "shard {k}/2: {r}");
+        }
+        assert!(
+            err.contains(&format!("{} hosts answer on every port", mb.len())),
+            "shard {k}/2: {err}"
+        );
+        in_shards.extend(pairs(&part));
+    }
+    assert_eq!(in_shards, pairs(&recs));
     let summary = stderr
         .lines()
         .find(|l| l.contains(" probes for "))

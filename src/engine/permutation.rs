@@ -78,6 +78,31 @@ impl Permutation {
         (l << self.half_bits) | r
     }
 
+    #[inline]
+    fn decrypt(&self, y: u64) -> u64 {
+        let mut l = y >> self.half_bits;
+        let mut r = y & self.mask;
+        for &k in self.keys.iter().rev() {
+            let f = mix(l ^ k) & self.mask;
+            (l, r) = (r ^ f, l);
+        }
+        (l << self.half_bits) | r
+    }
+
+    /// The position at which index `i` comes: the inverse of
+    /// [`at`](Self::at). `i` must be `< n`.
+    #[inline]
+    pub fn position_of(&self, i: u64) -> u64 {
+        debug_assert!(i < self.n);
+        // Cycle walking backwards: the values >= n that `at` walked through
+        // lie between i and its position on the same cycle.
+        let mut x = self.decrypt(i);
+        while x >= self.n {
+            x = self.decrypt(x);
+        }
+        x
+    }
+
     /// The index at position `p` of the order. `p` must be `< n`.
     #[inline]
     pub fn at(&self, p: u64) -> u64 {
@@ -134,6 +159,12 @@ impl Slice {
 
     pub fn is_empty(self, n: u64) -> bool {
         self.len(n) == 0
+    }
+
+    /// Whether position `p` is one of the slice's.
+    #[inline]
+    pub fn holds(self, p: u64) -> bool {
+        p >= self.offset && (p - self.offset).is_multiple_of(self.stride)
     }
 
     /// The `j`-th position of the slice.
@@ -197,6 +228,31 @@ mod tests {
         #[test]
         fn bijection_on_odd_sizes(n in 1u64..5000, seed in any::<u64>()) {
             prop_assert!(is_bijection(n, seed));
+        }
+
+        #[test]
+        fn position_of_inverts_at(n in 1u64..5000, seed in any::<u64>()) {
+            let perm = Permutation::new(n, seed);
+            for p in 0..n {
+                prop_assert_eq!(perm.position_of(perm.at(p)), p);
+            }
+        }
+
+        #[test]
+        fn position_of_inverts_at_in_huge_spaces(seed in any::<u64>(), p in any::<u64>()) {
+            let n = (1u64 << 32) * 65535;
+            let perm = Permutation::new(n, seed);
+            let p = p % n;
+            prop_assert_eq!(perm.position_of(perm.at(p)), p);
+        }
+
+        #[test]
+        fn a_slice_holds_exactly_its_positions(n in 0u64..2000, shards in 1u64..7, threads in 1u64..5, k in 0u64..7, t in 0u64..5) {
+            let s = Slice::shard(k % shards, shards).split(t % threads, threads);
+            let mine: std::collections::BTreeSet<u64> = (0..s.len(n)).map(|j| s.position(j)).collect();
+            for p in 0..n {
+                prop_assert_eq!(s.holds(p), mine.contains(&p));
+            }
         }
 
         #[test]

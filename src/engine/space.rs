@@ -10,6 +10,7 @@
 //! Addresses are ranks in [`Targets`]: IPv4 first, then IPv6, so both
 //! families share one permutation, one answered set and one checkpoint.
 
+use super::permutation::{Permutation, Slice};
 use super::validate::Proto;
 use crate::targets::Targets;
 use std::net::IpAddr;
@@ -160,6 +161,40 @@ impl Space {
     }
 }
 
+/// Which of a host's TCP ports one shard probes: a shard of N walks every
+/// N-th position of the order, so it probes about 1/N of each host's ports,
+/// a different share on each host. The middlebox judgement measures "every
+/// port" by this share.
+#[derive(Debug, Clone)]
+pub struct ShardPorts {
+    space: Space,
+    perm: Permutation,
+    shard: Slice,
+}
+
+impl ShardPorts {
+    pub fn new(space: Space, perm: Permutation, shard: Slice) -> Self {
+        ShardPorts { space, perm, shard }
+    }
+
+    /// How many of `ip`'s TCP ports the shard probes (0 for an address the
+    /// scan does not cover). One position lookup per TCP port of the scan.
+    pub fn tcp_ports(&self, ip: IpAddr) -> u32 {
+        let Some(a) = self.space.targets.rank(ip) else {
+            return 0;
+        };
+        let tcp = self.space.protos.iter().take_while(|&&p| p == Proto::Tcp);
+        let n = (0u64..)
+            .zip(tcp)
+            .filter(|&(pi, _)| {
+                let i = pi * self.space.addresses + a;
+                self.shard.holds(self.perm.position_of(i))
+            })
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+}
+
 #[inline]
 fn proto_slot(p: Proto) -> usize {
     match p {
@@ -286,6 +321,43 @@ mod tests {
             prop_assert!(count.values().all(|&n| n == 1));
             let v6n = count.keys().filter(|(ip, _, _)| ip.is_ipv6()).count() as u64;
             prop_assert_eq!(v6n, s.targets().v6.count() * s.ports().len() as u64);
+        }
+
+        /// A shard's TCP ports of a host are those its walk probes there
+        /// (UDP entries not counted), and the shards' shares of a host add
+        /// up to every TCP port of the scan.
+        #[test]
+        fn shard_ports_count_what_the_shard_walks(
+            v4 in prop::collection::vec((0u32..5000, 0u32..12), 0..3),
+            v6 in prop::collection::vec((any::<u128>().prop_map(|x| x >> 8), 0u32..12), 1..3),
+            ports in prop::collection::btree_set(any::<u16>(), 1..12),
+            seed in any::<u64>(),
+            shards in 1u64..5,
+        ) {
+            use crate::engine::permutation::{Permutation, Slice};
+            let s = mixed_space(&v4, &v6, ports.into_iter().collect());
+            let tcp = s.protos().iter().filter(|&&p| p == Proto::Tcp).count() as u32;
+            let perm = Permutation::new(s.len(), seed);
+            let mut total = std::collections::HashMap::new();
+            for k in 0..shards {
+                let shard = Slice::shard(k, shards);
+                let mut walked = std::collections::HashMap::new();
+                for j in 0..shard.len(perm.len()) {
+                    let (ip, _, pi) = s.pair_ip(perm.at(shard.position(j)));
+                    if s.proto(pi) == Proto::Tcp {
+                        *walked.entry(ip).or_insert(0u32) += 1;
+                    }
+                }
+                let sp = ShardPorts::new(s.clone(), perm.clone(), shard);
+                for a in 0..s.addresses() {
+                    let ip = s.targets().nth(a);
+                    let n = sp.tcp_ports(ip);
+                    prop_assert_eq!(n, walked.get(&ip).copied().unwrap_or(0));
+                    *total.entry(ip).or_insert(0u32) += n;
+                }
+            }
+            prop_assert!(total.values().all(|&n| n == tcp));
+            prop_assert_eq!(ShardPorts::new(s.clone(), perm, Slice::WHOLE).tcp_ports("192.0.2.1".parse().unwrap()), 0);
         }
     }
 }

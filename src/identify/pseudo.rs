@@ -9,8 +9,9 @@
 //! stay real findings.
 //!
 //! The judgement is relative to what was scanned: the scan probed the same
-//! `probed` ports on every host, so a host is judged by the share of them it
-//! answered, whether the scan covers five ports or sixty thousand. A few
+//! `probed` ports on every host (a shard of a scan probes its own share of
+//! each host's ports, and passes that), so a host is judged by the share of
+//! them it answered, whether the scan covers five ports or sixty thousand. A few
 //! open ports prove nothing either way ([`PseudoRule::min_open`]): a host
 //! scanned on three ports that all answer silently stays real.
 //!

@@ -53,7 +53,9 @@
 //! TLS of which version?).
 //!
 //! The middlebox judgement uses the scan's port count per host
-//! ([`Config::ports_per_host`]) and each host's open ports as they come. A
+//! ([`Config::ports_per_host`]; in a shard, the ports the shard probes on
+//! each host, [`Sessions::set_ports_of`]) and each host's open ports as
+//! they come. A
 //! silent port of a host that has named nothing yet keeps its [`Done`]
 //! until its deadline, so that in a scan where a host's ports come within
 //! seconds of each other, every middlebox port's [`Done`] says pseudo.
@@ -76,6 +78,7 @@ use crate::wire::segment::Incoming;
 use crate::wire::tcp;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Most bytes of a service's reply kept per connection for fingerprinting
@@ -305,12 +308,28 @@ impl Entry {
     }
 }
 
+/// How many TCP ports the scan probes on a host, where that differs from
+/// host to host: a shard probes its own share of each host's ports (see
+/// [`crate::engine::space::ShardPorts`]).
+#[derive(Clone)]
+pub struct PortsOf(pub Arc<dyn Fn(Host) -> u32 + Send + Sync>);
+
+impl std::fmt::Debug for PortsOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PortsOf(..)")
+    }
+}
+
 /// The table.
 #[derive(Debug)]
 pub struct Sessions {
     cfg: Config,
     entries: HashMap<Key, Entry>,
     hosts: HashMap<Host, HostCounts>,
+    /// Per host, the ports probed on it (see [`Sessions::set_ports_of`]),
+    /// looked up once the host has enough open ports to be judged.
+    ports_of: Option<PortsOf>,
+    probed: HashMap<Host, u32>,
     /// Ports done lately, and when (oldest first; at most `capacity`).
     late: VecDeque<(Instant, Key)>,
     late_set: HashMap<Key, Instant>,
@@ -330,6 +349,8 @@ impl Sessions {
             cfg,
             entries: HashMap::new(),
             hosts: HashMap::new(),
+            ports_of: None,
+            probed: HashMap::new(),
             late: VecDeque::new(),
             late_set: HashMap::new(),
             overflowed: 0,
@@ -337,6 +358,13 @@ impl Sessions {
             busy: false,
             frugal: false,
         }
+    }
+
+    /// The ports probed on each host, where they differ from host to host
+    /// (a shard of a scan): the middlebox judgement measures "every port"
+    /// of a host by them rather than by [`Config::ports_per_host`].
+    pub fn set_ports_of(&mut self, f: PortsOf) {
+        self.ports_of = Some(f);
     }
 
     /// While frugal, no port opens a further connection: each is done
@@ -398,9 +426,11 @@ impl Sessions {
 
     /// The verdict on `host` so far.
     pub fn verdict(&self, host: Host) -> Verdict {
-        self.cfg
-            .rule
-            .judge(self.host_counts(host), self.cfg.ports_per_host)
+        let probed = match &self.ports_of {
+            Some(_) => self.probed.get(&host).copied().unwrap_or(0),
+            None => self.cfg.ports_per_host,
+        };
+        self.cfg.rule.judge(self.host_counts(host), probed)
     }
 
     /// Hosts judged middleboxes so far: at the end of a scan, the final
@@ -494,6 +524,12 @@ impl Sessions {
         if self.hosts.len() < HOSTS_MAX || self.hosts.contains_key(&seg.src) {
             let h = self.hosts.entry(seg.src).or_default();
             h.open = h.open.saturating_add(1);
+            let open = h.open;
+            if let Some(f) = &self.ports_of
+                && open >= cfg.rule.min_open
+            {
+                self.probed.entry(seg.src).or_insert_with(|| (f.0)(seg.src));
+            }
         }
         let plan = schedule(seg.sport, cfg.fallbacks);
         let mut c = Conn {
@@ -2108,6 +2144,42 @@ mod tests {
         }
         t.flush(&mut out);
         assert!(done(&out).iter().all(|d| !d.pseudo));
+    }
+
+    #[test]
+    fn a_shard_judges_a_host_by_the_ports_it_probes_there() {
+        // A scan of 10 ports per host in shards: this shard probes 5 of
+        // HOST's ports and 8 of HOST+1's. HOST answers on all of its 5
+        // silently: a middlebox. HOST+1 answers on 5 of its 8: real. Measured
+        // by the scan's 10 ports, neither could ever be judged a middlebox.
+        let probed = |h: IpAddr| if h == ip(HOST) { 5 } else { 8 };
+        let run = |ports_of: Option<PortsOf>| {
+            let mut t = table(1000);
+            t.cfg.ports_per_host = 10;
+            if let Some(f) = ports_of {
+                t.set_ports_of(f);
+            }
+            let t0 = Instant::now();
+            let mut out = Vec::new();
+            for h in [HOST, HOST + 1] {
+                for p in [21u16, 22, 80, 443, 8080] {
+                    t.on_syn_ack(t0, &syn_ack(h, p, BASE), reply(h, p), &mut out);
+                }
+            }
+            for ms in (0..=5000).step_by(10) {
+                t.tick(t0 + Duration::from_millis(ms), &mut out);
+            }
+            let d = done(&out);
+            assert_eq!(d.len(), 10);
+            let pseudo = |h: u32| {
+                d.iter()
+                    .filter(|d| d.reply.target == ip(h) && d.pseudo)
+                    .count()
+            };
+            (pseudo(HOST), pseudo(HOST + 1), t.pseudo_hosts())
+        };
+        assert_eq!(run(Some(PortsOf(Arc::new(probed)))), (5, 0, vec![ip(HOST)]));
+        assert_eq!(run(None), (0, 0, vec![]));
     }
 
     #[test]

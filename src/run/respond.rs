@@ -115,6 +115,8 @@ pub struct Shared {
     /// TCP ports the scan probes on every host (0: unknown), for the
     /// middlebox judgement: set before the responders are made.
     ports_per_host: AtomicU32,
+    /// ...or, in a shard, on each host (see [`session::PortsOf`]).
+    ports_of: std::sync::OnceLock<session::PortsOf>,
 }
 
 impl Shared {
@@ -123,6 +125,12 @@ impl Shared {
     pub fn set_ports_per_host(&self, n: usize) {
         let n = u32::try_from(n).unwrap_or(u32::MAX);
         self.ports_per_host.store(n, Ordering::Relaxed);
+    }
+
+    /// The scan probes a different number of TCP ports on each host (a
+    /// shard: see [`session::PortsOf`]); before [`Responder::new`].
+    pub fn set_ports_of(&self, f: session::PortsOf) {
+        let _ = self.ports_of.set(f);
     }
 
     /// The outcome of an open port, once: the collector takes it with the
@@ -198,18 +206,22 @@ pub struct Responder<'a> {
 impl<'a> Responder<'a> {
     /// Sessions that send through `outbox` (see [`super::pace`]).
     pub fn new(outbox: Outbox, us: &Identity, shared: &'a Shared) -> Responder<'a> {
+        let mut sessions = Sessions::new(Config {
+            capacity: CAPACITY,
+            max_wait: MAX_WAIT,
+            fallbacks: true,
+            rule: PseudoRule::default(),
+            ports_per_host: shared.ports_per_host.load(Ordering::Relaxed),
+            sport_base: us.sport_base,
+            sport_count: us.sport_count,
+            key: us.key,
+        });
+        if let Some(f) = shared.ports_of.get() {
+            sessions.set_ports_of(f.clone());
+        }
         Responder {
             ticked: Instant::now(),
-            sessions: Sessions::new(Config {
-                capacity: CAPACITY,
-                max_wait: MAX_WAIT,
-                fallbacks: true,
-                rule: PseudoRule::default(),
-                ports_per_host: shared.ports_per_host.load(Ordering::Relaxed),
-                sport_base: us.sport_base,
-                sport_count: us.sport_count,
-                key: us.key,
-            }),
+            sessions,
             outbox,
             key: us.key,
             shared,

@@ -11,8 +11,9 @@ use crate::config::{Rate, ScanConfig};
 use crate::engine::cookie::CookieKey;
 use crate::engine::core::Position;
 use crate::engine::permutation::{Permutation, Slice};
-use crate::engine::space::Space;
+use crate::engine::space::{ShardPorts, Space};
 use crate::error::{Error, Result};
+use crate::identify::session::PortsOf;
 use crate::net::route::{self, Routes};
 use crate::net::sys::PacketSocket;
 use crate::output::{self, FindingWriter};
@@ -238,6 +239,11 @@ pub fn prepare(cfg: &ScanConfig, resume: Option<&PausedScan>, routed: Routed) ->
     // The middlebox rule judges a host by the share of its probed ports
     // that answer.
     ident.set_ports_per_host(cfg.ports.len());
+    if cfg.shard.1 > 1 {
+        // A shard probes its own share of each host's ports.
+        let of = ShardPorts::new(space.clone(), plan.perm.clone(), shard);
+        ident.set_ports_of(PortsOf(Arc::new(move |ip| of.tcp_ports(ip))));
+    }
     if !cfg.keep_root {
         crate::net::privilege::drop_privileges().map_err(|e| {
             Error::runtime(format!(
