@@ -1,13 +1,14 @@
 //! Micro-benchmarks of the per-probe and per-reply work: the permutation
-//! lookup, the (address, port) decomposition, the cookie, probe crafting
-//! (template write + cookie), and reply parsing. Run with
+//! lookup (and a shard's count of one host's ports), the (address, port)
+//! decomposition, the cookie, probe crafting (template write + cookie), and
+//! reply parsing. Run with
 //! `cargo bench --bench hot_path`. These are measurements, not tests.
 
 use criterion::{BatchSize, Criterion, Throughput, black_box, criterion_group, criterion_main};
 use std::net::{IpAddr, Ipv4Addr};
 use synsweep::engine::cookie::CookieKey;
 use synsweep::engine::permutation::{Permutation, Slice};
-use synsweep::engine::space::Space;
+use synsweep::engine::space::{ShardPorts, Space};
 use synsweep::probe::tcp_syn::{PROBE_LEN, ProbeTemplate, TcpSyn};
 use synsweep::probe::{Identity, Probe, Sources, Template};
 use synsweep::targets::RangeSet;
@@ -67,6 +68,20 @@ fn permutation(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+    // A shard's count of one host's TCP ports (once per host that may be a
+    // middlebox): a position lookup per port of the scan.
+    let mut g = c.benchmark_group("shard_ports");
+    let p = plan((1..=65535).collect());
+    let of = ShardPorts::new(p.space.clone(), p.perm.clone(), Slice::shard(0, 2));
+    let mut a = LAB.0;
+    g.throughput(Throughput::Elements(65535));
+    g.bench_function("tcp_ports/lab16x65535", |b| {
+        b.iter(|| {
+            a = if a == LAB.1 { LAB.0 } else { a + 1 };
+            black_box(of.tcp_ports(IpAddr::V4(Ipv4Addr::from(a))))
+        })
+    });
     g.finish();
 }
 
