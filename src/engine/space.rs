@@ -180,6 +180,20 @@ impl ShardPorts {
     /// How many of `ip`'s TCP ports the shard probes (0 for an address the
     /// scan does not cover). One position lookup per TCP port of the scan.
     pub fn tcp_ports(&self, ip: IpAddr) -> u32 {
+        self.count(ip, |_| true)
+    }
+
+    /// How many of `ip`'s TCP ports the shard's `senders` senders have
+    /// walked past in the first pass, sender `t` up to (not including) the
+    /// `walked(t)`-th position of its slice (see [`Slice::split`]).
+    pub fn tcp_ports_walked(&self, ip: IpAddr, senders: u64, walked: impl Fn(usize) -> u64) -> u32 {
+        let senders = senders.max(1);
+        self.count(ip, |js| js / senders < walked((js % senders) as usize))
+    }
+
+    /// `ip`'s TCP ports in the shard whose index within the shard's
+    /// positions passes `keep`.
+    fn count(&self, ip: IpAddr, keep: impl Fn(u64) -> bool) -> u32 {
         let Some(a) = self.space.targets.rank(ip) else {
             return 0;
         };
@@ -187,8 +201,8 @@ impl ShardPorts {
         let n = (0u64..)
             .zip(tcp)
             .filter(|&(pi, _)| {
-                let i = pi * self.space.addresses + a;
-                self.shard.holds(self.perm.position_of(i))
+                let p = self.perm.position_of(pi * self.space.addresses + a);
+                self.shard.holds(p) && keep((p - self.shard.offset) / self.shard.stride)
             })
             .count();
         u32::try_from(n).unwrap_or(u32::MAX)
@@ -357,6 +371,29 @@ mod tests {
                 }
             }
             prop_assert!(total.values().all(|&n| n == tcp));
+            // Part way: senders of shard 0 that walked `walked[t]` positions
+            // each have probed exactly the TCP ports their walks met.
+            let shard = Slice::shard(0, shards);
+            let senders = 1 + seed % 3;
+            let sp = ShardPorts::new(s.clone(), perm.clone(), shard);
+            let walked: Vec<u64> = (0..senders).map(|t| (seed >> (8 * t)) % 5).collect();
+            let mut met = std::collections::HashMap::new();
+            for t in 0..senders {
+                let part = shard.split(t, senders);
+                for j in 0..walked[t as usize].min(part.len(perm.len())) {
+                    let (ip, _, pi) = s.pair_ip(perm.at(part.position(j)));
+                    if s.proto(pi) == Proto::Tcp {
+                        *met.entry(ip).or_insert(0u32) += 1;
+                    }
+                }
+            }
+            for a in 0..s.addresses() {
+                let ip = s.targets().nth(a);
+                prop_assert_eq!(
+                    sp.tcp_ports_walked(ip, senders, |t| walked[t]),
+                    met.get(&ip).copied().unwrap_or(0)
+                );
+            }
             prop_assert_eq!(ShardPorts::new(s.clone(), perm, Slice::WHOLE).tcp_ports("192.0.2.1".parse().unwrap()), 0);
         }
     }

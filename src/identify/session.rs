@@ -308,11 +308,35 @@ impl Entry {
     }
 }
 
-/// How many TCP ports the scan probes on a host, where that differs from
-/// host to host: a shard probes its own share of each host's ports (see
-/// [`crate::engine::space::ShardPorts`]).
+/// The TCP ports the scan probes on a host: `total` in all (a shard probes
+/// its own share of each host's ports: see
+/// [`crate::engine::space::ShardPorts`]), and `so_far`, those probed by now
+/// (`total` once the first pass is over).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probed {
+    pub total: u32,
+    pub so_far: u32,
+}
+
+/// Where the table learns [`Probed`] for a host.
 #[derive(Clone)]
-pub struct PortsOf(pub Arc<dyn Fn(Host) -> u32 + Send + Sync>);
+pub struct PortsOf(pub Arc<dyn Fn(Host) -> Probed + Send + Sync>);
+
+/// Ports probed on a host so far that a verdict before the first pass is
+/// over needs at least: a host judged on fewer might only have been lucky
+/// in the order its ports came.
+pub const EARLY_MIN: u32 = 8;
+
+/// What the table learnt of the ports probed on a host.
+#[derive(Debug, Clone, Copy)]
+struct HostProbed {
+    total: u32,
+    /// Probed so far when the host was judged a middlebox before the
+    /// first pass was over.
+    early: Option<u32>,
+    /// Open ports when this was looked up.
+    at_open: u32,
+}
 
 impl std::fmt::Debug for PortsOf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -327,9 +351,10 @@ pub struct Sessions {
     entries: HashMap<Key, Entry>,
     hosts: HashMap<Host, HostCounts>,
     /// Per host, the ports probed on it (see [`Sessions::set_ports_of`]),
-    /// looked up once the host has enough open ports to be judged.
+    /// looked up once the host has enough open ports to be judged, and
+    /// again as they grow by an eighth until it is judged a middlebox.
     ports_of: Option<PortsOf>,
-    probed: HashMap<Host, u32>,
+    probed: HashMap<Host, HostProbed>,
     /// Ports done lately, and when (oldest first; at most `capacity`).
     late: VecDeque<(Instant, Key)>,
     late_set: HashMap<Key, Instant>,
@@ -360,11 +385,47 @@ impl Sessions {
         }
     }
 
-    /// The ports probed on each host, where they differ from host to host
-    /// (a shard of a scan): the middlebox judgement measures "every port"
-    /// of a host by them rather than by [`Config::ports_per_host`].
+    /// The ports probed on each host, in all and so far: the middlebox
+    /// judgement measures "every port" of a host by them rather than by
+    /// [`Config::ports_per_host`]. A host whose open ports are 90% of those
+    /// probed on it so far (at least [`EARLY_MIN`] of them) is judged then,
+    /// while the first pass is still walking: its further ports get no
+    /// connections beyond the probe's own, and their records say pseudo.
     pub fn set_ports_of(&mut self, f: PortsOf) {
         self.ports_of = Some(f);
+    }
+
+    /// After a host's open port: learn the ports probed on it, once it has
+    /// enough open ports to be judged and again as they grow by an eighth,
+    /// and judge it early where the ports probed so far show a middlebox.
+    fn look_up_probed(&mut self, host: Host, counts: HostCounts) {
+        let Some(f) = &self.ports_of else {
+            return;
+        };
+        let rule = &self.cfg.rule;
+        if counts.open < rule.min_open {
+            return;
+        }
+        let due = match self.probed.get(&host) {
+            None => true,
+            Some(p) => p.early.is_none() && counts.open >= p.at_open + p.at_open.div_ceil(8),
+        };
+        if !due {
+            return;
+        }
+        let p = (f.0)(host);
+        let early = (p.so_far >= EARLY_MIN
+            && p.so_far < p.total
+            && rule.judge(counts, p.so_far) == Verdict::Pseudo)
+            .then_some(p.so_far);
+        self.probed.insert(
+            host,
+            HostProbed {
+                total: p.total,
+                early,
+                at_open: counts.open,
+            },
+        );
     }
 
     /// While frugal, no port opens a further connection: each is done
@@ -426,11 +487,15 @@ impl Sessions {
 
     /// The verdict on `host` so far.
     pub fn verdict(&self, host: Host) -> Verdict {
-        let probed = match &self.ports_of {
-            Some(_) => self.probed.get(&host).copied().unwrap_or(0),
-            None => self.cfg.ports_per_host,
-        };
-        self.cfg.rule.judge(self.host_counts(host), probed)
+        let (rule, c) = (&self.cfg.rule, self.host_counts(host));
+        match (&self.ports_of, self.probed.get(&host)) {
+            (None, _) => rule.judge(c, self.cfg.ports_per_host),
+            (Some(_), None) => Verdict::Real,
+            (Some(_), Some(p)) => match p.early {
+                Some(so_far) if rule.judge(c, so_far) == Verdict::Pseudo => Verdict::Pseudo,
+                _ => rule.judge(c, p.total),
+            },
+        }
     }
 
     /// Hosts judged middleboxes so far: at the end of a scan, the final
@@ -524,12 +589,8 @@ impl Sessions {
         if self.hosts.len() < HOSTS_MAX || self.hosts.contains_key(&seg.src) {
             let h = self.hosts.entry(seg.src).or_default();
             h.open = h.open.saturating_add(1);
-            let open = h.open;
-            if let Some(f) = &self.ports_of
-                && open >= cfg.rule.min_open
-            {
-                self.probed.entry(seg.src).or_insert_with(|| (f.0)(seg.src));
-            }
+            let counts = *h;
+            self.look_up_probed(seg.src, counts);
         }
         let plan = schedule(seg.sport, cfg.fallbacks);
         let mut c = Conn {
@@ -2152,7 +2213,13 @@ mod tests {
         // HOST's ports and 8 of HOST+1's. HOST answers on all of its 5
         // silently: a middlebox. HOST+1 answers on 5 of its 8: real. Measured
         // by the scan's 10 ports, neither could ever be judged a middlebox.
-        let probed = |h: IpAddr| if h == ip(HOST) { 5 } else { 8 };
+        let probed = |h: IpAddr| {
+            let n = if h == ip(HOST) { 5 } else { 8 };
+            Probed {
+                total: n,
+                so_far: n,
+            }
+        };
         let run = |ports_of: Option<PortsOf>| {
             let mut t = table(1000);
             t.cfg.ports_per_host = 10;
@@ -2180,6 +2247,82 @@ mod tests {
         };
         assert_eq!(run(Some(PortsOf(Arc::new(probed)))), (5, 0, vec![ip(HOST)]));
         assert_eq!(run(None), (0, 0, vec![]));
+    }
+
+    #[test]
+    fn a_middlebox_is_judged_while_the_first_pass_walks() {
+        // A scan of 24 ports per host, its ports coming one by one: the
+        // middlebox answers every port probed on it so far, the real host
+        // one in two. The middlebox is judged once 8 of its ports were
+        // probed (all open): its later ports get no connection beyond the
+        // probe's own and come out pseudo; its first ones are pseudo by the
+        // end. The real host never is, however its ports come.
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let so_far = Arc::new([AtomicU32::new(0), AtomicU32::new(0)]);
+        let live = so_far.clone();
+        let ports_of = PortsOf(Arc::new(move |h: IpAddr| Probed {
+            total: 24,
+            so_far: live[usize::from(h != ip(HOST))].load(Ordering::Relaxed),
+        }));
+        let mut t = table(1000);
+        t.cfg.ports_per_host = 24;
+        t.set_ports_of(ports_of);
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        let mut syns_after_judged = 0;
+        for (i, p) in (2000u16..2012).enumerate() {
+            let at = t0 + Duration::from_millis(400 * i as u64);
+            t.tick(at, &mut out);
+            so_far[0].fetch_add(1, Ordering::Relaxed);
+            t.on_syn_ack(at, &syn_ack(HOST, p, BASE), reply(HOST, p), &mut out);
+            // The real host: two probed for each open port.
+            so_far[1].fetch_add(2, Ordering::Relaxed);
+            t.on_syn_ack(
+                at,
+                &syn_ack(HOST + 1, p, BASE),
+                reply(HOST + 1, p),
+                &mut out,
+            );
+            if i + 1 == EARLY_MIN as usize {
+                assert_eq!(t.verdict(ip(HOST)), Verdict::Pseudo);
+                assert_eq!(t.verdict(ip(HOST + 1)), Verdict::Real);
+            }
+            if i >= EARLY_MIN as usize {
+                let before = out.len();
+                for ms in (0..400).step_by(10) {
+                    t.tick(at + Duration::from_millis(ms), &mut out);
+                }
+                syns_after_judged += out[before..]
+                    .iter()
+                    .filter(|o| matches!(o, Out::Syn { dst, .. } if *dst == ip(HOST)))
+                    .count();
+            }
+        }
+        for ms in (4400..=12_000).step_by(10) {
+            t.tick(t0 + Duration::from_millis(ms), &mut out);
+        }
+        assert_eq!(syns_after_judged, 0);
+        let d = done(&out);
+        assert_eq!(d.len(), 24);
+        let pseudo = |h: u32| {
+            d.iter()
+                .filter(|d| d.reply.target == ip(h) && d.pseudo)
+                .count()
+        };
+        // Every port after the verdict is pseudo as it is written; the first
+        // ones waited for their deadline, the verdict came within it.
+        assert_eq!(pseudo(HOST), 12);
+        assert_eq!(pseudo(HOST + 1), 0);
+        assert_eq!(t.pseudo_hosts(), vec![ip(HOST)]);
+        // Without the ports probed so far, 12 open ports of 24 are no
+        // middlebox.
+        let mut t = table(1000);
+        t.cfg.ports_per_host = 24;
+        let mut out = Vec::new();
+        for p in 2000u16..2012 {
+            t.on_syn_ack(t0, &syn_ack(HOST, p, BASE), reply(HOST, p), &mut out);
+        }
+        assert_eq!(t.verdict(ip(HOST)), Verdict::Real);
     }
 
     #[test]

@@ -42,7 +42,6 @@ use crate::resume::PausedScan;
 pub use checkpoint::{CHECKPOINT_EVERY, REPLY_ALLOWANCE};
 use limiter::RateLimiter;
 use meters::Meters;
-use send::Progress;
 pub use setup::SPORT_COUNT;
 use status::Summary;
 use std::io::IsTerminal;
@@ -103,11 +102,11 @@ pub fn run(cfg: &ScanConfig, resume: Option<PausedScan>) -> Result<Summary> {
     let stop_rx = AtomicBool::new(false);
     let rxstats = recv::RxStats::default();
     let counters = collect::Counters::default();
-    let progress: Vec<Progress> = (0..cfg.senders).map(|_| Progress::default()).collect();
+    let progress = setup::progress(cfg, &space, &plan, &ident);
     let collected = collected(&space, resume)?;
     let limiters = limiters(cfg);
     let meters = Meters {
-        progress: &progress,
+        progress: &progress[..],
         counters: &counters,
         rxstats: &rxstats,
         ident: ident_on,

@@ -10,7 +10,7 @@ use crate::engine::space::Space;
 use crate::net::route::{RouteAddr, Routes};
 use crate::probe::{Identity, Template};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 
 /// Everything a sender needs to turn a position into a probe.
 #[derive(Debug)]
@@ -54,6 +54,8 @@ impl Plan {
 /// Live counters shared with the status line.
 #[derive(Debug, Default)]
 pub struct Progress {
+    /// The round being sent (0: the first pass).
+    pub round: AtomicU32,
     /// Probes handed to the kernel.
     pub sent: AtomicU64,
     /// Positions of the current round walked (sent or skipped).

@@ -230,6 +230,7 @@ impl<'a> Driver<'a> {
                 // were being lost.
                 let retry = retry.as_ref().map(|r| sender_retry(r, &self.lossy, k));
                 prog.walked.store(from, Ordering::Relaxed);
+                prog.round.store(round, Ordering::Relaxed);
                 let stop = t.stop_send;
                 // Identification's packets are charged: probes take what
                 // they leave of the rate (`--rate max`: of the cap).

@@ -5,6 +5,7 @@
 //! identification sockets, and last the privilege drop. Whatever needs
 //! privileges happens here; the scan loop starts with none.
 
+use super::plan::Progress;
 use super::status::fmt_dur;
 use super::{family, pace, respond, send, tx};
 use crate::config::{Rate, ScanConfig};
@@ -13,13 +14,14 @@ use crate::engine::core::Position;
 use crate::engine::permutation::{Permutation, Slice};
 use crate::engine::space::{ShardPorts, Space};
 use crate::error::{Error, Result};
-use crate::identify::session::PortsOf;
+use crate::identify::session::{PortsOf, Probed};
 use crate::net::route::{self, Routes};
 use crate::net::sys::PacketSocket;
 use crate::output::{self, FindingWriter};
 use crate::probe::{Identity, Probe, Sources};
 use crate::resume::PausedScan;
 use crate::risk::{Policy, Risk};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -239,11 +241,6 @@ pub fn prepare(cfg: &ScanConfig, resume: Option<&PausedScan>, routed: Routed) ->
     // The middlebox rule judges a host by the share of its probed ports
     // that answer.
     ident.set_ports_per_host(cfg.ports.len());
-    if cfg.shard.1 > 1 {
-        // A shard probes its own share of each host's ports.
-        let of = ShardPorts::new(space.clone(), plan.perm.clone(), shard);
-        ident.set_ports_of(PortsOf(Arc::new(move |ip| of.tcp_ports(ip))));
-    }
     if !cfg.keep_root {
         crate::net::privilege::drop_privileges().map_err(|e| {
             Error::runtime(format!(
@@ -415,6 +412,40 @@ fn dry_run(
     }
     // A closed pipe (`| head`) is not an error worth a panic.
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
+}
+
+/// The senders' live counters, one per sender; identification reads their
+/// positions to learn the TCP ports probed on a host so far (all of this
+/// shard's share of them once the first pass is over), for the middlebox
+/// judgement (see [`crate::identify::session::Sessions::set_ports_of`]).
+pub fn progress(
+    cfg: &ScanConfig,
+    space: &Space,
+    plan: &send::Plan,
+    ident: &respond::Shared,
+) -> Arc<[Progress]> {
+    let progress: Arc<[Progress]> = (0..cfg.senders).map(|_| Progress::default()).collect();
+    let shard = Slice::shard(cfg.shard.0, cfg.shard.1);
+    let of = ShardPorts::new(space.clone(), plan.perm.clone(), shard);
+    let live = progress.clone();
+    let senders = cfg.senders as u64;
+    ident.set_ports_of(PortsOf(Arc::new(move |ip| {
+        let total = of.tcp_ports(ip);
+        let first_pass = live.iter().all(|p| p.round.load(Ordering::Relaxed) == 0);
+        // A batch of slack: a sender counts a batch as walked only once it
+        // has left, and its first replies may come before that.
+        let so_far = match first_pass {
+            true => of.tcp_ports_walked(ip, senders, |t| {
+                live[t].walked.load(Ordering::Relaxed) + send::BATCH as u64
+            }),
+            false => total,
+        };
+        Probed {
+            total,
+            so_far: so_far.min(total),
+        }
+    })));
+    progress
 }
 
 #[cfg(test)]
