@@ -22,6 +22,13 @@ static SERIAL: Mutex<()> = Mutex::new(());
 const RANGE: &str = "198.19.0.0/20";
 const PORTS: &[u16] = &[22, 80, 443];
 
+/// The lab of these tests: a quarter of the hosts alive, 22 and 80 open.
+fn lab() -> common::LabBuilder {
+    Lab::builder()
+        .listen(&[22, 80])
+        .alive_mask("0.0.0.3", "0.0.0.0")
+}
+
 fn scan_cmd(file: &Path, extra: &[&str]) -> Command {
     let mut c = synsweep();
     c.args([
@@ -81,11 +88,7 @@ fn assert_refused(out: &Output, words: &[&str]) {
 #[test]
 fn a_two_queue_veth_takes_one_af_xdp_sender_per_queue() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = Lab::builder()
-        .listen(&[22, 80])
-        .alive_mask("0.0.0.3", "0.0.0.0")
-        .queues(2)
-        .build();
+    let lab = lab().queues(2).build();
     let dir = tempfile::tempdir().unwrap();
     // Two senders, each bound to its own queue: no fallback, every open
     // port found, every probe arrived.
@@ -126,10 +129,7 @@ fn a_two_queue_veth_takes_one_af_xdp_sender_per_queue() {
 #[test]
 fn too_little_locked_memory_falls_back_to_af_packet() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = Lab::builder()
-        .listen(&[22, 80])
-        .alive_mask("0.0.0.3", "0.0.0.0")
-        .build();
+    let lab = lab().build();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("f.ndjson");
     let limited = |backend: &str| {
@@ -177,10 +177,7 @@ fn too_little_locked_memory_falls_back_to_af_packet() {
 #[test]
 fn a_tun_link_sends_through_af_packet_and_says_so() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = Lab::builder()
-        .listen(&[22, 80])
-        .alive_mask("0.0.0.3", "0.0.0.0")
-        .build_vpn();
+    let lab = lab().build_vpn();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("f.ndjson");
     let out = lab.run_in_scanner(&mut scan_cmd(
@@ -207,10 +204,7 @@ fn a_tun_link_sends_through_af_packet_and_says_so() {
 #[test]
 fn a_queue_held_by_another_scan_is_busy_and_the_scan_falls_back() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = Lab::builder()
-        .listen(&[22, 80])
-        .alive_mask("0.0.0.3", "0.0.0.0")
-        .build();
+    let lab = lab().build();
     let dir = tempfile::tempdir().unwrap();
     let slow = dir.path().join("slow.ndjson");
     let state = dir.path().join("state");

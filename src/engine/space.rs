@@ -180,32 +180,39 @@ impl ShardPorts {
     /// How many of `ip`'s TCP ports the shard probes (0 for an address the
     /// scan does not cover). One position lookup per TCP port of the scan.
     pub fn tcp_ports(&self, ip: IpAddr) -> u32 {
-        self.count(ip, |_| true)
+        self.count(ip, |_| true).0
     }
 
-    /// How many of `ip`'s TCP ports the shard's `senders` senders have
-    /// walked past in the first pass, sender `t` up to (not including) the
-    /// `walked(t)`-th position of its slice (see [`Slice::split`]).
-    pub fn tcp_ports_walked(&self, ip: IpAddr, senders: u64, walked: impl Fn(usize) -> u64) -> u32 {
+    /// [`tcp_ports`](Self::tcp_ports), and of those, how many the shard's
+    /// `senders` senders have walked past in the first pass, sender `t` up
+    /// to (not including) the `walked(t)`-th position of its slice (see
+    /// [`Slice::split`]). One pass for both.
+    pub fn tcp_ports_walked(
+        &self,
+        ip: IpAddr,
+        senders: u64,
+        walked: impl Fn(usize) -> u64,
+    ) -> (u32, u32) {
         let senders = senders.max(1);
         self.count(ip, |js| js / senders < walked((js % senders) as usize))
     }
 
-    /// `ip`'s TCP ports in the shard whose index within the shard's
-    /// positions passes `keep`.
-    fn count(&self, ip: IpAddr, keep: impl Fn(u64) -> bool) -> u32 {
+    /// `ip`'s TCP ports in the shard, and those of them whose index within
+    /// the shard's positions passes `keep`.
+    fn count(&self, ip: IpAddr, keep: impl Fn(u64) -> bool) -> (u32, u32) {
         let Some(a) = self.space.targets.rank(ip) else {
-            return 0;
+            return (0, 0);
         };
         let tcp = self.space.protos.iter().take_while(|&&p| p == Proto::Tcp);
-        let n = (0u64..)
-            .zip(tcp)
-            .filter(|&(pi, _)| {
-                let p = self.perm.position_of(pi * self.space.addresses + a);
-                self.shard.holds(p) && keep((p - self.shard.offset) / self.shard.stride)
-            })
-            .count();
-        u32::try_from(n).unwrap_or(u32::MAX)
+        let (mut all, mut kept) = (0u32, 0u32);
+        for (pi, _) in (0u64..).zip(tcp) {
+            let p = self.perm.position_of(pi * self.space.addresses + a);
+            if self.shard.holds(p) {
+                all += 1;
+                kept += u32::from(keep((p - self.shard.offset) / self.shard.stride));
+            }
+        }
+        (all, kept)
     }
 }
 
@@ -391,7 +398,7 @@ mod tests {
                 let ip = s.targets().nth(a);
                 prop_assert_eq!(
                     sp.tcp_ports_walked(ip, senders, |t| walked[t]),
-                    met.get(&ip).copied().unwrap_or(0)
+                    (sp.tcp_ports(ip), met.get(&ip).copied().unwrap_or(0))
                 );
             }
             prop_assert_eq!(ShardPorts::new(s.clone(), perm, Slice::WHOLE).tcp_ports("192.0.2.1".parse().unwrap()), 0);

@@ -1413,6 +1413,13 @@ mod tests {
             .collect()
     }
 
+    /// Of these records, those of host `h` that say pseudo.
+    fn pseudo_on(d: &[&Done], h: u32) -> usize {
+        d.iter()
+            .filter(|d| d.reply.target == ip(h) && d.pseudo)
+            .count()
+    }
+
     fn done(out: &[Out]) -> Vec<&Done> {
         out.iter()
             .filter_map(|o| match o {
@@ -2238,12 +2245,11 @@ mod tests {
             }
             let d = done(&out);
             assert_eq!(d.len(), 10);
-            let pseudo = |h: u32| {
-                d.iter()
-                    .filter(|d| d.reply.target == ip(h) && d.pseudo)
-                    .count()
-            };
-            (pseudo(HOST), pseudo(HOST + 1), t.pseudo_hosts())
+            (
+                pseudo_on(&d, HOST),
+                pseudo_on(&d, HOST + 1),
+                t.pseudo_hosts(),
+            )
         };
         assert_eq!(run(Some(PortsOf(Arc::new(probed)))), (5, 0, vec![ip(HOST)]));
         assert_eq!(run(None), (0, 0, vec![]));
@@ -2304,15 +2310,10 @@ mod tests {
         assert_eq!(syns_after_judged, 0);
         let d = done(&out);
         assert_eq!(d.len(), 24);
-        let pseudo = |h: u32| {
-            d.iter()
-                .filter(|d| d.reply.target == ip(h) && d.pseudo)
-                .count()
-        };
         // Every port after the verdict is pseudo as it is written; the first
         // ones waited for their deadline, the verdict came within it.
-        assert_eq!(pseudo(HOST), 12);
-        assert_eq!(pseudo(HOST + 1), 0);
+        assert_eq!(pseudo_on(&d, HOST), 12);
+        assert_eq!(pseudo_on(&d, HOST + 1), 0);
         assert_eq!(t.pseudo_hosts(), vec![ip(HOST)]);
         // Without the ports probed so far, 12 open ports of 24 are no
         // middlebox.

@@ -115,7 +115,7 @@ pub struct Shared {
     /// TCP ports the scan probes on every host (0: unknown), for the
     /// middlebox judgement: set before the responders are made.
     ports_per_host: AtomicU32,
-    /// ...or, in a shard, on each host (see [`session::PortsOf`]).
+    /// ...and on each host, in all and so far (see [`session::PortsOf`]).
     ports_of: std::sync::OnceLock<session::PortsOf>,
 }
 
@@ -127,8 +127,9 @@ impl Shared {
         self.ports_per_host.store(n, Ordering::Relaxed);
     }
 
-    /// The scan probes a different number of TCP ports on each host (a
-    /// shard: see [`session::PortsOf`]); before [`Responder::new`].
+    /// Where the responders learn the TCP ports probed on each host, in all
+    /// (a shard's own share) and so far (see [`session::PortsOf`]); before
+    /// [`Responder::new`].
     pub fn set_ports_of(&self, f: session::PortsOf) {
         let _ = self.ports_of.set(f);
     }

@@ -430,20 +430,20 @@ pub fn progress(
     let live = progress.clone();
     let senders = cfg.senders as u64;
     ident.set_ports_of(PortsOf(Arc::new(move |ip| {
-        let total = of.tcp_ports(ip);
         let first_pass = live.iter().all(|p| p.round.load(Ordering::Relaxed) == 0);
+        if !first_pass {
+            let total = of.tcp_ports(ip);
+            return Probed {
+                total,
+                so_far: total,
+            };
+        }
         // A batch of slack: a sender counts a batch as walked only once it
         // has left, and its first replies may come before that.
-        let so_far = match first_pass {
-            true => of.tcp_ports_walked(ip, senders, |t| {
-                live[t].walked.load(Ordering::Relaxed) + send::BATCH as u64
-            }),
-            false => total,
-        };
-        Probed {
-            total,
-            so_far: so_far.min(total),
-        }
+        let (total, so_far) = of.tcp_ports_walked(ip, senders, |t| {
+            live[t].walked.load(Ordering::Relaxed) + send::BATCH as u64
+        });
+        Probed { total, so_far }
     })));
     progress
 }
