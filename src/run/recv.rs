@@ -118,6 +118,12 @@ pub fn run(
         }
         if !v.is_empty() || at.duration_since(told) >= READ_TIMEOUT {
             told = at;
+            // The channel holds thousands of batches while the collector
+            // lags: a batch keeps only what it holds, not room for every
+            // frame read (identification takes most of those).
+            if v.capacity() > 2 * v.len() {
+                v.shrink_to_fit();
+            }
             let b = Batch {
                 at,
                 from: index,
