@@ -171,7 +171,9 @@ impl FindingWriter for Csv {
                     .chain(fact_row(f).iter())
                     .map(|c| c.as_bytes()),
             )
-            .map_err(std::io::Error::other)?;
+            .map_err(std::io::Error::other)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
         self.w.flush()
     }
     fn finish(&mut self, _meta: &ScanMeta) -> std::io::Result<()> {

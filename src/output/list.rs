@@ -85,7 +85,9 @@ pub(crate) fn strip_trailer(path: &Path) -> std::io::Result<()> {
 
 impl FindingWriter for List {
     fn write(&mut self, f: &Finding) -> std::io::Result<()> {
-        self.out.write_all(line(f).as_bytes())?;
+        self.out.write_all(line(f).as_bytes())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
     }
     fn finish(&mut self, _meta: &ScanMeta) -> std::io::Result<()> {

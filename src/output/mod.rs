@@ -171,10 +171,15 @@ pub(crate) fn epoch(t: SystemTime) -> u64 {
         .as_secs()
 }
 
-/// A sink for findings. Streaming formats write each record at once;
-/// document formats spill them to disk and render at `finish`.
+/// A sink for findings. Streaming formats write each record as it comes;
+/// document formats spill them to disk and render at `finish`. Records are
+/// buffered until [`flush`](FindingWriter::flush) or `finish`.
 pub trait FindingWriter: Send {
     fn write(&mut self, f: &Finding) -> std::io::Result<()>;
+    /// Hand every record written so far to the kernel: a crash after this
+    /// loses none of them. A scan calls it after each batch of replies,
+    /// before a checkpoint can see the batch counted.
+    fn flush(&mut self) -> std::io::Result<()>;
     /// Write what remains (a document: render it whole) and end the file
     /// for good.
     fn finish(&mut self, meta: &ScanMeta) -> std::io::Result<()>;
@@ -240,7 +245,7 @@ pub fn open_with(
     // Bytes already in the file we continue (0 for a new or rewritten file).
     let mut existing = 0u64;
     let out: Out = if path == "-" {
-        Box::new(std::io::stdout())
+        Box::new(std::io::BufWriter::new(std::io::stdout()))
     } else {
         if append {
             if format == Format::List {
@@ -255,7 +260,7 @@ pub fn open_with(
             .truncate(!append)
             .open(path)
             .map_err(cannot)?;
-        Box::new(f)
+        Box::new(std::io::BufWriter::new(f))
     };
     let fresh = existing == 0;
     let io = |e: std::io::Error| Error::runtime(format!("cannot write {path}: {e}"));
@@ -322,13 +327,14 @@ fn render_file(
 const SCAN_SORT_BUDGET: usize = 8 << 20;
 
 /// A document format (JSON, nmap XML, HTML): spills every finding to an
-/// NDJSON file as it comes (one `write` per record, so a crash loses
-/// nothing already reported) and renders the whole file at `finish` by
+/// NDJSON file as it comes (handed to the kernel at each
+/// [`FindingWriter::flush`], so a crash loses nothing already reported) and
+/// renders the whole file at `finish` by
 /// streaming over it. Memory does not grow with findings.
 struct Document {
     out: Out,
     render: Render,
-    spill: std::fs::File,
+    spill: std::io::BufWriter<std::fs::File>,
     spill_path: PathBuf,
     /// For stdout: the spill is a temporary file, removed on drop.
     temp: Option<tempfile::TempPath>,
@@ -362,7 +368,7 @@ impl Document {
         Ok(Document {
             out,
             render,
-            spill,
+            spill: std::io::BufWriter::new(spill),
             spill_path,
             temp,
             dir,
@@ -388,6 +394,9 @@ impl FindingWriter for Document {
     fn write(&mut self, f: &Finding) -> std::io::Result<()> {
         self.spill.write_all(&ndjson::line(f)?)
     }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.spill.flush()
+    }
     fn finish(&mut self, meta: &ScanMeta) -> std::io::Result<()> {
         self.render_now(meta)?;
         if self.temp.is_none() {
@@ -396,7 +405,7 @@ impl FindingWriter for Document {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 // A directory we may no longer write (privilege dropped):
                 // empty the spill through our descriptor instead.
-                Err(_) => self.spill.set_len(0)?,
+                Err(_) => self.spill.get_ref().set_len(0)?,
             }
         }
         Ok(())
@@ -485,6 +494,48 @@ pub(crate) fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flush_puts_every_record_written_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let finding = |i: u16| {
+            Finding::observed(
+                "198.19.0.1".parse().unwrap(),
+                i,
+                "tcp",
+                crate::finding::PortState::Open,
+                "syn-ack",
+                64,
+                std::time::SystemTime::now(),
+            )
+        };
+        // (format, file the records stream to, lines before the records)
+        for (format, name, head) in [
+            (Format::Ndjson, "f.ndjson", 0),
+            (Format::Csv, "f.csv", 1),
+            (Format::List, "f.txt", 1),
+            (Format::Html, "f.html", 0),
+            (Format::Json, "f.json", 0),
+            (Format::Xml, "f.xml", 0),
+        ] {
+            let path = dir.path().join(name);
+            let path = path.to_str().unwrap();
+            let mut w = open(path, format, false).unwrap();
+            let file = if format.streams() {
+                PathBuf::from(path)
+            } else {
+                spill_path(path)
+            };
+            let lines = || std::fs::read_to_string(&file).unwrap().lines().count();
+            for n in 1..=3u16 {
+                for i in 0..200 {
+                    w.write(&finding(n * 1000 + i)).unwrap();
+                }
+                w.flush().unwrap();
+                assert_eq!(lines(), head + 200 * n as usize, "{format:?}");
+            }
+        }
+    }
 
     #[test]
     fn port_lists_compress_and_count() {

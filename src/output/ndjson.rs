@@ -59,7 +59,9 @@ impl Ndjson {
 
 impl FindingWriter for Ndjson {
     fn write(&mut self, f: &Finding) -> std::io::Result<()> {
-        self.out.write_all(&line(f)?)?;
+        self.out.write_all(&line(f)?)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
     }
     fn finish(&mut self, _meta: &ScanMeta) -> std::io::Result<()> {

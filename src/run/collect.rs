@@ -2,7 +2,7 @@
 //! correlator drops duplicates and pairs outside the scan; each new port
 //! state becomes a finding, goes through the risk categorizer and is
 //! written by every writer, then forgotten (documents keep what they need
-//! themselves).
+//! themselves). A batch's records reach the files together, at its end.
 
 use crate::engine::correlator::Correlator;
 use crate::finding::{Finding, PortState};
@@ -103,6 +103,13 @@ pub fn run(
                         err.get_or_insert(e);
                     }
                 }
+            }
+        }
+        // The batch's records reach the files before a checkpoint can
+        // count it (it takes `state`, held until here).
+        for w in writers.iter_mut() {
+            if let Err(e) = w.flush() {
+                err.get_or_insert(e);
             }
         }
     }
