@@ -190,10 +190,13 @@ EOF
     printf 'listen on 0.0.0.0 port 25\nlisten on :: port 25\naction "local" maildir "%s"\nmatch from any for any action "local"\n' \
         "$dir/mail" >"$dir/smtpd.conf"
     chmod 644 "$dir/smtpd.conf"
-    # Its control socket (/run/smtpd.sock) and queue are the machine's:
-    # private ones, so that labs can run side by side.
+    # Its control socket (/run/smtpd.sock) and queue (/var/spool/smtpd) are
+    # the machine's: private ones, so that labs can run side by side. The
+    # queue's directory lies in a private /var/spool, since it exists only
+    # where the package's own service has run once.
     bg smtpd unshare --mount --propagation private sh -c 'mount -t tmpfs -o mode=755 tmpfs /run &&
-        mount -t tmpfs -o mode=711 tmpfs /var/spool/smtpd && exec /usr/sbin/smtpd -d -f "$1"' smtpd "$dir/smtpd.conf"
+        mount -t tmpfs -o mode=755 tmpfs /var/spool && mkdir -m 711 /var/spool/smtpd &&
+        exec /usr/sbin/smtpd -d -f "$1"' smtpd "$dir/smtpd.conf"
     bg peers python3 "$HERE/hostile_peers.py" ${owner:+--owner "$owner"} \
         "neveraccept=$P_NEVER" "close=$P_CLOSE" "noread=$P_NOREAD" "tarpit=$P_TARPIT" \
         "megabytes=$P_MEGA" "neveraccept=$P_HOLD" "sink=$P_SINK"
